@@ -1,0 +1,9 @@
+"""One exception family: the CLI prints its message as one line and exits 2; the UI opens a dialog."""
+
+
+class ArchreadError(Exception):
+    """A problem with the user's input or environment, stated in one line."""
+
+    def __init__(self, message: str, title: str = "archread"):
+        super().__init__(message)
+        self.title = title

@@ -1,0 +1,41 @@
+"""Shared state of one reduction: what each pass removed and what it warned about."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+_EMPTY = cst.Module(body=[])
+
+
+def lines_of(node: cst.CSTNode) -> int:
+    return sum(1 for line in _EMPTY.code_for_node(node).splitlines() if line.strip())
+
+
+@dataclass
+class PassContext:
+    removed: Counter = field(default_factory=Counter)  # pass name -> non-blank lines removed
+    warnings: list[str] = field(default_factory=list)
+    origin: dict[int, tuple[cst.CSTNode, str]] = field(default_factory=dict)  # literal -> knockout pass
+    imported: dict[str, str] = field(default_factory=dict)  # dropped import name -> its module
+
+    def remove(self, pass_name: str, node: cst.CSTNode) -> None:
+        self.removed[pass_name] += lines_of(node)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def mark(self, literal: cst.CSTNode, pass_name: str) -> cst.CSTNode:
+        """Remember which pass turned an expression into this literal, to credit what folding removes."""
+        self.origin[id(literal)] = (literal, pass_name)
+        return literal
+
+    def origin_of(self, *nodes: cst.CSTNode) -> str | None:
+        for node in nodes:
+            hit = self.origin.get(id(node))
+            if hit is not None and hit[0] is node:
+                return hit[1]
+        return None

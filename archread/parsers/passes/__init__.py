@@ -1,0 +1,24 @@
+"""The strip passes, in the order they run on each node (see pipeline.Chain)."""
+
+from archread.parsers.passes.annotations import Annotations
+from archread.parsers.passes.attention_backends import AttentionBackends
+from archread.parsers.passes.checkpointing import Checkpointing
+from archread.parsers.passes.dead_code import DeadCode
+from archread.parsers.passes.decorators import Decorators
+from archread.parsers.passes.docstrings import Docstrings
+from archread.parsers.passes.dropout import Dropout
+from archread.parsers.passes.format import Format
+from archread.parsers.passes.glue import Glue
+from archread.parsers.passes.guards import Guards
+from archread.parsers.passes.imports import Imports
+from archread.parsers.passes.kv_cache import KVCache
+from archread.parsers.passes.logging_calls import LoggingCalls
+from archread.parsers.passes.masks import Masks
+from archread.parsers.passes.outputs import Outputs
+from archread.parsers.passes.simplify import Simplify
+from archread.parsers.passes.tensor_parallel import TensorParallel
+
+PASSES = [
+    Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, AttentionBackends, Dropout,
+    Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, DeadCode, Imports, Format,
+]

@@ -1,0 +1,123 @@
+"""Attention backends: FlashAttention2, SDPA and flex paths go; the eager path is the math."""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+
+from archread.parsers.passes.base import Knockout, dotted, find
+
+_BACKEND_WORDS = ("Flash", "Sdpa", "SDPA", "Flex")
+_REGISTRY = "ALL_ATTENTION_FUNCTIONS"
+
+
+def _string_keys(d: cst.Dict) -> dict[str, cst.BaseExpression]:
+    out = {}
+    for el in d.elements:
+        if isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString):
+            out[el.key.evaluated_value] = el.value
+    return out
+
+
+class AttentionBackends(Knockout):
+    NAME = "attention_backends"
+    DESCRIPTION = "Flash/SDPA/flex subclasses, *_ATTENTION_CLASSES tables, ALL_ATTENTION_FUNCTIONS dispatch."
+    ATTRS = {"_attn_implementation": "eager", "_flash_attn_uses_top_left_mask": False}
+    CALLS = ("is_flash_attn", "is_torch_flex_attn", "is_torch_sdpa", "is_torch_greater_or_equal", "is_torchdynamo")
+    STRIP = [(
+        "def forward(self, q, k, v):\n    attention_interface = eager_attention_forward\n"
+        "    if self.config._attn_implementation != 'eager':\n"
+        "        attention_interface = ALL_ATTENTION_FUNCTIONS[self.config._attn_implementation]\n"
+        "    return attention_interface(self, q, k, v)\n",
+        "def forward(self, q, k, v):\n    return eager_attention_forward(self, q, k, v)\n",
+    )]
+    KEEP = ["def forward(self, q, k, v):\n    return attend(q, k, v)\n"]
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.tables: dict[str, cst.BaseExpression] = {}  # NAME_ATTENTION_CLASSES -> its "eager" entry
+        self.functions: set[str] = set()
+        self.alias: list[dict[str, cst.BaseExpression]] = []
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.functions = {s.name.value for s in node.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))}
+        for stmt in node.body:
+            if m.matches(stmt, m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())], value=m.Dict())])):
+                assign = stmt.body[0]
+                entries = _string_keys(assign.value)
+                if "eager" in entries:
+                    self.tables[assign.targets[0].target.value] = entries["eager"]
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        super().visit_FunctionDef(node)
+        self.alias.append(self._dispatch_aliases(node))
+
+    def _dispatch_aliases(self, fn: cst.FunctionDef) -> dict[str, cst.BaseExpression]:
+        """Locals only ever bound to the eager function or to a registry lookup: they mean the eager function."""
+        bound: dict[str, list[cst.BaseExpression]] = {}
+        for assign in find(fn.body, (cst.Assign, cst.AnnAssign), m.Assign(targets=[m.AssignTarget(m.Name())]) | m.AnnAssign(target=m.Name())):
+            target = assign.targets[0].target if isinstance(assign, cst.Assign) else assign.target
+            if assign.value is not None:
+                bound.setdefault(target.value, []).append(assign.value)
+        aliases = {}
+        for name, values in bound.items():
+            eager = [v for v in values if isinstance(v, cst.Name) and v.value in self.functions]
+            registry = [v for v in values if _REGISTRY in _names(v)]
+            if registry and len(eager) + len(registry) == len(values):
+                default = eager[0] if eager else _default_of(registry[0])
+                if default is not None:
+                    aliases[name] = default
+        return aliases
+
+    def leave_FunctionDef(self, original, updated):
+        self.alias.pop()
+        return super().leave_FunctionDef(original, updated)
+
+    def leave_Assign(self, original, updated):
+        if self.alias and len(updated.targets) == 1 and m.matches(updated.targets[0].target, m.Name()):
+            if updated.targets[0].target.value in self.alias[-1]:
+                return self.removed(original)
+        if m.matches(updated, m.Assign(targets=[m.AssignTarget(m.Name())])) and updated.targets[0].target.value in self.tables:
+            return self.removed(original)
+        return updated
+
+    def leave_AnnAssign(self, original, updated):
+        if self.alias and m.matches(updated.target, m.Name()) and updated.target.value in self.alias[-1]:
+            return self.removed(original)
+        return updated
+
+    def leave_Call(self, original, updated):
+        updated = super().leave_Call(original, updated)
+        if isinstance(updated, cst.Call) and self.alias and m.matches(updated.func, m.Name()):
+            target = self.alias[-1].get(updated.func.value)
+            if target is not None:
+                return updated.with_changes(func=target)
+        return updated
+
+    def leave_Subscript(self, original, updated):
+        if m.matches(updated.value, m.Name()) and updated.value.value in self.tables:
+            return self.tables[updated.value.value]
+        return updated
+
+    def leave_Module(self, original, updated):
+        """Backend subclasses of a local attention class (LlamaFlashAttention2(LlamaAttention))."""
+        local = {s.name.value for s in updated.body if isinstance(s, cst.ClassDef)}
+        body = []
+        for stmt in updated.body:
+            if isinstance(stmt, cst.ClassDef) and any(w in stmt.name.value for w in _BACKEND_WORDS):
+                if any(dotted(b.value) in local for b in stmt.bases):
+                    self.ctx.remove(self.NAME, stmt)
+                    continue
+            body.append(stmt)
+        return updated.with_changes(body=body)
+
+
+def _names(node: cst.CSTNode) -> set[str]:
+    return {n.value for n in find(node, cst.Name)}
+
+
+def _default_of(lookup: cst.BaseExpression) -> cst.BaseExpression | None:
+    """`ALL_ATTENTION_FUNCTIONS.get_interface(impl, eager_attention_forward)` -> eager_attention_forward."""
+    if isinstance(lookup, cst.Call) and len(lookup.args) >= 2:
+        return lookup.args[1].value
+    return None

@@ -1,0 +1,263 @@
+"""What every strip pass shares: a name, a description, examples, and knock-out tables.
+
+A knock-out declares that a name or attribute has a fixed value in the reduced model
+(`use_cache` is False, `self.training` is False, `_attn_implementation` is "eager").
+The pass writes that value as a literal wherever a condition reads it, drops the
+keyword arguments that pass it, and the `simplify` pass folds the branches away.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from typing import ClassVar
+
+import libcst as cst
+import libcst.matchers as m
+
+from archread.parsers.context import PassContext
+from archread.parsers.evaluate import UNKNOWN, evaluate
+
+
+def literal(value: object) -> cst.BaseExpression:
+    if isinstance(value, bool) or value is None:
+        return cst.Name(repr(value))
+    if isinstance(value, int):
+        return cst.Integer(str(value))
+    if isinstance(value, str):
+        return cst.SimpleString(repr(value))
+    raise TypeError(value)
+
+
+def dotted(node: cst.CSTNode) -> str:
+    """'nn.functional.dropout' for an Attribute chain; '' for anything else."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        head = dotted(node.value)
+        return f"{head}.{node.attr.value}" if head else ""
+    return ""
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def walk(node: cst.CSTNode):
+    """Every node under node, depth first, read straight from the dataclass fields (far cheaper than a visitor)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        kind = type(current)
+        fields = _FIELDS.get(kind)
+        if fields is None:
+            fields = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(current))
+        children = []
+        for name in fields:
+            value = getattr(current, name)
+            if isinstance(value, cst.CSTNode):
+                children.append(value)
+            elif isinstance(value, (list, tuple)):
+                children.extend(v for v in value if isinstance(v, cst.CSTNode))
+        stack.extend(reversed(children))
+
+
+def find(node: cst.CSTNode, kind: type, matcher=None) -> list:
+    return [n for n in walk(node) if isinstance(n, kind) and (matcher is None or m.matches(n, matcher))]
+
+
+def top_imports(module: cst.Module) -> list[cst.ImportFrom]:
+    """`from X import ...` at module level or one `if`/`try` down (TYPE_CHECKING, is_*_available blocks)."""
+    found = []
+    for stmt in module.body:
+        blocks = [stmt]
+        if isinstance(stmt, (cst.If, cst.Try)):
+            blocks = [s for s in stmt.body.body]
+            orelse = getattr(stmt, "orelse", None)
+            if isinstance(orelse, cst.Else):
+                blocks += list(orelse.body.body)
+        for s in blocks:
+            if isinstance(s, cst.SimpleStatementLine):
+                found += [small for small in s.body if isinstance(small, cst.ImportFrom)]
+    return found
+
+
+def method(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
+    return next((s for s in cls.body.body if isinstance(s, cst.FunctionDef) and s.name.value == name), None)
+
+
+def name_counts(node: cst.CSTNode) -> Counter:
+    """How often each bare Name is read or written under node (attribute and keyword names excluded)."""
+    skip, found = set(), Counter()
+    for n in walk(node):  # parents come before their children
+        if isinstance(n, cst.Name):
+            if id(n) not in skip:
+                found[n.value] += 1
+        elif isinstance(n, cst.Attribute):
+            skip.add(id(n.attr))
+        elif isinstance(n, cst.Arg) and n.keyword is not None:
+            skip.add(id(n.keyword))
+    return found
+
+
+def names_in(node: cst.CSTNode) -> set[str]:
+    return set(name_counts(node))
+
+
+class StripPass(cst.CSTTransformer):
+    NAME: ClassVar[str] = "pass"
+    DESCRIPTION: ClassVar[str] = ""
+    # (before, after) snippets: after is what the whole pipeline leaves of before.
+    STRIP: ClassVar[list[tuple[str, str]]] = []
+    # snippets the pass must leave as they are
+    KEEP: ClassVar[list[str]] = []
+
+    def __init__(self, ctx: PassContext):
+        super().__init__()
+        self.ctx = ctx
+
+    def removed(self, node: cst.CSTNode) -> cst.RemovalSentinel:
+        self.ctx.remove(self.NAME, node)
+        return cst.RemovalSentinel.REMOVE
+
+
+class Knockout(StripPass):
+    """A pass that fixes names, attributes or calls to constants wherever a condition reads them."""
+
+    NAMES: ClassVar[dict[str, object]] = {}  # variable -> fixed value
+    ATTRS: ClassVar[dict[str, object]] = {}  # attribute name (any owner) -> fixed value
+    CALLS: ClassVar[tuple[str, ...]] = ()  # callee name prefixes whose call is False
+
+    def __init__(self, ctx: PassContext):
+        super().__init__(ctx)
+        self._tests: set[int] = set()
+        self._active: list[set[str]] = []
+        self._dead: set[int] = set()  # ids of branches whose condition this pass fixes to False
+        self._depth_dead = 0
+
+    def _const(self, value: object) -> cst.BaseExpression:
+        return self.ctx.mark(literal(value), self.NAME)
+
+    # -- knock-outs: mark expressions read as conditions ------------------------------
+
+    def _test(self, *nodes: cst.CSTNode | None) -> None:
+        self._tests.update(id(n) for n in nodes if n is not None)
+
+    def visit_If(self, node: cst.If) -> None:
+        self._test(node.test)
+        if self._active:  # a branch this pass will fold away does not make a knocked name a real local
+            truth = evaluate(node.test, self._leaf)
+            if truth is not UNKNOWN:
+                self._dead.add(id(node.orelse if truth else node.body))
+
+    def _leaf(self, node: cst.CSTNode) -> object:
+        if isinstance(node, cst.Name) and self._knocked(node.value):
+            return self.NAMES[node.value]
+        if isinstance(node, cst.Attribute) and node.attr.value in self.ATTRS:
+            return self.ATTRS[node.attr.value]
+        if isinstance(node, cst.Call) and self.CALLS and dotted(node.func).rsplit(".", 1)[-1].startswith(self.CALLS):
+            return False
+        return UNKNOWN
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._depth_dead += id(node) in self._dead
+
+    def leave_IndentedBlock(self, original, updated):
+        self._depth_dead -= id(original) in self._dead
+        return updated
+
+    def visit_Else(self, node: cst.Else) -> None:
+        self._depth_dead += id(node) in self._dead
+
+    def leave_Else(self, original, updated):
+        self._depth_dead -= id(original) in self._dead
+        return updated
+
+    def visit_While(self, node: cst.While) -> None:
+        self._test(node.test)
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        self._test(node.test)
+
+    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
+        self._test(node.left, node.right)
+
+    def visit_UnaryOperation(self, node: cst.UnaryOperation) -> None:
+        if isinstance(node.operator, cst.Not):
+            self._test(node.expression)
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        self._test(node.left, *(c.comparator for c in node.comparisons))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if self.NAMES:
+            self._active.append(set(self.NAMES))
+
+    def _knocked(self, name: str) -> bool:
+        return bool(self._active) and name in self._active[-1]
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
+        if id(original) in self._tests and self._knocked(updated.value):
+            return self._const(self.NAMES[updated.value])
+        return updated
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
+        if id(original) in self._tests and updated.attr.value in self.ATTRS:
+            return self._const(self.ATTRS[updated.attr.value])
+        return updated
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        if id(original) in self._tests and self.CALLS:
+            callee = dotted(updated.func).rsplit(".", 1)[-1]
+            if callee.startswith(self.CALLS):
+                return self._const(False)
+        return updated
+
+    def leave_Arg(self, original: cst.Arg, updated: cst.Arg) -> cst.Arg | cst.RemovalSentinel:
+        if updated.keyword is not None and updated.keyword.value in self.NAMES:
+            return cst.RemovalSentinel.REMOVE
+        return updated
+
+    def leave_DictElement(self, original, updated):
+        if self.NAMES and (
+            (isinstance(updated.value, cst.Name) and updated.value.value in self.NAMES)
+            or (isinstance(updated.key, cst.SimpleString) and updated.key.evaluated_value in self.NAMES)
+        ):
+            return cst.RemovalSentinel.REMOVE
+        return updated
+
+    def leave_Assign(self, original: cst.Assign, updated: cst.Assign):
+        if not self.NAMES or len(updated.targets) != 1 or not m.matches(updated.targets[0].target, m.Name()):
+            return updated
+        name = updated.targets[0].target.value
+        if not self._knocked(name):
+            return updated
+        value = updated.value
+        if self.ctx.origin_of(value) or (isinstance(value, cst.Name) and value.value in (name, "None", "False", "True")):
+            return self.removed(original)  # `use_cache = use_cache if ... else ...`: still the fixed value
+        if not self._depth_dead:
+            self._active[-1].discard(name)  # from here on it is a real local
+        return updated
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+        if not self.NAMES:
+            return updated
+        self._active.pop()
+        params = updated.params
+        drop = [p for p in params.params if p.name.value in self.NAMES]
+        drop += [p for p in params.kwonly_params if p.name.value in self.NAMES]
+        if not drop:
+            return updated
+        still_read = names_in(updated.body)
+        gone = {p.name.value for p in drop if p.name.value not in still_read}
+        if not gone:
+            return updated
+        kwonly = [p for p in params.kwonly_params if p.name.value not in gone]
+        star = params.star_arg
+        if not kwonly and isinstance(star, cst.ParamStar):
+            star = cst.MaybeSentinel.DEFAULT  # a bare `*` needs a keyword-only parameter after it
+        return updated.with_changes(
+            params=params.with_changes(
+                params=[p for p in params.params if p.name.value not in gone], kwonly_params=kwonly, star_arg=star
+            )
+        )

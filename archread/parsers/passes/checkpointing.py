@@ -1,0 +1,25 @@
+"""Gradient checkpointing and training-only branches: the reduced model is an inference forward."""
+
+from __future__ import annotations
+
+import libcst.matchers as m
+
+from archread.parsers.passes.base import Knockout
+
+_FLAG = m.Assign(targets=[m.AssignTarget(m.Attribute(m.Name("self"), m.Name("gradient_checkpointing")))])
+
+
+class Checkpointing(Knockout):
+    NAME = "checkpointing"
+    DESCRIPTION = "`if self.gradient_checkpointing and self.training:` paths and the flag itself."
+    ATTRS = {"gradient_checkpointing": False}
+    STRIP = [(
+        "def f(self, x):\n    if self.gradient_checkpointing and self.training:\n        x = ckpt(self.layer, x)\n    else:\n        x = self.layer(x)\n    return x\n",
+        "def f(self, x):\n    x = self.layer(x)\n    return x\n",
+    )]
+    KEEP = ["def f(self, x):\n    return self.layer(x)\n"]
+
+    def leave_Assign(self, original, updated):
+        if m.matches(updated, _FLAG):
+            return self.removed(original)
+        return updated

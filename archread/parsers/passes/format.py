@@ -1,0 +1,162 @@
+"""Layout: short statements on one line, no blank lines inside functions, PEP 8 spacing between defs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import libcst as cst
+
+from archread.parsers.passes.base import StripPass, walk
+
+WIDTH = 119  # the line length transformers itself uses
+_EMPTY = cst.Module(body=[])
+_OPERATORS = (cst.CompFor, cst.CompIf, cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseAugOp, cst.AssignEqual, cst.Colon)
+_TIGHT_FIELDS = {"whitespace_before_args", "whitespace_before_params", "whitespace_after_star", "whitespace_after_arg", "whitespace_after_param", "whitespace_after_star_star"}
+
+
+class _Flatten(cst.CSTTransformer):
+    """Turn line breaks inside brackets into single spaces (or nothing) and drop trailing commas."""
+
+    def on_leave(self, original, updated):
+        updated = super().on_leave(original, updated)
+        if not isinstance(updated, cst.CSTNode):
+            return updated
+        changes = {}
+        for field in dataclasses.fields(updated):
+            value = getattr(updated, field.name)
+            if isinstance(value, cst.ParenthesizedWhitespace):
+                changes[field.name] = cst.SimpleWhitespace(self._gap(updated, field.name))
+        return updated.with_changes(**changes) if changes else updated
+
+    @staticmethod
+    def _gap(node: cst.CSTNode, field: str) -> str:
+        if isinstance(node, _OPERATORS) or (isinstance(node, cst.Comma) and field == "whitespace_after"):
+            return " "
+        if field in ("whitespace_before", "whitespace_after") or field in _TIGHT_FIELDS:
+            return ""
+        return " "  # around a keyword: `if`, `else`, `for`, `in`, `lambda`
+
+    def leave_Call(self, original, updated):
+        return updated.with_changes(args=_untrail(updated.args))
+
+    def leave_Parameters(self, original, updated):
+        if updated.star_kwarg is not None:
+            return updated.with_changes(star_kwarg=updated.star_kwarg.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        if updated.kwonly_params:
+            return updated.with_changes(kwonly_params=_untrail(updated.kwonly_params))
+        if isinstance(updated.star_arg, cst.Param):
+            return updated.with_changes(star_arg=updated.star_arg.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        return updated.with_changes(params=_untrail(updated.params))
+
+    def leave_List(self, original, updated):
+        return updated.with_changes(elements=_untrail(updated.elements))
+
+    def leave_Dict(self, original, updated):
+        return updated.with_changes(elements=_untrail(updated.elements))
+
+    def leave_Tuple(self, original, updated):
+        return updated.with_changes(elements=_untrail(updated.elements)) if len(updated.elements) > 1 else updated
+
+    def leave_ImportFrom(self, original, updated):
+        if isinstance(updated.names, cst.ImportStar):
+            return updated
+        return updated.with_changes(names=_untrail(updated.names), lpar=None, rpar=None)
+
+
+def _untrail(items):
+    items = list(items)
+    if items and hasattr(items[-1], "comma"):
+        items[-1] = items[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    return items
+
+
+def _one_line(node: cst.CSTNode, indent: int) -> cst.CSTNode:
+    if not any(isinstance(n, cst.ParenthesizedWhitespace) for n in walk(node)):
+        return node
+    flat = node.visit(_Flatten())
+    head = _EMPTY.code_for_node(flat).strip("\n")
+    if isinstance(flat, cst.BaseCompoundStatement):
+        head = head.split("\n", 1)[0]
+    elif "\n" in head:
+        return node
+    if indent + len(head) <= WIDTH:
+        return flat
+    return _hug(flat, indent) or node
+
+
+def _break(extra: str) -> cst.ParenthesizedWhitespace:
+    return cst.ParenthesizedWhitespace(indent=True, last_line=cst.SimpleWhitespace(extra))
+
+
+def _hug(flat: cst.CSTNode, indent: int) -> cst.CSTNode | None:
+    """A statement ending in one call too long for a line: the arguments together on one line of their own."""
+    if not isinstance(flat, cst.SimpleStatementLine) or len(flat.body) != 1:
+        return None
+    small = flat.body[0]
+    call = getattr(small, "value", None)
+    if not isinstance(call, cst.Call) or not call.args:
+        return None
+    inner = _EMPTY.code_for_node(call.with_changes(func=cst.Name("f"))).strip()[2:-1]
+    first = _EMPTY.code_for_node(small.with_changes(value=call.with_changes(args=[]))).strip()[:-1]
+    if indent + 4 + len(inner) > WIDTH or indent + len(first) > WIDTH:
+        return None
+    args = list(call.args)
+    args[-1] = args[-1].with_changes(whitespace_after_arg=_break(""))
+    hugged = call.with_changes(whitespace_before_args=_break("    "), args=args)
+    return flat.with_changes(body=[small.with_changes(value=hugged)])
+
+
+class _Layout(cst.CSTTransformer):
+    def __init__(self):
+        super().__init__()
+        self.depth = 0
+
+    def visit_IndentedBlock(self, node):
+        self.depth += 1
+
+    def leave_IndentedBlock(self, original, updated):
+        self.depth -= 1
+        if not updated.body:
+            return updated.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+        return updated
+
+    def leave_SimpleStatementLine(self, original, updated):
+        updated = _one_line(updated, 4 * self.depth)
+        return updated.with_changes(leading_lines=[])
+
+    def leave_If(self, original, updated):
+        test = _one_line(cst.SimpleStatementLine([cst.Expr(updated.test)]), 4 * self.depth + 4)
+        return updated.with_changes(test=test.body[0].value, leading_lines=[])
+
+    def leave_FunctionDef(self, original, updated):
+        header = updated.with_changes(body=cst.SimpleStatementSuite([cst.Pass()]), decorators=[], leading_lines=[])
+        flat = _one_line(header, 4 * self.depth)
+        return updated.with_changes(params=flat.params, whitespace_before_params=flat.whitespace_before_params)
+
+    def leave_ClassDef(self, original, updated):
+        body = [s.with_changes(leading_lines=[cst.EmptyLine(indent=False)] if i and isinstance(s, cst.FunctionDef) else [])
+                for i, s in enumerate(updated.body.body)]
+        return updated.with_changes(body=updated.body.with_changes(body=body))
+
+    def leave_For(self, original, updated):
+        return updated.with_changes(leading_lines=[])
+
+    def leave_With(self, original, updated):
+        return updated.with_changes(leading_lines=[])
+
+    def leave_Module(self, original, updated):
+        body = []
+        for i, stmt in enumerate(updated.body):
+            spaced = i and (isinstance(stmt, (cst.ClassDef, cst.FunctionDef)) or not isinstance(updated.body[i - 1], cst.SimpleStatementLine))
+            body.append(stmt.with_changes(leading_lines=[cst.EmptyLine(indent=False)] * 2 if spaced else []))
+        return updated.with_changes(body=body, header=[], footer=[])
+
+
+class Format(StripPass):
+    NAME = "format"
+    DESCRIPTION = "Short statements joined onto one line; blank lines only between definitions."
+    STRIP = [("def f(\n    x,\n    y,\n):\n    return g(\n        x,\n        y,\n    )\n", "def f(x, y):\n    return g(x, y)\n")]
+    KEEP = ["def f(x):\n    return x\n"]
+
+    def leave_Module(self, original, updated):
+        return updated.visit(_Layout())

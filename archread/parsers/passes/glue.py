@@ -1,0 +1,118 @@
+"""PreTrainedModel glue: framework bases, weight init, post_init, class-level metadata.
+
+A class whose bases all come from the framework and that defines no forward (the
+XPreTrainedModel of every file) is removed; classes built on it become nn.Module and
+keep `self.config`. Bases from a sibling model's modeling file are math and stay.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+
+from archread.parsers.passes.base import Knockout, dotted, top_imports
+
+_NN_MODULE = cst.Attribute(cst.Name("nn"), cst.Name("Module"))
+_SUPER_INIT = m.Call(func=m.Attribute(m.Call(func=m.Name("super")), m.Name("__init__")))
+
+
+def _framework_names(module: cst.Module) -> set[str]:
+    """Names imported from transformers itself, except from other models' modeling files."""
+    names = set()
+    for imp in top_imports(module):
+        source = dotted(imp.module) if imp.module else ""
+        framework = bool(imp.relative) or source.startswith("transformers")
+        if framework and not _sibling(imp) and not isinstance(imp.names, cst.ImportStar):
+            names.update(a.evaluated_alias or a.evaluated_name for a in imp.names)
+    return names
+
+
+def _sibling(imp: cst.ImportFrom) -> bool:
+    """`from ..llama.modeling_llama import X`: another model's math, not the framework."""
+    source = dotted(imp.module) if imp.module else ""
+    return source.rsplit(".", 1)[-1].startswith("modeling_") and (len(imp.relative) == 2 or ".models." in source)
+
+
+def _has_forward(cls: cst.ClassDef) -> bool:
+    return any(isinstance(s, cst.FunctionDef) and s.name.value == "forward" for s in cls.body.body)
+
+
+class Glue(Knockout):
+    NAME = "glue"
+    DESCRIPTION = "PreTrainedModel classes, _init_weights, post_init, class-level framework metadata."
+    NAMES = {"TYPE_CHECKING": False}
+    STRIP = [(
+        "class LPreTrainedModel(PreTrainedModel):\n    config_class = LConfig\n"
+        "    def _init_weights(self, module):\n        module.weight.data.normal_()\n"
+        "class LModel(LPreTrainedModel):\n    _no_split_modules = ['L']\n    def __init__(self, config):\n"
+        "        super().__init__(config)\n        self.proj = nn.Linear(2, 2)\n        self.post_init()\n"
+        "    def forward(self, x):\n        return self.proj(x)\n",
+        "class LModel(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+        "        self.config = config\n        self.proj = nn.Linear(2, 2)\n\n    def forward(self, x):\n        return self.proj(x)\n",
+    )]
+    KEEP = ["class LMLP(nn.Module):\n    def forward(self, x):\n        return x\n"]
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.glue: set[str] = set()
+        self.configured: set[str] = set()  # classes whose framework base took `config` in __init__
+        self._in_model: list[bool] = []
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.glue = _framework_names(node)
+        self.glue.discard("ACT2FN")
+        for stmt in node.body:  # bases resolve top-down, as Python defines them
+            if not isinstance(stmt, cst.ClassDef) or not stmt.bases:
+                continue
+            bases = [dotted(b.value) for b in stmt.bases]
+            if all(b in self.glue for b in bases) and not _has_forward(stmt):
+                self.glue.add(stmt.name.value)
+            if any(b in self.glue and ("PreTrained" in b or b in self.configured) for b in bases):
+                self.configured.add(stmt.name.value)
+
+    def _strips(self, cls: cst.ClassDef) -> bool:
+        return cls.name.value in self.glue
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._in_model.append(any(dotted(b.value) in self.glue for b in node.bases))
+
+    def leave_ClassDef(self, original, updated):
+        in_model = self._in_model.pop()
+        if updated.name.value in self.glue:
+            return self.removed(original)
+        if not in_model:
+            return updated
+        bases = [b for b in updated.bases if dotted(b.value) not in self.glue]
+        if not bases:
+            bases = [cst.Arg(_NN_MODULE)]
+        body = []
+        for stmt in updated.body.body:
+            if isinstance(stmt, cst.SimpleStatementLine):  # class-level metadata of a framework model
+                self.ctx.remove(self.NAME, stmt)
+                continue
+            if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "__init__" and original.name.value in self.configured:
+                stmt = _keep_config(stmt)
+            body.append(stmt)
+        return updated.with_changes(bases=bases, body=updated.body.with_changes(body=body))
+
+    def leave_Expr(self, original, updated):
+        if m.matches(updated.value, m.Call(func=m.Attribute(m.Name("self"), m.Name("post_init") | m.Name("init_weights")))):
+            return self.removed(original)
+        return updated
+
+
+def _keep_config(init: cst.FunctionDef) -> cst.FunctionDef:
+    """super().__init__(config) -> super().__init__(); self.config = config (nn.Module takes no config)."""
+    body = []
+    for stmt in init.body.body:
+        if m.matches(stmt, m.SimpleStatementLine([m.Expr(_SUPER_INIT)])) and stmt.body[0].value.args:
+            config = stmt.body[0].value.args[0].value
+            body.append(stmt.with_deep_changes(stmt.body[0].value, args=[]))
+            body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(_self("config"))], config)]))
+            continue
+        body.append(stmt)
+    return init.with_changes(body=init.body.with_changes(body=body))
+
+
+def _self(attr: str) -> cst.Attribute:
+    return cst.Attribute(cst.Name("self"), cst.Name(attr))

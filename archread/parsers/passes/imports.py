@@ -1,0 +1,102 @@
+"""Imports: torch and math stay; the framework's names come from archread's prelude or are reported."""
+
+from __future__ import annotations
+
+import builtins
+import symtable
+
+import libcst as cst
+import libcst.matchers as m
+
+from archread.parsers.passes.base import StripPass, dotted, find
+from archread.parsers.prelude_names import PRELUDE_MODULE, prelude_names
+
+_KEPT_ROOTS = ("torch", "math")
+
+
+def _module_of(stmt: cst.BaseSmallStatement) -> str:
+    if isinstance(stmt, cst.ImportFrom):
+        return "." * len(stmt.relative) + (dotted(stmt.module) if stmt.module else "")
+    return dotted(stmt.names[0].name)
+
+
+def _bound(alias: cst.ImportAlias) -> str:
+    return alias.evaluated_alias or alias.evaluated_name.split(".")[0]
+
+
+class Imports(StripPass):
+    NAME = "imports"
+    DESCRIPTION = "Framework and typing imports; unused imports. Adds the prelude import the code needs."
+    STRIP = [(
+        "import torch\nimport typing\nfrom ...activations import ACT2FN\nclass AForCausalLM(nn.Module):\n"
+        "    def forward(self, x):\n        return ACT2FN['silu'](x)\n",
+        "from archread.prelude import ACT2FN\n\n\nclass AForCausalLM(nn.Module):\n    def forward(self, x):\n"
+        "        return ACT2FN['silu'](x)\n",
+    )]
+    KEEP = ["import math\nx = math.pi\n"]
+
+    def leave_Module(self, original, updated):
+        used = global_reads(updated.with_changes(body=[s for s in updated.body if not _is_import(s)]).code)
+        defined = set().union(*(_top_level_names(s) for s in updated.body))
+        body, dropped = [], {}
+        for stmt in updated.body:
+            if not _is_import(stmt):
+                body.append(stmt)
+                continue
+            small = stmt.body[0]
+            keep_module = _module_of(small).split(".")[0] in _KEPT_ROOTS
+            if isinstance(small.names, cst.ImportStar):
+                self.ctx.remove(self.NAME, stmt)
+                continue
+            aliases = [a for a in small.names if keep_module and _bound(a) in used]
+            for a in small.names:
+                if not keep_module:
+                    dropped[_bound(a)] = _module_of(small)
+            if aliases:
+                aliases[-1] = aliases[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                body.append(stmt.with_changes(body=[small.with_changes(names=aliases)]))
+            if len(aliases) < len(small.names):
+                self.ctx.removed[self.NAME] += 1 if not aliases else 0
+        self.ctx.imported.update(dropped)
+        missing = used - defined - set(dir(builtins)) - _bound_names(body)
+        wanted = sorted(missing & prelude_names())
+        for name in sorted(missing - prelude_names()):
+            where = dropped.get(name)
+            self.ctx.warn(f"unresolved name {name}" + (f" (imported from {where})" if where else ""))
+        if wanted:
+            line = cst.parse_statement(f"from {PRELUDE_MODULE} import {', '.join(wanted)}")
+            imports = [i for i, s in enumerate(body) if _is_import(s)]
+            body.insert(imports[-1] + 1 if imports else 0, line)
+        return updated.with_changes(body=body)
+
+
+def _is_import(stmt: cst.CSTNode) -> bool:
+    return m.matches(stmt, m.SimpleStatementLine([m.Import() | m.ImportFrom()]))
+
+
+def global_reads(code: str) -> set[str]:
+    """Module-level names the code reads from any scope (Python's own symbol tables; nothing runs)."""
+    found: set[str] = set()
+    todo = [symtable.symtable(code, "<reduced>", "exec")]
+    while todo:
+        table = todo.pop()
+        top = table.get_type() == "module"
+        for sym in table.get_symbols():
+            if sym.is_referenced() and (sym.is_global() or (top and not sym.is_imported())):
+                found.add(sym.get_name())
+        todo.extend(table.get_children())
+    return found
+
+
+def _top_level_names(stmt: cst.CSTNode) -> set[str]:
+    if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
+        return {stmt.name.value}
+    return {n.value for t in find(stmt, cst.AssignTarget) for n in find(t.target, cst.Name)}
+
+
+def _bound_names(body) -> set[str]:
+    out = set()
+    for stmt in body:
+        if _is_import(stmt) and not isinstance(stmt.body[0].names, cst.ImportStar):
+            out |= {_bound(a) for a in stmt.body[0].names}
+    return out

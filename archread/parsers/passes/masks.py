@@ -1,0 +1,48 @@
+"""Attention-mask builders: padding and 4-D cache-aware helpers become the prelude's causal mask.
+
+The reduced model reads one unpadded sequence, so the mask is causal (sliding-window or
+chunked where the code asks for it) and nothing else.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+from archread.parsers.passes.base import StripPass, dotted
+
+# helper (function or method) -> the prelude builder that computes the same mask for one unpadded sequence
+_RENAMES = {
+    "_update_causal_mask": "create_causal_mask",
+    "_prepare_decoder_attention_mask": "create_causal_mask",
+    "_prepare_4d_causal_attention_mask": "create_causal_mask",
+    "_prepare_4d_causal_attention_mask_for_sdpa": "create_causal_mask",
+    "_prepare_4d_causal_attention_mask_with_cache_position": "create_causal_mask",
+    "_update_mamba_mask": "create_padding_mask",
+    "_update_linear_attn_mask": "create_padding_mask",
+}
+
+
+class Masks(StripPass):
+    NAME = "masks"
+    DESCRIPTION = "Padding / 4-D / cache-aware mask helpers become the prelude's causal mask."
+    STRIP = [(
+        "def forward(self, x, attention_mask=None):\n"
+        "    mask = self._update_causal_mask(attention_mask, x)\n    return self.layer(x, mask)\n",
+        "def forward(self, x, attention_mask=None):\n"
+        "    mask = create_causal_mask(self.config, attention_mask, x)\n    return self.layer(x, mask)\n",
+    )]
+    KEEP = ["def forward(self, x, mask):\n    return create_causal_mask(self.config, x)\n"]
+
+    def leave_Call(self, original, updated):
+        callee = dotted(updated.func)
+        head, _, name = callee.rpartition(".")
+        target = _RENAMES.get(name)
+        if target is None:
+            return updated
+        args = list(updated.args)
+        if head in ("self", "cls") or head.endswith("Model"):
+            args.insert(0, cst.Arg(_self_config()))
+        return updated.with_changes(func=cst.Name(target), args=args)
+
+
+def _self_config() -> cst.Attribute:
+    return cst.Attribute(cst.Name("self"), cst.Name("config"))

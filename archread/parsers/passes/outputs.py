@@ -1,0 +1,125 @@
+"""Output plumbing: flags that collect attentions and hidden states, losses, and ModelOutput wrappers.
+
+The reduced base model returns its last hidden state and the causal LM returns its logits.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+import libcst.matchers as m
+
+from archread.parsers.passes.base import Knockout, dotted, find, method, names_in, top_imports
+
+OUTPUT_NAMES = {
+    "output_attentions": False, "output_hidden_states": False, "return_dict": True, "output_router_logits": False,
+    "labels": None, "head_mask": None, "return_legacy_cache": False, "logits_to_keep": 0, "num_logits_to_keep": 0,
+}
+_SELF_ATTR = m.Attribute(m.Name("self"), m.Name())
+_WANTED = ("logits", "last_hidden_state")
+_LOGIT_SLICES = {"logits_to_keep", "num_logits_to_keep"}
+
+
+def _is_output_class(name: str, local_bases: dict[str, list[str]], imported: set[str]) -> bool:
+    if name in imported:
+        return True
+    return any(_is_output_class(b, local_bases, imported) for b in local_bases.get(name, []) if b != name)
+
+
+class Outputs(Knockout):
+    NAME = "outputs"
+    DESCRIPTION = "output_attentions/output_hidden_states/return_dict/labels, losses, ModelOutput returns."
+    NAMES = OUTPUT_NAMES
+    STRIP = [(
+        "class M(nn.Module):\n    def forward(self, x, labels=None, return_dict=None):\n"
+        "        logits = self.head(x)\n        loss = None\n        if labels is not None:\n"
+        "            loss = self.loss(logits, labels)\n        if not return_dict:\n            return (logits,)\n"
+        "        return CausalLMOutput(loss=loss, logits=logits)\n",
+        "class M(nn.Module):\n    def forward(self, x):\n        logits = self.head(x)\n        return logits\n",
+    )]
+    KEEP = ["def forward(self, x):\n    return self.head(x)\n"]
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.output_classes: set[str] = set()
+        self.single: set[str] = set()  # local classes whose forward now returns one tensor
+        self.attr_class: dict[tuple[str, str], str] = {}  # (class, self attribute) -> class it holds
+        self._class: list[str] = []
+        self._unwrap: set[str] = set()  # locals bound to a call of a single-output submodule
+        self._slices: set[str] = set()  # locals that select which positions get logits
+
+    def visit_Module(self, node: cst.Module) -> None:
+        imported = {
+            alias.evaluated_name
+            for imp in top_imports(node)
+            if "output" in (dotted(imp.module) if imp.module else "") and not isinstance(imp.names, cst.ImportStar)
+            for alias in imp.names
+        } | {"ModelOutput"}
+        classes = [s for s in node.body if isinstance(s, cst.ClassDef)]
+        bases = {c.name.value: [dotted(b.value) for b in c.bases] for c in classes}
+        self.output_classes = {n for n in bases if _is_output_class(n, bases, imported)} | imported
+        for cls in classes:
+            forward, init = method(cls, "forward"), method(cls, "__init__")
+            for ret in find(forward, cst.Return, m.Return(value=m.Call())) if forward else []:
+                if dotted(ret.value.func) in self.output_classes:
+                    self.single.add(cls.name.value)
+            for assign in find(init, cst.Assign, m.Assign(targets=[m.AssignTarget(_SELF_ATTR)], value=m.Call())) if init else []:
+                self.attr_class[(cls.name.value, assign.targets[0].target.attr.value)] = dotted(assign.value.func)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._class.append(node.name.value)
+
+    def leave_ClassDef(self, original, updated):
+        self._class.pop()
+        return updated
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        super().visit_FunctionDef(node)
+        self._unwrap, self._slices = set(), set()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) == 1:
+            self._bind(node.targets[0].target, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._bind(node.target, node.value)
+
+    def _bind(self, target: cst.CSTNode, value: cst.CSTNode | None) -> None:
+        if not isinstance(target, cst.Name) or value is None:
+            return
+        if m.matches(value, m.Call(func=_SELF_ATTR)):
+            held = self.attr_class.get((self._class[-1] if self._class else "", value.func.attr.value))
+            if held in self.single:
+                self._unwrap.add(target.value)
+        if _LOGIT_SLICES & names_in(value):
+            self._slices.add(target.value)  # slice_indices = slice(-logits_to_keep, None)
+
+    def leave_Call(self, original, updated):
+        updated = super().leave_Call(original, updated)
+        if isinstance(updated, cst.Call) and dotted(updated.func) == "slice_logits_to_keep" and updated.args:
+            return updated.args[0].value
+        return updated
+
+    def leave_Return(self, original, updated):
+        call = updated.value
+        if not m.matches(call, m.Call()) or dotted(call.func) not in self.output_classes or not call.args:
+            return updated
+        by_name = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+        chosen = next((by_name[k] for k in _WANTED if k in by_name), call.args[0].value)
+        self.ctx.remove(self.NAME, call)
+        self.ctx.removed[self.NAME] -= 1
+        return updated.with_changes(value=chosen)
+
+    def leave_Subscript(self, original, updated):
+        if any((_LOGIT_SLICES | self._slices) & names_in(element) for element in updated.slice):
+            return updated.value  # logits for the last n positions only: every position here
+        if m.matches(updated, m.Subscript(value=m.Name(), slice=[m.SubscriptElement(m.Index(m.Integer("0")))])):
+            if updated.value.value in self._unwrap:
+                return updated.value
+        return updated
+
+    def leave_Attribute(self, original, updated):
+        updated = super().leave_Attribute(original, updated)
+        if m.matches(updated, m.Attribute(value=m.Name(), attr=m.Name("last_hidden_state") | m.Name("logits"))):
+            if updated.value.value in self._unwrap:
+                return updated.value
+        return updated

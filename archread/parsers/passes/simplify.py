@@ -1,0 +1,120 @@
+"""Fold the conditions the knock-out passes fixed, and tidy what that leaves empty."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from archread.parsers.context import lines_of
+from archread.parsers.evaluate import UNKNOWN, compare, literal_value
+from archread.parsers.passes.base import StripPass, literal
+
+
+
+def _truth(node: cst.CSTNode) -> bool | None:
+    value = literal_value(node)
+    return None if value is UNKNOWN else bool(value)
+
+
+class Simplify(StripPass):
+    NAME = "simplify"
+    DESCRIPTION = "Fold conditions fixed by knock-outs; drop branches that can no longer run."
+    STRIP = [("if False:\n    x = 1\ny = 2\n", "y = 2\n")]
+    KEEP = ["if flag:\n    x = 1\n"]
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self._elifs: set[int] = set()
+
+    def _fold(self, result: object, *sources: cst.CSTNode) -> cst.BaseExpression:
+        node = literal(result) if not isinstance(result, cst.BaseExpression) else result
+        origin = self.ctx.origin_of(*sources)
+        return self.ctx.mark(node, origin) if origin else node
+
+    def leave_Comparison(self, original, updated):
+        operands = [updated.left, *(c.comparator for c in updated.comparisons)]
+        if not self.ctx.origin_of(*operands):
+            return updated
+        result = compare(updated, literal_value)
+        return updated if result is UNKNOWN else self._fold(result, *operands)
+
+    def leave_UnaryOperation(self, original, updated):
+        if isinstance(updated.operator, cst.Not) and self.ctx.origin_of(updated.expression):
+            truth = _truth(updated.expression)
+            if truth is not None:
+                return self._fold(not truth, updated.expression)
+        return updated
+
+    def leave_BooleanOperation(self, original, updated):
+        left, right = _truth(updated.left), _truth(updated.right)
+        is_and = isinstance(updated.operator, cst.And)
+        if left is not None and self.ctx.origin_of(updated.left):
+            return updated.right if left == is_and else updated.left
+        if right is not None and self.ctx.origin_of(updated.right):
+            return updated.left if right == is_and else updated.right
+        return updated
+
+    def leave_IfExp(self, original, updated):
+        truth = _truth(updated.test) if self.ctx.origin_of(updated.test) else None
+        if truth is None:
+            return updated
+        return updated.body if truth else updated.orelse
+
+    def _credit(self, test: cst.CSTNode, dropped: cst.CSTNode | None) -> None:
+        if dropped is not None:
+            self.ctx.removed[self.ctx.origin_of(test) or self.NAME] += lines_of(dropped)
+
+    def visit_If(self, node):
+        if isinstance(node.orelse, cst.If):
+            self._elifs.add(id(node.orelse))
+
+    def leave_If(self, original, updated):
+        truth = _truth(updated.test) if self.ctx.origin_of(updated.test) else None
+        if id(original) in self._elifs and truth is not None:  # an `elif` can only become an `else` or vanish
+            self.ctx.removed[self.ctx.origin_of(updated.test) or self.NAME] += 1
+            if truth:
+                return cst.Else(body=updated.body)
+            return updated.orelse if updated.orelse is not None else cst.RemovalSentinel.REMOVE
+        if truth is True:
+            self._credit(updated.test, updated.orelse)
+            self.ctx.removed[self.ctx.origin_of(updated.test) or self.NAME] += 1  # the `if` line itself
+            return cst.FlattenSentinel(updated.body.body)
+        if truth is False:
+            self._credit(updated.test, updated.body)
+            self.ctx.removed[self.ctx.origin_of(updated.test) or self.NAME] += 1
+            if isinstance(updated.orelse, cst.If):
+                return updated.orelse
+            if isinstance(updated.orelse, cst.Else):
+                return cst.FlattenSentinel(updated.orelse.body.body)
+            return cst.RemovalSentinel.REMOVE
+        if not updated.body.body:  # every statement of the body was stripped
+            if updated.orelse is None:
+                return cst.RemovalSentinel.REMOVE
+            if isinstance(updated.orelse, cst.Else):
+                negated = cst.UnaryOperation(cst.Not(), _parenthesize(updated.test))
+                return updated.with_changes(test=negated, body=updated.orelse.body, orelse=None)
+        if isinstance(updated.orelse, cst.Else) and not updated.orelse.body.body:
+            return updated.with_changes(orelse=None)
+        return updated
+
+    def leave_For(self, original, updated):
+        return cst.RemovalSentinel.REMOVE if not updated.body.body else updated
+
+    def leave_With(self, original, updated):
+        # `with torch.autocast(..., enabled=False):` and friends keep their body; empty ones go
+        return cst.RemovalSentinel.REMOVE if not updated.body.body else updated
+
+    def leave_FunctionDef(self, original, updated):
+        if not updated.body.body:
+            return updated.with_changes(body=updated.body.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])]))
+        return updated
+
+    def leave_ClassDef(self, original, updated):
+        if not updated.body.body:
+            return updated.with_changes(body=updated.body.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])]))
+        return updated
+
+
+def _parenthesize(test: cst.BaseExpression) -> cst.BaseExpression:
+    if isinstance(test, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
+        return test
+    return test.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])

@@ -1,0 +1,111 @@
+"""The reduction: parse, run the strip passes over one shared context, generate the reduced module.
+
+The passes run as one chained traversal: each node is handed to every pass in order once its
+children are done, so a condition knocked out by one pass is folded by `simplify` in the same
+walk, and the module-level passes (dead code, imports, layout) see the finished tree.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from archread.errors import ArchreadError
+from archread.parsers.context import PassContext
+from archread.parsers.passes import PASSES
+from archread.parsers.passes.base import StripPass
+from archread.parsers.passes.dead_code import roots
+from archread.parsers.source import Source
+
+
+@dataclass
+class Reduction:
+    source: Source
+    code: str
+    original_lines: int
+    reduced_lines: int
+    removed: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    roots: list[str] = field(default_factory=list)
+
+
+def nonblank(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.strip())
+
+
+class Chain(cst.CSTTransformer):
+    """Several transformers in one walk: visits in order, leaves in order, each on the previous result."""
+
+    def __init__(self, passes: list[StripPass]):
+        super().__init__()
+        self.passes = passes
+        self._table: dict[tuple[str, type], list] = {}
+
+    def _hooks(self, prefix: str, kind: type) -> list:
+        """(index, bound method) of the passes that override prefix_Kind; the no-op defaults are skipped."""
+        key = (prefix, kind)
+        hooks = self._table.get(key)
+        if hooks is None:
+            name = f"{prefix}_{kind.__name__}"
+            default = getattr(cst.CSTTransformer, name, None)
+            hooks = self._table[key] = [
+                (i, getattr(p, name)) for i, p in enumerate(self.passes) if getattr(type(p), name, default) is not default
+            ]
+        return hooks
+
+    def on_visit(self, node):
+        for _, hook in self._hooks("visit", type(node)):
+            hook(node)
+        return True
+
+    def on_leave(self, original, updated):
+        start = 0
+        while True:
+            kind = type(updated)
+            for index, hook in self._hooks("leave", kind):
+                if index < start:
+                    continue
+                updated = hook(original, updated)
+                if not isinstance(updated, cst.CSTNode):
+                    return updated
+                if type(updated) is not kind:  # the node became another kind: later passes see it as that
+                    start = index + 1
+                    break
+            else:
+                return updated
+
+
+def parse(source: Source) -> cst.Module:
+    try:
+        module = cst.parse_module(source.text)
+    except cst.ParserSyntaxError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid syntax"
+        raise ArchreadError(f"{source.path}:{exc.raw_line}:{exc.raw_column + 1}: syntax error: {first}") from None
+    except RecursionError:
+        raise ArchreadError(f"{source.path}: nested too deeply to parse") from None
+    if not roots(module):
+        raise ArchreadError(f"{source.path}: no nn.Module model here (no class defines forward)")
+    return module
+
+
+def reduce_source(source: Source) -> Reduction:
+    start = time.perf_counter()
+    module = parse(source)
+    ctx = PassContext()
+    reduced = module.visit(Chain([cls(ctx) for cls in PASSES]))
+    code = reduced.code
+    try:
+        compile(code, str(source.path), "exec", dont_inherit=True)
+    except SyntaxError as exc:  # a pass bug, not the user's: say where
+        raise ArchreadError(f"{source.path}: reduction produced invalid Python at line {exc.lineno}: {exc.msg}") from None
+    original = nonblank(source.text)
+    reduced_lines = nonblank(code)
+    removed = dict(ctx.removed)
+    removed["format"] = max(0, original - reduced_lines - sum(v for k, v in removed.items() if k != "format"))
+    return Reduction(
+        source=source, code=code, original_lines=original, reduced_lines=reduced_lines, removed=removed,
+        warnings=ctx.warnings, seconds=time.perf_counter() - start, roots=roots(reduced),
+    )

@@ -1,0 +1,117 @@
+"""Find the modeling source a user means: a file, a folder holding one, or a model type in transformers.
+
+Nothing here imports or executes the file; the installed transformers is located with find_spec.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from archread.errors import ArchreadError
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    text: str
+    model_type: str  # "llama" for modeling_llama.py
+    release: str | None  # the transformers release the file belongs to, if any
+
+    @property
+    def label(self) -> str:
+        return f"{self.model_type} ({self.release})" if self.release else self.model_type
+
+
+def transformers_root() -> Path | None:
+    """The installed transformers package folder, found without importing it."""
+    spec = importlib.util.find_spec("transformers")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def model_types(root: Path) -> list[str]:
+    return sorted(p.parent.name for p in root.glob("models/*/modeling_*.py") if p.stem == f"modeling_{p.parent.name}")
+
+
+def release_of(path: Path) -> str | None:
+    """The version of the transformers tree a modeling file lives in, read from its __init__.py."""
+    for parent in path.resolve().parents:
+        if parent.name == "transformers" and (parent / "models").is_dir():
+            if parent == transformers_root():
+                try:
+                    return importlib.metadata.version("transformers")
+                except importlib.metadata.PackageNotFoundError:
+                    pass
+            init = parent / "__init__.py"
+            if init.is_file():
+                for line in init.read_text(encoding="utf-8", errors="replace").splitlines():
+                    if line.startswith("__version__"):
+                        return line.split("=", 1)[1].strip().strip("\"'")
+            return None
+    return None
+
+
+def read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ArchreadError(f"{path}: cannot read ({exc.strerror})") from None
+    if b"\0" in data:
+        raise ArchreadError(f"{path}: binary file, expected Python source")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ArchreadError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise ArchreadError(f"{path}: empty file")
+    return text
+
+
+def _modeling_file_in(folder: Path) -> Path:
+    candidates = sorted(folder.glob("modeling_*.py"))
+    if not candidates:
+        raise ArchreadError(f"{folder}: no modeling_*.py in this folder")
+    if len(candidates) > 1:
+        exact = [c for c in candidates if c.stem == f"modeling_{folder.name}"]
+        if len(exact) == 1:
+            return exact[0]
+        names = ", ".join(c.name for c in candidates)
+        raise ArchreadError(f"{folder}: several modeling files ({names}); name one")
+    return candidates[0]
+
+
+def _model_type_of(path: Path) -> str:
+    stem = path.stem
+    return stem[len("modeling_"):] if stem.startswith("modeling_") else stem
+
+
+def resolve(ref: str | Path) -> Source:
+    """A file path, a folder with one modeling file, or a model type such as 'nemotron'."""
+    path = Path(ref)
+    if path.is_dir():
+        path = _modeling_file_in(path)
+    elif not path.exists():
+        text = str(ref)
+        if "/" in text or text.endswith(".py") or "\\" in text:
+            raise ArchreadError(f"{ref}: no such file or folder")
+        return _resolve_name(text)
+    return Source(path=path, text=read_text(path), model_type=_model_type_of(path), release=release_of(path))
+
+
+def _resolve_name(name: str) -> Source:
+    root = transformers_root()
+    if root is None:
+        raise ArchreadError(f"'{name}' is not a file, and transformers is not installed to look it up")
+    key = name.lower().replace("-", "_")
+    path = root / "models" / key / f"modeling_{key}.py"
+    if not path.is_file():
+        known = model_types(root)
+        close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ArchreadError(f"unknown model '{name}' in transformers {release_of(root / 'models') or ''}".rstrip() + hint)
+    return Source(path=path, text=read_text(path), model_type=key, release=release_of(path))

@@ -1,0 +1,261 @@
+"""The small, stable runtime a reduced module imports besides torch and math.
+
+It stands in for the transformers helpers the math still calls: activations by name, RoPE
+frequency initialisers, and the causal (sliding-window, chunked) attention mask of one
+unpadded sequence. Each is written from the published formulas, not copied.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = [
+    "ACT2FN", "ACT2CLS", "get_activation", "ROPE_INIT_FUNCTIONS", "Conv1D",
+    "create_causal_mask", "create_sliding_window_causal_mask", "create_chunked_causal_mask",
+    "create_padding_mask", "_prepare_4d_attention_mask",
+]
+
+
+# -- activations --------------------------------------------------------------------------
+
+
+class GELUTanh(nn.Module):
+    """0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))"""
+
+    def forward(self, x):
+        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+class PytorchGELUTanh(nn.Module):
+    def forward(self, x):
+        return nn.functional.gelu(x, approximate="tanh")
+
+
+class FastGELU(nn.Module):
+    def forward(self, x):
+        return 0.5 * x * (1.0 + torch.tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x)))
+
+
+class QuickGELU(nn.Module):
+    def forward(self, x):
+        return x * torch.sigmoid(1.702 * x)
+
+
+class ReLUSquared(nn.Module):
+    def forward(self, x):
+        return torch.square(nn.functional.relu(x))
+
+
+class ClippedGELU(nn.Module):
+    def __init__(self, low: float = -10.0, high: float = 10.0):
+        super().__init__()
+        self.low, self.high = low, high
+
+    def forward(self, x):
+        return torch.clip(nn.functional.gelu(x), self.low, self.high)
+
+
+class Identity(nn.Module):
+    def forward(self, x):
+        return x
+
+
+class XIELU(nn.Module):
+    """xIELU with the default initial alphas; checkpoints carry the trained ones."""
+
+    def __init__(self, alpha_p_init=0.8, alpha_n_init=0.8, beta=0.5, eps=-1e-6, dtype=torch.bfloat16, **_):
+        super().__init__()
+        self.alpha_p = nn.Parameter(torch.log(torch.expm1(torch.tensor(alpha_p_init, dtype=dtype))).unsqueeze(0))
+        self.alpha_n = nn.Parameter(torch.log(torch.expm1(torch.tensor(alpha_n_init - beta, dtype=dtype))).unsqueeze(0))
+        self.register_buffer("beta", torch.tensor(beta, dtype=dtype))
+        self.register_buffer("eps", torch.tensor(eps, dtype=dtype))
+
+    def forward(self, x):
+        alpha_p = nn.functional.softplus(self.alpha_p)
+        alpha_n = self.beta + nn.functional.softplus(self.alpha_n)
+        positive = alpha_p * x * x + self.beta * x
+        negative = (torch.expm1(torch.min(x, self.eps)) - x) * alpha_n + self.beta * x
+        return torch.where(x > 0, positive, negative)
+
+
+ACT2CLS = {
+    "gelu": nn.GELU, "gelu_10": ClippedGELU, "gelu_fast": FastGELU, "gelu_new": GELUTanh,
+    "gelu_python": nn.GELU, "gelu_pytorch_tanh": PytorchGELUTanh, "gelu_accurate": GELUTanh,
+    "gelu_tanh": PytorchGELUTanh, "quick_gelu": QuickGELU, "leaky_relu": nn.LeakyReLU,
+    "linear": Identity, "identity": Identity, "mish": nn.Mish, "relu": nn.ReLU, "relu2": ReLUSquared,
+    "relu6": nn.ReLU6, "sigmoid": nn.Sigmoid, "silu": nn.SiLU, "swish": nn.SiLU, "tanh": nn.Tanh,
+    "prelu": nn.PReLU, "xielu": XIELU,
+}
+
+
+class _Instantiate(dict):
+    """ACT2FN['silu'] gives a fresh module, as the original mapping does."""
+
+    def __getitem__(self, key):
+        if key not in self:
+            raise KeyError(f"activation '{key}' is not in archread's prelude")
+        return dict.__getitem__(self, key)()
+
+
+ACT2FN = _Instantiate(ACT2CLS)
+
+
+def get_activation(name: str) -> nn.Module:
+    return ACT2FN[name]
+
+
+# -- rotary frequencies --------------------------------------------------------------------
+
+
+def _rope_settings(config, kwargs):
+    """(base, dim, parameters) from an old-style config (rope_theta, rope_scaling) or a new one (rope_parameters)."""
+    params = dict(getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {})
+    if isinstance(params.get("full_attention"), dict):  # per-layer-type parameters: the caller picks
+        params = params[kwargs.get("layer_type") or "full_attention"]
+    base = kwargs.get("base") or params.get("rope_theta") or getattr(config, "rope_theta", 10000.0)
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    fraction = params.get("partial_rotary_factor", getattr(config, "partial_rotary_factor", 1.0))
+    dim = kwargs.get("dim") or int(head_dim * fraction)
+    return float(base), dim, params
+
+
+def _inverse_frequencies(base: float, dim: int, device=None) -> torch.Tensor:
+    return 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).to(device=device, dtype=torch.float) / dim))
+
+
+def _default(config=None, device=None, seq_len=None, **kwargs):
+    base, dim, _ = _rope_settings(config, kwargs)
+    return _inverse_frequencies(base, dim, device), 1.0
+
+
+def _linear(config=None, device=None, seq_len=None, **kwargs):
+    base, dim, params = _rope_settings(config, kwargs)
+    return _inverse_frequencies(base, dim, device) / params.get("factor", kwargs.get("factor", 1.0)), 1.0
+
+
+def _llama3(config=None, device=None, seq_len=None, **kwargs):
+    """Llama 3.1: long wavelengths divided by `factor`, short ones kept, a smooth ramp between."""
+    base, dim, p = _rope_settings(config, kwargs)
+    inv_freq = _inverse_frequencies(base, dim, device)
+    factor, low, high, old = p["factor"], p["low_freq_factor"], p["high_freq_factor"], p["original_max_position_embeddings"]
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > old / low, inv_freq / factor, inv_freq)
+    smooth = (old / wavelen - low) / (high - low)
+    blended = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = ~(wavelen < old / high) * ~(wavelen > old / low)
+    return torch.where(medium, blended, scaled), 1.0
+
+
+def _yarn(config=None, device=None, seq_len=None, **kwargs):
+    """YaRN (Peng et al. 2023): interpolate low frequencies, keep high ones, ramp between; scale attention."""
+    base, dim, p = _rope_settings(config, kwargs)
+    factor = p["factor"]
+    old = p.get("original_max_position_embeddings") or config.max_position_embeddings
+    mscale = lambda s, m=1.0: 1.0 if s <= 1 else 0.1 * m * math.log(s) + 1.0  # noqa: E731
+    if p.get("mscale") and p.get("mscale_all_dim"):
+        attention = mscale(factor, p["mscale"]) / mscale(factor, p["mscale_all_dim"])
+    else:
+        attention = p.get("attention_factor") or mscale(factor)
+    beta_fast, beta_slow = p.get("beta_fast") or 32, p.get("beta_slow") or 1
+
+    def correction(rotations):
+        return (dim * math.log(old / (rotations * 2 * math.pi))) / (2 * math.log(base))
+
+    low, high = correction(beta_fast), correction(beta_slow)
+    if p.get("truncate", True):
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, dim - 1)
+    if low == high:
+        high += 0.001
+    ramp = torch.clamp((torch.arange(dim // 2, dtype=torch.float32, device=device) - low) / (high - low), 0, 1)
+    pos = base ** (torch.arange(0, dim, 2, dtype=torch.int64).to(device=device, dtype=torch.float) / dim)
+    extrapolate = 1 - ramp
+    inv_freq = (1.0 / (factor * pos)) * (1 - extrapolate) + (1.0 / pos) * extrapolate
+    return inv_freq, attention
+
+
+ROPE_INIT_FUNCTIONS = {"default": _default, "linear": _linear, "dynamic": _default, "llama3": _llama3, "yarn": _yarn}
+
+
+# -- masks -------------------------------------------------------------------------------------
+
+
+def _reference(args, kwargs) -> torch.Tensor:
+    """The (batch, seq, hidden) activations a mask is built for: the first floating 3-D tensor passed."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and value.dim() == 3:
+            return value
+    raise TypeError("a mask needs the (batch, seq, hidden) input embeddings")
+
+
+def _config(args, kwargs):
+    if "config" in kwargs:
+        return kwargs["config"]
+    return next((a for a in args if hasattr(a, "num_attention_heads")), None)
+
+
+def _additive(keep: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    mask = torch.zeros(keep.shape, dtype=like.dtype, device=like.device)
+    mask = mask.masked_fill(~keep, torch.finfo(like.dtype).min)
+    return mask[None, None].expand(like.shape[0], 1, *keep.shape)
+
+
+def _positions(like: torch.Tensor):
+    idx = torch.arange(like.shape[1], device=like.device)
+    return idx[:, None], idx[None, :]  # query, key
+
+
+def create_causal_mask(*args, sliding_window=None, **kwargs):
+    """Additive (batch, 1, seq, seq) mask: key ≤ query, and query − key < window when one is given."""
+    like = _reference(args, kwargs)
+    q, k = _positions(like)
+    keep = k <= q
+    if sliding_window is not None:
+        keep = keep & (q - k < sliding_window)
+    return _additive(keep, like)
+
+
+def create_sliding_window_causal_mask(*args, **kwargs):
+    config = _config(args, kwargs)
+    return create_causal_mask(*args, sliding_window=getattr(config, "sliding_window", None), **kwargs)
+
+
+def create_chunked_causal_mask(*args, **kwargs):
+    """Causal within fixed chunks of attention_chunk_size tokens (Llama 4)."""
+    like = _reference(args, kwargs)
+    chunk = _config(args, kwargs).attention_chunk_size
+    q, k = _positions(like)
+    return _additive((k <= q) & (q // chunk == k // chunk), like)
+
+
+def create_padding_mask(config, attention_mask, *args, **kwargs):
+    """No padding in one full sequence: recurrent/linear layers see every token."""
+    return None
+
+
+def _prepare_4d_attention_mask(mask, dtype, tgt_len=None):
+    """Bidirectional padding mask: (batch, seq) of 1/0 → additive (batch, 1, tgt, seq)."""
+    if mask is None:
+        return None
+    expanded = mask[:, None, None, :].to(dtype).expand(mask.shape[0], 1, tgt_len or mask.shape[-1], mask.shape[-1])
+    return (1.0 - expanded).masked_fill((1.0 - expanded).bool(), torch.finfo(dtype).min)
+
+
+# -- layers the framework defines and the math uses -------------------------------------------------
+
+
+class Conv1D(nn.Module):
+    """GPT-2's transposed linear layer: weight is (in, out)."""
+
+    def __init__(self, nf, nx):
+        super().__init__()
+        self.nf = nf
+        self.weight = nn.Parameter(torch.empty(nx, nf))
+        self.bias = nn.Parameter(torch.zeros(nf))
+
+    def forward(self, x):
+        out = torch.addmm(self.bias, x.view(-1, x.size(-1)), self.weight)
+        return out.view(x.size()[:-1] + (self.nf,))
