@@ -15,7 +15,8 @@ from torch import nn
 __all__ = [
     "ACT2FN", "ACT2CLS", "get_activation", "ROPE_INIT_FUNCTIONS", "Conv1D",
     "create_causal_mask", "create_sliding_window_causal_mask", "create_chunked_causal_mask",
-    "create_padding_mask", "_prepare_4d_attention_mask",
+    "create_padding_mask", "_prepare_4d_attention_mask", "create_recurrent_attention_mask",
+    "create_bidirectional_mask", "create_bidirectional_sliding_window_mask", "maybe_autocast",
 ]
 
 
@@ -234,6 +235,26 @@ def create_chunked_causal_mask(*args, **kwargs):
 def create_padding_mask(config, attention_mask, *args, **kwargs):
     """No padding in one full sequence: recurrent/linear layers see every token."""
     return None
+
+
+create_recurrent_attention_mask = create_padding_mask
+
+
+def create_bidirectional_mask(*args, **kwargs):
+    """Every token sees every token: no mask."""
+    return None
+
+
+def create_bidirectional_sliding_window_mask(*args, **kwargs):
+    like = _reference(args, kwargs)
+    window = _config(args, kwargs).sliding_window
+    q, k = _positions(like)
+    return _additive((q - k).abs() < window, like)
+
+
+def maybe_autocast(device_type="cpu", dtype=None, enabled=True, cache_enabled=None):
+    """torch.autocast, for the blocks the original pins to full precision (enabled=False)."""
+    return torch.autocast(device_type=device_type, dtype=dtype, enabled=enabled)
 
 
 def _prepare_4d_attention_mask(mask, dtype, tgt_len=None):

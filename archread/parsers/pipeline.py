@@ -82,7 +82,7 @@ def parse(source: Source) -> cst.Module:
     try:
         module = cst.parse_module(source.text)
     except cst.ParserSyntaxError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid syntax"
+        first = exc.message.strip().splitlines()[0] if exc.message.strip() else "invalid syntax"
         raise ArchreadError(f"{source.path}:{exc.raw_line}:{exc.raw_column + 1}: syntax error: {first}") from None
     except RecursionError:
         raise ArchreadError(f"{source.path}: nested too deeply to parse") from None

@@ -138,6 +138,10 @@ class Knockout(StripPass):
     def _const(self, value: object) -> cst.BaseExpression:
         return self.ctx.mark(literal(value), self.NAME)
 
+    def fixed_call(self, callee: str) -> bool:
+        """Whether a call of this name is fixed to False (an environment probe)."""
+        return bool(self.CALLS) and callee.startswith(self.CALLS)
+
     # -- knock-outs: mark expressions read as conditions ------------------------------
 
     def _test(self, *nodes: cst.CSTNode | None) -> None:
@@ -155,7 +159,7 @@ class Knockout(StripPass):
             return self.NAMES[node.value]
         if isinstance(node, cst.Attribute) and node.attr.value in self.ATTRS:
             return self.ATTRS[node.attr.value]
-        if isinstance(node, cst.Call) and self.CALLS and dotted(node.func).rsplit(".", 1)[-1].startswith(self.CALLS):
+        if isinstance(node, cst.Call) and self.fixed_call(dotted(node.func).rsplit(".", 1)[-1]):
             return False
         return UNKNOWN
 
@@ -207,10 +211,8 @@ class Knockout(StripPass):
         return updated
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
-        if id(original) in self._tests and self.CALLS:
-            callee = dotted(updated.func).rsplit(".", 1)[-1]
-            if callee.startswith(self.CALLS):
-                return self._const(False)
+        if id(original) in self._tests and self.fixed_call(dotted(updated.func).rsplit(".", 1)[-1]):
+            return self._const(False)
         return updated
 
     def leave_Arg(self, original: cst.Arg, updated: cst.Arg) -> cst.Arg | cst.RemovalSentinel:

@@ -55,11 +55,13 @@ class Glue(Knockout):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.glue: set[str] = set()
+        self.framework: set[str] = set()
         self.configured: set[str] = set()  # classes whose framework base took `config` in __init__
         self._in_model: list[bool] = []
 
     def visit_Module(self, node: cst.Module) -> None:
-        self.glue = _framework_names(node)
+        self.framework = _framework_names(node)
+        self.glue = set(self.framework)
         self.glue.discard("ACT2FN")
         for stmt in node.body:  # bases resolve top-down, as Python defines them
             if not isinstance(stmt, cst.ClassDef) or not stmt.bases:
@@ -70,8 +72,9 @@ class Glue(Knockout):
             if any(b in self.glue and ("PreTrained" in b or b in self.configured) for b in bases):
                 self.configured.add(stmt.name.value)
 
-    def _strips(self, cls: cst.ClassDef) -> bool:
-        return cls.name.value in self.glue
+    def fixed_call(self, callee: str) -> bool:
+        """The framework's environment probes (is_mamba_ssm_available(), is_torch_fx_proxy()) are False here."""
+        return callee.startswith("is_") and callee in self.framework
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._in_model.append(any(dotted(b.value) in self.glue for b in node.bases))

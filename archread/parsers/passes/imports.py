@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import symtable
+import sys
 
 import libcst as cst
 import libcst.matchers as m
@@ -11,7 +12,9 @@ import libcst.matchers as m
 from archread.parsers.passes.base import StripPass, dotted, find
 from archread.parsers.prelude_names import PRELUDE_MODULE, prelude_names
 
-_KEPT_ROOTS = ("torch", "math")
+# torch, math and the standard library's helpers (copy, itertools) stay; typing and the framework go
+_DROPPED_STDLIB = {"typing", "typing_extensions", "dataclasses", "warnings", "logging", "collections.abc", "__future__"}
+_KEPT_ROOTS = tuple(sorted(set(sys.stdlib_module_names) - _DROPPED_STDLIB | {"torch"}))
 
 
 def _module_of(stmt: cst.BaseSmallStatement) -> str:
@@ -44,7 +47,8 @@ class Imports(StripPass):
                 body.append(stmt)
                 continue
             small = stmt.body[0]
-            keep_module = _module_of(small).split(".")[0] in _KEPT_ROOTS
+            source = _module_of(small)
+            keep_module = source.split(".")[0] in _KEPT_ROOTS and source not in _DROPPED_STDLIB
             if isinstance(small.names, cst.ImportStar):
                 self.ctx.remove(self.NAME, stmt)
                 continue

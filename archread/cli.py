@@ -1,0 +1,113 @@
+"""Command line: argument parsing, output formats, exit codes. Errors are one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from archread.errors import ArchreadError
+
+COMMANDS = ("reduce", "diff", "lint", "verify", "run")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="archread", description="Read a new LLM architecture: reduce, diff, verify.")
+    sub = parser.add_subparsers(dest="command")
+
+    reduce = sub.add_parser("reduce", help="the reduced Python of a modeling file")
+    reduce.add_argument("source", help="modeling_*.py, a folder holding one, or a model type (llama, nemotron)")
+    reduce.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    reduce.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    reduce.add_argument("--stats", action="store_true", help="lines removed per pass, original vs reduced size")
+
+    verify = sub.add_parser("verify", help="run the reduced model and the original on the same weights, layer by layer")
+    verify.add_argument("source")
+    verify.add_argument("--config", type=Path, help="config.json to build the model from")
+    verify.add_argument("--weights", type=Path, help="checkpoint folder with *.safetensors")
+    verify.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    verify.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    verify.add_argument("--format", default="text", choices=["text", "json"])
+    verify.add_argument("--trust-code", action="store_true", help="allow running a modeling file outside transformers")
+    return parser
+
+
+def _reduce(args) -> int:
+    from archread.parsers import reduce_source, resolve
+
+    result = reduce_source(resolve(args.source))
+    if args.output is not None:
+        if args.output.exists() and not args.force:
+            raise ArchreadError(f"{args.output}: exists; pass --force to overwrite")
+        try:
+            args.output.write_text(result.code, encoding="utf-8")
+        except OSError as exc:
+            raise ArchreadError(f"{args.output}: cannot write ({exc.strerror})") from None
+    else:
+        sys.stdout.write(result.code)
+    if args.stats:
+        err = sys.stderr
+        share = result.reduced_lines / max(result.original_lines, 1)
+        print(f"{result.source.path}: {result.original_lines} → {result.reduced_lines} non-blank lines "
+              f"({share:.0%}) in {result.seconds * 1000:.0f} ms", file=err)
+        for name, lines in sorted(result.removed.items(), key=lambda kv: -kv[1]):
+            if lines:
+                print(f"  {name:<20} -{lines}", file=err)
+        for warning in result.warnings:
+            print(f"  warning: {warning}", file=err)
+    return 0
+
+
+def _verify(args) -> int:
+    from archread.runtime.verify import verify
+
+    report = verify(args.source, config=args.config, weights=args.weights, device=args.device, dtype=args.dtype,
+                    trust_code=args.trust_code)
+    if args.format == "json":
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(report.to_text())
+    return 0 if report.match else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        argv = ["ui", *argv]
+    if argv and argv[0] == "ui":
+        return _ui(argv[1:])
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    try:
+        return {"reduce": _reduce, "verify": _verify}[args.command](args)
+    except ArchreadError as exc:
+        print(f"archread: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _ui(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="archread", description="Open the reader for a modeling file.")
+    parser.add_argument("source")
+    parser.add_argument("--against", default="llama", help="reference model (default llama)")
+    args = parser.parse_args(argv)
+    try:
+        from archread.parsers import reduce_source, resolve
+
+        reduced = reduce_source(resolve(args.source))
+        reference = reduce_source(resolve(args.against))
+    except ArchreadError as exc:
+        print(f"archread: {exc}", file=sys.stderr)
+        return 2
+    from archread.ui.app import ArchreadApp
+
+    ArchreadApp(reduced, reference).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

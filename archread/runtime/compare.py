@@ -1,0 +1,71 @@
+"""Run two models on the same tokens and compare them layer by layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Error:
+    name: str
+    max_abs: float
+    rel_l2: float
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "max_abs": self.max_abs, "rel_l2": self.rel_l2}
+
+
+def _first_tensor(value):
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (tuple, list)):
+        return next((t for t in (_first_tensor(v) for v in value) if t is not None), None)
+    for attr in ("logits", "last_hidden_state"):
+        if isinstance(getattr(value, attr, None), torch.Tensor):
+            return getattr(value, attr)
+    return None
+
+
+def watched(model: torch.nn.Module) -> list[str]:
+    """The decoder layers (children of a ModuleList) and the shallow modules around them (embedding, final norm)."""
+    lists = {name for name, mod in model.named_modules() if isinstance(mod, torch.nn.ModuleList)}
+    names = []
+    for name, mod in model.named_modules():
+        parent = name.rpartition(".")[0]
+        if parent in lists and name.count(".") <= 2:
+            names.append(name)
+        elif name and name.count(".") <= 1 and not isinstance(mod, torch.nn.ModuleList) and mod is not model:
+            if not any(isinstance(c, torch.nn.ModuleList) for c in mod.children()):
+                names.append(name)
+    return names
+
+
+def run_with_taps(model: torch.nn.Module, tokens: torch.Tensor, names: list[str]):
+    """Logits and {module name: first output tensor}, in the order the modules ran."""
+    outputs: dict[str, torch.Tensor] = {}
+    handles = []
+    for name in names:
+        module = model.get_submodule(name)
+
+        def hook(_module, _args, out, name=name):
+            tensor = _first_tensor(out)
+            if tensor is not None and name not in outputs:
+                outputs[name] = tensor.detach().float().cpu()
+
+        handles.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            logits = _first_tensor(model(tokens))
+    finally:
+        for h in handles:
+            h.remove()
+    return logits.detach().float().cpu(), outputs
+
+
+def error(name: str, got: torch.Tensor, want: torch.Tensor) -> Error:
+    if got.shape != want.shape:
+        return Error(name, float("inf"), float("inf"))
+    diff = (got - want).double()
+    return Error(name, diff.abs().max().item(), (diff.norm() / want.double().norm().clamp_min(1e-30)).item())

@@ -1,0 +1,69 @@
+"""A tiny configuration of any architecture, shrunk generically from its configuration class's defaults.
+
+Dimensions shrink to a few dozen while staying consistent (grouped-query ratio, per-layer
+patterns keep one layer of every kind, windows shorter than the test sequence).
+"""
+
+from __future__ import annotations
+
+# field -> tiny value; the relations between them (heads × head_dim, experts ≥ top-k) hold by construction
+_TINY = {
+    "hidden_size": 64, "d_model": 64, "n_embd": 64, "model_dim": 64, "embed_dim": 64, "dim": 64,
+    "intermediate_size": 96, "ffn_hidden_size": 96, "n_inner": 96, "ffn_dim": 96, "d_ff": 96,
+    "num_hidden_layers": 2, "n_layer": 2, "num_layers": 2, "n_layers": 2,
+    "num_attention_heads": 4, "n_head": 4, "n_heads": 4, "num_heads": 4,
+    "head_dim": 16, "attention_head_dim": 16, "kv_channels": 16,
+    "vocab_size": 128,
+    "moe_intermediate_size": 32, "shared_expert_intermediate_size": 32, "expert_intermediate_size": 32,
+    "num_experts": 4, "num_local_experts": 4, "n_routed_experts": 4, "moe_num_experts": 4,
+    "num_experts_per_tok": 2, "moe_topk": 2, "top_k": 2, "moe_k": 2,
+    "n_group": 1, "topk_group": 1, "first_k_dense_replace": 1, "n_shared_experts": 1,
+    "kv_lora_rank": 16, "q_lora_rank": 24, "qk_rope_head_dim": 8, "qk_nope_head_dim": 8, "v_head_dim": 16,
+    "sliding_window": 8, "attention_chunk_size": 8,
+    "max_position_embeddings": 256, "n_positions": 256, "max_seq_len": 256,
+    "state_size": 8, "ssm_state_size": 8, "d_state": 8, "mamba_d_state": 8, "conv_kernel": 4,
+    "time_step_rank": 8, "mamba_n_heads": 4, "mamba_d_head": 16, "linear_num_key_heads": 2,
+    "linear_num_value_heads": 4, "linear_key_head_dim": 16, "linear_value_head_dim": 16,
+}
+_LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+_TEST_TOKENS = 16
+
+
+def _layer_pattern(values: list, keep: int) -> list[int]:
+    """Indices of a per-layer list that keep its first entries and one layer of every kind."""
+    chosen = list(range(min(keep, len(values))))
+    for i, value in enumerate(values):
+        if all(values[j] != value for j in chosen):
+            chosen.append(i)
+    return sorted(chosen)
+
+
+def shrink(config):
+    """A tiny copy of a transformers configuration, rebuilt by its class so derived fields follow."""
+    fields = config.to_dict()
+    changes: dict = {}
+    layers = next((fields[k] for k in _LAYER_COUNT_KEYS if isinstance(fields.get(k), int)), None)
+    heads = fields.get("num_attention_heads")
+    for key, tiny in _TINY.items():
+        value = fields.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > tiny:
+            changes[key] = tiny
+    kv = fields.get("num_key_value_heads")
+    if isinstance(heads, int) and "num_key_value_heads" in fields:  # None means one kv head per query head
+        changes["num_key_value_heads"] = 4 if kv is None or kv >= heads else (2 if kv > 1 else 1)
+    if isinstance(layers, int):  # per-layer lists keep a layer of every kind
+        for key, value in fields.items():
+            if isinstance(value, list) and len(value) == layers and key != "architectures":
+                picked = _layer_pattern(value, 2)
+                changes[key] = [value[i] for i in picked]
+                changes.update({k: len(picked) for k in _LAYER_COUNT_KEYS if k in fields})
+    if "use_cache" in fields:
+        changes["use_cache"] = False
+    for key in ("pad_token_id", "bos_token_id", "eos_token_id"):
+        if isinstance(fields.get(key), int) and fields[key] >= 128:
+            changes[key] = 0
+    return type(config).from_dict({**fields, **changes})
+
+
+def test_tokens() -> int:
+    return _TEST_TOKENS

@@ -1,0 +1,175 @@
+"""archread verify: the reduced model against the original, on the same weights and tokens."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from archread.errors import ArchreadError
+from archread.parsers import reduce_source, resolve
+from archread.parsers.source import transformers_root
+from archread.runtime.build import build_model
+from archread.runtime.compare import Error, error, run_with_taps, watched
+from archread.runtime.tiny import shrink, test_tokens
+from archread.runtime.weights import load_into, load_weights
+
+FP32_MAX_ABS, FP32_REL_L2 = 1e-5, 1e-6  # DESIGN.md: litgpt's bar
+LOW_PRECISION_SLACK = 1.1  # reduced error ≤ 1.1 × the original's own low-precision error
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class VerifyReport:
+    model: str
+    reference: str
+    dtype: str
+    device: str
+    layers: list[Error]
+    logits: Error
+    top1_agree: float
+    baseline: list[Error] = field(default_factory=list)  # the original in dtype vs float32 (low precision only)
+    tied: list[str] = field(default_factory=list)
+    first_divergent: str | None = None
+    match: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "model": self.model, "reference": self.reference, "dtype": self.dtype, "device": self.device,
+            "layers": [e.to_json() for e in self.layers],
+            "logits": {**self.logits.to_json(), "top1_agree": self.top1_agree},
+            "original_low_precision": [e.to_json() for e in self.baseline],
+            "missing_keys": [], "unexpected_keys": [], "tied": self.tied,
+            "kernels": {"all": "torch"}, "first_divergent": self.first_divergent, "match": self.match,
+        }
+
+    def to_text(self) -> str:
+        lines = [f"{self.model} vs {self.reference} ({self.dtype}, {self.device})"]
+        for e in self.layers + [self.logits]:
+            flag = "  <- first divergence" if e.name == self.first_divergent else ""
+            lines.append(f"  {e.name:<32} max_abs {e.max_abs:.2e}  rel_l2 {e.rel_l2:.2e}{flag}")
+        lines.append(f"  top-1 agreement {self.top1_agree:.1%}")
+        lines.append("MATCH" if self.match else f"MISMATCH at {self.first_divergent}")
+        return "\n".join(lines)
+
+
+def _transformers():
+    try:
+        import transformers
+    except ImportError:
+        raise ArchreadError("verify needs transformers installed to run the original") from None
+    return transformers
+
+
+def _original_class(transformers, model_type: str, root: str):
+    cls = getattr(transformers, root, None)
+    if cls is None:
+        try:
+            cls = getattr(importlib.import_module(f"transformers.models.{model_type}.modeling_{model_type}"), root)
+        except (ImportError, AttributeError):
+            raise ArchreadError(f"the installed transformers has no {root} to compare with") from None
+    return cls
+
+
+def _config(transformers, model_type: str, config: Path | None, weights: Path | None):
+    path = config or (weights / "config.json" if weights else None)
+    if path is not None:
+        if not path.is_file():
+            raise ArchreadError(f"{path}: no config.json")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ArchreadError(f"{path}: not JSON ({exc})") from None
+        if data.get("model_type") not in (None, model_type):
+            raise ArchreadError(f"{path}: config is for {data['model_type']}, the modeling file is {model_type}")
+        data.pop("model_type", None)
+        return transformers.AutoConfig.for_model(model_type, **data)
+    try:
+        return shrink(transformers.AutoConfig.for_model(model_type))
+    except ValueError:
+        raise ArchreadError(f"the installed transformers has no configuration for '{model_type}'") from None
+
+
+def verify(ref, config: Path | None = None, weights: Path | None = None, device: str = "cpu",
+           dtype: str = "float32", trust_code: bool = False, reduction=None) -> VerifyReport:
+    reduction = reduction or reduce_source(resolve(ref))
+    source = reduction.source
+    root = transformers_root()
+    inside = root is not None and source.path.resolve().is_relative_to(root.resolve())
+    if not inside and not trust_code:
+        raise ArchreadError(f"{source.path}: outside the installed transformers; pass --trust-code to run it")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ArchreadError("no CUDA GPU here; use --device cpu")
+    transformers = _transformers()
+    cfg = _config(transformers, source.model_type, config, weights)
+    cfg._attn_implementation = "eager"
+    original_cls = _original_class(transformers, source.model_type, reduction.roots[0])
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            if weights is None:
+                original = original_cls(cfg).eval()
+                original.save_pretrained(tmp)
+                weights = Path(tmp)
+            else:
+                original = original_cls.from_pretrained(weights, config=cfg, local_files_only=True).eval()
+        except ArchreadError:
+            raise
+        except Exception as exc:
+            raise ArchreadError(f"the original {original_cls.__name__} does not run with this config: {type(exc).__name__}: {exc}") from None
+        state = load_weights(weights)
+    reduced = build_model(reduction, cfg)
+    tied = load_into(reduced, state)
+    return compare_models(reduced, original, cfg, source.label, original_cls.__name__, device, dtype, tied)
+
+
+def compare_models(reduced, original, cfg, label, reference, device, dtype, tied) -> VerifyReport:
+    generator = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, cfg.vocab_size, (2, test_tokens()), generator=generator).to(device)
+    names = [n for n in watched(reduced) if _has(original, n)]
+    try:
+        want_logits, want = run_with_taps(original.float().to(device), tokens, names)
+    except Exception as exc:
+        raise ArchreadError(f"the original does not run: {type(exc).__name__}: {exc}") from None
+    low = DTYPES[dtype]
+    baseline = []
+    if low is not torch.float32:
+        base_logits, base = run_with_taps(original.to(low), tokens, names)
+        baseline = [error(n, base[n], want[n]) for n in names if n in base and n in want] + [error("logits", base_logits, want_logits)]
+    try:
+        got_logits, got = run_with_taps(reduced.to(device=device, dtype=low), tokens, names)
+    except Exception as exc:
+        raise ArchreadError(f"the reduced model does not run: {type(exc).__name__}: {exc}") from None
+    layers = [error(n, got[n], want[n]) for n in names if n in got and n in want]
+    logits = error("logits", got_logits, want_logits)
+    top1 = (got_logits.argmax(-1) == want_logits.argmax(-1)).float().mean().item()
+    report = VerifyReport(label, reference, dtype, device, layers, logits, top1, baseline, tied)
+    report.first_divergent = _first_divergent(layers + [logits], baseline)
+    report.match = report.first_divergent is None
+    return report
+
+
+def _has(model, name: str) -> bool:
+    try:
+        model.get_submodule(name)
+        return True
+    except AttributeError:
+        return False
+
+
+def _first_divergent(errors: list[Error], baseline: list[Error]) -> str | None:
+    if not baseline:
+        for e in errors:
+            if e.rel_l2 > FP32_REL_L2 or (e.name == "logits" and e.max_abs > FP32_MAX_ABS):
+                return e.name
+        return None
+    allowed = {b.name: b for b in baseline}
+    for e in errors:
+        b = allowed.get(e.name)
+        if b is not None and e.rel_l2 > LOW_PRECISION_SLACK * b.rel_l2 + 1e-7:
+            return e.name
+    return None
