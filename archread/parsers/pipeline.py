@@ -7,6 +7,7 @@ walk, and the module-level passes (dead code, imports, layout) see the finished 
 
 from __future__ import annotations
 
+import ast
 import time
 from dataclasses import dataclass, field
 
@@ -82,8 +83,11 @@ def parse(source: Source) -> cst.Module:
     try:
         module = cst.parse_module(source.text)
     except cst.ParserSyntaxError as exc:
-        first = exc.message.strip().splitlines()[0] if exc.message.strip() else "invalid syntax"
-        raise ArchreadError(f"{source.path}:{exc.raw_line}:{exc.raw_column + 1}: syntax error: {first}") from None
+        try:  # Python's own parser places the error best; it only builds a tree, nothing runs
+            ast.parse(source.text, str(source.path))
+        except SyntaxError as err:
+            raise ArchreadError(f"{source.path}:{err.lineno}:{err.offset}: syntax error: {err.msg}") from None
+        raise ArchreadError(f"{source.path}:{exc.raw_line}:{exc.raw_column + 1}: syntax error") from None
     except RecursionError:
         raise ArchreadError(f"{source.path}: nested too deeply to parse") from None
     if not roots(module):
@@ -95,7 +99,10 @@ def reduce_source(source: Source) -> Reduction:
     start = time.perf_counter()
     module = parse(source)
     ctx = PassContext()
-    reduced = module.visit(Chain([cls(ctx) for cls in PASSES]))
+    try:
+        reduced = module.visit(Chain([cls(ctx) for cls in PASSES]))
+    except Exception as exc:  # a pass bug on an unforeseen file: one line naming it, not a traceback
+        raise ArchreadError(f"{source.path}: archread could not reduce this file ({type(exc).__name__}: {exc})".splitlines()[0]) from None
     code = reduced.code
     try:
         compile(code, str(source.path), "exec", dont_inherit=True)

@@ -10,7 +10,7 @@ from archread.parsers.passes.base import StripPass
 class Annotations(StripPass):
     NAME = "annotations"
     DESCRIPTION = "Parameter, return and variable annotations; bare class-level annotations."
-    STRIP = [("def f(x: torch.Tensor) -> torch.Tensor:\n    y: int = 1\n    return x\n", "def f(x):\n    return x\n")]
+    STRIP = [("def f(x: torch.Tensor) -> torch.Tensor:\n    y: int = 1\n    return x\n", "def f(x):\n    y = 1\n    return x\n")]
     KEEP = ["def f(x=1):\n    return x\n"]
 
     def leave_Param(self, original, updated):

@@ -61,7 +61,7 @@ class AttentionBackends(Knockout):
                 bound.setdefault(target.value, []).append(assign.value)
         aliases = {}
         for name, values in bound.items():
-            eager = [v for v in values if isinstance(v, cst.Name) and v.value in self.functions]
+            eager = [v for v in values if isinstance(v, cst.Name)]
             registry = [v for v in values if _REGISTRY in _names(v)]
             if registry and len(eager) + len(registry) == len(values):
                 default = eager[0] if eager else _default_of(registry[0])

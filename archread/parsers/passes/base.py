@@ -104,6 +104,17 @@ def names_in(node: cst.CSTNode) -> set[str]:
     return set(name_counts(node))
 
 
+def _read_on_entry(name: str, body) -> bool:
+    """Whether a function reads the value its parameter `name` came in with (not only a value it assigns first)."""
+    for stmt in body:
+        if m.matches(stmt, m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name(name))])])):
+            if name not in names_in(stmt.body[0].value):
+                return False
+        if name in names_in(stmt):
+            return True
+    return False
+
+
 class StripPass(cst.CSTTransformer):
     NAME: ClassVar[str] = "pass"
     DESCRIPTION: ClassVar[str] = ""
@@ -134,6 +145,7 @@ class Knockout(StripPass):
         self._active: list[set[str]] = []
         self._dead: set[int] = set()  # ids of branches whose condition this pass fixes to False
         self._depth_dead = 0
+        self._bound: set[int] = set()  # names being assigned (for targets, tuple targets): never substituted
 
     def _const(self, value: object) -> cst.BaseExpression:
         return self.ctx.mark(literal(value), self.NAME)
@@ -200,8 +212,28 @@ class Knockout(StripPass):
     def _knocked(self, name: str) -> bool:
         return bool(self._active) and name in self._active[-1]
 
+    def _targets(self, target: cst.CSTNode) -> None:
+        self._bound.update(id(n) for n in walk(target) if isinstance(n, cst.Name))
+
+    def visit_For(self, node: cst.For) -> None:
+        self._targets(node.target)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._targets(node.target)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._targets(node.target)
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is None and isinstance(node.value, cst.Name):
+            self._tests.add(id(node.value))  # passed on positionally: the fixed value is what is passed
+
+    def visit_Element(self, node: cst.Element) -> None:
+        if isinstance(node.value, cst.Name):
+            self._tests.add(id(node.value))  # `return out, weights, past_key_value`
+
     def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
-        if id(original) in self._tests and self._knocked(updated.value):
+        if id(original) in self._tests and id(original) not in self._bound and self._knocked(updated.value):
             return self._const(self.NAMES[updated.value])
         return updated
 
@@ -235,7 +267,7 @@ class Knockout(StripPass):
         if not self._knocked(name):
             return updated
         value = updated.value
-        if self.ctx.origin_of(value) or (isinstance(value, cst.Name) and value.value in (name, "None", "False", "True")):
+        if self.ctx.origin_of(value) or name in names_in(value) or (isinstance(value, cst.Name) and value.value in ("None", "False", "True")):
             return self.removed(original)  # `use_cache = use_cache if ... else ...`: still the fixed value
         if not self._depth_dead:
             self._active[-1].discard(name)  # from here on it is a real local
@@ -250,16 +282,18 @@ class Knockout(StripPass):
         drop += [p for p in params.kwonly_params if p.name.value in self.NAMES]
         if not drop:
             return updated
-        still_read = names_in(updated.body)
-        gone = {p.name.value for p in drop if p.name.value not in still_read}
+        gone = {p.name.value for p in drop if not _read_on_entry(p.name.value, updated.body.body)}
         if not gone:
             return updated
         kwonly = [p for p in params.kwonly_params if p.name.value not in gone]
+        positional = [p for p in params.params if p.name.value not in gone]
+        if positional and params.star_arg is cst.MaybeSentinel.DEFAULT and not kwonly and params.star_kwarg is None:
+            positional[-1] = positional[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
         star = params.star_arg
         if not kwonly and isinstance(star, cst.ParamStar):
             star = cst.MaybeSentinel.DEFAULT  # a bare `*` needs a keyword-only parameter after it
         return updated.with_changes(
             params=params.with_changes(
-                params=[p for p in params.params if p.name.value not in gone], kwonly_params=kwonly, star_arg=star
+                params=positional, kwonly_params=kwonly, star_arg=star
             )
         )

@@ -20,7 +20,7 @@ class Dropout(Knockout):
     STRIP = [(
         "class A(nn.Module):\n    def __init__(self):\n        self.drop = nn.Dropout(0.1)\n"
         "    def forward(self, x):\n        x = self.drop(x)\n        return F.dropout(x, p=0.1, training=self.training)\n",
-        "class A(nn.Module):\n    def __init__(self):\n        pass\n\n    def forward(self, x):\n        x = x\n        return x\n",
+        "class A(nn.Module):\n    def __init__(self):\n        pass\n\n    def forward(self, x):\n        return x\n",
     )]
     KEEP = ["def f(self, x):\n    return self.proj(x)\n"]
 

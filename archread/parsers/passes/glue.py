@@ -42,12 +42,12 @@ class Glue(Knockout):
     DESCRIPTION = "PreTrainedModel classes, _init_weights, post_init, class-level framework metadata."
     NAMES = {"TYPE_CHECKING": False}
     STRIP = [(
-        "class LPreTrainedModel(PreTrainedModel):\n    config_class = LConfig\n"
+        "from ...modeling_utils import PreTrainedModel\nclass LPreTrainedModel(PreTrainedModel):\n    config_class = LConfig\n"
         "    def _init_weights(self, module):\n        module.weight.data.normal_()\n"
         "class LModel(LPreTrainedModel):\n    _no_split_modules = ['L']\n    def __init__(self, config):\n"
         "        super().__init__(config)\n        self.proj = nn.Linear(2, 2)\n        self.post_init()\n"
         "    def forward(self, x):\n        return self.proj(x)\n",
-        "class LModel(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+        "from ...modeling_utils import PreTrainedModel\n\n\nclass LModel(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
         "        self.config = config\n        self.proj = nn.Linear(2, 2)\n\n    def forward(self, x):\n        return self.proj(x)\n",
     )]
     KEEP = ["class LMLP(nn.Module):\n    def forward(self, x):\n        return x\n"]

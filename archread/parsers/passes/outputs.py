@@ -30,11 +30,13 @@ class Outputs(Knockout):
     DESCRIPTION = "output_attentions/output_hidden_states/return_dict/labels, losses, ModelOutput returns."
     NAMES = OUTPUT_NAMES
     STRIP = [(
+        "from ...modeling_outputs import CausalLMOutput\n"
         "class M(nn.Module):\n    def forward(self, x, labels=None, return_dict=None):\n"
         "        logits = self.head(x)\n        loss = None\n        if labels is not None:\n"
         "            loss = self.loss(logits, labels)\n        if not return_dict:\n            return (logits,)\n"
         "        return CausalLMOutput(loss=loss, logits=logits)\n",
-        "class M(nn.Module):\n    def forward(self, x):\n        logits = self.head(x)\n        return logits\n",
+        "from ...modeling_outputs import CausalLMOutput\n\n\n"
+        "class M(nn.Module):\n    def forward(self, x):\n        logits = self.head(x)\n        loss = None\n        return logits\n",
     )]
     KEEP = ["def forward(self, x):\n    return self.head(x)\n"]
 

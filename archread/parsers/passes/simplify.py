@@ -68,7 +68,8 @@ class Simplify(StripPass):
             self._elifs.add(id(node.orelse))
 
     def leave_If(self, original, updated):
-        truth = _truth(updated.test) if self.ctx.origin_of(updated.test) else None
+        fixed = self.ctx.origin_of(updated.test) or isinstance(updated.test, cst.Name)
+        truth = _truth(updated.test) if fixed else None
         if id(original) in self._elifs and truth is not None:  # an `elif` can only become an `else` or vanish
             self.ctx.removed[self.ctx.origin_of(updated.test) or self.NAME] += 1
             if truth:

@@ -1,0 +1,63 @@
+"""Components of a reduced module and their roles, read from its classes and functions."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+# class-name endings -> role; the first that matches wins (order matters: "DecoderLayer" before "Layer")
+_ROLE_ENDINGS = [
+    ("ForCausalLM", "lm head"), ("LMHeadModel", "lm head"), ("RMSNorm", "norm"), ("LayerNorm", "norm"),
+    ("Norm", "norm"), ("RotaryEmbedding", "rotary"), ("Attention", "attention"), ("SparseMoeBlock", "moe"),
+    ("MoE", "moe"), ("Moe", "moe"), ("Experts", "moe"), ("Router", "moe"), ("Gate", "moe"), ("MLP", "mlp"),
+    ("DecoderLayer", "decoder layer"), ("Block", "decoder layer"), ("Layer", "decoder layer"),
+    ("Embedding", "embedding"), ("Embeddings", "embedding"), ("Model", "model"),
+]
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    role: str
+    code: str
+    normalised: str  # the code with the model's prefix replaced by the reference's, for line diffs
+    line: int
+
+
+def role_of(name: str, is_class: bool) -> str:
+    if not is_class:
+        return "helper"
+    return next((role for ending, role in _ROLE_ENDINGS if name.endswith(ending)), "other")
+
+
+def prefix_of(names: list[str]) -> str:
+    """The model prefix the classes share: 'Nemotron' of NemotronMLP, NemotronModel."""
+    model = [n for n in names if n.endswith("ForCausalLM")]
+    return model[0][: -len("ForCausalLM")] if model else ""
+
+
+def components(code: str, rename_to: str = "Llama") -> list[Component]:
+    tree = ast.parse(code)
+    lines = code.splitlines()
+    defs = [n for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))]
+    prefix = prefix_of([d.name for d in defs if isinstance(d, ast.ClassDef)])
+    out = []
+    for node in defs:
+        text = "\n".join(lines[node.lineno - 1: node.end_lineno])
+        normalised = re.sub(rf"\b{prefix}(?=[A-Z_])", rename_to, text) if prefix else text
+        out.append(Component(node.name, role_of(node.name, isinstance(node, ast.ClassDef)), text, normalised,
+                             node.lineno))
+    return out
+
+
+def counterpart(part: Component, reference: list[Component]) -> Component | None:
+    """The reference component in the same role with the closest name (NemotronMLP ↔ LlamaMLP)."""
+    same_role = [r for r in reference if r.role == part.role]
+    if not same_role:
+        return None
+    exact = [r for r in same_role if r.name == part.name]
+    if exact:
+        return exact[0]
+    suffix = lambda n: re.sub(r"^[A-Z][a-z0-9]*(?=[A-Z])", "", n)  # noqa: E731
+    return next((r for r in same_role if suffix(r.name) == suffix(part.name)), same_role[0])

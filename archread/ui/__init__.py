@@ -1,0 +1,1 @@
+"""The Textual reader. Only renders results the parsers and runtime computed."""

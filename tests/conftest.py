@@ -1,0 +1,33 @@
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+CACHE = Path(os.environ.get("ARCHREAD_CORPUS", Path.home() / ".cache" / "archread" / "corpus"))
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+def release_tree(version: str) -> Path:
+    """transformers==version's models/ tree, pip-downloaded once into the cache (no code from it is imported)."""
+    root = CACHE / version
+    marker = root / "transformers" / "models"
+    if not marker.is_dir():
+        wheel_dir = CACHE / "wheels"
+        wheel_dir.mkdir(parents=True, exist_ok=True)
+        wheel = wheel_dir / f"transformers-{version}-py3-none-any.whl"
+        if not wheel.exists():
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", f"transformers=={version}",
+                            "-d", str(wheel_dir)], check=True)
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extractall(root, [n for n in zf.namelist() if n.startswith("transformers/") and n.endswith(".py")])
+    return root / "transformers"
+
+
+@pytest.fixture(scope="session")
+def release():
+    return release_tree

@@ -1,0 +1,71 @@
+"""archread reduce as a user runs it: outputs, --stats, -o/--force, and every kind of bad input."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from archread.cli import main
+
+DATA = Path(__file__).parent / "data"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["reduce", "/no/such/modeling_x.py"], "no such file"),
+    (["reduce", str(DATA / "no_modeling")], "no modeling_*.py"),
+    (["reduce", str(DATA / "binary.py")], "binary"),
+    (["reduce", str(DATA / "latin1.py")], "not UTF-8"),
+    (["reduce", str(DATA / "syntax_error.py")], "syntax_error.py:2:"),
+    (["reduce", str(DATA / "no_model.py")], "no nn.Module model"),
+    (["reduce", str(DATA / "empty.py")], "empty file"),
+    (["reduce", "nemotrn"], "did you mean nemotron"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, words):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("archread: ")
+    assert words in err
+    assert "Traceback" not in err and out == ""
+
+
+def test_reduce_prints_runnable_module_and_stats(capsys):
+    code, out, err = run(capsys, "reduce", "llama", "--stats")
+    assert code == 0
+    compile(out, "reduced", "exec")
+    assert "class LlamaForCausalLM(nn.Module)" in out
+    assert "past_key_value" not in out and "flash" not in out.lower() and '"""' not in out
+    assert "non-blank lines" in err and "docstrings" in err
+
+
+def test_output_is_not_overwritten_without_force(capsys, tmp_path):
+    target = tmp_path / "reduced.py"
+    target.write_text("keep me")
+    code, _, err = run(capsys, "reduce", "llama", "-o", str(target))
+    assert code == 2 and "--force" in err and target.read_text() == "keep me"
+    code, _, _ = run(capsys, "reduce", "llama", "-o", str(target), "--force")
+    assert code == 0 and "LlamaForCausalLM" in target.read_text()
+
+
+def test_reading_never_executes_the_input(capsys, tmp_path, monkeypatch):
+    marker = tmp_path / "marker"
+    monkeypatch.setenv("ARCHREAD_MARKER", str(marker))
+    code, out, _ = run(capsys, "reduce", str(DATA / "modeling_marker.py"))
+    assert code == 0 and "MarkerForCausalLM" in out
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("module,banned", [("archread.parsers", ("torch", "textual", "transformers")),
+                                           ("archread.runtime.verify", ("textual",))])
+def test_import_hygiene(module, banned):
+    probe = f"import sys, {module}; print(' '.join(m for m in {banned!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert result.stdout.strip() == ""

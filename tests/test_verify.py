@@ -1,0 +1,59 @@
+"""The reduced model is the original: same logits in float32 on the CPU, and a broken reading is caught."""
+
+import dataclasses
+import json
+
+import pytest
+
+from archread.cli import main
+from archread.parsers import reduce_source, resolve
+from archread.runtime.verify import verify
+
+
+@pytest.mark.parametrize("model", ["llama", "mistral", "qwen2", "gemma", "phi3", "nemotron", "gemma2", "olmo2",
+                                   "starcoder2", "cohere", "qwen3", "granite"])
+def test_reduced_matches_original(model):
+    report = verify(model)
+    assert report.match, report.to_text()
+    assert report.logits.max_abs <= 1e-5 and report.top1_agree == 1.0
+    assert len(report.layers) >= 3
+
+
+def test_dropping_an_equation_is_caught_and_located():
+    reduction = reduce_source(resolve("gemma"))
+    scale = "super().forward(input_ids) * self.embed_scale.to(self.weight.dtype)"  # Gemma's sqrt(hidden) scale
+    assert scale in reduction.code
+    broken = dataclasses.replace(reduction, code=reduction.code.replace(scale, "super().forward(input_ids)"))
+    report = verify("gemma", reduction=broken)
+    assert not report.match
+    assert report.first_divergent == "model.embed_tokens"
+    assert "model.embed_tokens" in report.to_text() and "MISMATCH" in report.to_text()
+
+
+def test_verify_json_report(capsys):
+    assert main(["verify", "nemotron", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["match"] is True and report["logits"]["top1_agree"] == 1.0
+    assert {"name", "max_abs", "rel_l2"} <= set(report["layers"][0])
+
+
+def test_weights_with_wrong_keys_are_named(tmp_path, capsys):
+    from safetensors.torch import save_file
+    import torch
+
+    verify("llama")  # builds fine
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 64, "intermediate_size": 96,
+        "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 128}))
+    save_file({"model.bogus.weight": torch.zeros(2, 2)}, str(tmp_path / "model.safetensors"))
+    code = main(["verify", "llama", "--weights", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_cuda_without_gpu_says_so(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert main(["verify", "llama", "--device", "cuda"]) == 2
+    assert "--device cpu" in capsys.readouterr().err
