@@ -9,7 +9,6 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 CACHE = Path(os.environ.get("ARCHREAD_CORPUS", Path.home() / ".cache" / "archread" / "corpus"))
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
 
 def release_tree(version: str) -> Path:
