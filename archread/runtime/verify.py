@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,19 +108,17 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     cfg._attn_implementation = "eager"
     original_cls = _original_class(transformers, source.model_type, reduction.roots[0])
     torch.manual_seed(0)
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            if weights is None:
-                original = original_cls(cfg).eval()
-                original.save_pretrained(tmp)
-                weights = Path(tmp)
-            else:
-                original = original_cls.from_pretrained(weights, config=cfg, local_files_only=True).eval()
-        except ArchreadError:
-            raise
-        except Exception as exc:
-            raise ArchreadError(f"the original {original_cls.__name__} does not run with this config: {type(exc).__name__}: {exc}") from None
-        state = load_weights(weights)
+    try:
+        if weights is None:  # random weights: the original's own state dict, as its module tree names it
+            original = original_cls(cfg).eval()
+            state = {k: v.clone() for k, v in original.state_dict().items()}
+        else:
+            original = original_cls.from_pretrained(weights, config=cfg, local_files_only=True).eval()
+            state = load_weights(weights)
+    except ArchreadError:
+        raise
+    except Exception as exc:
+        raise ArchreadError(f"the original {original_cls.__name__} does not run with this config: {type(exc).__name__}: {exc}".splitlines()[0]) from None
     reduced = build_model(reduction, cfg)
     tied = load_into(reduced, state)
     return compare_models(reduced, original, cfg, source.label, original_cls.__name__, device, dtype, tied)
