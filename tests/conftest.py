@@ -5,8 +5,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+if not torch.cuda.is_available():  # kernels run in Triton's interpreter; it reads this when a kernel is defined
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 CACHE = Path(os.environ.get("ARCHREAD_CORPUS", Path.home() / ".cache" / "archread" / "corpus"))
 

@@ -1,0 +1,16 @@
+"""Device math that Triton lacks or that its interpreter cannot run (libdevice calls)."""
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def tanh(t):
+    """tanh in float32: (1 − e^{−2|t|})/(1 + e^{−2|t|}), and its Taylor series near 0 where that form cancels."""
+    a = tl.abs(t)
+    e = tl.exp(-2.0 * a)
+    far = (1.0 - e) / (1.0 + e)
+    a2 = a * a
+    near = a * (1.0 - a2 * (0.3333333333333333 - a2 * (0.13333333333333333 - a2 * 0.05396825396825397)))
+    r = tl.where(a < 0.2, near, far)
+    return tl.where(t < 0, -r, r)

@@ -1,0 +1,75 @@
+"""RMSNorm and LayerNorm, optionally fused with the residual add before them.
+
+One kernel covers every variant the corpus uses: weight offset 0 or 1 (Gemma's and Nemotron's `1 + w`),
+bias or none, and both cast orders of RMSNorm (Llama rounds the normalised value to the input dtype and
+then multiplies by the weight; Gemma multiplies in float32 and rounds once).
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from ._checks import check_dtype, check_row, rows, warps
+
+
+@triton.jit
+def _norm_kernel(x_ptr, res_ptr, w_ptr, b_ptr, y_ptr, sum_ptr, n_cols, eps, offset,
+                 x_stride, res_stride, y_stride, sum_stride,
+                 RMS: tl.constexpr, HAS_RES: tl.constexpr, HAS_W: tl.constexpr, HAS_B: tl.constexpr,
+                 ROUND_FIRST: tl.constexpr, BLOCK: tl.constexpr):
+    row = tl.program_id(0).to(tl.int64)
+    cols = tl.arange(0, BLOCK)
+    mask = cols < n_cols
+    x = tl.load(x_ptr + row * x_stride + cols, mask=mask, other=0.0)
+    if HAS_RES:
+        # the residual stream is rounded to the activation dtype, as `residual + x` does in the model
+        r = tl.load(res_ptr + row * res_stride + cols, mask=mask, other=0.0)
+        x = (x.to(tl.float32) + r.to(tl.float32)).to(x.dtype)
+        tl.store(sum_ptr + row * sum_stride + cols, x, mask=mask)
+    xf = x.to(tl.float32)
+    if RMS:
+        var = tl.sum(xf * xf, axis=0) / n_cols
+        normed = xf * tl.rsqrt(var + eps)
+    else:
+        mean = tl.sum(xf, axis=0) / n_cols
+        centred = tl.where(mask, xf - mean, 0.0)
+        var = tl.sum(centred * centred, axis=0) / n_cols
+        normed = centred * tl.rsqrt(var + eps)
+    if ROUND_FIRST:
+        normed = normed.to(x.dtype).to(tl.float32)
+    if HAS_W:
+        normed = normed * (tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32) + offset)
+    if HAS_B:
+        normed = normed + tl.load(b_ptr + cols, mask=mask, other=0.0).to(tl.float32)
+    tl.store(y_ptr + row * y_stride + cols, normed.to(y_ptr.dtype.element_ty), mask=mask)
+
+
+def _launch(op, x, weight, bias, eps, offset, residual, rms, round_first, out_dtype):
+    check_dtype(op, x, weight, bias, residual)
+    n = x.shape[-1]
+    block = check_row(op, n)
+    x2 = rows(x)
+    res2 = rows(residual) if residual is not None else x2
+    y = torch.empty(x2.shape, dtype=out_dtype or x.dtype, device=x.device)
+    total = torch.empty_like(x2) if residual is not None else y
+    _norm_kernel[(x2.shape[0],)](
+        x2, res2, weight if weight is not None else x2, bias if bias is not None else x2, y, total,
+        n, eps, float(offset), x2.stride(0), res2.stride(0), y.stride(0), total.stride(0),
+        RMS=rms, HAS_RES=residual is not None, HAS_W=weight is not None, HAS_B=bias is not None,
+        ROUND_FIRST=round_first, BLOCK=block, num_warps=warps(block))
+    y = y.view(x.shape)
+    return (total.view(x.shape), y) if residual is not None else y
+
+
+def rms_norm(x, weight, eps=1e-6, offset=0.0, round_first=True, residual=None, out_dtype=None):
+    """weight·x/rms(x). `round_first`: round x/rms(x) to x's dtype before the weight (Llama) or not (Gemma).
+    With `residual`, returns (x + residual, norm(x + residual))."""
+    return _launch("rms_norm", x, weight, None, eps, offset, residual, True, round_first, out_dtype)
+
+
+def layer_norm(x, weight, bias=None, eps=1e-5, offset=0.0, residual=None, out_dtype=None):
+    """(x - mean)/std·(weight + offset) + bias; offset 1 is Nemotron's LayerNorm1P.
+    With `residual`, returns (x + residual, norm(x + residual))."""
+    return _launch("layer_norm", x, weight, bias, eps, offset, residual, False, False, out_dtype)

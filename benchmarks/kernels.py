@@ -1,0 +1,202 @@
+"""archread's Triton kernels against HF eager, torch.compile and Liger-Kernel, on one GPU, in one run.
+
+Memory-bound ops are reported in GB/s (bytes each input read once + each output written once, over the
+median time) beside a device-to-device copy measured in the same run; attention in TFLOP/s beside PyTorch
+SDPA's flash backend. Every archread result is first checked at full shape against a float32 reference.
+
+    python benchmarks/kernels.py [--json OUT.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+import triton
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import kernel_refs as ref  # noqa: E402
+
+from archread.runtime import kernels as K  # noqa: E402
+
+DEV, BF16 = "cuda", torch.bfloat16
+TOKENS = 16384
+
+
+def bench(fn) -> float:
+    """Median milliseconds (CUDA events, after warm-up)."""
+    return triton.testing.do_bench(fn, warmup=50, rep=300, return_mode="median")
+
+
+def rel_l2(got, want) -> float:
+    return ((got.float() - want.float()).norm() / want.float().norm()).item()
+
+
+def peers_hf():
+    """HF's eager code for each op, from the installed transformers (what the models run)."""
+    from transformers.activations import ACT2FN
+    from transformers.models.llama import modeling_llama as llama
+    from transformers.models.nemotron import modeling_nemotron as nemotron
+    return llama, nemotron, ACT2FN
+
+
+def peers_liger():
+    try:
+        from liger_kernel.transformers import functional as lf
+        return lf
+    except Exception as exc:  # noqa: BLE001 - report, don't stop the run
+        print(f"liger-kernel unavailable: {exc}")
+        return None
+
+
+def compiled(fn):
+    return torch.compile(fn, dynamic=False)
+
+
+def cases():
+    llama, nemotron, ACT2FN = peers_hf()
+    lf = peers_liger()
+    H, I, HQ, HKV, D = 4096, 14336, 32, 8, 128
+    NH, NI, NHQ = 6144, 24576, 48  # Nemotron-4-like: LayerNorm1P, relu², partial rotary 0.5
+    x, r = torch.randn(TOKENS, H, device=DEV, dtype=BF16), torch.randn(TOKENS, H, device=DEV, dtype=BF16)
+    w = (torch.rand(H, device=DEV) + 0.5).to(BF16)
+
+    rms = llama.LlamaRMSNorm(H, eps=1e-5).to(DEV, BF16)
+    rms.weight.data.copy_(w)
+    yield dict(op="RMSNorm (Llama) 16384×4096", bytes=2 * x.numel() * 2,
+               ours=lambda: K.rms_norm(x, w, 1e-5), want=lambda: ref.rms_norm(x, w, 1e-5),
+               peers={"hf_eager": lambda: rms(x), "torch_compile": lambda f=compiled(rms.forward): f(x),
+                      **({"liger": lambda: lf.liger_rms_norm(x, w, 1e-5, in_place=False)} if lf else {})})
+
+    def add_rms(x, r):
+        s = x + r
+        return s, rms(s)
+    f_add = compiled(add_rms)
+    yield dict(op="residual add + RMSNorm 16384×4096", bytes=4 * x.numel() * 2,
+               ours=lambda: K.rms_norm(x, w, 1e-5, residual=r)[1], want=lambda: ref.rms_norm(x, w, 1e-5, residual=r),
+               peers={"hf_eager": lambda: add_rms(x, r), "torch_compile": lambda: f_add(x, r),
+                      **({"liger": lambda: lf.liger_fused_add_rms_norm(x, r, w, 1e-5, in_place=False)} if lf else {})})
+
+    nx = torch.randn(TOKENS, NH, device=DEV, dtype=BF16)
+    ln = nemotron.NemotronLayerNorm1P(NH, eps=1e-5).to(DEV, BF16)
+    ln.weight.data.normal_(0, 0.1)
+    ln.bias.data.normal_(0, 0.1)
+    f_ln = compiled(ln.forward)
+    yield dict(op="LayerNorm1P (Nemotron) 16384×6144", bytes=2 * nx.numel() * 2,
+               ours=lambda: K.layer_norm(nx, ln.weight, ln.bias, 1e-5, 1.0),
+               want=lambda: ref.layer_norm(nx, ln.weight, ln.bias, 1e-5, 1.0),
+               peers={"hf_eager": lambda: ln(nx), "torch_compile": lambda: f_ln(nx),
+                      # Liger has no weight offset for LayerNorm: it is given w+1, made once outside the timing
+                      **({"liger(w+1 given)": (lambda w1=ln.weight + 1: lf.liger_layer_norm(nx, w1, ln.bias, 1e-5))}
+                         if lf else {})})
+
+    for name, hq, hkv, rot, hf_rope in (("RoPE (Llama) q32/k8 ×128", HQ, HKV, D, llama.apply_rotary_pos_emb),
+                                         ("partial RoPE 0.5 (Nemotron) q48/k8 ×128", NHQ, HKV, D // 2,
+                                          nemotron.apply_rotary_pos_emb)):
+        q = torch.randn(1, TOKENS, hq, D, device=DEV, dtype=BF16).transpose(1, 2)
+        k = torch.randn(1, TOKENS, hkv, D, device=DEV, dtype=BF16).transpose(1, 2)
+        ang = torch.arange(TOKENS, device=DEV)[:, None] * 10000 ** (-torch.arange(0, rot, 2, device=DEV) / rot)
+        ang = torch.cat((ang, ang), -1)[None]
+        cos, sin = ang.cos().to(BF16), ang.sin().to(BF16)
+        f_rope = compiled(hf_rope)
+        yield dict(op=f"{name} 16384 tokens", bytes=(2 * (q.numel() + k.numel()) + 2 * cos.numel()) * 2,
+                   ours=lambda q=q, k=k, c=cos, s=sin: torch.cat([t.flatten() for t in K.apply_rope(q, k, c, s)]),
+                   want=lambda q=q, k=k, c=cos, s=sin: torch.cat([t.flatten() for t in ref.apply_rope(q, k, c, s)]),
+                   peers={"hf_eager": lambda q=q, k=k, c=cos, s=sin, f=hf_rope: f(q, k, c, s),
+                          "torch_compile": lambda q=q, k=k, c=cos, s=sin, f=f_rope: f(q, k, c, s),
+                          **({"liger": lambda q=q, k=k, c=cos, s=sin: lf.liger_rope(q, k, c, s)} if lf else {})})
+
+    for act, gated, inter, liger in (("silu", True, I, "liger_swiglu"), ("gelu_tanh", True, I, "liger_geglu"),
+                                      ("relu2", False, NI, "liger_relu_squared")):
+        g, u = torch.randn(TOKENS, inter, device=DEV, dtype=BF16), torch.randn(TOKENS, inter, device=DEV, dtype=BF16)
+        hf_act = ACT2FN[{"gelu_tanh": "gelu_pytorch_tanh"}.get(act, act)]
+        eager = (lambda g=g, u=u, a=hf_act: a(g) * u) if gated else (lambda g=g, a=hf_act: a(g))
+        f_eager = compiled((lambda g, u, a=hf_act: a(g) * u) if gated else (lambda g, u, a=hf_act: a(g)))
+        lig = getattr(lf, liger, None) if lf else None
+        yield dict(op=f"{act}{'·up' if gated else ''} 16384×{inter}", bytes=(3 if gated else 2) * g.numel() * 2,
+                   ours=lambda g=g, u=u, a=act, gt=gated: K.activation(g, u if gt else None, a),
+                   want=lambda g=g, u=u, a=act, gt=gated: ref.activation(g, u if gt else None, a),
+                   peers={"hf_eager": eager, "torch_compile": lambda g=g, u=u, f=f_eager: f(g, u),
+                          **({"liger": (lambda g=g, u=u, f=lig: f(g, u)) if gated else (lambda g=g, f=lig: f(g))}
+                             if lig else {})})
+
+    logits = torch.randn(4096, 256000, device=DEV, dtype=BF16) * 40
+
+    def cap_eager(x, cap=30.0):  # Gemma 2's final-logit softcap, as written there
+        return torch.tanh(x / cap) * cap
+    f_cap = compiled(cap_eager)
+    yield dict(op="softcap 30 (Gemma 2 logits) 4096×256000", bytes=2 * logits.numel() * 2,
+               ours=lambda: K.softcap(logits, 30.0), want=lambda: ref.softcap(logits, 30.0),
+               peers={"hf_eager": lambda: cap_eager(logits), "torch_compile": lambda: f_cap(logits)})
+
+
+def attention_cases():
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.nn.functional import scaled_dot_product_attention as sdpa
+    B, HQ, HKV, S, D = 4, 32, 8, 4096, 128
+    q = torch.randn(B, HQ, S, D, device=DEV, dtype=BF16)
+    k, v = torch.randn(B, HKV, S, D, device=DEV, dtype=BF16), torch.randn(B, HKV, S, D, device=DEV, dtype=BF16)
+    kr, vr = k.repeat_interleave(HQ // HKV, 1), v.repeat_interleave(HQ // HKV, 1)
+
+    def flash():
+        with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+            return sdpa(q, kr, vr, is_causal=True)
+    flops = 4 * B * HQ * S * S * D / 2  # two matmuls, causal half
+    yield dict(op=f"causal GQA attention B{B} S{S} q{HQ}/kv{HKV} d{D}", flops=flops, slice=True,
+               ours=lambda: K.attention(q, k, v), want=lambda: ref.attention(q[:1, :8], k[:1, :2], v[:1, :2]),
+               peers={"sdpa_flash": flash})
+    yield dict(op="  + sliding window 1024, softcap 50", flops=None, slice=True,
+               ours=lambda: K.attention(q, k, v, window=1024, softcap=50.0),
+               want=lambda: ref.attention(q[:1, :8], k[:1, :2], v[:1, :2], window=1024, cap=50.0), peers={})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    n = 1 << 29
+    src, dst = torch.randn(n // 2, device=DEV, dtype=BF16), torch.empty(n // 2, device=DEV, dtype=BF16)
+    copy_ms = bench(lambda: dst.copy_(src))
+    copy_gbs = 2 * src.numel() * 2 / copy_ms / 1e6
+    a, b = torch.randn(8192, 8192, device=DEV, dtype=BF16), torch.randn(8192, 8192, device=DEV, dtype=BF16)
+    mm_tflops = 2 * 8192 ** 3 / bench(lambda: a @ b) / 1e9
+    print(f"{torch.cuda.get_device_name()} torch {torch.__version__} triton {triton.__version__}")
+    print(f"device copy {copy_gbs:,.0f} GB/s; bf16 matmul 8192³ {mm_tflops:,.0f} TFLOP/s\n")
+    rows = []
+    for case in list(cases()) + list(attention_cases()):
+        got = case["ours"]()
+        want = case["want"]()
+        if case.get("slice"):
+            got = got[:1, :8]
+        err = rel_l2(got, want)
+        ms = bench(case["ours"])
+        row = {"op": case["op"], "rel_l2": err, "ms": ms, "peers": {}}
+        for peer, fn in case["peers"].items():
+            try:
+                row["peers"][peer] = bench(fn)
+            except Exception as exc:  # noqa: BLE001 - a peer that cannot run is reported, not fatal
+                row["peers"][peer] = None
+                print(f"  {case['op']}: {peer} failed: {type(exc).__name__}: {str(exc)[:120]}")
+        if case.get("bytes"):
+            row["bytes"] = case["bytes"]
+            row["gbs"] = case["bytes"] / ms / 1e6
+            row["of_copy"] = row["gbs"] / copy_gbs
+        if case.get("flops"):
+            row["tflops"] = case["flops"] / ms / 1e9
+        rows.append(row)
+        rate = f"{row['gbs']:7,.0f} GB/s ({row['of_copy']:.0%} of copy)" if "gbs" in row else (
+            f"{row['tflops']:7,.0f} TFLOP/s" if "tflops" in row else "")
+        peers = "  ".join(f"{p} {('%.2f×' % (t / ms)) if t else 'n/a'}" for p, t in row["peers"].items())
+        print(f"{case['op']:<48} {ms * 1e3:9.1f} µs  {rate}  rel_l2 {err:.1e}  | {peers}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+                                               "triton": triton.__version__, "copy_gbs": copy_gbs,
+                                               "matmul_tflops": mm_tflops, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

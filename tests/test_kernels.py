@@ -1,0 +1,112 @@
+"""Every kernel against its plain-PyTorch reference on odd shapes, in three dtypes.
+
+On a machine without a GPU these run under TRITON_INTERPRET=1 (set in conftest) at small shapes;
+benchmarks/kernels.py runs the same checks at full shapes on the GPU.
+"""
+
+import pytest
+import torch
+
+from archread.runtime import kernels as K
+import kernel_refs as ref
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+TOL = {torch.float32: 2e-5, torch.bfloat16: 2e-2, torch.float16: 2e-3}
+DTYPES = list(TOL)
+
+
+def rand(*shape, dtype=torch.float32, scale=1.0):
+    return (torch.randn(*shape, device=DEVICE) * scale).to(dtype)
+
+
+def close(got, want, dtype, rel=1.0):
+    assert got.shape == want.shape and got.dtype == want.dtype
+    assert torch.isfinite(got).all()
+    tol = TOL[dtype] * rel
+    torch.testing.assert_close(got.float(), want.float(), atol=tol, rtol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("hidden", [48, 3072, 5120])
+@pytest.mark.parametrize("offset,round_first", [(0.0, True), (1.0, False)])
+def test_rms_norm(dtype, hidden, offset, round_first):
+    x, w = rand(5, 3, hidden, dtype=dtype), rand(hidden, dtype=dtype, scale=0.1)
+    close(K.rms_norm(x, w, 1e-6, offset, round_first), ref.rms_norm(x, w, 1e-6, offset, round_first), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias,offset", [(True, 0.0), (False, 0.0), (True, 1.0)])
+def test_layer_norm(dtype, bias, offset):
+    x, w = rand(7, 80, dtype=dtype, scale=3.0), rand(80, dtype=dtype, scale=0.1)
+    b = rand(80, dtype=dtype) if bias else None
+    close(K.layer_norm(x, w, b, 1e-5, offset), ref.layer_norm(x, w, b, 1e-5, offset), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["rms", "layer"])
+def test_add_norm_returns_sum_and_norm(dtype, kind):
+    x, r, w = rand(3, 5, 3072, dtype=dtype), rand(3, 5, 3072, dtype=dtype), rand(3072, dtype=dtype)
+    if kind == "rms":
+        total, y = K.rms_norm(x, w, 1e-6, residual=r)
+        want = ref.rms_norm(x, w, 1e-6, residual=r)
+    else:
+        total, y = K.layer_norm(x, w, None, 1e-5, 1.0, residual=r)
+        want = ref.layer_norm(x, w, None, 1e-5, 1.0, residual=r)
+    close(total, x + r, dtype)
+    close(y, want, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("head_dim,rot,interleaved", [(64, 64, False), (80, 40, False), (128, 64, True), (256, 256, True)])
+def test_rope_on_transposed_q_and_k(dtype, head_dim, rot, interleaved):
+    batch, seq, n_q, n_k = 2, 7, 6, 2
+    q = rand(batch, seq, n_q, head_dim, dtype=dtype).transpose(1, 2)  # as the models hold it after view+transpose
+    k = rand(batch, seq, n_k, head_dim, dtype=dtype).transpose(1, 2)
+    angles = torch.rand(batch, seq, rot // 2, device=DEVICE) * 6
+    angles = angles.repeat_interleave(2, -1) if interleaved else torch.cat((angles, angles), -1)
+    cos, sin = angles.cos().to(dtype), angles.sin().to(dtype)
+    got, want = K.apply_rope(q, k, cos, sin, interleaved), ref.apply_rope(q, k, cos, sin, interleaved)
+    close(got[0], want[0], dtype)
+    close(got[1], want[1], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", list(K.ACTS))
+@pytest.mark.parametrize("form", ["gated", "fused", "plain"])
+def test_activation(dtype, act, form):
+    gate, up = rand(3, 5, 1100, dtype=dtype, scale=2), rand(3, 5, 1100, dtype=dtype)
+    if form == "fused":
+        got = K.activation(torch.cat((gate, up), -1), act=act, fused=True)
+    else:
+        got = K.activation(gate, up if form == "gated" else None, act)
+    close(got, ref.activation(gate, None if form == "plain" else up, act), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softcap(dtype):
+    x = rand(3, 1001, dtype=dtype, scale=40)
+    close(K.softcap(x, 30.0), ref.softcap(x, 30.0), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("head_dim", [64, 80, 128, 256])
+@pytest.mark.parametrize("options", [{}, {"window": 5}, {"cap": 20.0, "scale": 0.3}, {"window": 17, "cap": 5.0}])
+def test_attention(dtype, head_dim, options):
+    seq = 37
+    q = rand(1, 4, seq, head_dim, dtype=dtype)
+    k, v = rand(1, 2, seq, head_dim, dtype=dtype), rand(1, 2, seq, head_dim, dtype=dtype)
+    got = K.attention(q, k, v, options.get("scale"), options.get("window"), options.get("cap"))
+    close(got, ref.attention(q, k, v, options.get("scale"), options.get("window"), options.get("cap")), dtype, rel=2)
+
+
+@pytest.mark.parametrize("call,words", [
+    (lambda: K.rms_norm(rand(2, 8).double(), rand(8).double()), "dtype torch.float64"),
+    (lambda: K.rms_norm(rand(1, 70000), rand(70000)), "one-block limit of 65536"),
+    (lambda: K.activation(rand(2, 8), act="swish7"), "'swish7' is not supported"),
+    (lambda: K.attention(rand(1, 3, 4, 8), rand(1, 2, 4, 8), rand(1, 2, 4, 8)), "multiple of kv heads"),
+    (lambda: K.attention(rand(1, 2, 4, 512), rand(1, 2, 4, 512), rand(1, 2, 4, 512)), "head_dim 512 exceeds"),
+    (lambda: K.apply_rope(rand(1, 2, 4, 8), rand(1, 2, 4, 8), rand(1, 4, 12), rand(1, 4, 12)), "rotary width 12"),
+])
+def test_unsupported_input_names_the_limit(call, words):
+    with pytest.raises(K.KernelLimitError, match=words):
+        call()
