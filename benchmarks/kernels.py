@@ -10,6 +10,7 @@ SDPA's flash backend. Every archread result is first checked at full shape again
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -21,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import kernel_refs as ref  # noqa: E402
 
 from archread.runtime import kernels as K  # noqa: E402
+
+TUNE = {op: importlib.import_module(f"archread.runtime.kernels.{op}").TUNE for op in ("norm", "activation", "softcap", "rope")}
 
 DEV, BF16 = "cuda", torch.bfloat16
 TOKENS = 16384
@@ -153,11 +156,45 @@ def attention_cases():
                want=lambda: ref.attention(q[:1, :8], k[:1, :2], v[:1, :2], window=1024, cap=50.0), peers={})
 
 
+def sweep() -> None:
+    """Time each launcher's tuning choices at the benchmark shapes, keep the fastest in its TUNE for this run."""
+    x = torch.randn(TOKENS, 4096, device=DEV, dtype=BF16)
+    w = torch.ones(4096, device=DEV, dtype=BF16)
+    nx = torch.randn(TOKENS, 6144, device=DEV, dtype=BF16)
+    g, u = torch.randn(TOKENS, 14336, device=DEV, dtype=BF16), torch.randn(TOKENS, 14336, device=DEV, dtype=BF16)
+    q = torch.randn(1, TOKENS, 32, 128, device=DEV, dtype=BF16).transpose(1, 2)
+    k = torch.randn(1, TOKENS, 8, 128, device=DEV, dtype=BF16).transpose(1, 2)
+    cos = torch.randn(1, TOKENS, 128, device=DEV, dtype=BF16)
+    logits = torch.randn(4096, 256000, device=DEV, dtype=BF16)
+    grids = [
+        ("norm", TUNE["norm"], {"warps": (4, 8, 16), "rows": (1, 2, 4)},
+         lambda: (K.rms_norm(x, w), K.layer_norm(nx, w.repeat(2)[:6144], None, 1e-5, 1.0))),
+        ("activation", TUNE["activation"], {"block": (1024, 2048, 4096), "warps": (4, 8)}, lambda: K.activation(g, u, "silu")),
+        ("softcap", TUNE["softcap"], {"block": (1024, 2048, 4096), "warps": (4, 8)}, lambda: K.softcap(logits, 30.0)),
+        ("rope", TUNE["rope"], {"rows": (4, 8, 16, 32), "warps": (2, 4, 8)}, lambda: K.apply_rope(q, k, cos, cos)),
+    ]
+    for op, tune, space, fn in grids:
+        keys = list(space)
+        best = None
+        for a in space[keys[0]]:
+            for b in space[keys[1]]:
+                tune.update({keys[0]: a, keys[1]: b})
+                ms = bench(fn)
+                print(f"  sweep {op:<10} {keys[0]}={a:<5} {keys[1]}={b:<3} {ms * 1e3:8.1f} µs")
+                if best is None or ms < best[0]:
+                    best = (ms, a, b)
+        tune.update({keys[0]: best[1], keys[1]: best[2]})
+        print(f"  chosen for {op}: {tune}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json")
+    parser.add_argument("--sweep", action="store_true", help="time the tuning choices first and use the fastest")
     args = parser.parse_args()
     torch.manual_seed(0)
+    if args.sweep:
+        sweep()
     n = 1 << 29
     src, dst = torch.randn(n // 2, device=DEV, dtype=BF16), torch.empty(n // 2, device=DEV, dtype=BF16)
     copy_ms = bench(lambda: dst.copy_(src))
@@ -194,6 +231,7 @@ def main() -> None:
         print(f"{case['op']:<48} {ms * 1e3:9.1f} µs  {rate}  rel_l2 {err:.1e}  | {peers}")
     if args.json:
         Path(args.json).write_text(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__,
+                                               "tune": TUNE,
                                                "triton": triton.__version__, "copy_gbs": copy_gbs,
                                                "matmul_tflops": mm_tflops, "rows": rows}, indent=1))
 

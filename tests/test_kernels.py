@@ -29,7 +29,9 @@ def close(got, want, dtype, rel=1.0):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("hidden", [48, 3072, 5120])
 @pytest.mark.parametrize("offset,round_first", [(0.0, True), (1.0, False)])
-def test_rms_norm(dtype, hidden, offset, round_first):
+@pytest.mark.parametrize("rows_per_program", [1, 4])
+def test_rms_norm(dtype, hidden, offset, round_first, rows_per_program, monkeypatch):
+    monkeypatch.setitem(K.norm.TUNE, "rows", rows_per_program)
     x, w = rand(5, 3, hidden, dtype=dtype), rand(hidden, dtype=dtype, scale=0.1)
     close(K.rms_norm(x, w, 1e-6, offset, round_first), ref.rms_norm(x, w, 1e-6, offset, round_first), dtype)
 
@@ -58,11 +60,15 @@ def test_add_norm_returns_sum_and_norm(dtype, kind):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("head_dim,rot,interleaved", [(64, 64, False), (80, 40, False), (128, 64, True), (256, 256, True)])
-def test_rope_on_transposed_q_and_k(dtype, head_dim, rot, interleaved):
+@pytest.mark.parametrize("transposed,cos_batch", [(True, 2), (False, 1)])
+def test_rope(dtype, head_dim, rot, interleaved, transposed, cos_batch):
     batch, seq, n_q, n_k = 2, 7, 6, 2
-    q = rand(batch, seq, n_q, head_dim, dtype=dtype).transpose(1, 2)  # as the models hold it after view+transpose
-    k = rand(batch, seq, n_k, head_dim, dtype=dtype).transpose(1, 2)
-    angles = torch.rand(batch, seq, rot // 2, device=DEVICE) * 6
+    if transposed:  # as the models hold q and k after view + transpose
+        q = rand(batch, seq, n_q, head_dim, dtype=dtype).transpose(1, 2)
+        k = rand(batch, seq, n_k, head_dim, dtype=dtype).transpose(1, 2)
+    else:
+        q, k = rand(batch, n_q, seq, head_dim, dtype=dtype), rand(batch, n_k, seq, head_dim, dtype=dtype)
+    angles = torch.rand(cos_batch, seq, rot // 2, device=DEVICE) * 6
     angles = angles.repeat_interleave(2, -1) if interleaved else torch.cat((angles, angles), -1)
     cos, sin = angles.cos().to(dtype), angles.sin().to(dtype)
     got, want = K.apply_rope(q, k, cos, sin, interleaved), ref.apply_rope(q, k, cos, sin, interleaved)

@@ -32,7 +32,3 @@ def rows(x: torch.Tensor) -> torch.Tensor:
     """x as a 2-D tensor of rows with a unit stride in the last dimension (copies only when it must)."""
     x2 = x.reshape(-1, x.shape[-1])
     return x2 if x2.stride(-1) == 1 else x2.contiguous()
-
-
-def warps(block: int) -> int:
-    return max(1, min(16, block // 256))

@@ -14,7 +14,7 @@ from ._checks import KernelLimitError, check_dtype
 from ._math import tanh
 
 ACTS = {"silu": 0, "gelu": 1, "gelu_tanh": 2, "relu": 3, "relu2": 4}
-BLOCK = 1024
+TUNE = {"block": 1024, "warps": 4}
 
 
 @triton.jit
@@ -37,7 +37,7 @@ def _act(x, ACT: tl.constexpr):
 def _act_kernel(g_ptr, u_ptr, y_ptr, n_cols, g_stride, u_stride, y_stride,
                 ACT: tl.constexpr, GATED: tl.constexpr, BLOCK: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
-    cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    cols = tl.program_id(1).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = cols < n_cols
     y = _act(tl.load(g_ptr + row * g_stride + cols, mask=mask, other=0.0).to(tl.float32), ACT)
     if GATED:
@@ -66,8 +66,11 @@ def activation(gate: torch.Tensor, up: torch.Tensor | None = None, act: str = "s
             u2 = u2.contiguous()
     else:
         u2 = g2
-    y = torch.empty((g2.shape[0], width), dtype=gate.dtype, device=gate.device)
-    grid = (g2.shape[0], triton.cdiv(width, BLOCK))
-    _act_kernel[grid](g2, u2, y, width, g2.stride(0), u2.stride(0), y.stride(0),
-                      ACT=ACTS[act], GATED=fused or up is not None, BLOCK=BLOCK, num_warps=4)
+    if not fused and g2.is_contiguous() and u2.is_contiguous():  # one flat row: no per-row index arithmetic
+        g2, u2 = g2.view(1, -1), u2.view(1, -1)
+    y = torch.empty(g2.shape, dtype=gate.dtype, device=gate.device)
+    block = TUNE["block"]
+    grid = (g2.shape[0], triton.cdiv(g2.shape[1], block))
+    _act_kernel[grid](g2, u2, y, g2.shape[1], g2.stride(0), u2.stride(0), y.stride(0),
+                      ACT=ACTS[act], GATED=fused or up is not None, BLOCK=block, num_warps=TUNE["warps"])
     return y.view(*gate.shape[:-1], width)

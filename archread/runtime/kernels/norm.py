@@ -11,17 +11,19 @@ import torch
 import triton
 import triton.language as tl
 
-from ._checks import check_dtype, check_row, rows, warps
+from ._checks import check_dtype, check_row, rows
+
+TUNE = {"warps": None, "rows": 1}  # None: by row width (benchmarks/kernels.py --sweep measures the choices)
 
 
 @triton.jit
-def _norm_kernel(x_ptr, res_ptr, w_ptr, b_ptr, y_ptr, sum_ptr, n_cols, eps, offset,
+def _norm_kernel(x_ptr, res_ptr, w_ptr, b_ptr, y_ptr, sum_ptr, n_rows, n_cols, eps, offset,
                  x_stride, res_stride, y_stride, sum_stride,
                  RMS: tl.constexpr, HAS_RES: tl.constexpr, HAS_W: tl.constexpr, HAS_B: tl.constexpr,
-                 ROUND_FIRST: tl.constexpr, BLOCK: tl.constexpr):
-    row = tl.program_id(0).to(tl.int64)
-    cols = tl.arange(0, BLOCK)
-    mask = cols < n_cols
+                 ROUND_FIRST: tl.constexpr, ROWS: tl.constexpr, BLOCK: tl.constexpr):
+    row = (tl.program_id(0).to(tl.int64) * ROWS + tl.arange(0, ROWS))[:, None]
+    cols = tl.arange(0, BLOCK)[None, :]
+    mask = (cols < n_cols) & (row < n_rows)
     x = tl.load(x_ptr + row * x_stride + cols, mask=mask, other=0.0)
     if HAS_RES:
         # the residual stream is rounded to the activation dtype, as `residual + x` does in the model
@@ -30,19 +32,19 @@ def _norm_kernel(x_ptr, res_ptr, w_ptr, b_ptr, y_ptr, sum_ptr, n_cols, eps, offs
         tl.store(sum_ptr + row * sum_stride + cols, x, mask=mask)
     xf = x.to(tl.float32)
     if RMS:
-        var = tl.sum(xf * xf, axis=0) / n_cols
-        normed = xf * tl.rsqrt(var + eps)
+        var = tl.sum(xf * xf, axis=1) / n_cols
+        normed = xf * tl.rsqrt(var + eps)[:, None]
     else:
-        mean = tl.sum(xf, axis=0) / n_cols
+        mean = tl.sum(xf, axis=1)[:, None] / n_cols
         centred = tl.where(mask, xf - mean, 0.0)
-        var = tl.sum(centred * centred, axis=0) / n_cols
-        normed = centred * tl.rsqrt(var + eps)
+        var = tl.sum(centred * centred, axis=1) / n_cols
+        normed = centred * tl.rsqrt(var + eps)[:, None]
     if ROUND_FIRST:
         normed = normed.to(x.dtype).to(tl.float32)
     if HAS_W:
-        normed = normed * (tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32) + offset)
+        normed = normed * (tl.load(w_ptr + cols, mask=cols < n_cols, other=0.0).to(tl.float32) + offset)
     if HAS_B:
-        normed = normed + tl.load(b_ptr + cols, mask=mask, other=0.0).to(tl.float32)
+        normed = normed + tl.load(b_ptr + cols, mask=cols < n_cols, other=0.0).to(tl.float32)
     tl.store(y_ptr + row * y_stride + cols, normed.to(y_ptr.dtype.element_ty), mask=mask)
 
 
@@ -54,11 +56,12 @@ def _launch(op, x, weight, bias, eps, offset, residual, rms, round_first, out_dt
     res2 = rows(residual) if residual is not None else x2
     y = torch.empty(x2.shape, dtype=out_dtype or x.dtype, device=x.device)
     total = torch.empty_like(x2) if residual is not None else y
-    _norm_kernel[(x2.shape[0],)](
+    n_rows, per = x2.shape[0], TUNE["rows"]
+    _norm_kernel[(triton.cdiv(n_rows, per),)](
         x2, res2, weight if weight is not None else x2, bias if bias is not None else x2, y, total,
-        n, eps, float(offset), x2.stride(0), res2.stride(0), y.stride(0), total.stride(0),
+        n_rows, n, eps, float(offset), x2.stride(0), res2.stride(0), y.stride(0), total.stride(0),
         RMS=rms, HAS_RES=residual is not None, HAS_W=weight is not None, HAS_B=bias is not None,
-        ROUND_FIRST=round_first, BLOCK=block, num_warps=warps(block))
+        ROUND_FIRST=round_first, ROWS=per, BLOCK=block, num_warps=TUNE["warps"] or max(1, min(16, block // 256)))
     y = y.view(x.shape)
     return (total.view(x.shape), y) if residual is not None else y
 

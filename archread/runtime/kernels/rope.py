@@ -1,9 +1,10 @@
 """Rotary position embedding for q and k in one launch: half-split or interleaved pairs, full or partial.
 
-Layout as the models hold it: q (batch, heads, seq, head_dim) with any strides, cos/sin (batch, seq, rot)
-where rot ≤ head_dim is the rotary width (the cos/sin a model's rotary module returns). Dimensions past
-rot pass through unchanged. One program per (batch, position) reads that position's cos/sin once and
-rotates every q and k head.
+Layout as the models hold it: q (batch, heads, seq, head_dim) with any strides and a unit last stride,
+cos/sin (batch or 1, seq, rot) where rot ≤ head_dim is the rotary width (what a model's rotary module
+returns). Dimensions past rot pass through. Each program rotates a tile of head rows taken in memory order
+(heads inner when the heads are adjacent in memory, as after the usual view + transpose), so loads and
+stores stream; the partner element of each pair is a second load of the same row, served from cache.
 """
 
 from __future__ import annotations
@@ -14,52 +15,56 @@ import triton.language as tl
 
 from ._checks import KernelLimitError, check_dtype
 
+TUNE = {"rows": 16, "warps": 4}
+
 
 @triton.jit
-def _rotate(src, dst, s_h, d_h, n_heads, cos_a, sin_a, cos_b, sin_b, head_dim,
-            HALF: tl.constexpr, INTERLEAVED: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_D: tl.constexpr):
-    heads = tl.arange(0, BLOCK_H)[:, None]
-    pair = tl.arange(0, BLOCK_D)[None, :]
-    hm = heads < n_heads
-    pm = pair < HALF
+def _rope_rows(x, y, cos, sin, tile, n_rows, n_inner, n_outer_in_batch, s_inner, s_outer, s_batch,
+               o_inner, o_outer, o_batch, c_sb, c_ss, rot, head_dim,
+               HEADS_INNER: tl.constexpr, INTERLEAVED: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr):
+    r = tile * ROWS + tl.arange(0, ROWS)[:, None]
+    d = tl.arange(0, BLOCK_D)[None, :]
+    inner = r % n_inner
+    outer = (r // n_inner) % n_outer_in_batch
+    batch = r // (n_inner * n_outer_in_batch)
+    pos = outer if HEADS_INNER else inner
+    keep = (r < n_rows) & (d < head_dim)
+    src = x + batch * s_batch + outer * s_outer + inner * s_inner
     if INTERLEAVED:
-        ia, ib = 2 * pair, 2 * pair + 1
+        partner, first = d ^ 1, (d % 2) == 0
     else:
-        ia, ib = pair, pair + HALF
-    a = tl.load(src + heads * s_h + ia, mask=hm & pm, other=0.0).to(tl.float32)
-    b = tl.load(src + heads * s_h + ib, mask=hm & pm, other=0.0).to(tl.float32)
-    tl.store(dst + heads * d_h + ia, (a * cos_a - b * sin_a).to(dst.dtype.element_ty), mask=hm & pm)
-    tl.store(dst + heads * d_h + ib, (b * cos_b + a * sin_b).to(dst.dtype.element_ty), mask=hm & pm)
-    if 2 * HALF < head_dim:  # partial rotary: copy the rest through
-        rest = 2 * HALF + tl.arange(0, BLOCK_D * 2)[None, :]
-        rm = hm & (rest < head_dim)
-        tl.store(dst + heads * d_h + rest, tl.load(src + heads * s_h + rest, mask=rm), mask=rm)
+        half = rot // 2
+        first = d < half
+        partner = tl.where(first, d + half, d - half)
+    rotary = d < rot
+    v = tl.load(src + d, mask=keep, other=0.0).to(tl.float32)
+    p = tl.load(src + partner, mask=keep & rotary, other=0.0).to(tl.float32)
+    c = tl.load(cos + batch * c_sb + pos * c_ss + d, mask=keep & rotary, other=1.0).to(tl.float32)
+    s = tl.load(sin + batch * c_sb + pos * c_ss + d, mask=keep & rotary, other=0.0).to(tl.float32)
+    out = v * c + tl.where(first, -p, p) * s
+    tl.store(y + batch * o_batch + outer * o_outer + inner * o_inner + d, out.to(y.dtype.element_ty), mask=keep)
 
 
 @triton.jit
-def _rope_kernel(q, k, qo, ko, cos, sin, seq,
-                 q_sb, q_sh, q_ss, k_sb, k_sh, k_ss, qo_sb, qo_sh, qo_ss, ko_sb, ko_sh, ko_ss, c_sb, c_ss,
-                 n_q, n_k, head_dim,
-                 HALF: tl.constexpr, INTERLEAVED: tl.constexpr,
-                 BLOCK_Q: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_D: tl.constexpr):
+def _rope_kernel(q, qo, k, ko, cos, sin, q_tiles, nq_rows, nk_rows, n_q, n_k, seq,
+                 q_sb, q_sh, q_ss, qo_sb, qo_sh, qo_ss, k_sb, k_sh, k_ss, ko_sb, ko_sh, ko_ss, c_sb, c_ss,
+                 rot, head_dim,
+                 HEADS_INNER: tl.constexpr, INTERLEAVED: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr):
     pid = tl.program_id(0).to(tl.int64)
-    bi, si = pid // seq, pid % seq
-    pair = tl.arange(0, BLOCK_D)[None, :]
-    pm = pair < HALF
-    base = cos + bi * c_sb + si * c_ss
-    if INTERLEAVED:
-        ia, ib = 2 * pair, 2 * pair + 1
-    else:
-        ia, ib = pair, pair + HALF
-    cos_a = tl.load(base + ia, mask=pm, other=0.0).to(tl.float32)
-    cos_b = tl.load(base + ib, mask=pm, other=0.0).to(tl.float32)
-    base = sin + bi * c_sb + si * c_ss
-    sin_a = tl.load(base + ia, mask=pm, other=0.0).to(tl.float32)
-    sin_b = tl.load(base + ib, mask=pm, other=0.0).to(tl.float32)
-    _rotate(q + bi * q_sb + si * q_ss, qo + bi * qo_sb + si * qo_ss, q_sh, qo_sh, n_q,
-            cos_a, sin_a, cos_b, sin_b, head_dim, HALF, INTERLEAVED, BLOCK_Q, BLOCK_D)
-    _rotate(k + bi * k_sb + si * k_ss, ko + bi * ko_sb + si * ko_ss, k_sh, ko_sh, n_k,
-            cos_a, sin_a, cos_b, sin_b, head_dim, HALF, INTERLEAVED, BLOCK_K, BLOCK_D)
+    if HEADS_INNER:  # rows run (batch, position, head)
+        if pid < q_tiles:
+            _rope_rows(q, qo, cos, sin, pid, nq_rows, n_q, seq, q_sh, q_ss, q_sb, qo_sh, qo_ss, qo_sb, c_sb, c_ss,
+                       rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_D)
+        else:
+            _rope_rows(k, ko, cos, sin, pid - q_tiles, nk_rows, n_k, seq, k_sh, k_ss, k_sb, ko_sh, ko_ss, ko_sb,
+                       c_sb, c_ss, rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_D)
+    else:  # rows run (batch, head, position)
+        if pid < q_tiles:
+            _rope_rows(q, qo, cos, sin, pid, nq_rows, seq, n_q, q_ss, q_sh, q_sb, qo_ss, qo_sh, qo_sb, c_sb, c_ss,
+                       rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_D)
+        else:
+            _rope_rows(k, ko, cos, sin, pid - q_tiles, nk_rows, seq, n_k, k_ss, k_sh, k_sb, ko_ss, ko_sh, ko_sb,
+                       c_sb, c_ss, rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_D)
 
 
 def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool = False):
@@ -73,21 +78,20 @@ def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.T
     rot = cos.shape[-1]
     if rot % 2 or rot > head_dim or k.shape[-1] != head_dim or cos.shape[-2] != seq:
         raise KernelLimitError(f"rope: rotary width {rot} must be even and ≤ head_dim {head_dim}, for {seq} positions")
-    cos, sin = cos.expand(batch, seq, rot), sin.expand(batch, seq, rot)
-    if cos.stride(-1) != 1 or sin.stride() != cos.stride():
-        cos, sin = cos.contiguous(), sin.contiguous()
-    if q.stride(-1) != 1:
-        q = q.contiguous()
-    if k.stride(-1) != 1:
-        k = k.contiguous()
+    if cos.shape[0] not in (1, batch) or sin.shape != cos.shape:
+        raise KernelLimitError(f"rope: cos/sin {tuple(cos.shape)} do not fit batch {batch}")
+    cos, sin = cos.contiguous(), sin.contiguous()
+    q, k = (t if t.stride(-1) == 1 else t.contiguous() for t in (q, k))
     qo, ko = torch.empty_like(q), torch.empty_like(k)
-    half = rot // 2
-    _rope_kernel[(batch * seq,)](
-        q, k, qo, ko, cos, sin, seq,
-        q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-        qo.stride(0), qo.stride(1), qo.stride(2), ko.stride(0), ko.stride(1), ko.stride(2),
-        cos.stride(0), cos.stride(1), n_q, k.shape[1], head_dim,
-        HALF=half, INTERLEAVED=interleaved, BLOCK_Q=triton.next_power_of_2(n_q),
-        BLOCK_K=triton.next_power_of_2(k.shape[1]), BLOCK_D=triton.next_power_of_2(max(half, head_dim - rot)),
-        num_warps=4)
+    heads_inner = q.stride(1) <= q.stride(2)
+    rows = TUNE["rows"]
+    q_tiles = triton.cdiv(q.numel() // head_dim, rows)
+    grid = (q_tiles + triton.cdiv(k.numel() // head_dim, rows),)
+    _rope_kernel[grid](
+        q, qo, k, ko, cos, sin, q_tiles, q.numel() // head_dim, k.numel() // head_dim, n_q, k.shape[1], seq,
+        q.stride(0), q.stride(1), q.stride(2), qo.stride(0), qo.stride(1), qo.stride(2),
+        k.stride(0), k.stride(1), k.stride(2), ko.stride(0), ko.stride(1), ko.stride(2),
+        cos.stride(0) if cos.shape[0] > 1 else 0, cos.stride(1), rot, head_dim,
+        HEADS_INNER=heads_inner, INTERLEAVED=interleaved, ROWS=rows,
+        BLOCK_D=triton.next_power_of_2(head_dim), num_warps=TUNE["warps"])
     return qo, ko

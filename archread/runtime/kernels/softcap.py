@@ -9,7 +9,7 @@ import triton.language as tl
 from ._checks import check_dtype
 from ._math import tanh
 
-BLOCK = 2048
+TUNE = {"block": 2048, "warps": 8}
 
 
 @triton.jit
@@ -25,5 +25,6 @@ def softcap(x: torch.Tensor, cap: float) -> torch.Tensor:
     check_dtype("softcap", x)
     x = x.contiguous()
     y = torch.empty_like(x)
-    _softcap_kernel[(triton.cdiv(x.numel(), BLOCK),)](x, y, x.numel(), float(cap), BLOCK=BLOCK, num_warps=8)
+    block = TUNE["block"]
+    _softcap_kernel[(triton.cdiv(x.numel(), block),)](x, y, x.numel(), float(cap), BLOCK=block, num_warps=TUNE["warps"])
     return y
