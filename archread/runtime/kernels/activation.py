@@ -34,10 +34,11 @@ def _act(x, ACT: tl.constexpr):
 
 
 @triton.jit
-def _act_kernel(g_ptr, u_ptr, y_ptr, n_cols, g_stride, u_stride, y_stride,
+def _act_kernel(g_ptr, u_ptr, y_ptr, n_cols, tiles_per_row, g_stride, u_stride, y_stride,
                 ACT: tl.constexpr, GATED: tl.constexpr, BLOCK: tl.constexpr):
-    row = tl.program_id(0).to(tl.int64)
-    cols = tl.program_id(1).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    pid = tl.program_id(0).to(tl.int64)
+    row = pid // tiles_per_row
+    cols = (pid % tiles_per_row) * BLOCK + tl.arange(0, BLOCK)
     mask = cols < n_cols
     y = _act(tl.load(g_ptr + row * g_stride + cols, mask=mask, other=0.0).to(tl.float32), ACT)
     if GATED:
@@ -70,7 +71,7 @@ def activation(gate: torch.Tensor, up: torch.Tensor | None = None, act: str = "s
         g2, u2 = g2.view(1, -1), u2.view(1, -1)
     y = torch.empty(g2.shape, dtype=gate.dtype, device=gate.device)
     block = TUNE["block"]
-    grid = (g2.shape[0], triton.cdiv(g2.shape[1], block))
-    _act_kernel[grid](g2, u2, y, g2.shape[1], g2.stride(0), u2.stride(0), y.stride(0),
+    tiles = triton.cdiv(g2.shape[1], block)
+    _act_kernel[(g2.shape[0] * tiles,)](g2, u2, y, g2.shape[1], tiles, g2.stride(0), u2.stride(0), y.stride(0),
                       ACT=ACTS[act], GATED=fused or up is not None, BLOCK=block, num_warps=TUNE["warps"])
     return y.view(*gate.shape[:-1], width)

@@ -13,7 +13,7 @@ import triton.language as tl
 
 from ._checks import check_dtype, check_row, rows
 
-TUNE = {"warps": None, "rows": 1}  # None: by row width (benchmarks/kernels.py --sweep measures the choices)
+TUNE = {"warps": None, "rows": 1}  # warps None: 4 up to 8K-wide rows (best on an H200, benchmarks/kernels.py --sweep)
 
 
 @triton.jit
@@ -61,7 +61,7 @@ def _launch(op, x, weight, bias, eps, offset, residual, rms, round_first, out_dt
         x2, res2, weight if weight is not None else x2, bias if bias is not None else x2, y, total,
         n_rows, n, eps, float(offset), x2.stride(0), res2.stride(0), y.stride(0), total.stride(0),
         RMS=rms, HAS_RES=residual is not None, HAS_W=weight is not None, HAS_B=bias is not None,
-        ROUND_FIRST=round_first, ROWS=per, BLOCK=block, num_warps=TUNE["warps"] or max(1, min(16, block // 256)))
+        ROUND_FIRST=round_first, ROWS=per, BLOCK=block, num_warps=TUNE["warps"] or min(16, max(4, block // 2048)))
     y = y.view(x.shape)
     return (total.view(x.shape), y) if residual is not None else y
 
