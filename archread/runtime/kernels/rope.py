@@ -4,7 +4,7 @@ Layout as the models hold it: q (batch, heads, seq, head_dim) with any strides a
 cos/sin (batch or 1, seq, rot) where rot ≤ head_dim is the rotary width (what a model's rotary module
 returns). Dimensions past rot pass through. Each program rotates a tile of head rows taken in memory order
 (heads inner when the heads are adjacent in memory, as after the usual view + transpose), so loads and
-stores stream; the partner element of each pair is a second load of the same row, served from cache.
+stores stream, each row read once as its two halves (or its even and odd elements).
 """
 
 from __future__ import annotations
@@ -15,56 +15,64 @@ import triton.language as tl
 
 from ._checks import KernelLimitError, check_dtype
 
-TUNE = {"rows": 16, "warps": 4}
+TUNE = {"rows": 32, "warps": 4}  # best on an H200 (benchmarks/kernels.py --sweep)
 
 
 @triton.jit
 def _rope_rows(x, y, cos, sin, tile, n_rows, n_inner, n_outer_in_batch, s_inner, s_outer, s_batch,
                o_inner, o_outer, o_batch, c_sb, c_ss, rot, head_dim,
-               HEADS_INNER: tl.constexpr, INTERLEAVED: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr):
+               HEADS_INNER: tl.constexpr, INTERLEAVED: tl.constexpr, ROWS: tl.constexpr, BLOCK_H: tl.constexpr,
+               BLOCK_P: tl.constexpr):
     r = tile * ROWS + tl.arange(0, ROWS)[:, None]
-    d = tl.arange(0, BLOCK_D)[None, :]
     inner = r % n_inner
     outer = (r // n_inner) % n_outer_in_batch
     batch = r // (n_inner * n_outer_in_batch)
     pos = outer if HEADS_INNER else inner
-    keep = (r < n_rows) & (d < head_dim)
     src = x + batch * s_batch + outer * s_outer + inner * s_inner
+    dst = y + batch * o_batch + outer * o_outer + inner * o_inner
+    cs = batch * c_sb + pos * c_ss
+    half = rot // 2
+    j = tl.arange(0, BLOCK_H)[None, :]
+    keep = (r < n_rows) & (j < half)
     if INTERLEAVED:
-        partner, first = d ^ 1, (d % 2) == 0
+        ia, ib = 2 * j, 2 * j + 1
     else:
-        half = rot // 2
-        first = d < half
-        partner = tl.where(first, d + half, d - half)
-    rotary = d < rot
-    v = tl.load(src + d, mask=keep, other=0.0).to(tl.float32)
-    p = tl.load(src + partner, mask=keep & rotary, other=0.0).to(tl.float32)
-    c = tl.load(cos + batch * c_sb + pos * c_ss + d, mask=keep & rotary, other=1.0).to(tl.float32)
-    s = tl.load(sin + batch * c_sb + pos * c_ss + d, mask=keep & rotary, other=0.0).to(tl.float32)
-    out = v * c + tl.where(first, -p, p) * s
-    tl.store(y + batch * o_batch + outer * o_outer + inner * o_inner + d, out.to(y.dtype.element_ty), mask=keep)
+        ia, ib = j, j + half
+    a = tl.load(src + ia, mask=keep, other=0.0, eviction_policy="evict_first").to(tl.float32)
+    b = tl.load(src + ib, mask=keep, other=0.0, eviction_policy="evict_first").to(tl.float32)
+    ca = tl.load(cos + cs + ia, mask=keep, other=0.0).to(tl.float32)
+    cb = tl.load(cos + cs + ib, mask=keep, other=0.0).to(tl.float32)
+    sa = tl.load(sin + cs + ia, mask=keep, other=0.0).to(tl.float32)
+    sb = tl.load(sin + cs + ib, mask=keep, other=0.0).to(tl.float32)
+    tl.store(dst + ia, (a * ca - b * sa).to(y.dtype.element_ty), mask=keep)
+    tl.store(dst + ib, (b * cb + a * sb).to(y.dtype.element_ty), mask=keep)
+    if BLOCK_P > 0:  # partial rotary: the dimensions past rot pass through
+        d = rot + tl.arange(0, BLOCK_P)[None, :]
+        rest = (r < n_rows) & (d < head_dim)
+        tl.store(dst + d, tl.load(src + d, mask=rest, eviction_policy="evict_first"), mask=rest)
 
 
 @triton.jit
 def _rope_kernel(q, qo, k, ko, cos, sin, q_tiles, nq_rows, nk_rows, n_q, n_k, seq,
                  q_sb, q_sh, q_ss, qo_sb, qo_sh, qo_ss, k_sb, k_sh, k_ss, ko_sb, ko_sh, ko_ss, c_sb, c_ss,
                  rot, head_dim,
-                 HEADS_INNER: tl.constexpr, INTERLEAVED: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr):
+                 HEADS_INNER: tl.constexpr, INTERLEAVED: tl.constexpr, ROWS: tl.constexpr, BLOCK_H: tl.constexpr,
+                 BLOCK_P: tl.constexpr):
     pid = tl.program_id(0).to(tl.int64)
     if HEADS_INNER:  # rows run (batch, position, head)
         if pid < q_tiles:
             _rope_rows(q, qo, cos, sin, pid, nq_rows, n_q, seq, q_sh, q_ss, q_sb, qo_sh, qo_ss, qo_sb, c_sb, c_ss,
-                       rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_D)
+                       rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_H, BLOCK_P)
         else:
             _rope_rows(k, ko, cos, sin, pid - q_tiles, nk_rows, n_k, seq, k_sh, k_ss, k_sb, ko_sh, ko_ss, ko_sb,
-                       c_sb, c_ss, rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_D)
+                       c_sb, c_ss, rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_H, BLOCK_P)
     else:  # rows run (batch, head, position)
         if pid < q_tiles:
             _rope_rows(q, qo, cos, sin, pid, nq_rows, seq, n_q, q_ss, q_sh, q_sb, qo_ss, qo_sh, qo_sb, c_sb, c_ss,
-                       rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_D)
+                       rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_H, BLOCK_P)
         else:
             _rope_rows(k, ko, cos, sin, pid - q_tiles, nk_rows, seq, n_k, k_ss, k_sh, k_sb, ko_ss, ko_sh, ko_sb,
-                       c_sb, c_ss, rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_D)
+                       c_sb, c_ss, rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_H, BLOCK_P)
 
 
 def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool = False):
@@ -93,5 +101,6 @@ def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.T
         k.stride(0), k.stride(1), k.stride(2), ko.stride(0), ko.stride(1), ko.stride(2),
         cos.stride(0) if cos.shape[0] > 1 else 0, cos.stride(1), rot, head_dim,
         HEADS_INNER=heads_inner, INTERLEAVED=interleaved, ROWS=rows,
-        BLOCK_D=triton.next_power_of_2(head_dim), num_warps=TUNE["warps"])
+        BLOCK_H=triton.next_power_of_2(rot // 2),
+        BLOCK_P=triton.next_power_of_2(head_dim - rot) if rot < head_dim else 0, num_warps=TUNE["warps"])
     return qo, ko
