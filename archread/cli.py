@@ -30,6 +30,21 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     verify.add_argument("--format", default="text", choices=["text", "json"])
     verify.add_argument("--trust-code", action="store_true", help="allow running a modeling file outside transformers")
+
+    run = sub.add_parser("run", help="a real checkpoint through the reduced model on archread's kernels, vs the original")
+    run.add_argument("checkpoint", help="checkpoint folder, HF cache folder, or org/name in the local HF cache")
+    run.add_argument("--modeling", help="modeling file to reduce (default: the installed transformers' for model_type)")
+    run.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
+    run.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16", "float16"])
+    run.add_argument("--tokens", type=int, default=128, help="sequence length of the comparison (default 128)")
+    run.add_argument("--generate", type=int, default=8, help="greedy tokens to continue with both models (default 8)")
+    run.add_argument("--no-kernels", action="store_true", help="run the reduced model in plain torch")
+    run.add_argument("--bench", action="store_true", help="4,096-token prefill: throughput and peak memory vs the original")
+    run.add_argument("--stream", action="store_true", help="one decoder layer's weights on the device at a time")
+    run.add_argument("--format", default="text", choices=["text", "json"])
+    run.add_argument("--plot", type=Path, help="write the log error per layer as a PNG")
+    run.add_argument("--force", action="store_true", help="overwrite the --plot file if it exists")
+    run.add_argument("--trust-code", action="store_true", help="allow running a modeling file outside transformers")
     return parser
 
 
@@ -71,6 +86,24 @@ def _verify(args) -> int:
     return 0 if report.match else 1
 
 
+def _run(args) -> int:
+    from archread.runtime.run import run
+
+    if args.plot is not None and args.plot.exists() and not args.force:
+        raise ArchreadError(f"{args.plot}: exists; pass --force to overwrite")
+    if args.tokens < 2 or args.generate < 0:
+        raise ArchreadError("--tokens must be ≥ 2 and --generate ≥ 0")
+    report = run(args.checkpoint, modeling=args.modeling, device=args.device, dtype=args.dtype,
+                 trust_code=args.trust_code, stream=args.stream, bench=args.bench, seq=args.tokens,
+                 new_tokens=args.generate, kernels=not args.no_kernels)
+    if args.plot is not None:
+        from archread.runtime.plot import error_plot
+
+        error_plot(report.verify, args.plot)
+    print(json.dumps(report.to_json(), indent=2) if args.format == "json" else report.to_text())
+    return 0 if report.verify.match else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
@@ -82,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 2
     try:
-        return {"reduce": _reduce, "verify": _verify}[args.command](args)
+        return {"reduce": _reduce, "verify": _verify, "run": _run}[args.command](args)
     except ArchreadError as exc:
         print(f"archread: {exc}", file=sys.stderr)
         return 2

@@ -216,7 +216,9 @@ def create_causal_mask(*args, sliding_window=None, **kwargs):
     keep = k <= q
     if sliding_window is not None:
         keep = keep & (q - k < sliding_window)
-    return _additive(keep, like)
+    mask = _additive(keep, like)
+    mask.causal_window = sliding_window or 0  # lets a bound attention kernel know the mask without reading it
+    return mask
 
 
 def create_sliding_window_causal_mask(*args, **kwargs):

@@ -14,6 +14,7 @@ from archread.parsers import reduce_source, resolve
 from archread.parsers.source import transformers_root
 from archread.runtime.build import build_model
 from archread.runtime.compare import Error, error, run_with_taps, watched
+from archread.runtime.stream import place
 from archread.runtime.tiny import shrink, test_tokens
 from archread.runtime.weights import load_into, load_weights
 
@@ -33,6 +34,7 @@ class VerifyReport:
     top1_agree: float
     baseline: list[Error] = field(default_factory=list)  # the original in dtype vs float32 (low precision only)
     tied: list[str] = field(default_factory=list)
+    kernels: list[dict] = field(default_factory=list)  # which component ran on which kernel (run only)
     first_divergent: str | None = None
     match: bool = False
 
@@ -43,14 +45,18 @@ class VerifyReport:
             "logits": {**self.logits.to_json(), "top1_agree": self.top1_agree},
             "original_low_precision": [e.to_json() for e in self.baseline],
             "missing_keys": [], "unexpected_keys": [], "tied": self.tied,
-            "kernels": {"all": "torch"}, "first_divergent": self.first_divergent, "match": self.match,
+            "kernels": self.kernels or [{"component": "*", "kernel": "torch"}], "first_divergent": self.first_divergent, "match": self.match,
         }
 
     def to_text(self) -> str:
         lines = [f"{self.model} vs {self.reference} ({self.dtype}, {self.device})"]
+        own = {b.name: b for b in self.baseline}
+        if own:
+            lines.append(f"  {'':<32} {'reduced vs float32 original':<36} original {self.dtype} vs float32")
         for e in self.layers + [self.logits]:
             flag = "  <- first divergence" if e.name == self.first_divergent else ""
-            lines.append(f"  {e.name:<32} max_abs {e.max_abs:.2e}  rel_l2 {e.rel_l2:.2e}{flag}")
+            base = f"  rel_l2 {own[e.name].rel_l2:.2e}" if e.name in own else ""
+            lines.append(f"  {e.name:<32} max_abs {e.max_abs:.2e}  rel_l2 {e.rel_l2:.2e}{base}{flag}")
         lines.append(f"  top-1 agreement {self.top1_agree:.1%}")
         lines.append("MATCH" if self.match else f"MISMATCH at {self.first_divergent}")
         return "\n".join(lines)
@@ -124,21 +130,29 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     return compare_models(reduced, original, cfg, source.label, original_cls.__name__, device, dtype, tied)
 
 
-def compare_models(reduced, original, cfg, label, reference, device, dtype, tied) -> VerifyReport:
-    generator = torch.Generator().manual_seed(0)
-    tokens = torch.randint(0, cfg.vocab_size, (2, test_tokens()), generator=generator).to(device)
+def compare_models(reduced, original, cfg, label, reference, device, dtype, tied, tokens=None, stream=False,
+                   before_reduced=None) -> VerifyReport:
+    """Original in float32 (the truth), the original in `dtype` (its own error), then the reduced model.
+    `before_reduced(model)` runs once the reduced model is on the device (kernel binding)."""
+    if tokens is None:
+        generator = torch.Generator().manual_seed(0)
+        tokens = torch.randint(0, cfg.vocab_size, (2, test_tokens()), generator=generator)
+    tokens = tokens.to(device)
     names = [n for n in watched(reduced) if _has(original, n)]
     try:
-        want_logits, want = run_with_taps(original.float().to(device), tokens, names)
+        want_logits, want = run_with_taps(place(original, device, torch.float32, stream), tokens, names)
     except Exception as exc:
         raise ArchreadError(f"the original does not run: {type(exc).__name__}: {exc}") from None
     low = DTYPES[dtype]
     baseline = []
     if low is not torch.float32:
-        base_logits, base = run_with_taps(original.to(low), tokens, names)
+        base_logits, base = run_with_taps(place(original, device, low, stream), tokens, names)
         baseline = [error(n, base[n], want[n]) for n in names if n in base and n in want] + [error("logits", base_logits, want_logits)]
+    place(reduced, device, low, stream)
+    if before_reduced is not None:
+        before_reduced(reduced)
     try:
-        got_logits, got = run_with_taps(reduced.to(device=device, dtype=low), tokens, names)
+        got_logits, got = run_with_taps(reduced, tokens, names)
     except Exception as exc:
         raise ArchreadError(f"the reduced model does not run: {type(exc).__name__}: {exc}") from None
     layers = [error(n, got[n], want[n]) for n in names if n in got and n in want]

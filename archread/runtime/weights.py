@@ -3,13 +3,44 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
+from safetensors import SafetensorError, safe_open
 
 from archread.errors import ArchreadError
+
+
+def hf_cache() -> Path:
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    return Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
+
+
+def checkpoint_folder(target: str) -> Path:
+    """A checkpoint folder, an HF cache repo folder (its snapshot for refs/main), or org/name in the local cache."""
+    path = Path(target).expanduser()
+    if not path.is_dir() and target.count("/") == 1 and not target.startswith((".", "/")):
+        path = hf_cache() / ("models--" + target.replace("/", "--"))
+        if not path.is_dir():
+            raise ArchreadError(f"{target}: not a folder, and not in the local Hugging Face cache ({hf_cache()})")
+    if not path.is_dir():
+        raise ArchreadError(f"{target}: not a checkpoint folder")
+    snapshots = path / "snapshots"
+    if snapshots.is_dir():
+        ref = path / "refs" / "main"
+        chosen = snapshots / ref.read_text().strip() if ref.is_file() else None
+        if chosen is None or not chosen.is_dir():
+            found = sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime)
+            if not found:
+                raise ArchreadError(f"{path}: an HF cache folder with no snapshot")
+            chosen = found[-1]
+        path = chosen
+    if not (path / "config.json").is_file():
+        raise ArchreadError(f"{path}: no config.json")
+    return path
 
 
 def weight_files(folder: Path) -> list[Path]:
@@ -32,17 +63,37 @@ def weight_files(folder: Path) -> list[Path]:
     return files
 
 
-def load_weights(folder: Path, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+def load_weights(folder: Path, dtype: torch.dtype | None = None, device: str = "cpu",
+                 progress: bool = False) -> dict[str, torch.Tensor]:
+    """Every tensor, memory-mapped from disk and converted to dtype on its way to the device, one at a time."""
     state: dict[str, torch.Tensor] = {}
-    for path in weight_files(folder):
-        try:
-            part = load_file(str(path))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise ArchreadError(f"{path}: unreadable safetensors file ({str(exc).splitlines()[0]})") from None
-        state.update(part)
-    if dtype is not None:
-        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    files = weight_files(folder)
+    bar = _progress(sum(p.stat().st_size for p in files)) if progress else None
+    try:
+        for path in files:
+            try:
+                with safe_open(str(path), framework="pt", device="cpu") as f:
+                    for key in f.keys():
+                        t = f.get_tensor(key)
+                        if bar:
+                            bar[0].advance(bar[1], t.numel() * t.element_size())
+                        state[key] = t.to(device=device, dtype=dtype if dtype and t.is_floating_point() else t.dtype)
+            except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+                raise ArchreadError(f"{path}: unreadable safetensors file ({str(exc).splitlines()[0]})") from None
+    finally:
+        if bar:
+            bar[0].stop()
     return state
+
+
+def _progress(total: int):
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    progress = Progress("loading weights", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                        console=Console(file=sys.stderr), transient=True, disable=not sys.stderr.isatty())
+    progress.start()
+    return progress, progress.add_task("load", total=total)
 
 
 def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:

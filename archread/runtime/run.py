@@ -1,0 +1,123 @@
+"""archread run: a real checkpoint through the reduced model, on archread's kernels, against the original."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from archread.errors import ArchreadError
+from archread.parsers import reduce_source, resolve
+from archread.parsers.source import transformers_root
+from archread.runtime.bind import bind
+from archread.runtime.build import build_model
+from archread.runtime.verify import DTYPES, VerifyReport, _original_class, _transformers, compare_models
+from archread.runtime.weights import checkpoint_folder, load_into, load_weights
+
+
+@dataclass
+class RunReport:
+    checkpoint: str
+    modeling: str
+    verify: VerifyReport
+    generation: dict = field(default_factory=dict)
+    bench: dict | None = None
+
+    def to_json(self) -> dict:
+        return {"checkpoint": self.checkpoint, "modeling": self.modeling, **self.verify.to_json(),
+                "generation": self.generation, "bench": self.bench}
+
+    def to_text(self) -> str:
+        lines = [f"checkpoint {self.checkpoint}", f"modeling   {self.modeling}", "kernels:"]
+        lines += [f"  {k['component']:<44} {k['kind']:<24} → {k['kernel']}" for k in self.verify.kernels]
+        lines.append(self.verify.to_text())
+        g = self.generation
+        if g:
+            lines.append(f"greedy {g['new_tokens']} tokens: reduced and original agree on {g['agree']} "
+                         f"(reduced {g['reduced']}, original {g['original']})")
+        if self.bench:
+            from archread.runtime.bench import bench_lines
+            lines += bench_lines(self.bench)
+        return "\n".join(lines)
+
+
+def _modeling(folder: Path, config: dict, modeling: str | None, trust_code: bool):
+    """The modeling file to reduce: --modeling, the repo's own (remote code), or the installed transformers'."""
+    if modeling is None and config.get("auto_map"):
+        own = sorted(folder.glob("modeling_*.py"))
+        if own:
+            modeling = str(own[0])
+    if modeling is None:
+        if "model_type" not in config:
+            raise ArchreadError(f"{folder / 'config.json'}: no model_type")
+        return resolve(config["model_type"])
+    source = resolve(modeling)
+    root = transformers_root()
+    if not (root and source.path.resolve().is_relative_to(root.resolve())) and not trust_code:
+        raise ArchreadError(f"{source.path}: outside the installed transformers; pass --trust-code to run it")
+    return source
+
+
+def run(target: str, modeling: str | None = None, device: str = "cuda", dtype: str = "bfloat16",
+        trust_code: bool = False, stream: bool = False, bench: bool = False, seq: int = 128,
+        new_tokens: int = 8, kernels: bool = True) -> RunReport:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ArchreadError("no CUDA GPU here; use --device cpu")
+    if bench and device != "cuda":
+        raise ArchreadError("--bench measures GPU prefill: it needs --device cuda")
+    folder = checkpoint_folder(target)
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ArchreadError(f"{folder / 'config.json'}: not JSON ({exc})") from None
+    reduction = reduce_source(_modeling(folder, config, modeling, trust_code))
+    transformers = _transformers()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        cfg = transformers.AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=trust_code)
+    except Exception as exc:
+        raise ArchreadError(f"{folder}: config does not load: {type(exc).__name__}: {exc}".splitlines()[0]) from None
+    cfg._attn_implementation = "eager"
+    original_cls = _original_class(transformers, reduction.source.model_type, reduction.roots[0])
+    try:
+        original = original_cls.from_pretrained(folder, config=cfg, dtype=torch.float32, local_files_only=True).eval()
+    except Exception as exc:
+        raise ArchreadError(f"the original {original_cls.__name__} does not load: {type(exc).__name__}: {exc}".splitlines()[0]) from None
+    reduced = build_model(reduction, cfg)
+    tied = load_into(reduced, load_weights(folder, progress=True))
+    tokens = torch.randint(0, cfg.vocab_size, (1, seq), generator=torch.Generator().manual_seed(0))
+    bound = []
+
+    def bind_kernels(model):
+        if kernels and (device == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"):
+            bound.extend(b.to_json() for b in bind(model, tokens[:, :32].to(device)).bindings)
+
+    report = compare_models(reduced, original, cfg, reduction.source.label, original_cls.__name__, device, dtype,
+                            tied, tokens=tokens, stream=stream, before_reduced=bind_kernels)
+    report.kernels = bound
+    result = RunReport(str(folder), str(reduction.source.path), report)
+    if new_tokens:
+        result.generation = _greedy(reduced, original, tokens[:, :16].to(device), new_tokens)
+    if bench:
+        from archread.runtime.bench import prefill_bench
+        del original
+        result.bench = prefill_bench(reduced, original_cls, folder, cfg, DTYPES[dtype], device)
+    return result
+
+
+def _greedy(reduced, original, prompt, steps):
+    """Greedy continuation by both models (full forward each step: the reduced model keeps no cache)."""
+    outs = []
+    for model in (reduced, original):
+        seq = prompt
+        with torch.no_grad():
+            for _ in range(steps):
+                out = model(seq)
+                logits = out if isinstance(out, torch.Tensor) else out.logits
+                seq = torch.cat((seq, logits[:, -1:].argmax(-1)), 1)
+        outs.append(seq[0, prompt.shape[1]:].tolist())
+    agree = next((i for i, (a, b) in enumerate(zip(*outs)) if a != b), steps)
+    return {"new_tokens": steps, "agree": agree, "reduced": outs[0], "original": outs[1]}
