@@ -3,13 +3,15 @@
 A probe forward pass records what each candidate component received and returned: modules shaped like a
 norm (one or two 1-D parameters) or an MLP (Linear children and an `act_fn`), and the module-level
 functions shaped like RoPE (q, k, cos, sin, …) or eager attention (module, query, key, value, mask, …).
-Each kernel that could stand in is run on those recorded inputs; the one closest to the recorded output,
-within the dtype's rounding, replaces the component. What no kernel reproduces stays plain torch, and
+Which kernel a component is gets decided in float32 on those inputs upcast (once per class), where only
+the right kernel agrees to 1e-5; it is then confirmed on the recorded low-precision calls, within the
+dtype's rounding, and replaces the component. What no kernel reproduces stays plain torch, and
 the report says so.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 from dataclasses import dataclass, field
 
@@ -18,6 +20,7 @@ import torch
 from archread.runtime.kernels import ACTS, KernelLimitError, activation, apply_rope, attention, layer_norm, rms_norm
 
 TOLERANCE = {torch.float32: 1e-5, torch.bfloat16: 1.5e-2, torch.float16: 2e-3}  # rel L2 to accept a kernel
+FLOAT32_TOLERANCE = 1e-5  # to decide which kernel a component is: in float32 only the right one gets here
 
 
 class Fallback(Exception):
@@ -203,12 +206,15 @@ def bind(model: torch.nn.Module, tokens: torch.Tensor, namespace: dict | None = 
 
     report = BindReport()
     by_pattern: dict[tuple, Binding] = {}
+    decided: dict[type, set[str]] = {}  # one decision per class, taken in float32
     with torch.no_grad():
         for name, (module, candidates) in modules.items():
             if name not in seen_modules:
                 continue
             args, want = seen_modules[name]
-            chosen = _best(candidates, [(args, {}, want)], tol)
+            if type(module) not in decided:
+                decided[type(module)] = _decide_module(module, args)
+            chosen = _confirm(candidates, decided[type(module)], [(args, {}, want)], tol)
             if chosen:
                 module.forward = _guarded(chosen[1], module.forward)
             pattern = ".".join("*" if part.isdigit() else part for part in name.split("."))
@@ -220,12 +226,56 @@ def bind(model: torch.nn.Module, tokens: torch.Tensor, namespace: dict | None = 
         for name, (fn, candidates) in functions.items():
             if not seen_calls[name]:
                 continue
-            chosen = _best(candidates, seen_calls[name], tol)
+            calls32 = [(_upcast(a), _upcast(k), None) for a, k, _ in seen_calls[name]]
+            calls32 = [(a, k, fn(*a, **k)) for a, k, _ in calls32]
+            chosen = _confirm(candidates, _agreeing(candidates, calls32), seen_calls[name], tol)
             if chosen:
                 namespace[name] = _guarded(chosen[1], fn)
             by_pattern[(name,)] = Binding(name, "function", chosen[0] if chosen else None, chosen[2] if chosen else None)
     report.bindings = list(by_pattern.values())
     return report
+
+
+def _upcast(value):
+    """Recorded arguments in float32 (tensors only; modules and numbers as they are)."""
+    if isinstance(value, torch.Tensor):
+        up = value.float() if value.is_floating_point() else value
+        if hasattr(value, "causal_window"):
+            up = up.clone()
+            up.causal_window = value.causal_window
+        return up
+    if isinstance(value, tuple):
+        return tuple(_upcast(v) for v in value)
+    if isinstance(value, list):
+        return [_upcast(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _upcast(v) for k, v in value.items()}
+    return value
+
+
+def _decide_module(module, args) -> set[str]:
+    """The candidates that compute what this class computes, judged in float32, where rounding cannot hide a
+    difference (GELU exact and tanh differ by less than bfloat16's resolution)."""
+    twin = copy.deepcopy(module).float()
+    args32 = _upcast(args)
+    return _agreeing(norm_candidates(twin) or mlp_candidates(twin), [(args32, {}, twin(*args32))])
+
+
+def _agreeing(candidates, calls) -> set[str]:
+    agree = set()
+    for label, fn in candidates:
+        try:
+            if max(_rel(fn(*args, **kwargs), out) for args, kwargs, out in calls) <= FLOAT32_TOLERANCE:
+                agree.add(label)
+        except (Fallback, KernelLimitError, RuntimeError, TypeError, ValueError):
+            pass
+    return agree
+
+
+def _confirm(candidates, labels, calls, tol):
+    """Of the candidates float32 agreed on, the closest on the recorded low-precision calls (where the
+    cast order, invisible in float32, shows), if within rounding."""
+    return _best([c for c in candidates if c[0] in labels], calls, tol)
 
 
 def _best(candidates, calls, tol):
