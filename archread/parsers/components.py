@@ -28,7 +28,8 @@ class Component:
 def role_of(name: str, is_class: bool) -> str:
     if not is_class:
         return "helper"
-    return next((role for ending, role in _ROLE_ENDINGS if name.endswith(ending)), "other")
+    role = next((role for ending, role in _ROLE_ENDINGS if name.endswith(ending)), "other")
+    return "norm" if role == "other" and "Norm" in name else role  # NemotronLayerNorm1P
 
 
 def prefix_of(names: list[str]) -> str:

@@ -7,7 +7,7 @@ chunked where the code asks for it) and nothing else.
 from __future__ import annotations
 
 import libcst as cst
-from archread.parsers.passes.base import StripPass, dotted
+from archread.parsers.passes.base import StripPass, dotted, find
 
 # helper (function or method) -> the prelude builder that computes the same mask for one unpadded sequence
 _RENAMES = {
@@ -32,12 +32,19 @@ class Masks(StripPass):
     )]
     KEEP = ["def forward(self, x, mask):\n    return create_causal_mask(self.config, x)\n"]
 
+    def visit_Module(self, node: cst.Module) -> None:
+        # a helper whose body reads a sliding window (4.4x Mistral's _update_causal_mask) keeps that window
+        self.windowed = {f.name.value for f in find(node, cst.FunctionDef) if f.name.value in _RENAMES
+                         and any(n.value == "sliding_window" for n in find(f, cst.Name))}
+
     def leave_Call(self, original, updated):
         callee = dotted(updated.func)
         head, _, name = callee.rpartition(".")
         target = _RENAMES.get(name)
         if target is None:
             return updated
+        if target == "create_causal_mask" and name in getattr(self, "windowed", ()):
+            target = "create_sliding_window_causal_mask"
         args = list(updated.args)
         if head in ("self", "cls") or head.endswith("Model"):
             args.insert(0, cst.Arg(_self_config()))

@@ -1,0 +1,87 @@
+"""A configuration class's defaults, read statically from configuration_*.py (never imported), or a config.json.
+
+Both eras: 5.x declares fields as annotated class attributes (`hidden_act: str = "silu"`), 4.x as keyword
+defaults of `__init__`. Values that are not literals (interval(...)(default=…), computed) are skipped.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from archread.errors import ArchreadError
+
+
+@dataclass(frozen=True)
+class Default:
+    value: object
+    where: str  # path:line
+
+
+def _literal(node):
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return _Missing
+
+
+class _Missing:
+    pass
+
+
+def config_file(modeling: Path) -> Path | None:
+    candidate = modeling.with_name(modeling.name.replace("modeling_", "configuration_", 1))
+    return candidate if candidate.is_file() else None
+
+
+def read_defaults(path: Path, model_type: str | None = None) -> dict[str, Default]:
+    """Defaults of the config class whose model_type matches (else the first class that has fields)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except SyntaxError:
+        return {}
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+
+    def own_type(cls):
+        for stmt in cls.body:
+            if isinstance(stmt, ast.Assign) and any(getattr(t, "id", None) == "model_type" for t in stmt.targets):
+                return _literal(stmt.value)
+        return None
+
+    chosen = [c for c in classes if model_type and own_type(c) == model_type] or classes
+    out: dict[str, Default] = {}
+    for cls in chosen[:1]:
+        for stmt in cls.body:
+            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+                value = _literal(stmt.value)
+                if value is not _Missing:
+                    out[stmt.target.id] = Default(value, f"{path}:{stmt.lineno}")
+            if isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__":
+                args = stmt.args.args[-len(stmt.args.defaults):] if stmt.args.defaults else []
+                pairs = list(zip(args, stmt.args.defaults)) + list(zip(stmt.args.kwonlyargs, stmt.args.kw_defaults))
+                for arg, node in pairs:
+                    value = _literal(node) if node is not None else _Missing
+                    if value is not _Missing:
+                        out.setdefault(arg.arg, Default(value, f"{path}:{node.lineno}"))
+        for node in ast.walk(cls):  # defaults given in code: kwargs.setdefault("partial_rotary_factor", 0.5)
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and len(node.args) == 2
+                    and node.func.attr in ("setdefault", "pop", "get") and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)):
+                value = _literal(node.args[1])
+                if value is not _Missing:
+                    out.setdefault(node.args[0].value, Default(value, f"{path}:{node.lineno}"))
+    return out
+
+
+def read_config_json(path: Path) -> dict[str, Default]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ArchreadError(f"{path}: cannot read ({exc.strerror})") from None
+    except ValueError as exc:
+        raise ArchreadError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ArchreadError(f"{path}: not a configuration (a JSON object is expected)")
+    return {k: Default(v, str(path)) for k, v in data.items()}
