@@ -22,6 +22,14 @@ def _parser() -> argparse.ArgumentParser:
     reduce.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     reduce.add_argument("--stats", action="store_true", help="lines removed per pass, original vs reduced size")
 
+    diff = sub.add_parser("diff", help="components aligned with a reference, and the facts that differ")
+    diff.add_argument("source")
+    diff.add_argument("--against", default="llama", help="reference file or model type (default llama)")
+    diff.add_argument("--config", type=Path, help="config.json whose values override the configuration defaults")
+    diff.add_argument("--format", default="text", choices=["text", "markdown", "json", "html"])
+    diff.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    diff.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+
     verify = sub.add_parser("verify", help="run the reduced model and the original on the same weights, layer by layer")
     verify.add_argument("source")
     verify.add_argument("--config", type=Path, help="config.json to build the model from")
@@ -52,15 +60,7 @@ def _reduce(args) -> int:
     from archread.parsers import reduce_source, resolve
 
     result = reduce_source(resolve(args.source))
-    if args.output is not None:
-        if args.output.exists() and not args.force:
-            raise ArchreadError(f"{args.output}: exists; pass --force to overwrite")
-        try:
-            args.output.write_text(result.code, encoding="utf-8")
-        except OSError as exc:
-            raise ArchreadError(f"{args.output}: cannot write ({exc.strerror})") from None
-    else:
-        sys.stdout.write(result.code)
+    _write(result.code, args.output, args.force)
     if args.stats:
         err = sys.stderr
         share = result.reduced_lines / max(result.original_lines, 1)
@@ -71,6 +71,29 @@ def _reduce(args) -> int:
                 print(f"  {name:<20} -{lines}", file=err)
         for warning in result.warnings:
             print(f"  warning: {warning}", file=err)
+    return 0
+
+
+def _write(text: str, output: Path | None, force: bool) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    if output.exists() and not force:
+        raise ArchreadError(f"{output}: exists; pass --force to overwrite")
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ArchreadError(f"{output}: cannot write ({exc.strerror})") from None
+
+
+def _diff(args) -> int:
+    from archread.diff import diff_models
+    from archread.diff.render import RENDER
+    from archread.parsers import resolve
+    from archread.parsers.cache import reduce_cached
+
+    model, reference = reduce_cached(resolve(args.source)), reduce_cached(resolve(args.against))
+    _write(RENDER[args.format](diff_models(model, reference, args.config)), args.output, args.force)
     return 0
 
 
@@ -115,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 2
     try:
-        return {"reduce": _reduce, "verify": _verify, "run": _run}[args.command](args)
+        return {"reduce": _reduce, "diff": _diff, "verify": _verify, "run": _run}[args.command](args)
     except ArchreadError as exc:
         print(f"archread: {exc}", file=sys.stderr)
         return 2

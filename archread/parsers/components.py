@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from dataclasses import dataclass
 
 # class-name endings -> role; the first that matches wins (order matters: "DecoderLayer" before "Layer")
@@ -38,6 +40,27 @@ def prefix_of(names: list[str]) -> str:
     return model[0][: -len("ForCausalLM")] if model else ""
 
 
+def prefix_of_code(code: str) -> str:
+    tree = ast.parse(code)
+    return prefix_of([n.name for n in tree.body if isinstance(n, ast.ClassDef)])
+
+
+def rename_prefix(text: str, prefix: str, to: str) -> str:
+    """Identifiers starting with prefix (NemotronMLP, Nemotron_x) renamed to start with `to`, token by token."""
+    if not prefix or prefix == to:
+        return text
+    lines = text.splitlines(keepends=True)
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type == tokenize.NAME
+                  and t.string.startswith(prefix) and t.string[len(prefix):][:1].isupper() | t.string[len(prefix):].startswith("_")]
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return text
+    for tok in reversed(tokens):  # right to left keeps earlier columns valid
+        row, col = tok.start[0] - 1, tok.start[1]
+        lines[row] = lines[row][:col] + to + lines[row][col + len(prefix):]
+    return "".join(lines)
+
+
 def components(code: str, rename_to: str = "Llama") -> list[Component]:
     tree = ast.parse(code)
     lines = code.splitlines()
@@ -46,7 +69,7 @@ def components(code: str, rename_to: str = "Llama") -> list[Component]:
     out = []
     for node in defs:
         text = "\n".join(lines[node.lineno - 1: node.end_lineno])
-        normalised = re.sub(rf"\b{prefix}(?=[A-Z_])", rename_to, text) if prefix else text
+        normalised = rename_prefix(text, prefix, rename_to)
         out.append(Component(node.name, role_of(node.name, isinstance(node, ast.ClassDef)), text, normalised,
                              node.lineno))
     return out
@@ -60,5 +83,7 @@ def counterpart(part: Component, reference: list[Component]) -> Component | None
     exact = [r for r in same_role if r.name == part.name]
     if exact:
         return exact[0]
+    if part.role == "helper":  # functions pair by name only: rotate_half is not _cast_if_autocast_enabled
+        return None
     suffix = lambda n: re.sub(r"^[A-Z][a-z0-9]*(?=[A-Z])", "", n)  # noqa: E731
     return next((r for r in same_role if suffix(r.name) == suffix(part.name)), same_role[0])

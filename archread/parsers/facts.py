@@ -164,6 +164,7 @@ def facts(code: str, config: dict[str, Default] | None = None) -> list[Fact]:
     out += _position_facts(c)
     out += _mlp_facts(c, layer)
     out += _model_facts(c)
+    out += _precision_facts(c, layer)
     return out
 
 
@@ -356,7 +357,7 @@ def _linears(c: _Code, cls: str | None) -> list[tuple[str, ast.Call]]:
     return [(attr, c.attrs(cls)[attr]) for attr, (_, role) in _role_attrs(c, cls).items() if role == "linear"]
 
 
-def _bias(c: _Code, call: ast.Call) -> bool:
+def _bias(c: _Code, call: ast.Call, owner: str | None = None) -> bool:
     if _dotted(call.func).endswith("Conv1D"):
         return True
     arg = _kwarg(call, "bias")
@@ -364,6 +365,8 @@ def _bias(c: _Code, call: ast.Call) -> bool:
         arg = call.args[2]
     if arg is None:
         return True  # nn.Linear's default
+    if isinstance(arg, ast.Attribute) and _is_self(arg.value):  # bias=self.use_bias, set from config
+        arg = c.attrs(owner).get(arg.attr, arg)
     value = c.config_value(arg)
     if value is None and isinstance(arg, ast.BoolOp):
         value = any(c.config_value(v) for v in arg.values)
@@ -389,8 +392,8 @@ def _attention_facts(c: _Code, layer: str | None) -> list[Fact]:
     out = [
         Fact("attn.qk_norm", any(role == "norm" for _, role in role_attrs.values()), _line(forward)),
         Fact("attn.fused_qkv", len(inputs) == 1, _line(linears[inputs[0]]) if inputs else None),
-        Fact("attn.qkv_bias", any(_bias(c, linears[a]) for a in inputs), _line(linears[inputs[0]]) if inputs else None),
-        Fact("attn.o_bias", bool(output and _bias(c, linears[output])),
+        Fact("attn.qkv_bias", any(_bias(c, linears[a], attn) for a in inputs), _line(linears[inputs[0]]) if inputs else None),
+        Fact("attn.o_bias", bool(output and _bias(c, linears[output], attn)),
              _line(linears[output]) if output else None),
     ]
     callee = [c.functions[_dotted(n.func)] for n in _calls(forward) if _dotted(n.func) in c.functions]
@@ -478,7 +481,7 @@ def _mlp_facts(c: _Code, layer: str | None) -> list[Fact]:
     linears = _linears(c, mlp)
     fused = gated and len([a for a, _ in linears]) == 2
     out += [Fact("mlp.gated", gated, _line(forward)), Fact("mlp.fused_gate_up", fused, _line(forward)),
-            Fact("mlp.bias", any(_bias(c, call) for _, call in linears), _line(linears[0][1]) if linears else None)]
+            Fact("mlp.bias", any(_bias(c, call, mlp) for _, call in linears), _line(linears[0][1]) if linears else None)]
     out.append(_activation(c, mlp, act_attrs, act_calls))
     return out
 
@@ -532,4 +535,39 @@ def _model_facts(c: _Code) -> list[Fact]:
                  {"logit_scale", "logits_scaling", "output_multiplier", "logit_scaling"} & _names(n)
                  for n in ast.walk(forward or ast.Module(body=[], type_ignores=[])))
     out.append(Fact("head.logit_scale", scaled, _line(forward)))
+    return out
+
+
+def _precision_facts(c: _Code, layer: str | None) -> list[Fact]:
+    """Where the code keeps float32 before a sensitive step (the Gemma bugs were all here)."""
+    out = []
+    rotary = next(iter(c.by_role("rotary")), None)
+    forward = c.method(rotary, "forward")
+    if forward is not None:
+        upcast = any(_dotted(n.func).endswith(".float") or "float32" in _names(n) or "float" in _names(n)
+                     for n in _calls(forward))
+        out.append(Fact("precision.rope_float32", upcast, forward.lineno,
+                        "" if upcast else "frequencies and positions multiplied in the activation dtype"))
+    norm = next((b.rsplit(".", 1)[-1] for b, r in _role_attrs(c, layer).values() if r == "norm"), None)
+    if norm in c.classes:
+        cls = c.classes[norm]
+        order = None
+        for n in ast.walk(cls):
+            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult) and "weight" in _names(n):
+                other = n.right if "weight" in _names(n.left) else n.left
+                if any(_dotted(k.func).endswith((".to", ".type_as")) for k in _calls(other)):
+                    order = "cast_then_weight"  # Llama: weight * x.to(input_dtype)
+                else:
+                    order = order or "weight_in_float32"  # Gemma: (x * (1 + w.float())).type_as(x)
+        if order:
+            out.append(Fact("precision.norm_weight", order, cls.lineno))
+    soft = [n for fn in list(c.functions.values()) + [c.method(a, "forward") for a in c.by_role("attention")]
+            for n in _calls(fn) if _dotted(n.func).rsplit(".", 1)[-1] == "softmax"]
+    if soft:
+        fp32 = any("float32" in _names(n) or any(_dotted(k.func).endswith(".float") for k in _calls(n)) for n in soft)
+        out.append(Fact("precision.softmax_float32", fp32, soft[0].lineno))
+    lm = c.method(next(iter(c.by_role("lm head")), None), "forward")
+    if lm is not None:
+        up = any(_dotted(n.func).endswith(".float") for n in _calls(lm))
+        out.append(Fact("precision.logits_float32", up, lm.lineno))
     return out

@@ -1,0 +1,56 @@
+"""Reductions cached on disk by content: the source text and archread's own reducing code.
+
+A change to either gives a new key, so a stale reduction is never served. JSON, never pickle.
+Set ARCHREAD_NO_CACHE=1 to bypass; ARCHREAD_CACHE to move it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from archread.parsers.pipeline import Reduction, reduce_source
+from archread.parsers.source import Source
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("ARCHREAD_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "archread"
+    return Path(base) / "reductions"
+
+
+@functools.lru_cache(maxsize=1)
+def _code_hash() -> str:
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted([*root.glob("parsers/**/*.py"), root / "prelude.py"]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _key(source: Source) -> str:
+    return hashlib.sha256(f"{_code_hash()}\0{source.path}\0{source.release}\0{source.text}".encode()).hexdigest()[:32]
+
+
+def reduce_cached(source: Source) -> Reduction:
+    if os.environ.get("ARCHREAD_NO_CACHE") == "1":
+        return reduce_source(source)
+    path = cache_dir() / f"{_key(source)}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Reduction(source=source, **{k: v for k, v in data.items() if k != "source"})
+    except (OSError, ValueError, TypeError):
+        pass
+    result = reduce_source(source)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {f.name: getattr(result, f.name) for f in dataclasses.fields(result) if f.name != "source"}
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        tmp.replace(path)  # atomic: a reader never sees half a file
+    except OSError:
+        pass  # a read-only home still reduces, just without the cache
+    return result
