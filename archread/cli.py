@@ -30,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     diff.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
 
+    lint = sub.add_parser("lint", help="config (and weight) values that silently change what a model computes")
+    lint.add_argument("target", type=Path, help="checkpoint folder or config.json")
+    lint.add_argument("--weights", action="store_true", help="also read the *.safetensors in the folder")
+    lint.add_argument("--format", default="text", choices=["text", "json"])
+
     verify = sub.add_parser("verify", help="run the reduced model and the original on the same weights, layer by layer")
     verify.add_argument("source")
     verify.add_argument("--config", type=Path, help="config.json to build the model from")
@@ -97,6 +102,25 @@ def _diff(args) -> int:
     return 0
 
 
+def _lint(args) -> int:
+    from archread.parsers.lint import SEVERITIES, lint_config, load_config
+
+    path, cfg = load_config(args.target)
+    findings = lint_config(cfg)
+    if args.weights:
+        from archread.runtime.lint_weights import lint_weights
+
+        findings += lint_weights(path.parent, cfg)
+    findings.sort(key=lambda f: SEVERITIES.index(f.severity))
+    if args.format == "json":
+        print(json.dumps({"config": str(path), "findings": [f.to_json() for f in findings]}, indent=2))
+    else:
+        print(f"{path}: {len(findings)} finding{'s' * (len(findings) != 1)}")
+        for f in findings:
+            print(f"  {f.severity:<8} {f.code:<22} {f.message}\n{'':<34}why: {f.why}\n{'':<34}fix: {f.fix}")
+    return 1 if any(f.severity in ("error", "warning") for f in findings) else 0
+
+
 def _verify(args) -> int:
     from archread.runtime.verify import verify
 
@@ -138,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 2
     try:
-        return {"reduce": _reduce, "diff": _diff, "verify": _verify, "run": _run}[args.command](args)
+        return {"reduce": _reduce, "diff": _diff, "lint": _lint, "verify": _verify, "run": _run}[args.command](args)
     except ArchreadError as exc:
         print(f"archread: {exc}", file=sys.stderr)
         return 2
