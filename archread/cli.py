@@ -176,10 +176,11 @@ def _ui(argv: list[str]) -> int:
     parser.add_argument("--against", default="llama", help="reference model (default llama)")
     args = parser.parse_args(argv)
     try:
-        from archread.parsers import reduce_source, resolve
+        from archread.parsers import resolve
+        from archread.parsers.cache import reduce_cached
 
-        reduced = reduce_source(resolve(args.source))
-        reference = reduce_source(resolve(args.against))
+        reduced = reduce_cached(resolve(args.source))
+        reference = reduce_cached(resolve(args.against))
     except ArchreadError as exc:
         print(f"archread: {exc}", file=sys.stderr)
         return 2

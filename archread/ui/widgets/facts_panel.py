@@ -1,0 +1,30 @@
+"""The facts that differ from the reference; choosing one jumps both panes to where it is read."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from archread.diff import FactDiff
+
+
+def _value(v) -> str:
+    return "yes" if v is True else "no" if v is False else str(v)
+
+
+class FactsPanel(OptionList):
+    def __init__(self, differing: list[FactDiff], reference: str, **kwargs):
+        super().__init__(**kwargs)
+        self.border_title = f"differs from {reference}"
+        self.set_facts(differing, reference)
+
+    def set_facts(self, differing: list[FactDiff], reference: str) -> None:
+        self.facts = differing
+        self.border_title = f"{len(differing)} facts differ from {reference}"
+        self.clear_options()
+        for f in differing:
+            label = Text.assemble((f.key, "bold"), "  ", (_value(f.model), "green"), "  ", (_value(f.reference), "red"))
+            self.add_option(Option(label))
+        if not differing:
+            self.add_option(Option(Text("no fact differs", style="dim"), disabled=True))
