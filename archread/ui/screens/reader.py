@@ -102,7 +102,7 @@ class ReaderScreen(Screen):
         model, ref = self.query_one("#model", CodePane), self.query_one("#reference", CodePane)
         if model.mode == "original" and self.attribution:
             model.show_attributed(self.attribution)
-            model.scroll_to_line(c.part.line)
+            model.scroll_to_line(self._original_line(c.part.name))
         else:
             model.show(c.part.code, c.model_changed, c.part.line)
             if model_line:
@@ -209,11 +209,19 @@ class ReaderScreen(Screen):
         self.attribution = lines
         self._show_original()
 
+    def _original_line(self, name: str) -> int:
+        """Where the current component starts in the original file."""
+        for n, (line, _) in enumerate(self.attribution or [], 1):
+            if line.lstrip().startswith((f"class {name}(", f"class {name}:", f"def {name}(")):
+                return n
+        return 1
+
     def _show_original(self) -> None:
         pane = self.query_one("#model", CodePane)
         removed = sum(1 for _, by in self.attribution if by)
         pane.border_title = f"original: {removed} lines removed (dimmed, labelled by pass)"
         pane.show_attributed(self.attribution)
+        pane.scroll_to_line(self._original_line(self.current.part.name))
         self._status("o: back to the reduced model")
 
     # --- lint -----------------------------------------------------------------------------------------
