@@ -177,14 +177,16 @@ def _ui(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         from archread.parsers import resolve
-        from archread.parsers.cache import reduce_cached
+        from archread.parsers.cache import collect, prefetch
 
-        reduced = reduce_cached(resolve(args.source))
-        reference = reduce_cached(resolve(args.against))
+        sources = resolve(args.source), resolve(args.against)
+        children = prefetch(*sources)  # both reduce in child processes while the UI imports here
+        from archread.ui.app import ArchreadApp
+
+        reduced, reference = collect(children, *sources)
     except ArchreadError as exc:
         print(f"archread: {exc}", file=sys.stderr)
         return 2
-    from archread.ui.app import ArchreadApp
 
     ArchreadApp(reduced, reference).run()
     return 0

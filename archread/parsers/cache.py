@@ -9,11 +9,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib
 import json
 import os
 from pathlib import Path
 
-from archread.parsers.pipeline import Reduction, reduce_source
+from archread.parsers.reduction import Reduction
 from archread.parsers.source import Source
 
 
@@ -36,15 +37,18 @@ def _key(source: Source) -> str:
 
 
 def reduce_cached(source: Source) -> Reduction:
-    if os.environ.get("ARCHREAD_NO_CACHE") == "1":
-        return reduce_source(source)
     path = cache_dir() / f"{_key(source)}.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Reduction(source=source, **{k: v for k, v in data.items() if k != "source"})
-    except (OSError, ValueError, TypeError):
-        pass
+    if os.environ.get("ARCHREAD_NO_CACHE") != "1":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return Reduction(source=source, **{k: v for k, v in data.items() if k != "source"})
+        except (OSError, ValueError, TypeError):
+            pass
+    from archread.parsers.pipeline import reduce_source  # only on a miss: the pipeline is the costly import
+
     result = reduce_source(source)
+    if os.environ.get("ARCHREAD_NO_CACHE") == "1":
+        return result
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {f.name: getattr(result, f.name) for f in dataclasses.fields(result) if f.name != "source"}
@@ -54,3 +58,33 @@ def reduce_cached(source: Source) -> Reduction:
     except OSError:
         pass  # a read-only home still reduces, just without the cache
     return result
+
+
+def is_cached(source: Source) -> bool:
+    return (cache_dir() / f"{_key(source)}.json").is_file()
+
+
+def prefetch(*sources: Source) -> list[int]:
+    """Start reducing every uncached source in a forked child (each writes the cache); returns their pids.
+    The caller does other work meanwhile (importing the UI) and then calls collect()."""
+    todo = [s for s in sources if not is_cached(s)]
+    if not todo or not hasattr(os, "fork") or os.environ.get("ARCHREAD_NO_CACHE") == "1":
+        return []
+    importlib.import_module("archread.parsers.pipeline")  # imported once, before the forks, for every child
+
+    pids = []
+    for source in todo:
+        pid = os.fork()
+        if pid == 0:  # the child: reduce, write the cache, leave without running the parent's cleanup
+            try:
+                reduce_cached(source)
+            finally:
+                os._exit(0)
+        pids.append(pid)
+    return pids
+
+
+def collect(pids: list[int], *sources: Source) -> list[Reduction]:
+    for pid in pids:
+        os.waitpid(pid, 0)
+    return [reduce_cached(s) for s in sources]  # from the cache (reduced here if a child could not)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import time
-from dataclasses import dataclass, field
 
 import libcst as cst
 
@@ -18,19 +17,8 @@ from archread.parsers.context import PassContext
 from archread.parsers.passes import PASSES
 from archread.parsers.passes.base import StripPass
 from archread.parsers.passes.dead_code import roots
+from archread.parsers.reduction import Reduction
 from archread.parsers.source import Source
-
-
-@dataclass
-class Reduction:
-    source: Source
-    code: str
-    original_lines: int
-    reduced_lines: int
-    removed: dict[str, int]
-    warnings: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    roots: list[str] = field(default_factory=list)
 
 
 def nonblank(text: str) -> int:

@@ -1,0 +1,19 @@
+"""The result of reducing a modeling file (kept apart from the pipeline so reading a cached one stays cheap)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from archread.parsers.source import Source
+
+
+@dataclass
+class Reduction:
+    source: Source
+    code: str
+    original_lines: int
+    reduced_lines: int
+    removed: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    roots: list[str] = field(default_factory=list)
