@@ -166,14 +166,14 @@ def sweep() -> None:
     g, u = torch.randn(TOKENS, 14336, device=DEV, dtype=BF16), torch.randn(TOKENS, 14336, device=DEV, dtype=BF16)
     q = torch.randn(1, TOKENS, 32, 128, device=DEV, dtype=BF16).transpose(1, 2)
     k = torch.randn(1, TOKENS, 8, 128, device=DEV, dtype=BF16).transpose(1, 2)
-    cos = torch.randn(1, TOKENS, 128, device=DEV, dtype=BF16)
+    cos, sin = torch.randn(1, TOKENS, 128, device=DEV, dtype=BF16), torch.randn(1, TOKENS, 128, device=DEV, dtype=BF16)
     logits = torch.randn(4096, 256000, device=DEV, dtype=BF16)
     grids = [
         ("norm", TUNE["norm"], {"warps": (4, 8, 16), "rows": (1, 2, 4)},
          lambda: (K.rms_norm(x, w), K.layer_norm(nx, w.repeat(2)[:6144], None, 1e-5, 1.0))),
         ("activation", TUNE["activation"], {"block": (1024, 2048, 4096), "warps": (4, 8)}, lambda: K.activation(g, u, "silu")),
         ("softcap", TUNE["softcap"], {"block": (1024, 2048, 4096), "warps": (4, 8)}, lambda: K.softcap(logits, 30.0)),
-        ("rope", TUNE["rope"], {"rows": (4, 8, 16, 32), "warps": (2, 4, 8)}, lambda: K.apply_rope(q, k, cos, cos)),
+        ("rope", TUNE["rope"], {"positions": (1, 2, 4), "warps": (2, 4, 8)}, lambda: K.apply_rope(q, k, cos, sin)),
     ]
     for op, tune, space, fn in grids:
         keys = list(space)

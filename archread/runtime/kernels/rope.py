@@ -2,9 +2,9 @@
 
 Layout as the models hold it: q (batch, heads, seq, head_dim) with any strides and a unit last stride,
 cos/sin (batch or 1, seq, rot) where rot ≤ head_dim is the rotary width (what a model's rotary module
-returns). Dimensions past rot pass through. Each program rotates a tile of head rows taken in memory order
-(heads inner when the heads are adjacent in memory, as after the usual view + transpose), so loads and
-stores stream, each row read once as its two halves (or its even and odd elements).
+returns). Dimensions past rot pass through. Each program takes a few positions with all their heads, so a
+position's cos/sin is read once for every head, and each head row is read once as its two halves (or its
+even and odd elements); any strides, so the usual view + transpose layout costs no copy.
 """
 
 from __future__ import annotations
@@ -15,64 +15,55 @@ import triton.language as tl
 
 from ._checks import KernelLimitError, check_dtype
 
-TUNE = {"rows": 32, "warps": 4}  # best on an H200 (benchmarks/kernels.py --sweep)
+TUNE = {"positions": 1, "warps": 4}  # positions per program (benchmarks/kernels.py --sweep)
 
 
 @triton.jit
-def _rope_rows(x, y, cos, sin, tile, n_rows, n_inner, n_outer_in_batch, s_inner, s_outer, s_batch,
-               o_inner, o_outer, o_batch, c_sb, c_ss, rot, head_dim,
-               HEADS_INNER: tl.constexpr, INTERLEAVED: tl.constexpr, ROWS: tl.constexpr, BLOCK_H: tl.constexpr,
+def _rope_tile(x, y, cos, sin, tile, n_pos, seq, n_heads, s_b, s_h, s_s, o_b, o_h, o_s, c_sb, c_ss, rot, head_dim,
+               INTERLEAVED: tl.constexpr, P: tl.constexpr, HEADS: tl.constexpr, BLOCK_H: tl.constexpr,
                BLOCK_P: tl.constexpr):
-    r = tile * ROWS + tl.arange(0, ROWS)[:, None]
-    inner = r % n_inner
-    outer = (r // n_inner) % n_outer_in_batch
-    batch = r // (n_inner * n_outer_in_batch)
-    pos = outer if HEADS_INNER else inner
-    src = x + batch * s_batch + outer * s_outer + inner * s_inner
-    dst = y + batch * o_batch + outer * o_outer + inner * o_inner
-    cs = batch * c_sb + pos * c_ss
+    """P positions × every head × the rotary pairs: each position's cos/sin is read once for all its heads."""
+    p = tile * P + tl.arange(0, P)[:, None, None]
+    h = tl.arange(0, HEADS)[None, :, None]
+    j = tl.arange(0, BLOCK_H)[None, None, :]
+    b, s = p // seq, p % seq
     half = rot // 2
-    j = tl.arange(0, BLOCK_H)[None, :]
-    keep = (r < n_rows) & (j < half)
+    at = (p < n_pos) & (h < n_heads)
+    keep = at & (j < half)
     if INTERLEAVED:
         ia, ib = 2 * j, 2 * j + 1
     else:
         ia, ib = j, j + half
+    src = x + b * s_b + s * s_s + h * s_h
+    dst = y + b * o_b + s * o_s + h * o_h
+    cs = b * c_sb + s * c_ss
+    on = (p < n_pos) & (j < half)
+    ca = tl.load(cos + cs + ia, mask=on, other=0.0).to(tl.float32)
+    cb = tl.load(cos + cs + ib, mask=on, other=0.0).to(tl.float32)
+    sa = tl.load(sin + cs + ia, mask=on, other=0.0).to(tl.float32)
+    sb = tl.load(sin + cs + ib, mask=on, other=0.0).to(tl.float32)
     a = tl.load(src + ia, mask=keep, other=0.0, eviction_policy="evict_first").to(tl.float32)
-    b = tl.load(src + ib, mask=keep, other=0.0, eviction_policy="evict_first").to(tl.float32)
-    ca = tl.load(cos + cs + ia, mask=keep, other=0.0).to(tl.float32)
-    cb = tl.load(cos + cs + ib, mask=keep, other=0.0).to(tl.float32)
-    sa = tl.load(sin + cs + ia, mask=keep, other=0.0).to(tl.float32)
-    sb = tl.load(sin + cs + ib, mask=keep, other=0.0).to(tl.float32)
-    tl.store(dst + ia, (a * ca - b * sa).to(y.dtype.element_ty), mask=keep)
-    tl.store(dst + ib, (b * cb + a * sb).to(y.dtype.element_ty), mask=keep)
+    bb = tl.load(src + ib, mask=keep, other=0.0, eviction_policy="evict_first").to(tl.float32)
+    tl.store(dst + ia, (a * ca - bb * sa).to(y.dtype.element_ty), mask=keep)
+    tl.store(dst + ib, (bb * cb + a * sb).to(y.dtype.element_ty), mask=keep)
     if BLOCK_P > 0:  # partial rotary: the dimensions past rot pass through
-        d = rot + tl.arange(0, BLOCK_P)[None, :]
-        rest = (r < n_rows) & (d < head_dim)
+        d = rot + tl.arange(0, BLOCK_P)[None, None, :]
+        rest = at & (d < head_dim)
         tl.store(dst + d, tl.load(src + d, mask=rest, eviction_policy="evict_first"), mask=rest)
 
 
 @triton.jit
-def _rope_kernel(q, qo, k, ko, cos, sin, q_tiles, nq_rows, nk_rows, n_q, n_k, seq,
+def _rope_kernel(q, qo, k, ko, cos, sin, tiles, n_pos, seq, n_q, n_k,
                  q_sb, q_sh, q_ss, qo_sb, qo_sh, qo_ss, k_sb, k_sh, k_ss, ko_sb, ko_sh, ko_ss, c_sb, c_ss,
-                 rot, head_dim,
-                 HEADS_INNER: tl.constexpr, INTERLEAVED: tl.constexpr, ROWS: tl.constexpr, BLOCK_H: tl.constexpr,
-                 BLOCK_P: tl.constexpr):
+                 rot, head_dim, INTERLEAVED: tl.constexpr, P: tl.constexpr, HQ: tl.constexpr, HK: tl.constexpr,
+                 BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr):
     pid = tl.program_id(0).to(tl.int64)
-    if HEADS_INNER:  # rows run (batch, position, head)
-        if pid < q_tiles:
-            _rope_rows(q, qo, cos, sin, pid, nq_rows, n_q, seq, q_sh, q_ss, q_sb, qo_sh, qo_ss, qo_sb, c_sb, c_ss,
-                       rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_H, BLOCK_P)
-        else:
-            _rope_rows(k, ko, cos, sin, pid - q_tiles, nk_rows, n_k, seq, k_sh, k_ss, k_sb, ko_sh, ko_ss, ko_sb,
-                       c_sb, c_ss, rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_H, BLOCK_P)
-    else:  # rows run (batch, head, position)
-        if pid < q_tiles:
-            _rope_rows(q, qo, cos, sin, pid, nq_rows, seq, n_q, q_ss, q_sh, q_sb, qo_ss, qo_sh, qo_sb, c_sb, c_ss,
-                       rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_H, BLOCK_P)
-        else:
-            _rope_rows(k, ko, cos, sin, pid - q_tiles, nk_rows, seq, n_k, k_ss, k_sh, k_sb, ko_ss, ko_sh, ko_sb,
-                       c_sb, c_ss, rot, head_dim, HEADS_INNER, INTERLEAVED, ROWS, BLOCK_H, BLOCK_P)
+    if pid < tiles:
+        _rope_tile(q, qo, cos, sin, pid, n_pos, seq, n_q, q_sb, q_sh, q_ss, qo_sb, qo_sh, qo_ss, c_sb, c_ss,
+                   rot, head_dim, INTERLEAVED, P, HQ, BLOCK_H, BLOCK_P)
+    else:
+        _rope_tile(k, ko, cos, sin, pid - tiles, n_pos, seq, n_k, k_sb, k_sh, k_ss, ko_sb, ko_sh, ko_ss, c_sb, c_ss,
+                   rot, head_dim, INTERLEAVED, P, HK, BLOCK_H, BLOCK_P)
 
 
 def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool = False):
@@ -91,16 +82,14 @@ def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.T
     cos, sin = cos.contiguous(), sin.contiguous()
     q, k = (t if t.stride(-1) == 1 else t.contiguous() for t in (q, k))
     qo, ko = torch.empty_like(q), torch.empty_like(k)
-    heads_inner = q.stride(1) <= q.stride(2)
-    rows = TUNE["rows"]
-    q_tiles = triton.cdiv(q.numel() // head_dim, rows)
-    grid = (q_tiles + triton.cdiv(k.numel() // head_dim, rows),)
-    _rope_kernel[grid](
-        q, qo, k, ko, cos, sin, q_tiles, q.numel() // head_dim, k.numel() // head_dim, n_q, k.shape[1], seq,
+    per = TUNE["positions"]
+    tiles = triton.cdiv(batch * seq, per)
+    _rope_kernel[(2 * tiles,)](
+        q, qo, k, ko, cos, sin, tiles, batch * seq, seq, n_q, k.shape[1],
         q.stride(0), q.stride(1), q.stride(2), qo.stride(0), qo.stride(1), qo.stride(2),
         k.stride(0), k.stride(1), k.stride(2), ko.stride(0), ko.stride(1), ko.stride(2),
         cos.stride(0) if cos.shape[0] > 1 else 0, cos.stride(1), rot, head_dim,
-        HEADS_INNER=heads_inner, INTERLEAVED=interleaved, ROWS=rows,
+        INTERLEAVED=interleaved, P=per, HQ=triton.next_power_of_2(n_q), HK=triton.next_power_of_2(k.shape[1]),
         BLOCK_H=triton.next_power_of_2(rot // 2),
         BLOCK_P=triton.next_power_of_2(head_dim - rot) if rot < head_dim else 0, num_warps=TUNE["warps"])
     return qo, ko
