@@ -80,7 +80,7 @@ def _original_class(transformers, model_type: str, root: str):
     return cls
 
 
-def _config(transformers, model_type: str, config: Path | None, weights: Path | None):
+def _config(transformers, model_type: str, config: Path | None, weights: Path | None, config_class=None):
     path = config or (weights / "config.json" if weights else None)
     if path is not None:
         if not path.is_file():
@@ -93,8 +93,8 @@ def _config(transformers, model_type: str, config: Path | None, weights: Path | 
             raise ArchreadError(f"{path}: config is for {data['model_type']}, the modeling file is {model_type}")
         data.pop("model_type", None)
         return transformers.AutoConfig.for_model(model_type, **data)
-    try:
-        return shrink(transformers.AutoConfig.for_model(model_type))
+    try:  # the class the root model is built from (AriaTextConfig, not the multimodal AriaConfig)
+        return shrink(config_class() if config_class is not None else transformers.AutoConfig.for_model(model_type))
     except ValueError:
         raise ArchreadError(f"the installed transformers has no configuration for '{model_type}'") from None
 
@@ -110,9 +110,12 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     if device == "cuda" and not torch.cuda.is_available():
         raise ArchreadError("no CUDA GPU here; use --device cpu")
     transformers = _transformers()
-    cfg = _config(transformers, source.model_type, config, weights)
-    cfg._attn_implementation = "eager"
     original_cls = _original_class(transformers, source.model_type, reduction.roots[0])
+    config_class = getattr(original_cls, "config_class", None)
+    if not getattr(config_class, "model_type", ""):  # the generic base class names no architecture
+        config_class = None
+    cfg = _config(transformers, source.model_type, config, weights, config_class)
+    cfg._attn_implementation = "eager"
     torch.manual_seed(0)
     try:
         if weights is None:  # random weights: the original's own state dict, as its module tree names it
