@@ -62,8 +62,13 @@ def test_reading_never_executes_the_input(capsys, tmp_path, monkeypatch):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("module,banned", [("archread.parsers", ("torch", "textual", "transformers")),
-                                           ("archread.runtime.verify", ("textual",))])
+@pytest.mark.parametrize("module,banned", [
+    ("archread.parsers", ("torch", "textual", "transformers")),
+    ("archread.parsers.pipeline, archread.parsers.facts, archread.parsers.lint, archread.parsers.cache",
+     ("torch", "textual", "transformers")),
+    ("archread.diff, archread.diff.render", ("torch", "textual", "transformers")),
+    ("archread.runtime.verify, archread.runtime.run, archread.runtime.bind, archread.runtime.kernels", ("textual",)),
+])
 def test_import_hygiene(module, banned):
     probe = f"import sys, {module}; print(' '.join(m for m in {banned!r} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
