@@ -1,6 +1,9 @@
 """Verify every decoder-only causal LM of the installed transformers: reduced? original runs? match?
 
-Usage: python benchmarks/fidelity.py [--list ../shared/corpus/causal_lm_files_X.txt] [--timeout 90]
+Usage: python benchmarks/fidelity.py [--release 4.48.3] [--list ../shared/corpus/causal_lm_files_X.txt] [--timeout 90]
+
+--release V reads the modeling files of transformers V unpacked under ~/.cache/archread/corpus/V (as the
+tests leave them); their originals run under V in a subprocess.
 
 Each model runs in a forked child with a time limit, so one that hangs (blt did, for minutes) is recorded
 as a timeout instead of stopping the sweep.
@@ -65,12 +68,16 @@ def in_child(path: Path, timeout: float) -> tuple[str, str]:
 
 
 def main() -> None:
-    version = importlib.metadata.version("transformers")
     parser = argparse.ArgumentParser()
-    parser.add_argument("--list", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "corpus" / f"causal_lm_files_{version}.txt")
+    parser.add_argument("--release", default=importlib.metadata.version("transformers"))
+    parser.add_argument("--list", type=Path)
     parser.add_argument("--timeout", type=float, default=90.0)
     args = parser.parse_args()
-    root = transformers_root()
+    version = args.release
+    args.list = args.list or Path(__file__).resolve().parents[2] / "shared" / "corpus" / f"causal_lm_files_{version}.txt"
+    installed = version == importlib.metadata.version("transformers")
+    corpus = Path(os.environ.get("ARCHREAD_CORPUS", Path.home() / ".cache" / "archread" / "corpus"))
+    root = transformers_root() if installed else corpus / version / "transformers"
     files = [root / line.strip() for line in args.list.read_text().splitlines() if line.strip()]
     outcome = collections.Counter()
     for path in files:

@@ -57,3 +57,18 @@ def test_cuda_without_gpu_says_so(capsys):
         pytest.skip("a GPU is present")
     assert main(["verify", "llama", "--device", "cuda"]) == 2
     assert "--device cpu" in capsys.readouterr().err
+
+
+OLDER = {  # a sample of each older era; its originals run under that release, in a subprocess
+    "4.48.3": ["llama", "mistral", "qwen2", "phi3", "nemotron", "gemma", "starcoder2", "cohere", "olmo2", "mixtral"],
+    "4.41.2": ["llama", "gemma", "starcoder2", "cohere", "olmo", "stablelm", "persimmon", "mixtral", "phi", "phi3"],
+}
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("version", OLDER)
+def test_older_release_originals_run_under_their_release(version, release):
+    for model_type in OLDER[version]:
+        report = verify(release(version) / "models" / model_type / f"modeling_{model_type}.py")
+        assert report.match, f"{model_type} {version}: {report.first_divergent}"
+        assert "subprocess" in report.reference and report.logits.max_abs <= 1e-5

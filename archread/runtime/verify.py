@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,9 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     source = reduction.source
     root = transformers_root()
     inside = root is not None and source.path.resolve().is_relative_to(root.resolve())
+    installed = importlib.metadata.version("transformers") if root is not None else None
+    if not inside and source.release and source.release != installed and config is None and weights is None:
+        return _other_release(reduction, source.release, device, dtype, trust_code)
     if not inside and not trust_code:
         raise ArchreadError(f"{source.path}: outside the installed transformers; pass --trust-code to run it")
     if device == "cuda" and not torch.cuda.is_available():
@@ -131,6 +135,18 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     reduced = build_model(reduction, cfg)
     tied = load_into(reduced, state)
     return compare_models(reduced, original, cfg, source.label, original_cls.__name__, device, dtype, tied)
+
+
+def _other_release(reduction, version: str, device: str, dtype: str, trust_code: bool) -> VerifyReport:
+    """A file of another transformers release: its original runs under that release, in a subprocess."""
+    from archread.runtime.release import release_site
+    from archread.runtime.verify_release import same_as_release, verify_release
+
+    if device != "cpu" or dtype != "float32":
+        raise ArchreadError(f"a transformers {version} original is compared in float32 on the CPU (--device cpu --dtype float32)")
+    if not same_as_release(reduction.source, release_site(version)) and not trust_code:
+        raise ArchreadError(f"{reduction.source.path}: differs from transformers {version}'s own file; pass --trust-code to run it")
+    return verify_release(reduction, version)
 
 
 def compare_models(reduced, original, cfg, label, reference, device, dtype, tied, tokens=None, stream=False,

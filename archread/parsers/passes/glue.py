@@ -52,6 +52,12 @@ class Glue(Knockout):
     )]
     KEEP = ["class LMLP(nn.Module):\n    def forward(self, x):\n        return x\n"]
 
+    def leave_If(self, original, updated):
+        # `if TYPE_CHECKING:` imports for annotations only (module level, where no function knocks it out)
+        if m.matches(updated.test, m.Name("TYPE_CHECKING")) and updated.orelse is None:
+            return self.removed(original)
+        return super().leave_If(original, updated) if hasattr(super(), "leave_If") else updated
+
     def __init__(self, ctx):
         super().__init__(ctx)
         self.glue: set[str] = set()

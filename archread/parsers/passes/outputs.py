@@ -64,6 +64,9 @@ class Outputs(Knockout):
             for ret in find(forward, cst.Return, m.Return(value=m.Call())) if forward else []:
                 if dotted(ret.value.func) in self.output_classes:
                     self.single.add(cls.name.value)
+            for built in find(forward, cst.Assign, m.Assign(value=m.Call())) if forward else []:
+                if dotted(built.value.func) in self.output_classes:  # output = BaseModelOutputWithPast(...)
+                    self.single.add(cls.name.value)
             for assign in find(init, cst.Assign, m.Assign(targets=[m.AssignTarget(_SELF_ATTR)], value=m.Call())) if init else []:
                 self.attr_class[(cls.name.value, assign.targets[0].target.attr.value)] = dotted(assign.value.func)
 
@@ -101,15 +104,27 @@ class Outputs(Knockout):
             return updated.args[0].value
         return updated
 
-    def leave_Return(self, original, updated):
-        call = updated.value
+    def _tensor_of(self, call: cst.CSTNode) -> cst.BaseExpression | None:
+        """The one tensor an output-class call carries (logits, last_hidden_state…), or None."""
         if not m.matches(call, m.Call()) or dotted(call.func) not in self.output_classes or not call.args:
-            return updated
+            return None
         by_name = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
         chosen = next((by_name[k] for k in _WANTED if k in by_name), call.args[0].value)
         self.ctx.remove(self.NAME, call)
         self.ctx.removed[self.NAME] -= 1
-        return updated.with_changes(value=chosen)
+        return chosen
+
+    def leave_Return(self, original, updated):
+        chosen = self._tensor_of(updated.value)
+        return updated if chosen is None else updated.with_changes(value=chosen)
+
+    def leave_Assign(self, original, updated):
+        updated = super().leave_Assign(original, updated)
+        if isinstance(updated, cst.Assign):
+            chosen = self._tensor_of(updated.value)
+            if chosen is not None:
+                return updated.with_changes(value=chosen)
+        return updated
 
     def leave_Subscript(self, original, updated):
         if any((_LOGIT_SLICES | self._slices) & names_in(element) for element in updated.slice):

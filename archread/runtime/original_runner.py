@@ -1,0 +1,53 @@
+"""Run in a subprocess under another transformers release (PYTHONPATH puts it first): build a model's root
+class on a tiny configuration with random weights, run it, and write what verify compares as safetensors.
+
+    python -m archread.runtime.original_runner MODEL_TYPE ROOT_CLASS OUT_DIR
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from archread.runtime.compare import run_with_taps, watched
+from archread.runtime.tiny import shrink, test_tokens
+
+
+def main(model_type: str, root: str, out: Path) -> None:
+    import transformers
+
+    module = importlib.import_module(f"transformers.models.{model_type}.modeling_{model_type}")
+    cls = getattr(module, root)
+    config_class = getattr(cls, "config_class", None)
+    if not getattr(config_class, "model_type", ""):
+        config_class = type(transformers.AutoConfig.for_model(model_type))
+    cfg = shrink(config_class())
+    cfg._attn_implementation = "eager"
+    torch.manual_seed(0)
+    model = cls(cfg).eval().float()
+    tokens = torch.randint(0, cfg.vocab_size, (2, test_tokens()), generator=torch.Generator().manual_seed(0))
+    names = watched(model)
+    logits, taps = run_with_taps(model, tokens, names)
+    save_file({k: v.clone().contiguous() for k, v in model.state_dict().items()}, out / "weights.safetensors")
+    save_file({"tokens": tokens, "logits": logits.clone(), **{f"tap:{k}": v.clone() for k, v in taps.items()}},
+              out / "taps.safetensors")
+    derived = {}  # properties of the config class (FalconConfig.rotary), which the reduced code may read
+    for name in dir(type(cfg)):
+        if isinstance(getattr(type(cfg), name, None), property) and not name.startswith("_"):
+            try:
+                value = getattr(cfg, name)
+            except Exception:  # noqa: BLE001 - a property that needs more than the config has
+                continue
+            if isinstance(value, (int, float, str, bool, type(None), list, dict)):
+                derived[name] = value
+    fields = {**derived, **cfg.to_dict(), "_archread_names": names}
+    (out / "config.json").write_text(json.dumps(fields, default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], Path(sys.argv[3]))

@@ -1,0 +1,69 @@
+"""Another transformers release, for originals of another era: installed once with `pip install --target`
+into a cache folder (transformers with the hub and tokenizers it pins; everything else — torch, numpy —
+comes from this environment), and run in a subprocess that hands back tensors as safetensors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from archread.errors import ArchreadError
+
+KEEP = ("transformers", "huggingface_hub", "tokenizers")  # always the release's own
+
+
+def releases_dir() -> Path:
+    base = os.environ.get("ARCHREAD_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "archread"
+    return Path(base) / "releases"
+
+
+def release_site(version: str) -> Path:
+    """transformers==version with the hub and tokenizers it needs, in its own folder (installed once)."""
+    site = releases_dir() / version
+    if (site / "transformers" / "__init__.py").is_file():
+        return site
+    tmp = Path(tempfile.mkdtemp(prefix=f"tf-{version}-", dir=releases_dir().parent if releases_dir().parent.is_dir() else None))
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                             "--target", str(tmp), f"transformers=={version}"], capture_output=True, text=True)
+    if result.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        last = (result.stderr.strip().splitlines() or ["pip failed"])[-1]
+        raise ArchreadError(f"cannot install transformers {version} to run its original: {last}")
+    dropped = set()
+    for entry in tmp.iterdir():  # what this environment already has (numpy, yaml…) stays ours
+        name = entry.name.removesuffix(".py")
+        if not entry.name.endswith((".dist-info", ".data")) and name not in KEEP and importlib.util.find_spec(name):
+            dropped.add(name.lower().replace("-", "_"))
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
+    for entry in tmp.glob("*.dist-info"):
+        if entry.name.split("-")[0].lower().replace("-", "_") in dropped:
+            shutil.rmtree(entry, ignore_errors=True)
+    site.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(site, ignore_errors=True)
+    tmp.rename(site)
+    return site
+
+
+def run_original(version: str, model_type: str, root: str, timeout: float = 600) -> Path:
+    """Run `root` of transformers==version on a tiny config in a subprocess; returns the folder it wrote:
+    config.json, weights.safetensors (its state dict), taps.safetensors (tokens, logits, module outputs)."""
+    site = release_site(version)
+    out = Path(tempfile.mkdtemp(prefix="archread-original-"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(Path(__file__).resolve().parents[2])]),
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
+    try:
+        result = subprocess.run([sys.executable, "-m", "archread.runtime.original_runner", model_type, root, str(out)],
+                                capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ArchreadError(f"the original {root} of transformers {version} did not finish in {timeout:.0f} s") from None
+    if result.returncode != 0:
+        lines = [ln for ln in result.stderr.strip().splitlines() if ln.strip()]
+        raise ArchreadError(f"the original {root} of transformers {version} does not run: {lines[-1] if lines else '?'}")
+    json.loads((out / "config.json").read_text())  # written last: its presence means the run completed
+    return out

@@ -1,0 +1,56 @@
+"""verify for a modeling file of another transformers release: the original runs under that release in a
+subprocess (runtime/release.py); the reduced model runs here on the weights and tokens it wrote."""
+
+from __future__ import annotations
+
+import json
+import types
+
+from safetensors.torch import load_file
+
+from archread.errors import ArchreadError
+from archread.runtime.build import build_model
+from archread.runtime.compare import error, run_with_taps
+from archread.runtime.release import run_original
+from archread.runtime.weights import load_into
+
+
+class ConfigView(types.SimpleNamespace):
+    """The release's configuration as plain attributes (its class may not exist in this transformers)."""
+
+    def to_dict(self) -> dict:
+        return dict(vars(self))
+
+
+def verify_release(reduction, version: str):
+    from archread.runtime.verify import VerifyReport, _first_divergent, _has
+
+    source = reduction.source
+    out = run_original(version, source.model_type, reduction.roots[0])
+    fields = json.loads((out / "config.json").read_text())
+    names = fields.pop("_archread_names")
+    cfg = ConfigView(**fields)
+    reduced = build_model(reduction, cfg)
+    names = [n for n in names if _has(reduced, n)]  # the original's dropout modules are gone, by design
+    tied = load_into(reduced, load_file(out / "weights.safetensors"))
+    taps = load_file(out / "taps.safetensors")
+    try:
+        got_logits, got = run_with_taps(reduced.float(), taps["tokens"], names)
+    except Exception as exc:
+        raise ArchreadError(f"the reduced model does not run: {type(exc).__name__}: {exc}".splitlines()[0]) from None
+    want = {k.removeprefix("tap:"): v for k, v in taps.items() if k.startswith("tap:")}
+    layers = [error(n, got[n], want[n]) for n in names if n in got and n in want]
+    logits = error("logits", got_logits, taps["logits"])
+    top1 = (got_logits.argmax(-1) == taps["logits"].argmax(-1)).float().mean().item()
+    report = VerifyReport(source.label, f"{reduction.roots[0]} (transformers {version}, subprocess)", "float32", "cpu",
+                          layers, logits, top1, [], tied)
+    report.first_divergent = _first_divergent(layers + [logits], [])
+    report.match = report.first_divergent is None
+    return report
+
+
+def same_as_release(source, site) -> bool:
+    """The file is that release's own modeling file, byte for byte (so running it needs no --trust-code)."""
+    own = site / "transformers" / "models" / source.model_type / source.path.name
+    return own.is_file() and own.read_bytes() == source.path.read_bytes()
+
