@@ -16,7 +16,7 @@ __all__ = [
     "ACT2FN", "ACT2CLS", "get_activation", "ROPE_INIT_FUNCTIONS", "Conv1D",
     "create_causal_mask", "create_sliding_window_causal_mask", "create_chunked_causal_mask",
     "create_padding_mask", "_prepare_4d_attention_mask", "create_recurrent_attention_mask",
-    "create_bidirectional_mask", "create_bidirectional_sliding_window_mask", "maybe_autocast",
+    "create_bidirectional_mask", "create_bidirectional_sliding_window_mask", "maybe_autocast", "init",
 ]
 
 
@@ -178,7 +178,34 @@ def _yarn(config=None, device=None, seq_len=None, **kwargs):
     return inv_freq, attention
 
 
-ROPE_INIT_FUNCTIONS = {"default": _default, "linear": _linear, "dynamic": _default, "llama3": _llama3, "yarn": _yarn}
+def _proportional(config=None, device=None, seq_len=None, **kwargs):
+    """The first `partial_rotary_factor` of each head's frequency pairs rotate, the rest get frequency 0 (they
+    pass through), so the encoding always spans head_dim; divided by `factor`."""
+    base, _, p = _rope_settings(config, kwargs)
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    angles = int(p.get("partial_rotary_factor", 1.0) * head_dim // 2)
+    rotated = 1.0 / (base ** (torch.arange(0, 2 * angles, 2, dtype=torch.int64).to(device=device, dtype=torch.float) / head_dim))
+    inv_freq = torch.cat((rotated, torch.zeros(head_dim // 2 - angles, device=device)))
+    return inv_freq / p.get("factor", 1.0), 1.0
+
+
+ROPE_INIT_FUNCTIONS = {"default": _default, "linear": _linear, "dynamic": _default, "llama3": _llama3, "yarn": _yarn,
+                       "proportional": _proportional}
+
+
+class _Init:
+    """transformers' in-place initialisers that some modules call in __init__ (Mamba's A_log, D), without grad."""
+
+    @staticmethod
+    def copy_(tensor: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return tensor.copy_(other)
+
+    def __getattr__(self, name: str):
+        return getattr(torch.nn.init, name)
+
+
+init = _Init()
 
 
 # -- masks -------------------------------------------------------------------------------------

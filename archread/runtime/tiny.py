@@ -38,6 +38,27 @@ def _layer_pattern(values: list, keep: int) -> list[int]:
     return sorted(chosen)
 
 
+_STATE_HEADS = [("mamba_n_heads", "mamba_d_head", "mamba_expand"), ("num_heads", "head_dim", "expand")]
+
+
+def _per_layer(fields: dict, layers: int) -> dict:
+    """One choice of layers for every per-layer list and layer-indexed dict at once, so their lengths agree:
+    the first two layers and one of every kind (a kind: the layer's values across all of them)."""
+    lists = {k: v for k, v in fields.items() if isinstance(v, list) and len(v) == layers and k != "architectures"}
+    dicts = {k: v for k, v in fields.items() if isinstance(v, dict) and v
+             and all(str(x).isdigit() and int(x) < layers for x in v)}
+    if not lists and not dicts:
+        return {}
+    kinds = [tuple(repr(v[i]) for v in lists.values()) + tuple(
+        any(int(x) == i for x in d) for d in dicts.values()) for i in range(layers)]
+    picked = _layer_pattern(kinds, 2)
+    changes = {k: [v[i] for i in picked] for k, v in lists.items()}
+    for k, d in dicts.items():
+        changes[k] = {type(x)(picked.index(int(x))): value for x, value in d.items() if int(x) in picked}
+    changes.update({k: len(picked) for k in _LAYER_COUNT_KEYS if k in fields})
+    return changes
+
+
 def shrink(config):
     """A tiny copy of a transformers configuration, rebuilt by its class so derived fields follow."""
     fields = config.to_dict()
@@ -51,12 +72,14 @@ def shrink(config):
     kv = fields.get("num_key_value_heads")
     if isinstance(heads, int) and "num_key_value_heads" in fields:  # None means one kv head per query head
         changes["num_key_value_heads"] = 4 if kv is None or kv >= heads else (2 if kv > 1 else 1)
-    if isinstance(layers, int):  # per-layer lists keep a layer of every kind
-        for key, value in fields.items():
-            if isinstance(value, list) and len(value) == layers and key != "architectures":
-                picked = _layer_pattern(value, 2)
-                changes[key] = [value[i] for i in picked]
-                changes.update({k: len(picked) for k in _LAYER_COUNT_KEYS if k in fields})
+    if isinstance(layers, int):
+        changes.update(_per_layer(fields, layers))
+    for heads_key, dim_key, expand_key in _STATE_HEADS:  # SSM heads × head size = expand × hidden
+        if all(k in fields for k in (heads_key, dim_key, expand_key)) and isinstance(fields[expand_key], (int, float)):
+            hidden = changes.get("hidden_size", fields.get("hidden_size"))
+            heads_now = changes.get(heads_key, fields[heads_key])
+            if isinstance(hidden, int) and isinstance(heads_now, int) and heads_now:
+                changes[dim_key] = int(fields[expand_key] * hidden) // heads_now
     if "use_cache" in fields:
         changes["use_cache"] = False
     for key in ("pad_token_id", "bos_token_id", "eos_token_id"):
