@@ -45,7 +45,7 @@ def _per_layer(fields: dict, layers: int) -> dict:
     """One choice of layers for every per-layer list and layer-indexed dict at once, so their lengths agree:
     the first two layers and one of every kind (a kind: the layer's values across all of them)."""
     lists = {k: v for k, v in fields.items() if isinstance(v, list) and len(v) == layers and k != "architectures"}
-    dicts = {k: v for k, v in fields.items() if isinstance(v, dict) and v
+    dicts = {k: v for k, v in fields.items() if isinstance(v, dict) and v and "layer" in k  # not id2label
              and all(str(x).isdigit() and int(x) < layers for x in v)}
     if not lists and not dicts:
         return {}
