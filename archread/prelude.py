@@ -17,6 +17,7 @@ __all__ = [
     "create_causal_mask", "create_sliding_window_causal_mask", "create_chunked_causal_mask",
     "create_padding_mask", "_prepare_4d_attention_mask", "create_recurrent_attention_mask",
     "create_bidirectional_mask", "create_bidirectional_sliding_window_mask", "maybe_autocast", "init",
+    "KVSharingDict",
 ]
 
 
@@ -191,6 +192,10 @@ def _proportional(config=None, device=None, seq_len=None, **kwargs):
 
 ROPE_INIT_FUNCTIONS = {"default": _default, "linear": _linear, "dynamic": _default, "llama3": _llama3, "yarn": _yarn,
                        "proportional": _proportional}
+
+
+class KVSharingDict(dict):
+    """Keys and values one layer stores for later layers to reuse (Gemma 3n/4): part of the math, not a cache."""
 
 
 class _Init:
