@@ -34,7 +34,9 @@ class Masks(StripPass):
 
     def visit_Module(self, node: cst.Module) -> None:
         # a helper whose body reads a sliding window (4.4x Mistral's _update_causal_mask) keeps that window
-        self.windowed = {f.name.value for f in find(node, cst.FunctionDef) if f.name.value in _RENAMES
+        helpers = [s for s in node.body if isinstance(s, cst.FunctionDef)] + [
+            f for c in node.body if isinstance(c, cst.ClassDef) for f in c.body.body if isinstance(f, cst.FunctionDef)]
+        self.windowed = {f.name.value for f in helpers if f.name.value in _RENAMES  # only these are walked
                          and any(n.value == "sliding_window" for n in find(f, cst.Name))}
 
     def leave_Call(self, original, updated):
