@@ -41,6 +41,26 @@ def _layer_pattern(values: list, keep: int) -> list[int]:
 _STATE_HEADS = [("mamba_n_heads", "mamba_d_head", "mamba_expand"), ("num_heads", "head_dim", "expand")]
 
 
+def _head_size(fields: dict) -> int | None:
+    if isinstance(fields.get("head_dim"), int):
+        return fields["head_dim"]
+    hidden = next((fields[k] for k in ("hidden_size", "n_embd", "d_model") if isinstance(fields.get(k), int)), None)
+    heads = next((fields[k] for k in ("num_attention_heads", "n_head", "num_heads") if isinstance(fields.get(k), int)), None)
+    return hidden // heads if hidden and heads else None
+
+
+def _keep_equalities(fields: dict, changes: dict) -> None:
+    """Sizes equal in the defaults stay equal (MLA's head_dim = qk_rope_head_dim): the smaller tiny value wins.
+    Only head and width sizes: a window or a context that happens to equal one is another quantity."""
+    ints = {k: v for k, v in fields.items() if isinstance(v, int) and not isinstance(v, bool) and v > 1
+            and any(t in k for t in ("dim", "size", "heads")) and not any(t in k for t in ("position", "vocab", "window"))}
+    for a in ints:
+        for b in ints:
+            if a < b and ints[a] == ints[b] and (a in changes or b in changes):
+                tiny = min(changes.get(a, ints[a]), changes.get(b, ints[b]))
+                changes[a] = changes[b] = tiny
+
+
 def _per_layer(fields: dict, layers: int) -> dict:
     """One choice of layers for every per-layer list and layer-indexed dict at once, so their lengths agree:
     the first two layers and one of every kind (a kind: the layer's values across all of them)."""
@@ -80,6 +100,11 @@ def shrink(config):
             heads_now = changes.get(heads_key, fields[heads_key])
             if isinstance(hidden, int) and isinstance(heads_now, int) and heads_now:
                 changes[dim_key] = int(fields[expand_key] * hidden) // heads_now
+    _keep_equalities(fields, changes)
+    for key in ("rotary_dim", "rotary_emb_dim", "rotary_ndims"):  # a rotary width keeps its share of the head
+        head, tiny_head = _head_size(fields), _head_size({**fields, **changes})
+        if isinstance(fields.get(key), int) and head and tiny_head:
+            changes[key] = max(2, fields[key] * tiny_head // head // 2 * 2)
     if "use_cache" in fields:
         changes["use_cache"] = False
     for key in ("pad_token_id", "bos_token_id", "eos_token_id"):
