@@ -36,7 +36,12 @@ def main(model_type: str, root: str, out: Path) -> None:
     save_file({k: v.clone().contiguous() for k, v in model.state_dict().items()}, out / "weights.safetensors")
     save_file({"tokens": tokens, "logits": logits.clone(), **{f"tap:{k}": v.clone() for k, v in taps.items()}},
               out / "taps.safetensors")
-    derived = {}  # properties of the config class (FalconConfig.rotary), which the reduced code may read
+    derived = {}  # properties (FalconConfig.rotary) and attribute_map aliases (hidden_size → n_embd) the code may read
+    for name in getattr(cfg, "attribute_map", {}):
+        try:
+            derived[name] = getattr(cfg, name)
+        except AttributeError:
+            pass
     for name in dir(type(cfg)):
         if isinstance(getattr(type(cfg), name, None), property) and not name.startswith("_"):
             try:

@@ -105,8 +105,18 @@ class Glue(Knockout):
         return updated.with_changes(bases=bases, body=updated.body.with_changes(body=body))
 
     def leave_Expr(self, original, updated):
-        if m.matches(updated.value, m.Call(func=m.Attribute(m.Name("self"), m.Name("post_init") | m.Name("init_weights")))):
+        framework = m.Name("post_init") | m.Name("init_weights") | m.Name("warn_if_padding_and_no_attention_mask")
+        if m.matches(updated.value, m.Call(func=m.Attribute(m.Name("self"), framework))):
             return self.removed(original)
+        return updated
+
+    def leave_Call(self, original, updated):
+        updated = super().leave_Call(original, updated)
+        # PreTrainedModel.get_head_mask(None, n) is one None per layer: no head is masked
+        if m.matches(updated, m.Call(func=m.Attribute(m.Name("self"), m.Name("get_head_mask")))) and len(updated.args) >= 2:
+            self.ctx.remove(self.NAME, updated)
+            self.ctx.removed[self.NAME] -= 1
+            return cst.BinaryOperation(cst.List([cst.Element(cst.Name("None"))]), cst.Multiply(), updated.args[1].value)
         return updated
 
 
