@@ -40,6 +40,7 @@ class AttentionBackends(Knockout):
         self.alias: list[dict[str, cst.BaseExpression]] = []
 
     def visit_Module(self, node: cst.Module) -> None:
+        super().visit_Module(node)
         self.functions = {s.name.value for s in node.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))}
         for stmt in node.body:
             if m.matches(stmt, m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())], value=m.Dict())])):

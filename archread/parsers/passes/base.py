@@ -209,6 +209,22 @@ class Knockout(StripPass):
         if self.NAMES:
             self._active.append(set(self.NAMES))
 
+    def visit_Module(self, node: cst.Module) -> None:
+        """Knocked names some call passes by position (`self._attn(q, k, v, mask, head_mask)`): their parameters
+        stay, or the positions after them would shift."""
+        self._positional: set[tuple[str, str]] = set()  # (function, parameter) that must stay
+        if not self.NAMES:
+            return
+        defined: dict[str, list[str]] = {}  # calls into this module's own functions, by name
+        for f in find(node, cst.FunctionDef):
+            defined.setdefault(f.name.value, [p.name.value for p in f.params.params if p.name.value != "self"])
+        for call in find(node, cst.Call):
+            name = dotted(call.func).rsplit(".", 1)[-1]
+            params = defined.get(name, [])
+            for i, arg in enumerate(a for a in call.args if a.keyword is None and a.star == ""):
+                if i < len(params) and params[i] in self.NAMES and isinstance(arg.value, cst.Name):
+                    self._positional.add((name, params[i]))
+
     def _knocked(self, name: str) -> bool:
         return bool(self._active) and name in self._active[-1]
 
@@ -278,7 +294,8 @@ class Knockout(StripPass):
             return updated
         self._active.pop()
         params = updated.params
-        drop = [p for p in params.params if p.name.value in self.NAMES]
+        keep = getattr(self, "_positional", set())
+        drop = [p for p in params.params if p.name.value in self.NAMES and (updated.name.value, p.name.value) not in keep]
         drop += [p for p in params.kwonly_params if p.name.value in self.NAMES]
         if not drop:
             return updated

@@ -29,6 +29,7 @@ class Dropout(Knockout):
         self._modules: set[str] = set()  # self attributes holding a dropout module
 
     def visit_Module(self, node: cst.Module) -> None:
+        super().visit_Module(node)
         inits = [method(c, "__init__") for c in node.body if isinstance(c, cst.ClassDef)]
         for init in filter(None, inits):
             for assign in find(init, cst.Assign, m.Assign(targets=[m.AssignTarget(_SELF_ATTR)], value=m.Call())):

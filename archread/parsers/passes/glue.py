@@ -66,6 +66,7 @@ class Glue(Knockout):
         self._in_model: list[bool] = []
 
     def visit_Module(self, node: cst.Module) -> None:
+        super().visit_Module(node)
         self.framework = _framework_names(node)
         self.glue = set(self.framework)
         self.glue.discard("ACT2FN")

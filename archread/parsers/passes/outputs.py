@@ -50,6 +50,7 @@ class Outputs(Knockout):
         self._slices: set[str] = set()  # locals that select which positions get logits
 
     def visit_Module(self, node: cst.Module) -> None:
+        super().visit_Module(node)
         imported = {
             alias.evaluated_name
             for imp in top_imports(node)
