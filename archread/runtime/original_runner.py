@@ -1,7 +1,7 @@
 """Run in a subprocess under another transformers release (PYTHONPATH puts it first): build a model's root
 class on a tiny configuration with random weights, run it, and write what verify compares as safetensors.
 
-    python -m archread.runtime.original_runner MODEL_TYPE ROOT_CLASS OUT_DIR
+    python -m archread.runtime.original_runner MODULE ROOT_CLASS OUT_DIR
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from archread.runtime.compare import run_with_taps, watched
 from archread.runtime.tiny import shrink, test_tokens
 
 
-def main(model_type: str, root: str, out: Path) -> None:
+def main(module_name: str, root: str, out: Path) -> None:
     import transformers
 
-    module = importlib.import_module(f"transformers.models.{model_type}.modeling_{model_type}")
+    module = importlib.import_module(module_name)
     cls = getattr(module, root)
     config_class = getattr(cls, "config_class", None)
     if not getattr(config_class, "model_type", ""):
+        model_type = module_name.rsplit(".", 1)[-1].removeprefix("modeling_")
         config_class = type(transformers.AutoConfig.for_model(model_type))
     cfg = shrink(config_class())
     cfg._attn_implementation = "eager"

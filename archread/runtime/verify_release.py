@@ -26,7 +26,7 @@ def verify_release(reduction, version: str):
     from archread.runtime.verify import VerifyReport, _first_divergent, _has
 
     source = reduction.source
-    out = run_original(version, source.model_type, reduction.roots[0])
+    out = run_original(version, _module_name(source), reduction.roots[0])
     fields = json.loads((out / "config.json").read_text())
     names = fields.pop("_archread_names")
     cfg = ConfigView(**fields)
@@ -49,8 +49,19 @@ def verify_release(reduction, version: str):
     return report
 
 
+def _inside(source) -> tuple[str, ...]:
+    """The file's path from its `transformers` folder on: ('transformers', 'models', 'deprecated', …)."""
+    parts = source.path.resolve().parts
+    return parts[len(parts) - 1 - parts[::-1].index("transformers"):] if "transformers" in parts else ()
+
+
+def _module_name(source) -> str:
+    return ".".join(_inside(source)).removesuffix(".py")
+
+
 def same_as_release(source, site) -> bool:
     """The file is that release's own modeling file, byte for byte (so running it needs no --trust-code)."""
-    own = site / "transformers" / "models" / source.model_type / source.path.name
-    return own.is_file() and own.read_bytes() == source.path.read_bytes()
+    inside = _inside(source)
+    own = site.joinpath(*inside) if inside else None  # the same path inside the release (models/deprecated/…)
+    return own is not None and own.is_file() and own.read_bytes() == source.path.read_bytes()
 
