@@ -104,6 +104,31 @@ def names_in(node: cst.CSTNode) -> set[str]:
     return set(name_counts(node))
 
 
+_FILLED: list = [None, set()]  # (module, result): every knockout pass asks about the same module
+
+
+def _filled_by_position(module: cst.Module) -> set[tuple[str, str]]:
+    """(function, parameter) pairs that some call in the module fills by position with a plain name."""
+    if _FILLED[0] is module:
+        return _FILLED[1]
+    defined: dict[str, list[str]] = {}
+    calls = []
+    for n in walk(module):  # one walk for both
+        if isinstance(n, cst.FunctionDef):
+            defined.setdefault(n.name.value, [p.name.value for p in n.params.params if p.name.value != "self"])
+        elif isinstance(n, cst.Call):
+            calls.append(n)
+    found = set()
+    for call in calls:
+        name = dotted(call.func).rsplit(".", 1)[-1]
+        params = defined.get(name, [])
+        for i, arg in enumerate(a for a in call.args if a.keyword is None and a.star == ""):
+            if i < len(params) and isinstance(arg.value, cst.Name):
+                found.add((name, params[i]))
+    _FILLED[:] = [module, found]
+    return found
+
+
 def _read_on_entry(name: str, body) -> bool:
     """Whether a function reads the value its parameter `name` came in with (not only a value it assigns first)."""
     for stmt in body:
@@ -212,18 +237,7 @@ class Knockout(StripPass):
     def visit_Module(self, node: cst.Module) -> None:
         """Knocked names some call passes by position (`self._attn(q, k, v, mask, head_mask)`): their parameters
         stay, or the positions after them would shift."""
-        self._positional: set[tuple[str, str]] = set()  # (function, parameter) that must stay
-        if not self.NAMES:
-            return
-        defined: dict[str, list[str]] = {}  # calls into this module's own functions, by name
-        for f in find(node, cst.FunctionDef):
-            defined.setdefault(f.name.value, [p.name.value for p in f.params.params if p.name.value != "self"])
-        for call in find(node, cst.Call):
-            name = dotted(call.func).rsplit(".", 1)[-1]
-            params = defined.get(name, [])
-            for i, arg in enumerate(a for a in call.args if a.keyword is None and a.star == ""):
-                if i < len(params) and params[i] in self.NAMES and isinstance(arg.value, cst.Name):
-                    self._positional.add((name, params[i]))
+        self._positional = {(f, p) for f, p in _filled_by_position(node) if p in self.NAMES} if self.NAMES else set()
 
     def _knocked(self, name: str) -> bool:
         return bool(self._active) and name in self._active[-1]
