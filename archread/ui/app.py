@@ -5,7 +5,6 @@ from __future__ import annotations
 from textual.app import App, SystemCommand
 
 from archread.parsers import Reduction
-from archread.ui.screens.dialogs import ErrorDialog
 from archread.ui.screens.reader import ReaderScreen
 
 
@@ -33,6 +32,3 @@ class ArchreadApp(App):
             action = getattr(self.reader, f"action_{name}")
             call = (lambda a=action, v=int(arg.rstrip(")")): a(v)) if arg else action
             yield SystemCommand(binding.description.capitalize(), f"key: {binding.key}", call)
-
-    def show_error(self, title: str, message: str) -> None:
-        self.push_screen(ErrorDialog(title, message))
