@@ -8,7 +8,7 @@ import json
 from archread.diff.align import ArchDiff
 
 
-def _value(v) -> str:
+def fact_value(v) -> str:
     return "yes" if v is True else "no" if v is False else str(v)
 
 
@@ -24,7 +24,7 @@ def to_text(d: ArchDiff) -> str:
         width = max(len(f.key) for f in d.differing)
         for f in d.differing:
             at = f"  (line {f.model_line})" if f.model_line else ""
-            lines.append(f"  {f.key:<{width}}  {_value(f.model):<14} {d.reference.split()[0]}: {_value(f.reference)}{at}")
+            lines.append(f"  {f.key:<{width}}  {fact_value(f.model):<14} {d.reference.split()[0]}: {fact_value(f.reference)}{at}")
     else:
         lines.append("  no fact differs")
     lines.append("")
@@ -39,7 +39,7 @@ def to_text(d: ArchDiff) -> str:
 
 def to_markdown(d: ArchDiff) -> str:
     lines = [f"# {_headline(d)}", "", "| fact | " + d.model + " | " + d.reference + " | line |", "|---|---|---|---|"]
-    lines += [f"| `{f.key}` | {_value(f.model)} | {_value(f.reference)} | {f.model_line or ''} |" for f in d.differing]
+    lines += [f"| `{f.key}` | {fact_value(f.model)} | {fact_value(f.reference)} | {f.model_line or ''} |" for f in d.differing]
     lines += ["", "## Components", "", "| role | component | reference | |", "|---|---|---|---|"]
     lines += [f"| {c.part.role} | `{c.part.name}` | `{c.other.name if c.other else '-'}` | "
               f"{'changed' if c.changed else 'same'} |" for c in d.components]
@@ -61,8 +61,8 @@ th{background:#f4f4f4}code,pre{font:12px/1.4 ui-monospace,monospace}pre{backgrou
 
 def to_html(d: ArchDiff) -> str:
     e = html.escape
-    rows = "".join(f"<tr><td><code>{e(f.key)}</code></td><td>{e(_value(f.model))}</td>"
-                   f"<td>{e(_value(f.reference))}</td><td>{f.model_line or ''}</td></tr>" for f in d.differing)
+    rows = "".join(f"<tr><td><code>{e(f.key)}</code></td><td>{e(fact_value(f.model))}</td>"
+                   f"<td>{e(fact_value(f.reference))}</td><td>{f.model_line or ''}</td></tr>" for f in d.differing)
     parts = "".join(f"<tr class='{'' if c.changed else 'same'}'><td>{e(c.part.role)}</td><td><code>{e(c.part.name)}"
                     f"</code></td><td><code>{e(c.other.name if c.other else '-')}</code></td>"
                     f"<td>{'changed' if c.changed else 'same'}</td></tr>" for c in d.components)

@@ -18,9 +18,13 @@ from archread.parsers.reduction import Reduction
 from archread.parsers.source import Source
 
 
+def archread_cache() -> Path:
+    """archread's cache root: ARCHREAD_CACHE, else $XDG_CACHE_HOME/archread, else ~/.cache/archread."""
+    return Path(os.environ.get("ARCHREAD_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "archread")
+
+
 def cache_dir() -> Path:
-    base = os.environ.get("ARCHREAD_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "archread"
-    return Path(base) / "reductions"
+    return archread_cache() / "reductions"
 
 
 @functools.lru_cache(maxsize=1)

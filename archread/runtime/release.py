@@ -14,13 +14,13 @@ import tempfile
 from pathlib import Path
 
 from archread.errors import ArchreadError
+from archread.parsers.cache import archread_cache
 
 KEEP = ("transformers", "huggingface_hub", "tokenizers")  # always the release's own
 
 
 def releases_dir() -> Path:
-    base = os.environ.get("ARCHREAD_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "archread"
-    return Path(base) / "releases"
+    return archread_cache() / "releases"
 
 
 def release_site(version: str) -> Path:
@@ -28,7 +28,8 @@ def release_site(version: str) -> Path:
     site = releases_dir() / version
     if (site / "transformers" / "__init__.py").is_file():
         return site
-    tmp = Path(tempfile.mkdtemp(prefix=f"tf-{version}-", dir=releases_dir().parent if releases_dir().parent.is_dir() else None))
+    releases_dir().mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tf-{version}-", dir=releases_dir()))  # same disk: the rename is atomic
     result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
                              "--target", str(tmp), f"transformers=={version}"], capture_output=True, text=True)
     if result.returncode != 0:
@@ -44,7 +45,6 @@ def release_site(version: str) -> Path:
     for entry in tmp.glob("*.dist-info"):
         if entry.name.split("-")[0].lower().replace("-", "_") in dropped:
             shutil.rmtree(entry, ignore_errors=True)
-    site.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(site, ignore_errors=True)
     tmp.rename(site)
     return site

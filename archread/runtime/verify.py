@@ -174,6 +174,12 @@ def compare_models(reduced, original, cfg, label, reference, device, dtype, tied
         got_logits, got = run_with_taps(reduced, tokens, names)
     except Exception as exc:
         raise ArchreadError(f"the reduced model does not run: {type(exc).__name__}: {exc}") from None
+    return judge(label, reference, dtype, device, names, (got_logits, got), (want_logits, want), baseline, tied)
+
+
+def judge(label, reference, dtype, device, names, got, want, baseline, tied) -> VerifyReport:
+    """The report from (logits, {module: output}) of the reduced model and of the original."""
+    (got_logits, got), (want_logits, want) = got, want
     layers = [error(n, got[n], want[n]) for n in names if n in got and n in want]
     logits = error("logits", got_logits, want_logits)
     top1 = (got_logits.argmax(-1) == want_logits.argmax(-1)).float().mean().item()

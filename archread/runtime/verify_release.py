@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from archread.errors import ArchreadError
 from archread.runtime.build import build_model
-from archread.runtime.compare import error, run_with_taps
+from archread.runtime.compare import run_with_taps
 from archread.runtime.release import run_original
 from archread.runtime.weights import load_into
 
@@ -23,7 +23,7 @@ class ConfigView(types.SimpleNamespace):
 
 
 def verify_release(reduction, version: str):
-    from archread.runtime.verify import VerifyReport, _first_divergent, _has
+    from archread.runtime.verify import _has, judge
 
     source = reduction.source
     out = run_original(version, _module_name(source), reduction.roots[0])
@@ -39,14 +39,8 @@ def verify_release(reduction, version: str):
     except Exception as exc:
         raise ArchreadError(f"the reduced model does not run: {type(exc).__name__}: {exc}".splitlines()[0]) from None
     want = {k.removeprefix("tap:"): v for k, v in taps.items() if k.startswith("tap:")}
-    layers = [error(n, got[n], want[n]) for n in names if n in got and n in want]
-    logits = error("logits", got_logits, taps["logits"])
-    top1 = (got_logits.argmax(-1) == taps["logits"].argmax(-1)).float().mean().item()
-    report = VerifyReport(source.label, f"{reduction.roots[0]} (transformers {version}, subprocess)", "float32", "cpu",
-                          layers, logits, top1, [], tied)
-    report.first_divergent = _first_divergent(layers + [logits], [])
-    report.match = report.first_divergent is None
-    return report
+    return judge(source.label, f"{reduction.roots[0]} (transformers {version}, subprocess)", "float32", "cpu",
+                 names, (got_logits, got), (taps["logits"], want), [], tied)
 
 
 def _inside(source) -> tuple[str, ...]:

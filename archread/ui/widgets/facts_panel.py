@@ -7,10 +7,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from archread.diff import FactDiff
-
-
-def _value(v) -> str:
-    return "yes" if v is True else "no" if v is False else str(v)
+from archread.diff.render import fact_value
 
 
 class FactsPanel(OptionList):
@@ -24,7 +21,7 @@ class FactsPanel(OptionList):
         self.border_title = f"{len(differing)} facts differ from {reference}"
         self.clear_options()
         for f in differing:
-            label = Text.assemble((f.key, "bold"), "  ", (_value(f.model), "green"), "  ", (_value(f.reference), "red"))
+            label = Text.assemble((f.key, "bold"), "  ", (fact_value(f.model), "green"), "  ", (fact_value(f.reference), "red"))
             self.add_option(Option(label))
         if not differing:
             self.add_option(Option(Text("no fact differs", style="dim"), disabled=True))
