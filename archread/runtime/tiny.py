@@ -26,6 +26,17 @@ _TINY = {
     "linear_num_value_heads": 4, "linear_key_head_dim": 16, "linear_value_head_dim": 16,
 }
 _LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+# fields not listed above, recognised by the words in their names: (all of, none of, tiny value)
+_BY_NAME = [
+    (("index", "topk"), (), 8),  # tokens a sparse-attention indexer keeps: fewer than the test sequence
+    (("per_tok",), (), 2), (("topk",), ("group",), 2), (("top_k",), (), 2),
+    (("group",), ("size",), 1),  # expert groups (and how many of them are picked)
+    (("expert",), ("size", "dim", "per_tok", "shared", "layer", "freq", "interval", "scal", "bias", "factor"), 4),
+    (("expert", "size"), (), 32), (("ffn", "size"), (), 96), (("intermediate",), (), 96),
+    (("head_dim",), (), 16), (("heads",), ("key_value", "kv"), 4), (("rank",), (), 16),
+]
+# None in these means "not set" in some configuration classes that then fail: a tiny value is as good
+_FILL_NONE = ("head_dim", "num_experts_per_tok", "n_group", "topk_group", "n_routed_experts", "n_shared_experts")
 _TEST_TOKENS = 16
 
 
@@ -89,6 +100,17 @@ def shrink(config):
         value = fields.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value > tiny:
             changes[key] = tiny
+    for key, value in fields.items():
+        if key in _TINY or not isinstance(value, int) or isinstance(value, bool) or "token_id" in key:
+            continue
+        for every, none, tiny in _BY_NAME:
+            if all(w in key for w in every) and not any(w in key for w in none):
+                if value > tiny:
+                    changes[key] = tiny
+                break
+    for key in _FILL_NONE:
+        if key in fields and fields[key] is None:
+            changes[key] = _TINY[key] if key != "head_dim" else _head_size({**fields, **changes, "head_dim": None})
     kv = fields.get("num_key_value_heads")
     if isinstance(heads, int) and "num_key_value_heads" in fields:  # None means one kv head per query head
         changes["num_key_value_heads"] = 4 if kv is None or kv >= heads else (2 if kv > 1 else 1)
@@ -101,6 +123,11 @@ def shrink(config):
             if isinstance(hidden, int) and isinstance(heads_now, int) and heads_now:
                 changes[dim_key] = int(fields[expand_key] * hidden) // heads_now
     _keep_equalities(fields, changes)
+    for key, value in fields.items():  # MLA: qk_head_dim = nope + rope stays a sum
+        nope, rope = key.replace("head_dim", "nope_head_dim"), key.replace("head_dim", "rope_head_dim")
+        if key.endswith("head_dim") and isinstance(value, int) and nope in fields and rope in fields and nope != key:
+            if isinstance(fields[nope], int) and isinstance(fields[rope], int) and value == fields[nope] + fields[rope]:
+                changes[key] = changes.get(nope, fields[nope]) + changes.get(rope, fields[rope])
     for key in ("rotary_dim", "rotary_emb_dim", "rotary_ndims"):  # a rotary width keeps its share of the head
         head, tiny_head = _head_size(fields), _head_size({**fields, **changes})
         if isinstance(fields.get(key), int) and head and tiny_head:

@@ -40,30 +40,51 @@ def dotted(node: cst.CSTNode) -> str:
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_IS_NODE: dict[type, bool] = {}  # CSTNode is an ABC: isinstance on it is slow, a type lookup is not
+
+
+def _is_node(kind: type) -> bool:
+    found = _IS_NODE.get(kind)
+    if found is None:
+        found = _IS_NODE[kind] = issubclass(kind, cst.CSTNode)
+    return found
 
 
 def walk(node: cst.CSTNode):
     """Every node under node, depth first, read straight from the dataclass fields (far cheaper than a visitor)."""
     stack = [node]
+    fields_of, is_node = _FIELDS, _is_node
     while stack:
         current = stack.pop()
         yield current
         kind = type(current)
-        fields = _FIELDS.get(kind)
+        fields = fields_of.get(kind)
         if fields is None:
-            fields = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(current))
+            fields = fields_of[kind] = tuple(f.name for f in dataclasses.fields(current))
         children = []
         for name in fields:
             value = getattr(current, name)
-            if isinstance(value, cst.CSTNode):
+            vkind = type(value)
+            if vkind is list or vkind is tuple:
+                children.extend(v for v in value if is_node(type(v)))
+            elif is_node(vkind):
                 children.append(value)
-            elif isinstance(value, (list, tuple)):
-                children.extend(v for v in value if isinstance(v, cst.CSTNode))
-        stack.extend(reversed(children))
+        if children:
+            children.reverse()
+            stack.extend(children)
 
 
 def find(node: cst.CSTNode, kind: type, matcher=None) -> list:
-    return [n for n in walk(node) if isinstance(n, kind) and (matcher is None or m.matches(n, matcher))]
+    hits: dict[type, bool] = {}
+    found = []
+    for n in walk(node):
+        t = type(n)
+        hit = hits.get(t)
+        if hit is None:
+            hit = hits[t] = issubclass(t, kind)
+        if hit and (matcher is None or m.matches(n, matcher)):
+            found.append(n)
+    return found
 
 
 def top_imports(module: cst.Module) -> list[cst.ImportFrom]:
@@ -89,19 +110,38 @@ def method(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
 def name_counts(node: cst.CSTNode) -> Counter:
     """How often each bare Name is read or written under node (attribute and keyword names excluded)."""
     skip, found = set(), Counter()
+    name, attribute, arg = cst.Name, cst.Attribute, cst.Arg
     for n in walk(node):  # parents come before their children
-        if isinstance(n, cst.Name):
+        t = type(n)
+        if t is name:
             if id(n) not in skip:
                 found[n.value] += 1
-        elif isinstance(n, cst.Attribute):
+        elif t is attribute:
             skip.add(id(n.attr))
-        elif isinstance(n, cst.Arg) and n.keyword is not None:
+        elif t is arg and n.keyword is not None:
             skip.add(id(n.keyword))
     return found
 
 
 def names_in(node: cst.CSTNode) -> set[str]:
     return set(name_counts(node))
+
+
+class Family:
+    """Classes of the module joined by inheritance: `self.x` in a base may be built by a subclass."""
+
+    def __init__(self, classes: dict[str, cst.ClassDef]):
+        self.parent = {name: name for name in classes}
+        for name, cls in classes.items():
+            for base in cls.bases:
+                other = dotted(base.value)
+                if other in classes:
+                    self.parent[self.find(name)] = self.find(other)
+
+    def find(self, name: str) -> str:
+        while self.parent[name] != name:
+            name = self.parent[name]
+        return name
 
 
 _FILLED: list = [None, set()]  # (module, result): every knockout pass asks about the same module

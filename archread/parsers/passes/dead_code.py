@@ -12,7 +12,7 @@ from collections import Counter
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import StripPass, find, name_counts, names_in
+from archread.parsers.passes.base import Family, StripPass, find, name_counts, names_in, walk
 
 _BUILTIN_CALLS = {"getattr", "hasattr", "int", "float", "bool", "len", "max", "min", "isinstance", "str", "range"}
 _LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
@@ -56,7 +56,7 @@ class DeadCode(StripPass):
         "    def forward(self, x):\n        y = x * 2\n        return x\n",
         "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        return x\n",
     )]
-    KEEP = ["class AForCausalLM(nn.Module):\n    def forward(self, x):\n        y = x * 2\n        return y\n"]
+    KEEP = ["class AForCausalLM(nn.Module):\n    def forward(self, x):\n        y = x * 2\n        return y * y\n"]
 
     def leave_Module(self, original, updated):
         self._names: dict[int, tuple[cst.CSTNode, set[str]]] = {}
@@ -96,15 +96,49 @@ class _Members(cst.CSTTransformer):
         super().__init__()
         self.owner = owner
         self.uses: Counter = Counter()
-        self.stores: Counter = Counter()
+        self.other: Counter = Counter()  # attribute reads through anything but `self` or a config
+        self.own: Counter = Counter()  # (family, attr) -> `self.attr` nodes, stores included
+        self.stores: Counter = Counter()  # (family, attr) -> `self.attr = ...` statements
+        self.leaky: set[str] = set()  # families that hand `self` to a call: any attribute may be read
+        self.family: Family | None = None
+        self.current: list[str] = []
 
     def visit_Module(self, node: cst.Module) -> None:
         self.uses = _attr_uses(node)
-        self.stores = Counter(
-            t.target.attr.value for t in find(node, cst.AssignTarget, m.AssignTarget(m.Attribute(m.Name("self"), m.Name())))
+        classes = {s.name.value: s for s in node.body if isinstance(s, cst.ClassDef)}
+        functions = {s.name.value for s in node.body if isinstance(s, cst.FunctionDef)}
+        self.family = Family(classes)
+        own = set()
+        for name, cls in classes.items():
+            root = self.family.find(name)
+            for n in walk(cls):
+                if m.matches(n, _SELF_ATTR):
+                    self.own[(root, n.attr.value)] += 1
+                    own.add(id(n))
+                elif isinstance(n, cst.AssignTarget) and m.matches(n.target, _SELF_ATTR):
+                    self.stores[(root, n.target.attr.value)] += 1
+                elif isinstance(n, cst.AugAssign) and m.matches(n.target, _SELF_ATTR):
+                    self.stores[(root, n.target.attr.value)] += 2  # read and written: never an alias, never unread
+                elif isinstance(n, cst.Call) and not (isinstance(n.func, cst.Name) and n.func.value in functions):
+                    if any(m.matches(a.value, m.Name("self")) for a in n.args):  # local functions' reads are in `other`
+                        self.leaky.add(root)
+        config = m.Name("config") | m.Attribute(attr=m.Name("config"))
+        self.other = Counter(
+            a.attr.value for a in find(node, cst.Attribute) if id(a) not in own and not m.matches(a.value, config)
         )
 
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.current.append(self.family.find(node.name.value) if self.family and node.name.value in self.family.parent else "")
+
+    def _unread(self, attr: str) -> bool:
+        """Stored on self in this family, read nowhere (an attribute of a class handing `self` out may be)."""
+        root = self.current[-1] if self.current else ""
+        if not root or root in self.leaky:
+            return self.uses[attr] == sum(v for (r, a), v in self.stores.items() if a == attr)
+        return self.other[attr] == 0 and self.own[(root, attr)] == self.stores[(root, attr)]
+
     def leave_ClassDef(self, original, updated):
+        self.current.pop()
         body = []
         for stmt in updated.body.body:
             if isinstance(stmt, cst.FunctionDef) and not _dunder(stmt.name.value) and stmt.name.value != "forward":
@@ -117,19 +151,112 @@ class _Members(cst.CSTTransformer):
     def leave_Assign(self, original, updated):
         if m.matches(updated, m.Assign(targets=[m.AssignTarget(m.Attribute(m.Name("self"), m.Name()))])):
             attr = updated.targets[0].target.attr.value
-            if self.uses[attr] == self.stores[attr] and _plain(updated.value):
+            if self._unread(attr) and (_plain(updated.value) or m.matches(updated.value, _SCRATCH_BUFFER)):
                 return self.owner.removed(original)
         return updated
 
     def leave_FunctionDef(self, original, updated):
+        if updated.name.value == "__init__" and self.current:
+            updated = self._inline_aliases(updated)
         return _drop_unread_locals(updated, self.owner)
+
+    def _inline_aliases(self, fn: cst.FunctionDef) -> cst.FunctionDef:
+        """`self.hidden_size = config.hidden_size` read only in this __init__: the reads become the value."""
+        root = self.current[-1]
+        if not root or root in self.leaky:
+            return fn
+        here = Counter(n.attr.value for n in walk(fn.body) if m.matches(n, _SELF_ATTR))  # the stores count too
+        assigned = {n.target.value for n in find(fn.body, cst.AssignTarget) if isinstance(n.target, cst.Name)}
+        aliases, body = {}, []
+        for stmt in fn.body.body:
+            if m.matches(stmt, m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(_SELF_ATTR)])])):
+                attr, value = stmt.body[0].targets[0].target.attr.value, stmt.body[0].value
+                if (
+                    _alias_value(value) and not names_in(value) & assigned and not self.other[attr]
+                    and self.stores[(root, attr)] == 1 and self.own[(root, attr)] == here[attr] > 1
+                ):
+                    aliases[attr] = value
+                    self.own[(root, attr)] = 0
+                    continue
+            body.append(stmt)
+        if not aliases:
+            return fn
+        return fn.with_changes(body=fn.body.with_changes(body=body)).visit(_Substitute(aliases))
+
+
+_SELF_ATTR = m.Attribute(m.Name("self"), m.Name())
+_SCRATCH_BUFFER = m.Call(  # a buffer outside the state dict: only its readers need it
+    func=m.Attribute(attr=m.Name("Buffer")), args=[m.ZeroOrMore(), m.Arg(keyword=m.Name("persistent"), value=m.Name("False")), m.ZeroOrMore()]
+)
+
+
+def _alias_value(value: cst.CSTNode) -> bool:
+    """A name, a literal or `config.x`: nothing that costs or changes when repeated."""
+    if isinstance(value, (cst.Integer, cst.Float, cst.SimpleString)):
+        return True
+    while isinstance(value, cst.Attribute):
+        value = value.value
+    return isinstance(value, cst.Name) and value.value != "self"
+
+
+class _Substitute(cst.CSTTransformer):
+    def __init__(self, aliases: dict[str, cst.BaseExpression]):
+        super().__init__()
+        self.aliases = aliases
+
+    def leave_Attribute(self, original, updated):
+        if m.matches(updated, _SELF_ATTR) and updated.attr.value in self.aliases:
+            return self.aliases[updated.attr.value].deep_clone()
+        return updated
 
 
 def _dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
 
+class _PassOn(cst.CSTTransformer):
+    """`a = E` then `b = a` (or `return a`) with `a` read nowhere else: `b = E` (`return E`)."""
+
+    def __init__(self, counts: Counter):
+        super().__init__()
+        self.counts = counts
+
+    def leave_IndentedBlock(self, original, updated):
+        body = list(updated.body)
+        i = 0
+        while i + 1 < len(body):
+            merged = self._merge(body[i], body[i + 1])
+            if merged is not None:
+                body[i:i + 2] = [merged]
+            else:
+                i += 1
+        return updated.with_changes(body=body)
+
+    def _merge(self, first, second):
+        if not m.matches(first, m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())])])):
+            return None
+        name, value = first.body[0].targets[0].target.value, first.body[0].value
+        if self.counts[name] != 2 or not isinstance(second, cst.SimpleStatementLine) or len(second.body) != 1:
+            return None
+        small = second.body[0]
+        if m.matches(small, m.Return(m.Name(name))) or m.matches(small, m.Assign(targets=[m.AssignTarget()], value=m.Name(name))):
+            return second.with_changes(body=[small.with_changes(value=value)])
+        return None
+
+
+def _passed_on(fn: cst.FunctionDef, counts: Counter) -> bool:
+    """Whether some block has `a = E` right before `return a` / `b = a` (checked before paying for a rewrite)."""
+    for block in find(fn.body, cst.IndentedBlock):
+        for first, second in zip(block.body, block.body[1:]):
+            if _PassOn(counts)._merge(first, second) is not None:
+                return True
+    return False
+
+
 def _drop_unread_locals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
+    counts = name_counts(fn.body)
+    if _passed_on(fn, counts):
+        fn = fn.visit(_PassOn(counts))
     while True:
         stored = Counter()
         for node in find(fn.body, (cst.Assign, cst.AugAssign), m.Assign(targets=[m.AssignTarget(m.Name())]) | m.AugAssign(target=m.Name())):

@@ -89,7 +89,7 @@ def _break(extra: str) -> cst.ParenthesizedWhitespace:
 
 
 def _hug(flat: cst.CSTNode, indent: int) -> cst.CSTNode | None:
-    """A statement ending in one call too long for a line: the arguments together on one line of their own."""
+    """A statement ending in one call too long for a line: the arguments and `)` together on the next line."""
     if not isinstance(flat, cst.SimpleStatementLine) or len(flat.body) != 1:
         return None
     small = flat.body[0]
@@ -98,11 +98,9 @@ def _hug(flat: cst.CSTNode, indent: int) -> cst.CSTNode | None:
         return None
     inner = _EMPTY.code_for_node(call.with_changes(func=cst.Name("f"))).strip()[2:-1]
     first = _EMPTY.code_for_node(small.with_changes(value=call.with_changes(args=[]))).strip()[:-1]
-    if indent + 4 + len(inner) > WIDTH or indent + len(first) > WIDTH:
+    if indent + 4 + len(inner) + 1 > WIDTH or indent + len(first) > WIDTH:
         return None
-    args = list(call.args)
-    args[-1] = args[-1].with_changes(whitespace_after_arg=_break(""))
-    hugged = call.with_changes(whitespace_before_args=_break("    "), args=args)
+    hugged = call.with_changes(whitespace_before_args=_break("    "))  # `)` ends the arguments' line
     return flat.with_changes(body=[small.with_changes(value=hugged)])
 
 
