@@ -10,6 +10,7 @@ SDPA's flash backend. Every archread result is first checked at full shape again
 from __future__ import annotations
 
 import argparse
+import itertools
 import importlib
 import json
 import sys
@@ -169,23 +170,25 @@ def sweep() -> None:
     cos, sin = torch.randn(1, TOKENS, 128, device=DEV, dtype=BF16), torch.randn(1, TOKENS, 128, device=DEV, dtype=BF16)
     logits = torch.randn(4096, 256000, device=DEV, dtype=BF16)
     grids = [
-        ("norm", TUNE["norm"], {"warps": (4, 8, 16), "rows": (1, 2, 4)},
-         lambda: (K.rms_norm(x, w), K.layer_norm(nx, w.repeat(2)[:6144], None, 1e-5, 1.0))),
-        ("activation", TUNE["activation"], {"block": (1024, 2048, 4096), "warps": (4, 8)}, lambda: K.activation(g, u, "silu")),
-        ("softcap", TUNE["softcap"], {"block": (1024, 2048, 4096), "warps": (4, 8)}, lambda: K.softcap(logits, 30.0)),
-        ("rope", TUNE["rope"], {"positions": (1, 2, 4), "warps": (2, 4, 8)}, lambda: K.apply_rope(q, k, cos, sin)),
+        ("norm", TUNE["norm"], {"warps": (4, 8, 16), "rows": (1, 2, 4)}, lambda: K.rms_norm(x, w)),
+        ("norm", TUNE["norm"], {"ln_warps": (4, 8, 16, 32), "ln_rows": (1, 2, 4)},
+         lambda: K.layer_norm(nx, w.repeat(2)[:6144], None, 1e-5, 1.0)),
+        ("activation", TUNE["activation"], {"block": (1024, 2048, 4096), "warps": (4, 8), "hw_tanh": (False, True)},
+         lambda: K.activation(g, u, "gelu_tanh")),
+        ("softcap", TUNE["softcap"], {"block": (1024, 2048, 4096, 8192), "warps": (4, 8, 16), "hw_tanh": (False, True)},
+         lambda: K.softcap(logits, 30.0)),
+        ("rope", TUNE["rope"], {"positions": (1, 2, 4, 8), "warps": (1, 2, 4, 8)}, lambda: K.apply_rope(q, k, cos, sin)),
     ]
     for op, tune, space, fn in grids:
         keys = list(space)
         best = None
-        for a in space[keys[0]]:
-            for b in space[keys[1]]:
-                tune.update({keys[0]: a, keys[1]: b})
-                ms = bench(fn)
-                print(f"  sweep {op:<10} {keys[0]}={a:<5} {keys[1]}={b:<3} {ms * 1e3:8.1f} µs")
-                if best is None or ms < best[0]:
-                    best = (ms, a, b)
-        tune.update({keys[0]: best[1], keys[1]: best[2]})
+        for values in itertools.product(*space.values()):
+            tune.update(zip(keys, values))
+            ms = bench(fn)
+            print(f"  sweep {op:<10} " + " ".join(f"{k}={v!s:<5}" for k, v in zip(keys, values)) + f" {ms * 1e3:8.1f} µs")
+            if best is None or ms < best[0]:
+                best = (ms, values)
+        tune.update(zip(keys, best[1]))
         print(f"  chosen for {op}: {tune}")
 
 

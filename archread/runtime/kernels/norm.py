@@ -13,7 +13,8 @@ import triton.language as tl
 
 from ._checks import check_dtype, check_row, rows
 
-TUNE = {"warps": None, "rows": 1}  # warps None: 4 up to 8K-wide rows (best on an H200, benchmarks/kernels.py --sweep)
+TUNE = {"warps": None, "rows": 1, "ln_warps": None, "ln_rows": 1}  # RMSNorm, LayerNorm; warps None: _auto_warps
+# (best on an H200, benchmarks/kernels.py --sweep)
 
 
 @triton.jit
@@ -48,6 +49,11 @@ def _norm_kernel(x_ptr, res_ptr, w_ptr, b_ptr, y_ptr, sum_ptr, n_rows, n_cols, e
     tl.store(y_ptr + row * y_stride + cols, normed.to(y_ptr.dtype.element_ty), mask=mask)
 
 
+def _auto_warps(rms: bool, block: int) -> int:
+    """4 warps up to 8K-wide RMSNorm rows; LayerNorm's two dependent reductions want twice the warps."""
+    return min(16, max(4, block // (2048 if rms else 1024)))
+
+
 def _launch(op, x, weight, bias, eps, offset, residual, rms, round_first, out_dtype):
     check_dtype(op, x, weight, bias, residual)
     n = x.shape[-1]
@@ -56,12 +62,13 @@ def _launch(op, x, weight, bias, eps, offset, residual, rms, round_first, out_dt
     res2 = rows(residual) if residual is not None else x2
     y = torch.empty(x2.shape, dtype=out_dtype or x.dtype, device=x.device)
     total = torch.empty_like(x2) if residual is not None else y
-    n_rows, per = x2.shape[0], TUNE["rows"]
+    prefix = "" if rms else "ln_"  # LayerNorm's second reduction makes it tune differently
+    n_rows, per, warps = x2.shape[0], TUNE[prefix + "rows"], TUNE[prefix + "warps"]
     _norm_kernel[(triton.cdiv(n_rows, per),)](
         x2, res2, weight if weight is not None else x2, bias if bias is not None else x2, y, total,
         n_rows, n, eps, float(offset), x2.stride(0), res2.stride(0), y.stride(0), total.stride(0),
         RMS=rms, HAS_RES=residual is not None, HAS_W=weight is not None, HAS_B=bias is not None,
-        ROUND_FIRST=round_first, ROWS=per, BLOCK=block, num_warps=TUNE["warps"] or min(16, max(4, block // 2048)))
+        ROUND_FIRST=round_first, ROWS=per, BLOCK=block, num_warps=warps or _auto_warps(rms, block))
     y = y.view(x.shape)
     return (total.view(x.shape), y) if residual is not None else y
 

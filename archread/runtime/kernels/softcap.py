@@ -7,17 +7,18 @@ import triton
 import triton.language as tl
 
 from ._checks import check_dtype
-from ._math import tanh
+from . import _math
+from ._math import tanh_of
 
-TUNE = {"block": 2048, "warps": 4}  # best on an H200 (benchmarks/kernels.py --sweep)
+TUNE = {"block": 2048, "warps": 4, "hw_tanh": _math.HW_TANH}  # best on an H200 (benchmarks/kernels.py --sweep)
 
 
 @triton.jit
-def _softcap_kernel(x_ptr, y_ptr, n, cap, BLOCK: tl.constexpr):
+def _softcap_kernel(x_ptr, y_ptr, n, cap, BLOCK: tl.constexpr, HW: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
     x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    y = cap * tanh(x / cap)
+    y = cap * tanh_of(x / cap, HW)
     tl.store(y_ptr + offs, y.to(y_ptr.dtype.element_ty), mask=mask)
 
 
@@ -26,5 +27,5 @@ def softcap(x: torch.Tensor, cap: float) -> torch.Tensor:
     x = x.contiguous()
     y = torch.empty_like(x)
     block = TUNE["block"]
-    _softcap_kernel[(triton.cdiv(x.numel(), block),)](x, y, x.numel(), float(cap), BLOCK=block, num_warps=TUNE["warps"])
+    _softcap_kernel[(triton.cdiv(x.numel(), block),)](x, y, x.numel(), float(cap), BLOCK=block, HW=bool(TUNE["hw_tanh"]), num_warps=TUNE["warps"])
     return y
