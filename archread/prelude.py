@@ -15,6 +15,7 @@ from torch import nn
 __all__ = [
     "ACT2FN", "ACT2CLS", "get_activation", "ROPE_INIT_FUNCTIONS", "Conv1D",
     "create_causal_mask", "create_sliding_window_causal_mask", "create_chunked_causal_mask",
+    "create_causal_mask_window_inclusive",
     "create_padding_mask", "_prepare_4d_attention_mask", "create_recurrent_attention_mask",
     "create_bidirectional_mask", "create_bidirectional_sliding_window_mask", "maybe_autocast", "init",
     "KVSharingDict",
@@ -49,6 +50,11 @@ class QuickGELU(nn.Module):
 class ReLUSquared(nn.Module):
     def forward(self, x):
         return torch.square(nn.functional.relu(x))
+
+
+class SqrtSoftplus(nn.Module):
+    def forward(self, x):
+        return nn.functional.softplus(x).sqrt()
 
 
 class ClippedGELU(nn.Module):
@@ -89,7 +95,7 @@ ACT2CLS = {
     "gelu_tanh": PytorchGELUTanh, "quick_gelu": QuickGELU, "leaky_relu": nn.LeakyReLU,
     "linear": Identity, "identity": Identity, "mish": nn.Mish, "relu": nn.ReLU, "relu2": ReLUSquared,
     "relu6": nn.ReLU6, "sigmoid": nn.Sigmoid, "silu": nn.SiLU, "swish": nn.SiLU, "tanh": nn.Tanh,
-    "prelu": nn.PReLU, "xielu": XIELU,
+    "prelu": nn.PReLU, "xielu": XIELU, "sqrtsoftplus": SqrtSoftplus, "softplus": nn.Softplus,
 }
 
 
@@ -256,6 +262,14 @@ def create_causal_mask(*args, sliding_window=None, **kwargs):
 def create_sliding_window_causal_mask(*args, **kwargs):
     config = _config(args, kwargs)
     return create_causal_mask(*args, sliding_window=getattr(config, "sliding_window", None), **kwargs)
+
+
+def create_causal_mask_window_inclusive(*args, sliding_window=None, **kwargs):
+    """The sliding window of transformers' AttentionMaskConverter (4.3x-4.4x `_prepare_4d_causal_attention_mask`):
+    a query sees its `sliding_window` previous keys and itself, one key more than `create_causal_mask`."""
+    if sliding_window is None and len(args) > 4 and isinstance(args[4], int):  # passed by position
+        sliding_window = args[4]
+    return create_causal_mask(*args, sliding_window=None if sliding_window is None else sliding_window + 1, **kwargs)
 
 
 def create_chunked_causal_mask(*args, **kwargs):

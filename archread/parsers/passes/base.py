@@ -148,23 +148,30 @@ _FILLED: list = [None, set()]  # (module, result): every knockout pass asks abou
 
 
 def _filled_by_position(module: cst.Module) -> set[tuple[str, str]]:
-    """(function, parameter) pairs that some call in the module fills by position with a plain name."""
+    """(function, parameter) pairs that some call in the module may fill by position. A call through a
+    module (`self.compressor(x, None, ...)`, `layer(...)`) may reach any class's forward."""
     if _FILLED[0] is module:
         return _FILLED[1]
-    defined: dict[str, list[str]] = {}
-    calls = []
-    for n in walk(module):  # one walk for both
+    defined: dict[str, list[list[str]]] = {}
+    classes = {s.name.value for s in module.body if isinstance(s, cst.ClassDef)}
+    calls, submodules = [], set()  # submodules: `self.x = SomeLocalClass(...)` (or a list of them)
+    for n in walk(module):  # one walk for all three
         if isinstance(n, cst.FunctionDef):
-            defined.setdefault(n.name.value, [p.name.value for p in n.params.params if p.name.value != "self"])
+            defined.setdefault(n.name.value, []).append([p.name.value for p in n.params.params if p.name.value != "self"])
         elif isinstance(n, cst.Call):
             calls.append(n)
+        elif isinstance(n, cst.Assign) and len(n.targets) == 1 and dotted(n.targets[0].target).startswith("self."):
+            if any(isinstance(v, cst.Name) and v.value in classes for v in walk(n.value)):
+                submodules.add(n.targets[0].target.attr.value)
     found = set()
     for call in calls:
-        name = dotted(call.func).rsplit(".", 1)[-1]
-        params = defined.get(name, [])
-        for i, arg in enumerate(a for a in call.args if a.keyword is None and a.star == ""):
-            if i < len(params) and isinstance(arg.value, cst.Name):
-                found.add((name, params[i]))
+        callee = dotted(call.func)
+        name = callee.rsplit(".", 1)[-1]
+        if name not in defined and (isinstance(call.func, cst.Name) or (callee.startswith("self.") and name in submodules)):
+            name = "forward"
+        count = sum(1 for a in call.args if a.keyword is None and a.star == "")
+        for params in defined.get(name, []):
+            found.update((name, p) for p in params[:count])
     _FILLED[:] = [module, found]
     return found
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import Knockout, dotted, top_imports
+from archread.parsers.passes.base import Knockout, dotted, find, top_imports
 
 _NN_MODULE = cst.Attribute(cst.Name("nn"), cst.Name("Module"))
 _SUPER_INIT = m.Call(func=m.Attribute(m.Call(func=m.Name("super")), m.Name("__init__")))
@@ -68,6 +68,7 @@ class Glue(Knockout):
     def visit_Module(self, node: cst.Module) -> None:
         super().visit_Module(node)
         self.framework = _framework_names(node)
+        self.read = {a.attr.value for a in find(node, cst.Attribute)}  # class-level values the math reads stay
         self.glue = set(self.framework)
         self.glue.discard("ACT2FN")
         for stmt in node.body:  # bases resolve top-down, as Python defines them
@@ -97,13 +98,19 @@ class Glue(Knockout):
             bases = [cst.Arg(_NN_MODULE)]
         body = []
         for stmt in updated.body.body:
-            if isinstance(stmt, cst.SimpleStatementLine):  # class-level metadata of a framework model
+            if isinstance(stmt, cst.SimpleStatementLine) and not self._read_value(stmt):  # framework metadata
                 self.ctx.remove(self.NAME, stmt)
                 continue
             if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "__init__" and original.name.value in self.configured:
                 stmt = _keep_config(stmt)
             body.append(stmt)
         return updated.with_changes(bases=bases, body=updated.body.with_changes(body=body))
+
+    def _read_value(self, stmt: cst.SimpleStatementLine) -> bool:
+        """`attention_type = "sliding_attention"` that a model reads as `layer.attention_type`."""
+        small = stmt.body[0] if len(stmt.body) == 1 else None
+        targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target] if isinstance(small, cst.AnnAssign) and small.value else []
+        return any(isinstance(t, cst.Name) and t.value in self.read for t in targets)
 
     def leave_Expr(self, original, updated):
         framework = m.Name("post_init") | m.Name("init_weights") | m.Name("warn_if_padding_and_no_attention_mask")

@@ -13,8 +13,8 @@ from archread.parsers.passes.base import StripPass, dotted, find
 _RENAMES = {
     "_update_causal_mask": "create_causal_mask",
     "_prepare_decoder_attention_mask": "create_causal_mask",
-    "_prepare_4d_causal_attention_mask": "create_causal_mask",
-    "_prepare_4d_causal_attention_mask_for_sdpa": "create_causal_mask",
+    "_prepare_4d_causal_attention_mask": "create_causal_mask_window_inclusive",  # its window keeps W + 1 keys
+    "_prepare_4d_causal_attention_mask_for_sdpa": "create_causal_mask_window_inclusive",
     "_prepare_4d_causal_attention_mask_with_cache_position": "create_causal_mask",
     "_update_mamba_mask": "create_padding_mask",
     "_update_linear_attn_mask": "create_padding_mask",

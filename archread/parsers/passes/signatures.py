@@ -455,7 +455,10 @@ class _Plan:
                 passed = [count > index or any(a.keyword is not None and a.keyword.value == name for a in call.args) for (call, _), count in zip(sites, counts)]
                 # filled by position only as the last positional argument of a real call: that argument goes too
                 fits = all(
-                    count <= index or (count == index + 1 and index >= implicit and call is not _HARNESS and _pure(_last_positional(call)))
+                    count <= index or (
+                        count == index + 1 and index >= implicit and call is not _HARNESS and _pure(_last_positional(call))
+                        and len(self.graph.targets.get(id(call)) or ()) == 1  # no other definition reads that position
+                    )
                     for (call, implicit), count in zip(sites, counts)
                 )
                 if fits and not self._read_on_entry(fn, name) and (param.default is not None or all(passed)):
