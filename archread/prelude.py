@@ -15,7 +15,7 @@ from torch import nn
 __all__ = [
     "ACT2FN", "ACT2CLS", "get_activation", "ROPE_INIT_FUNCTIONS", "Conv1D",
     "create_causal_mask", "create_sliding_window_causal_mask", "create_chunked_causal_mask",
-    "create_causal_mask_window_inclusive",
+    "create_causal_mask_window_inclusive", "create_causal_mask_with_padding",
     "create_padding_mask", "_prepare_4d_attention_mask", "create_recurrent_attention_mask",
     "create_bidirectional_mask", "create_bidirectional_sliding_window_mask", "maybe_autocast", "init",
     "KVSharingDict",
@@ -270,6 +270,13 @@ def create_causal_mask_window_inclusive(*args, sliding_window=None, **kwargs):
     if sliding_window is None and len(args) > 4 and isinstance(args[4], int):  # passed by position
         sliding_window = args[4]
     return create_causal_mask(*args, sliding_window=None if sliding_window is None else sliding_window + 1, **kwargs)
+
+
+def create_causal_mask_with_padding(*args, **kwargs):
+    """(causal mask, all-ones 2-D padding mask): the pair a helper like 4.4x OPT's `_update_causal_mask`
+    returns, for one unpadded sequence."""
+    mask = create_causal_mask(*args, **kwargs)
+    return mask, torch.ones(mask.shape[0], mask.shape[-1], device=mask.device)
 
 
 def create_chunked_causal_mask(*args, **kwargs):

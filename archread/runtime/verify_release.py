@@ -18,8 +18,30 @@ from archread.runtime.weights import load_into
 class ConfigView(types.SimpleNamespace):
     """The release's configuration as plain attributes (its class may not exist in this transformers)."""
 
+    def __init__(self, **fields):
+        super().__init__(**{k: _nested(v) for k, v in fields.items()})
+
     def to_dict(self) -> dict:
         return dict(vars(self))
+
+
+class _SubConfig(dict):
+    """A nested configuration (MPT's attn_config): read as attributes by the model, still a dict."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def to_dict(self) -> dict:
+        return dict(self)
+
+
+def _nested(value):
+    if isinstance(value, dict) and value and all(isinstance(k, str) and not k.isdigit() for k in value):
+        return _SubConfig({k: _nested(v) for k, v in value.items()})
+    return value
 
 
 def verify_release(reduction, version: str):

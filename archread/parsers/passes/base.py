@@ -302,8 +302,8 @@ class Knockout(StripPass):
         self._targets(node.target)
 
     def visit_Arg(self, node: cst.Arg) -> None:
-        if node.keyword is None and isinstance(node.value, cst.Name):
-            self._tests.add(id(node.value))  # passed on positionally: the fixed value is what is passed
+        if isinstance(node.value, cst.Name):
+            self._tests.add(id(node.value))  # passed on (`output_final_state=use_cache`): the fixed value is what is passed
 
     def visit_Element(self, node: cst.Element) -> None:
         if isinstance(node.value, cst.Name):

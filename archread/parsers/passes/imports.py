@@ -14,6 +14,7 @@ from archread.parsers.prelude_names import PRELUDE_MODULE, prelude_names
 
 # torch, math and the standard library's helpers (copy, itertools) stay; typing and the framework go
 _DROPPED_STDLIB = {"typing", "typing_extensions", "dataclasses", "warnings", "logging", "collections.abc", "__future__"}
+_STANDARD = {"torch": "import torch", "nn": "from torch import nn", "math": "import math", "F": "import torch.nn.functional as F"}
 _KEPT_ROOTS = tuple(sorted(set(sys.stdlib_module_names) - _DROPPED_STDLIB | {"torch"}))
 
 
@@ -31,9 +32,9 @@ class Imports(StripPass):
     NAME = "imports"
     DESCRIPTION = "Framework and typing imports; unused imports. Adds the prelude import the code needs."
     STRIP = [(
-        "import torch\nimport typing\nfrom ...activations import ACT2FN\nclass AForCausalLM(nn.Module):\n"
+        "import torch\nimport typing\nfrom torch import nn\nfrom ...activations import ACT2FN\nclass AForCausalLM(nn.Module):\n"
         "    def forward(self, x):\n        return ACT2FN['silu'](x)\n",
-        "from archread.prelude import ACT2FN\n\n\nclass AForCausalLM(nn.Module):\n    def forward(self, x):\n"
+        "from torch import nn\nfrom archread.prelude import ACT2FN\n\n\nclass AForCausalLM(nn.Module):\n    def forward(self, x):\n"
         "        return ACT2FN['silu'](x)\n",
     )]
     KEEP = ["import math\nx = math.pi\n"]
@@ -63,6 +64,9 @@ class Imports(StripPass):
                 self.ctx.removed[self.NAME] += 1 if not aliases else 0
         self.ctx.imported.update(dropped)
         missing = used - defined - set(dir(builtins)) - _bound_names(body)
+        restored = [_STANDARD[n] for n in sorted(missing & set(_STANDARD))]  # imported under a guard the guards pass folded
+        body = [cst.parse_statement(line) for line in restored] + body
+        missing -= set(_STANDARD)
         wanted = sorted(missing & prelude_names())
         for name in sorted(missing - prelude_names()):
             where = dropped.get(name)

@@ -53,5 +53,14 @@ class Masks(StripPass):
         return updated.with_changes(func=cst.Name(target), args=args)
 
 
+    def leave_Assign(self, original, updated):
+        # `causal_mask, attention_mask = self._update_causal_mask(...)`: the helper also gave back the 2-D mask
+        value, targets = updated.value, updated.targets
+        if isinstance(value, cst.Call) and dotted(value.func) == "create_causal_mask" and len(targets) == 1:
+            if isinstance(targets[0].target, cst.Tuple) and len(targets[0].target.elements) == 2:
+                return updated.with_changes(value=value.with_changes(func=cst.Name("create_causal_mask_with_padding")))
+        return updated
+
+
 def _self_config() -> cst.Attribute:
     return cst.Attribute(cst.Name("self"), cst.Name("config"))

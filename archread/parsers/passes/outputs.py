@@ -92,8 +92,10 @@ class Outputs(Knockout):
     def _bind(self, target: cst.CSTNode, value: cst.CSTNode | None) -> None:
         if not isinstance(target, cst.Name) or value is None:
             return
-        if m.matches(value, m.Call(func=_SELF_ATTR)):
-            held = self.attr_class.get((self._class[-1] if self._class else "", value.func.attr.value))
+        if isinstance(value, cst.Call) and dotted(value.func).startswith("self."):
+            held = self._class[-1] if self._class else ""
+            for attr in dotted(value.func).split(".")[1:]:  # self.model.decoder(...): through each submodule
+                held = self.attr_class.get((held, attr))
             if held in self.single:
                 self._unwrap.add(target.value)
         if _LOGIT_SLICES & names_in(value):
