@@ -144,6 +144,24 @@ class Family:
         return name
 
 
+class ReplaceReads(cst.CSTTransformer):
+    """Every bare-name read of the given names becomes a fresh expression (attribute and keyword names stay)."""
+
+    def __init__(self, make: dict):
+        super().__init__()
+        self.make = make  # name -> () -> expression
+
+    def leave_Attribute(self, original, updated):
+        return updated.with_changes(attr=original.attr)
+
+    def leave_Arg(self, original, updated):
+        return updated.with_changes(keyword=original.keyword)
+
+    def leave_Name(self, original, updated):
+        make = self.make.get(original.value)
+        return make() if make is not None else updated
+
+
 _FILLED: list = [None, set()]  # (module, result): every knockout pass asks about the same module
 
 

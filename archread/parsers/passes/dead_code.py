@@ -12,7 +12,7 @@ from collections import Counter
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import Family, StripPass, find, name_counts, names_in, walk
+from archread.parsers.passes.base import Family, ReplaceReads, StripPass, find, name_counts, names_in, walk
 
 _BUILTIN_CALLS = {"getattr", "hasattr", "int", "float", "bool", "len", "max", "min", "isinstance", "str", "range"}
 _LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
@@ -253,7 +253,38 @@ def _passed_on(fn: cst.FunctionDef, counts: Counter) -> bool:
     return False
 
 
+class _FoldZero(cst.CSTTransformer):
+    def leave_BinaryOperation(self, original, updated):
+        if isinstance(updated.operator, cst.Add):
+            if m.matches(updated.right, m.Integer("0")):
+                return updated.left
+            if m.matches(updated.left, m.Integer("0")):
+                return updated.right
+        return updated
+
+
+def _inline_literals(fn: cst.FunctionDef) -> cst.FunctionDef:
+    """`past_seen_tokens = 0` assigned once at the top of the body and never again: the reads become 0."""
+    params = {p.name.value for p in (*fn.params.params, *fn.params.kwonly_params, *fn.params.posonly_params)}
+    stores = Counter(n.value for t in find(fn.body, cst.AssignTarget) for n in find(t.target, cst.Name))
+    stores.update(n.value for t in (*find(fn.body, cst.AugAssign), *find(fn.body, cst.For), *find(fn.body, cst.WithItem))
+                  for n in find(getattr(t, "target", None) or getattr(t, "asname", None) or cst.Pass(), cst.Name))
+    literals, body = {}, []
+    for stmt in fn.body.body:
+        if m.matches(stmt, m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())], value=m.Integer() | m.Float())])):
+            name = stmt.body[0].targets[0].target.value
+            if stores[name] == 1 and name not in params and name not in literals:
+                literals[name] = stmt.body[0].value
+                continue
+        body.append(stmt)
+    if not literals:
+        return fn
+    fn = fn.with_changes(body=fn.body.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])]))
+    return fn.visit(ReplaceReads({k: v.deep_clone for k, v in literals.items()})).visit(_FoldZero())
+
+
 def _drop_unread_locals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
+    fn = _inline_literals(fn)
     counts = name_counts(fn.body)
     if _passed_on(fn, counts):
         fn = fn.visit(_PassOn(counts))

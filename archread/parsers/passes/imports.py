@@ -40,7 +40,8 @@ class Imports(StripPass):
     KEEP = ["import math\nx = math.pi\n"]
 
     def leave_Module(self, original, updated):
-        used = global_reads(updated.with_changes(body=[s for s in updated.body if not _is_import(s)]).code)
+        code = updated.with_changes(body=[s for s in updated.body if not _is_import(s)]).code
+        used = global_reads(code)
         defined = set().union(*(_top_level_names(s) for s in updated.body))
         body, dropped = [], {}
         for stmt in updated.body:
@@ -62,6 +63,7 @@ class Imports(StripPass):
                 body.append(stmt.with_changes(body=[small.with_changes(names=aliases)]))
             if len(aliases) < len(small.names):
                 self.ctx.removed[self.NAME] += 1 if not aliases else 0
+        body = [s for s in body if not _unused_submodule(s, body, code)]
         self.ctx.imported.update(dropped)
         missing = used - defined - set(dir(builtins)) - _bound_names(body)
         restored = [_STANDARD[n] for n in sorted(missing & set(_STANDARD))]  # imported under a guard the guards pass folded
@@ -76,6 +78,18 @@ class Imports(StripPass):
             imports = [i for i, s in enumerate(body) if _is_import(s)]
             body.insert(imports[-1] + 1 if imports else 0, line)
         return updated.with_changes(body=body)
+
+
+def _unused_submodule(stmt: cst.CSTNode, body: list, code: str) -> bool:
+    """`import torch.utils.checkpoint` next to `import torch`, with torch.utils.checkpoint read nowhere."""
+    if not m.matches(stmt, m.SimpleStatementLine([m.Import()])) or len(stmt.body[0].names) != 1:
+        return False
+    alias = stmt.body[0].names[0]
+    name = dotted(alias.name)
+    if alias.asname is not None or "." not in name or name in code:
+        return False
+    root = name.split(".")[0]
+    return any(s is not stmt and _is_import(s) and root in _bound_names([s]) for s in body)
 
 
 def _is_import(stmt: cst.CSTNode) -> bool:

@@ -6,7 +6,7 @@ from archread.parsers.passes.base import Knockout
 
 CACHE_NAMES = {
     "past_key_value": None, "past_key_values": None, "layer_past": None, "cache": None,
-    "cache_params": None, "cache_position": None, "use_cache": False, "past_key_values_length": 0,
+    "cache_params": None, "use_cache": False, "past_key_values_length": 0,
 }
 
 

@@ -17,7 +17,7 @@ from collections import defaultdict
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import Family, StripPass, dotted, name_counts, names_in, walk
+from archread.parsers.passes.base import Family, ReplaceReads, StripPass, dotted, name_counts, names_in, walk
 from archread.parsers.passes.dead_code import DeadCode, _drop_unread_locals, roots
 from archread.parsers.passes.simplify import Simplify
 
@@ -45,23 +45,6 @@ def _assigns(node: cst.CSTNode, name: str) -> bool:
     return False
 
 
-class _NoneFor(cst.CSTTransformer):
-    """Reads of parameters known to be None become a None the folding pass may fold."""
-
-    def __init__(self, names: set[str], mark):
-        super().__init__()
-        self.names, self.mark = names, mark
-
-    def leave_Attribute(self, original, updated):
-        return updated.with_changes(attr=original.attr)
-
-    def leave_Arg(self, original, updated):
-        return updated.with_changes(keyword=original.keyword)
-
-    def leave_Name(self, original, updated):
-        return self.mark(cst.Name("None")) if original.value in self.names else updated
-
-
 def _none_reads(body: list, names: set[str], mark) -> list:
     """Substitute up to (and in the test of) the first statement that assigns the name."""
     out, live = [], set(names)
@@ -69,9 +52,9 @@ def _none_reads(body: list, names: set[str], mark) -> list:
         if live:
             assigned = {n for n in live if _assigns(stmt, n)}
             if isinstance(stmt, (cst.If, cst.While)):
-                stmt = stmt.with_changes(test=stmt.test.visit(_NoneFor(live, mark)))
+                stmt = stmt.with_changes(test=stmt.test.visit(ReplaceReads({n: lambda: mark(cst.Name("None")) for n in live})))
             elif not assigned:
-                stmt = stmt.visit(_NoneFor(live, mark))
+                stmt = stmt.visit(ReplaceReads({n: lambda: mark(cst.Name("None")) for n in live}))
             live -= assigned
         out.append(stmt)
     return out
