@@ -180,15 +180,17 @@ def _ui(argv: list[str]) -> int:
         from archread.parsers.cache import collect, prefetch
 
         sources = resolve(args.source), resolve(args.against)
-        children = prefetch(*sources)  # both reduce in child processes while the UI imports here
+        children = prefetch(*sources)  # both reduce in child processes while the UI imports and paints
         from archread.ui.app import ArchreadApp
-
-        reduced, reference = collect(children, *sources)
     except ArchreadError as exc:
         print(f"archread: {exc}", file=sys.stderr)
         return 2
 
-    ArchreadApp(reduced, reference).run()
+    app = ArchreadApp(pending=lambda: collect(children, *sources), what=f"{sources[0].label} against {sources[1].label}")
+    app.run()
+    if app.failure:
+        print(f"archread: {app.failure}", file=sys.stderr)
+        return 2
     return 0
 
 

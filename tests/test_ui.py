@@ -167,3 +167,51 @@ def test_small_and_large_terminals(size):
     async def script(app, reader, pilot):
         assert reader.query_one("#model", CodePane).size.width > 10
     drive(make_app(), script, size=size)
+
+
+def test_loading_screen_paints_first_then_the_reader_replaces_it():
+    import threading
+
+    from archread.ui.screens.loading import LoadingScreen
+    from archread.ui.screens.reader import ReaderScreen
+
+    gate = threading.Event()
+    reductions = [reduce_source(resolve("nemotron")), reduce_source(resolve("llama"))]
+
+    def pending():
+        gate.wait(10)
+        return reductions
+
+    app = ArchreadApp(pending=pending, what="nemotron against llama")
+
+    async def run():
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            assert isinstance(app.screen, LoadingScreen)
+            assert "nemotron against llama" in str(app.screen.query_one("#loading-text").render())
+            gate.set()
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if isinstance(app.screen, ReaderScreen) and app.screen.is_mounted:
+                    break
+            await pilot.pause(0.1)  # let its header finish mounting before the app closes
+            assert isinstance(app.screen, ReaderScreen) and app.reader.reduced is reductions[0]
+    asyncio.run(run())
+
+
+def test_a_reduction_failing_behind_the_loading_screen_exits_2_with_its_line():
+    from archread.errors import ArchreadError
+
+    def pending():
+        raise ArchreadError("modeling_x.py:3:9: syntax error: invalid syntax")
+
+    app = ArchreadApp(pending=pending, what="x against llama")
+
+    async def run():
+        async with app.run_test(size=(100, 30)) as pilot:
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if app.return_code is not None:
+                    break
+    asyncio.run(run())
+    assert app.return_code == 2 and app.failure == "modeling_x.py:3:9: syntax error: invalid syntax"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import App, SystemCommand
 
+from archread.errors import ArchreadError
 from archread.parsers import Reduction
+from archread.ui.screens.loading import LoadingScreen
 from archread.ui.screens.reader import ReaderScreen
 
 
@@ -12,12 +16,37 @@ class ArchreadApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "archread"
 
-    def __init__(self, reduced: Reduction, reference: Reduction):
+    def __init__(self, reduced: Reduction | None = None, reference: Reduction | None = None, *,
+                 pending: Callable[[], list[Reduction]] | None = None, what: str = ""):
+        """Either both reductions, or `pending`: a call that waits for them (the CLI's reducing children),
+        run in a thread while a loading screen is already painted."""
         super().__init__()
         self.reduced, self.reference = reduced, reference
+        self.pending, self.what = pending, what
+        self.failure: str | None = None  # a reduction that failed: the CLI prints it and exits 2
 
     def on_mount(self) -> None:
-        self.push_screen(ReaderScreen(self.reduced, self.reference))
+        if self.pending is None:
+            self.push_screen(ReaderScreen(self.reduced, self.reference))
+            return
+        self.push_screen(LoadingScreen(self.what))
+        self.run_worker(self._await_reductions, thread=True, exclusive=True)
+
+    def _await_reductions(self) -> None:
+        try:
+            reduced, reference = self.pending()
+        except ArchreadError as exc:
+            self.call_from_thread(self._reduction_failed, str(exc))
+            return
+        self.call_from_thread(self._show_reader, reduced, reference)
+
+    def _show_reader(self, reduced: Reduction, reference: Reduction) -> None:
+        self.reduced, self.reference = reduced, reference
+        self.switch_screen(ReaderScreen(reduced, reference))
+
+    def _reduction_failed(self, message: str) -> None:
+        self.failure = message
+        self.exit(return_code=2)
 
     @property
     def reader(self) -> ReaderScreen:

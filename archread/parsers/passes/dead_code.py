@@ -265,13 +265,16 @@ class _FoldZero(cst.CSTTransformer):
 
 def _inline_literals(fn: cst.FunctionDef) -> cst.FunctionDef:
     """`past_seen_tokens = 0` assigned once at the top of the body and never again: the reads become 0."""
+    literal_line = m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())], value=m.Integer() | m.Float())])
+    if not any(m.matches(stmt, literal_line) for stmt in fn.body.body):  # the usual case: no walk needed
+        return fn
     params = {p.name.value for p in (*fn.params.params, *fn.params.kwonly_params, *fn.params.posonly_params)}
     stores = Counter(n.value for t in find(fn.body, cst.AssignTarget) for n in find(t.target, cst.Name))
     stores.update(n.value for t in (*find(fn.body, cst.AugAssign), *find(fn.body, cst.For), *find(fn.body, cst.WithItem))
                   for n in find(getattr(t, "target", None) or getattr(t, "asname", None) or cst.Pass(), cst.Name))
     literals, body = {}, []
     for stmt in fn.body.body:
-        if m.matches(stmt, m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())], value=m.Integer() | m.Float())])):
+        if m.matches(stmt, literal_line):
             name = stmt.body[0].targets[0].target.value
             if stores[name] == 1 and name not in params and name not in literals:
                 literals[name] = stmt.body[0].value
