@@ -21,15 +21,16 @@ TUNE = {"positions": 1, "warps": 4}  # positions per program (benchmarks/kernels
 @triton.jit
 def _rope_tile(x, y, cos, sin, tile, n_pos, seq, n_heads, s_b, s_h, s_s, o_b, o_h, o_s, c_sb, c_ss, rot, head_dim,
                INTERLEAVED: tl.constexpr, P: tl.constexpr, HEADS: tl.constexpr, BLOCK_H: tl.constexpr,
-               BLOCK_P: tl.constexpr):
-    """P positions × every head × the rotary pairs: each position's cos/sin is read once for all its heads."""
+               BLOCK_P: tl.constexpr, EVEN: tl.constexpr):
+    """P positions × every head × the rotary pairs: each position's cos/sin is read once for all its heads.
+    EVEN: rot/2 and head_dim − rot are the block widths, so no mask runs along a row and loads vectorise."""
     p = tile * P + tl.arange(0, P)[:, None, None]
     h = tl.arange(0, HEADS)[None, :, None]
     j = tl.arange(0, BLOCK_H)[None, None, :]
     b, s = p // seq, p % seq
-    half = rot // 2
+    half = BLOCK_H if EVEN else rot // 2
     at = (p < n_pos) & (h < n_heads)
-    keep = at & (j < half)
+    keep = (at & (j < BLOCK_H)) if EVEN else (at & (j < half))
     if INTERLEAVED:
         ia, ib = 2 * j, 2 * j + 1
     else:
@@ -37,7 +38,7 @@ def _rope_tile(x, y, cos, sin, tile, n_pos, seq, n_heads, s_b, s_h, s_s, o_b, o_
     src = x + b * s_b + s * s_s + h * s_h
     dst = y + b * o_b + s * o_s + h * o_h
     cs = b * c_sb + s * c_ss
-    on = (p < n_pos) & (j < half)
+    on = ((p < n_pos) & (j < BLOCK_H)) if EVEN else ((p < n_pos) & (j < half))
     ca = tl.load(cos + cs + ia, mask=on, other=0.0).to(tl.float32)
     cb = tl.load(cos + cs + ib, mask=on, other=0.0).to(tl.float32)
     sa = tl.load(sin + cs + ia, mask=on, other=0.0).to(tl.float32)
@@ -47,8 +48,8 @@ def _rope_tile(x, y, cos, sin, tile, n_pos, seq, n_heads, s_b, s_h, s_s, o_b, o_
     tl.store(dst + ia, (a * ca - bb * sa).to(y.dtype.element_ty), mask=keep)
     tl.store(dst + ib, (bb * cb + a * sb).to(y.dtype.element_ty), mask=keep)
     if BLOCK_P > 0:  # partial rotary: the dimensions past rot pass through
-        d = rot + tl.arange(0, BLOCK_P)[None, None, :]
-        rest = at & (d < head_dim)
+        d = (2 * BLOCK_H if EVEN else rot) + tl.arange(0, BLOCK_P)[None, None, :]
+        rest = (at & (d < 2 * BLOCK_H + BLOCK_P)) if EVEN else (at & (d < head_dim))
         tl.store(dst + d, tl.load(src + d, mask=rest, eviction_policy="evict_first"), mask=rest)
 
 
@@ -56,14 +57,14 @@ def _rope_tile(x, y, cos, sin, tile, n_pos, seq, n_heads, s_b, s_h, s_s, o_b, o_
 def _rope_kernel(q, qo, k, ko, cos, sin, tiles, n_pos, seq, n_q, n_k,
                  q_sb, q_sh, q_ss, qo_sb, qo_sh, qo_ss, k_sb, k_sh, k_ss, ko_sb, ko_sh, ko_ss, c_sb, c_ss,
                  rot, head_dim, INTERLEAVED: tl.constexpr, P: tl.constexpr, HQ: tl.constexpr, HK: tl.constexpr,
-                 BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr):
+                 BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr, EVEN: tl.constexpr):
     pid = tl.program_id(0).to(tl.int64)
     if pid < tiles:
         _rope_tile(q, qo, cos, sin, pid, n_pos, seq, n_q, q_sb, q_sh, q_ss, qo_sb, qo_sh, qo_ss, c_sb, c_ss,
-                   rot, head_dim, INTERLEAVED, P, HQ, BLOCK_H, BLOCK_P)
+                   rot, head_dim, INTERLEAVED, P, HQ, BLOCK_H, BLOCK_P, EVEN)
     else:
         _rope_tile(k, ko, cos, sin, pid - tiles, n_pos, seq, n_k, k_sb, k_sh, k_ss, ko_sb, ko_sh, ko_ss, c_sb, c_ss,
-                   rot, head_dim, INTERLEAVED, P, HK, BLOCK_H, BLOCK_P)
+                   rot, head_dim, INTERLEAVED, P, HK, BLOCK_H, BLOCK_P, EVEN)
 
 
 def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool = False):
@@ -83,6 +84,8 @@ def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.T
     q, k = (t if t.stride(-1) == 1 else t.contiguous() for t in (q, k))
     qo, ko = torch.empty_like(q), torch.empty_like(k)
     per = TUNE["positions"]
+    block_h = triton.next_power_of_2(rot // 2)
+    block_p = triton.next_power_of_2(head_dim - rot) if rot < head_dim else 0
     tiles = triton.cdiv(batch * seq, per)
     _rope_kernel[(2 * tiles,)](
         q, qo, k, ko, cos, sin, tiles, batch * seq, seq, n_q, k.shape[1],
@@ -90,6 +93,6 @@ def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.T
         k.stride(0), k.stride(1), k.stride(2), ko.stride(0), ko.stride(1), ko.stride(2),
         cos.stride(0) if cos.shape[0] > 1 else 0, cos.stride(1), rot, head_dim,
         INTERLEAVED=interleaved, P=per, HQ=triton.next_power_of_2(n_q), HK=triton.next_power_of_2(k.shape[1]),
-        BLOCK_H=triton.next_power_of_2(rot // 2),
-        BLOCK_P=triton.next_power_of_2(head_dim - rot) if rot < head_dim else 0, num_warps=TUNE["warps"])
+        BLOCK_H=block_h, BLOCK_P=block_p, EVEN=rot // 2 == block_h and head_dim - rot in (0, block_p),
+        num_warps=TUNE["warps"])
     return qo, ko
