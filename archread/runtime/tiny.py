@@ -140,5 +140,21 @@ def shrink(config):
     return type(config).from_dict({**fields, **changes})
 
 
+def fill_unset(config):
+    """The same configuration with its optional integer fields that are still None given small values: some
+    classes leave an optional block unset by default while the model builds it anyway (a second try only)."""
+    annotations: dict = {}
+    for cls in reversed(type(config).__mro__):
+        annotations.update(getattr(cls, "__annotations__", {}))
+    fields = config.to_dict()
+    changes = {}
+    for key, value in fields.items():
+        kind = str(annotations.get(key, ""))
+        if value is None and "int" in kind and not any(t in kind for t in ("list", "dict", "tuple")):
+            changes[key] = 1 if "kv_heads" in key else _TINY.get(key) or next(
+                (tiny for every, none, tiny in _BY_NAME if all(w in key for w in every) and not any(w in key for w in none)), 4)
+    return type(config).from_dict({**fields, **changes}) if changes else None
+
+
 def test_tokens() -> int:
     return _TEST_TOKENS

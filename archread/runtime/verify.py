@@ -16,7 +16,7 @@ from archread.parsers.source import transformers_root
 from archread.runtime.build import build_model
 from archread.runtime.compare import Error, error, run_with_taps, watched
 from archread.runtime.stream import place
-from archread.runtime.tiny import shrink, test_tokens
+from archread.runtime.tiny import fill_unset, shrink, test_tokens
 from archread.runtime.weights import load_into, load_weights
 
 FP32_MAX_ABS, FP32_REL_L2 = 1e-5, 1e-6  # DESIGN.md: litgpt's bar
@@ -123,7 +123,7 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     torch.manual_seed(0)
     try:
         if weights is None:  # random weights: the original's own state dict, as its module tree names it
-            original = original_cls(cfg).eval()
+            original, cfg = _build_original(original_cls, cfg, tiny=config is None)
             state = {k: v.clone() for k, v in original.state_dict().items()}
         else:
             original = original_cls.from_pretrained(weights, config=cfg, local_files_only=True).eval()
@@ -135,6 +135,20 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     reduced = build_model(reduction, cfg)
     tied = load_into(reduced, state)
     return compare_models(reduced, original, cfg, source.label, original_cls.__name__, device, dtype, tied)
+
+
+def _build_original(original_cls, cfg, tiny: bool):
+    """The original with random weights; a tiny configuration whose optional sizes the model needed anyway
+    (`None // None`) gets a second try with those sizes filled."""
+    try:
+        return original_cls(cfg).eval(), cfg
+    except TypeError as exc:
+        filled = fill_unset(cfg) if tiny and "NoneType" in str(exc) else None
+        if filled is None:
+            raise
+        filled._attn_implementation = "eager"
+        torch.manual_seed(0)
+        return original_cls(filled).eval(), filled
 
 
 def _other_release(reduction, version: str, device: str, dtype: str, trust_code: bool) -> VerifyReport:
