@@ -444,7 +444,8 @@ class _Plan:
                     )
                     for (call, implicit), count in zip(sites, counts)
                 )
-                if fits and not self._read_on_entry(fn, name) and (param.default is not None or all(passed)):
+                impure = any(a.keyword is not None and a.keyword.value == name and not _pure(a.value) for call, _ in sites for a in call.args)
+                if fits and not impure and not self._read_on_entry(fn, name) and (param.default is not None or all(passed)):
                     self.params.add((fn_id, name))
                     for (call, implicit), count in zip(sites, counts):
                         if count == index + 1:
