@@ -89,19 +89,57 @@ def _break(extra: str) -> cst.ParenthesizedWhitespace:
 
 
 def _hug(flat: cst.CSTNode, indent: int) -> cst.CSTNode | None:
-    """A statement ending in one call too long for a line: the arguments and `)` together on the next line."""
+    """A statement ending in one call too long for a line: the arguments follow on as few lines as fit,
+    `)` ending the last."""
     if not isinstance(flat, cst.SimpleStatementLine) or len(flat.body) != 1:
         return None
     small = flat.body[0]
     call = getattr(small, "value", None)
     if not isinstance(call, cst.Call) or not call.args:
         return None
-    inner = _EMPTY.code_for_node(call.with_changes(func=cst.Name("f"))).strip()[2:-1]
     first = _EMPTY.code_for_node(small.with_changes(value=call.with_changes(args=[]))).strip()[:-1]
-    if indent + 4 + len(inner) + 1 > WIDTH or indent + len(first) > WIDTH:
+    args = _fill(call.args, indent)
+    if args is None or indent + len(first) > WIDTH:
         return None
-    hugged = call.with_changes(whitespace_before_args=_break("    "))  # `)` ends the arguments' line
+    hugged = call.with_changes(whitespace_before_args=_break("    "), args=args)
     return flat.with_changes(body=[small.with_changes(value=hugged)])
+
+
+def _fill(items, indent: int):
+    """Arguments (or parameters) packed greedily onto lines of the continuation indent; None if one alone
+    is too wide."""
+    items = list(items)
+    texts = [_EMPTY.code_for_node(i.with_changes(comma=cst.MaybeSentinel.DEFAULT)).strip() for i in items]
+    room = WIDTH - indent - 4
+    if any(len(t) + 2 > room for t in texts):
+        return None
+    out, used = [], 0
+    for i, (item, text) in enumerate(zip(items, texts)):
+        width = len(text) + (2 if used else 0)
+        if used and used + width + (1 if i == len(items) - 1 else 1) > room:
+            out[-1] = out[-1].with_changes(comma=cst.Comma(whitespace_after=_break("    ")))
+            used, width = 0, len(text)
+        elif out:
+            out[-1] = out[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        out.append(item.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        used += width
+    return out
+
+
+def _fill_header(flat: cst.FunctionDef, indent: int) -> cst.FunctionDef | None:
+    """`def f(` then the parameters packed onto as few lines as fit, `):` ending the last."""
+    params = flat.params
+    if params.kwonly_params or params.posonly_params or isinstance(params.star_arg, cst.Param):
+        return None
+    items = list(params.params) + ([params.star_kwarg] if isinstance(params.star_kwarg, cst.Param) else [])
+    filled = _fill(items, indent)
+    if not filled or len(f"def {flat.name.value}(") + indent > WIDTH:
+        return None
+    if isinstance(params.star_kwarg, cst.Param):  # `**kwargs` was packed last; the comma before it is set
+        params = params.with_changes(params=filled[:-1], star_kwarg=filled[-1])
+    else:
+        params = params.with_changes(params=filled)
+    return flat.with_changes(params=params, whitespace_before_params=_break("    "))
 
 
 class _Layout(cst.CSTTransformer):
@@ -129,6 +167,8 @@ class _Layout(cst.CSTTransformer):
     def leave_FunctionDef(self, original, updated):
         header = updated.with_changes(body=cst.SimpleStatementSuite([cst.Pass()]), decorators=[], leading_lines=[])
         flat = _one_line(header, 4 * self.depth)
+        if flat is header and any(isinstance(n, cst.ParenthesizedWhitespace) for n in walk(header.params)):
+            flat = _fill_header(header.visit(_Flatten()), 4 * self.depth) or header
         return updated.with_changes(params=flat.params, whitespace_before_params=flat.whitespace_before_params)
 
     def leave_ClassDef(self, original, updated):
