@@ -95,6 +95,8 @@ def _hug(flat: cst.CSTNode, indent: int) -> cst.CSTNode | None:
         return None
     small = flat.body[0]
     call = getattr(small, "value", None)
+    if isinstance(call, (cst.List, cst.ListComp, cst.SetComp, cst.DictComp)):
+        return _hug_brackets(flat, small, call, indent)
     if not isinstance(call, cst.Call) or not call.args:
         return None
     first = _EMPTY.code_for_node(small.with_changes(value=call.with_changes(args=[]))).strip()[:-1]
@@ -102,6 +104,26 @@ def _hug(flat: cst.CSTNode, indent: int) -> cst.CSTNode | None:
     if args is None or indent + len(first) > WIDTH:
         return None
     hugged = call.with_changes(whitespace_before_args=_break("    "), args=args)
+    return flat.with_changes(body=[small.with_changes(value=hugged)])
+
+
+def _hug_brackets(flat, small, value, indent: int):
+    """`x = [` then the elements (or the comprehension) on as few lines as fit, `]` ending the last."""
+    head = _EMPTY.code_for_node(small.with_changes(value=cst.List([]))).strip()[:-1]
+    if indent + len(head) > WIDTH:
+        return None
+    bracket = value.lbracket if hasattr(value, "lbracket") else value.lbrace
+    opened = bracket.with_changes(whitespace_after=_break("    "))
+    if isinstance(value, cst.List):
+        elements = _fill(value.elements, indent) if value.elements else None
+        if elements is None:
+            return None
+        hugged = value.with_changes(lbracket=opened, elements=elements)
+    else:
+        inner = _EMPTY.code_for_node(value).strip()[1:-1].strip()
+        if indent + 4 + len(inner) + 1 > WIDTH:
+            return None
+        hugged = value.with_changes(**{"lbracket" if hasattr(value, "lbracket") else "lbrace": opened})
     return flat.with_changes(body=[small.with_changes(value=hugged)])
 
 
