@@ -18,7 +18,7 @@ __all__ = [
     "create_causal_mask_window_inclusive", "create_causal_mask_with_padding",
     "create_padding_mask", "_prepare_4d_attention_mask", "create_recurrent_attention_mask",
     "create_bidirectional_mask", "create_bidirectional_sliding_window_mask", "maybe_autocast", "init",
-    "KVSharingDict",
+    "KVSharingDict", "BlockMask",
 ]
 
 
@@ -200,8 +200,21 @@ ROPE_INIT_FUNCTIONS = {"default": _default, "linear": _linear, "dynamic": _defau
                        "proportional": _proportional}
 
 
+class BlockMask:
+    """FlexAttention's block-sparse mask type. The reduced model never builds one, so a model's
+    `isinstance(mask, BlockMask)` checks read False, as they do on the eager path."""
+
+
 class KVSharingDict(dict):
     """Keys and values one layer stores for later layers to reuse (Gemma 3n/4): part of the math, not a cache."""
+
+    def __init__(self, shared=None):
+        super().__init__(shared or {})
+
+    def to(self, device, non_blocking: bool = False) -> "KVSharingDict":
+        for key in list(self):
+            self[key] = tuple(v.to(device, non_blocking=non_blocking) for v in self[key])
+        return self
 
 
 class _Init:
