@@ -11,7 +11,8 @@ from archread.runtime.verify import verify
 
 
 @pytest.mark.parametrize("model", ["llama", "mistral", "qwen2", "gemma", "phi3", "nemotron", "gemma2", "olmo2",
-                                   "starcoder2", "cohere", "qwen3", "granite"])
+                                   "starcoder2", "cohere", "qwen3", "granite",
+                                   "deepseek_v2", "gemma4", "opt"])  # MLA + MoE sizes; KV sharing; submodule chains
 def test_reduced_matches_original(model):
     report = verify(model)
     assert report.match, report.to_text()
@@ -60,8 +61,10 @@ def test_cuda_without_gpu_says_so(capsys):
 
 
 OLDER = {  # a sample of each older era; its originals run under that release, in a subprocess
-    "4.48.3": ["llama", "mistral", "qwen2", "phi3", "nemotron", "gemma", "starcoder2", "cohere", "olmo2", "mixtral"],
-    "4.41.2": ["llama", "gemma", "starcoder2", "cohere", "olmo", "stablelm", "persimmon", "mixtral", "phi", "phi3"],
+    "4.48.3": ["llama", "mistral", "qwen2", "phi3", "nemotron", "gemma", "starcoder2", "cohere", "olmo2", "mixtral",
+               "gemma2"],  # its layers slice their window with cache_position
+    "4.41.2": ["llama", "gemma", "starcoder2", "cohere", "olmo", "stablelm", "persimmon", "mixtral", "phi", "phi3",
+               "mistral", "gpt_neox"],  # a window of W + 1 keys; a keyword argument that computes
 }
 
 

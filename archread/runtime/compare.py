@@ -29,14 +29,16 @@ def _first_tensor(value):
 
 
 def watched(model: torch.nn.Module) -> list[str]:
-    """The decoder layers (children of a ModuleList) and the shallow modules around them (embedding, final norm)."""
-    lists = {name for name, mod in model.named_modules() if isinstance(mod, torch.nn.ModuleList)}
+    """The decoder layers (items of a ModuleList, `model.layers.3` or OPT's `model.decoder.layers.3`) and the
+    modules beside those lists and at the top (embedding, final norm, head)."""
+    lists = {name for name, mod in model.named_modules() if isinstance(mod, torch.nn.ModuleList) and name.count(".") <= 2}
+    homes = {name.rpartition(".")[0] for name in lists}
     names = []
     for name, mod in model.named_modules():
         parent = name.rpartition(".")[0]
-        if parent in lists and name.count(".") <= 2:
+        if parent in lists:
             names.append(name)
-        elif name and name.count(".") <= 1 and not isinstance(mod, torch.nn.ModuleList) and mod is not model:
+        elif name and (parent in homes or "." not in name) and not isinstance(mod, torch.nn.ModuleList):
             if not any(isinstance(c, torch.nn.ModuleList) for c in mod.children()):
                 names.append(name)
     return names
