@@ -68,7 +68,7 @@ def _pure(node: cst.CSTNode) -> bool:
 class _Graph:
     """Which definitions each call reaches, and which definitions something unresolved might reach."""
 
-    def __init__(self, module: cst.Module):
+    def __init__(self, module: cst.Module, memo: "_Memo"):
         self.functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
         self.classes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)}
         self.family = Family(self.classes)
@@ -84,14 +84,11 @@ class _Graph:
         self.calls: dict[int, cst.Call] = {}
         self.enclosing: dict[int, cst.FunctionDef] = {}  # id(call) -> the function it is in
         self._accounted: set[int] = set()  # ids of `C(...)` calls whose instance lands in a resolved attribute
-        self._nodes: dict[int, list[cst.CSTNode]] = {}  # id(def or class) -> every node under it, walked once
+        self.memo = memo
         self._scan(module)
 
     def nodes(self, node: cst.CSTNode) -> list[cst.CSTNode]:
-        found = self._nodes.get(id(node))
-        if found is None:
-            found = self._nodes[id(node)] = list(walk(node))
-        return found
+        return self.memo.get("nodes", node, lambda: list(walk(node)))
 
     # -- resolution helpers -------------------------------------------------------------
 
@@ -342,6 +339,20 @@ class _Graph:
 _HARNESS = cst.Call(func=cst.Name("model"), args=[cst.Arg(cst.Name("input_ids"))])
 
 
+class _Memo:
+    """What a round learnt about a definition, kept for the next round while the definition is unchanged
+    (rounds rebuild only the definitions they touch; the node itself is kept to check identity)."""
+
+    def __init__(self):
+        self._found: dict[tuple[str, int], tuple[cst.CSTNode, object]] = {}
+
+    def get(self, kind: str, node: cst.CSTNode, compute):
+        hit = self._found.get((kind, id(node)))
+        if hit is None or hit[0] is not node:
+            hit = self._found[(kind, id(node))] = (node, compute())
+        return hit[1]
+
+
 class _Plan:
     """What to drop: keyword arguments at calls, parameters and `**kwargs` in definitions."""
 
@@ -353,24 +364,17 @@ class _Plan:
         self.args: dict[int, set[str]] = defaultdict(set)  # id(call) -> keywords to drop ('**': the splat)
         self.positional: dict[int, int] = {}  # id(call) -> index of a last positional argument to drop
         self.nones: set[tuple[int, str]] = set()  # (id(def), parameter) that is None at every call
-        self._counts: dict[int, object] = {}
-        self._statements: dict[int, list] = {}
         self._splat_cache: dict[int, list[cst.Call] | None] = {}
 
     def _named(self, fn: cst.FunctionDef) -> set[str]:
         return {p.name.value for p in (*_params(fn), *fn.params.kwonly_params)}
 
     def _reads(self, fn: cst.FunctionDef, name: str) -> int:
-        counts = self._counts.get(id(fn))
-        if counts is None:
-            counts = self._counts[id(fn)] = name_counts(fn.body)
-        return counts[name]
+        return self.graph.memo.get("counts", fn, lambda: name_counts(fn.body))[name]
 
     def _read_on_entry(self, fn: cst.FunctionDef, name: str) -> bool:
         """Whether the body reads the value the parameter came in with, not only one it assigns first."""
-        statements = self._statements.get(id(fn))
-        if statements is None:
-            statements = self._statements[id(fn)] = [(s, names_in(s)) for s in fn.body.body]
+        statements = self.graph.memo.get("statements", fn, lambda: [(s, names_in(s)) for s in fn.body.body])
         for stmt, names in statements:
             if m.matches(stmt, m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name(name))])])):
                 if name not in names_in(stmt.body[0].value):
@@ -587,9 +591,9 @@ class Signatures(StripPass):
     ]
 
     def leave_Module(self, original, updated):
-        dead = DeadCode(self.ctx)
+        dead, memo = DeadCode(self.ctx), _Memo()
         for _ in range(4):  # a parameter dropped can leave its caller's parameter unread
-            graph = _Graph(updated)
+            graph = _Graph(updated, memo)
             defs = [*graph.functions.values(), *(f for c in graph.classes.values() for f in graph._methods(c))]
             plan = _Plan(graph, defs)
             if not plan.build():
