@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import libcst as cst
 
@@ -20,6 +21,7 @@ class PassContext:
     warnings: list[str] = field(default_factory=list)
     origin: dict[int, tuple[cst.CSTNode, str]] = field(default_factory=dict)  # literal -> knockout pass
     imported: dict[str, str] = field(default_factory=dict)  # dropped import name -> its module
+    folder: Path | None = None  # the modeling file's folder: its configuration file may hold a helper it calls
 
     def remove(self, pass_name: str, node: cst.CSTNode) -> None:
         self.removed[pass_name] += lines_of(node)

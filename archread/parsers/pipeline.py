@@ -86,7 +86,7 @@ def parse(source: Source) -> cst.Module:
 def reduce_source(source: Source) -> Reduction:
     start = time.perf_counter()
     module = parse(source)
-    ctx = PassContext()
+    ctx = PassContext(folder=source.path.parent)
     try:
         reduced = module.visit(Chain([cls(ctx) for cls in PASSES]))
     except Exception as exc:  # a pass bug on an unforeseen file: one line naming it, not a traceback

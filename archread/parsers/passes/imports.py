@@ -5,11 +5,12 @@ from __future__ import annotations
 import builtins
 import symtable
 import sys
+from pathlib import Path
 
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import StripPass, dotted, find
+from archread.parsers.passes.base import StripPass, dotted, find, names_in
 from archread.parsers.prelude_names import PRELUDE_MODULE, prelude_names
 
 # torch, math and the standard library's helpers (copy, itertools) stay; typing and the framework go
@@ -70,9 +71,17 @@ class Imports(StripPass):
         body = [cst.parse_statement(line) for line in restored] + body
         missing -= set(_STANDARD)
         wanted = sorted(missing & prelude_names())
+        helpers = []
         for name in sorted(missing - prelude_names()):
             where = dropped.get(name)
+            helper = _configuration_helper(self.ctx.folder, where, name) if where else None
+            if helper is not None:
+                helpers.append(helper.with_changes(leading_lines=[]))
+                continue
             self.ctx.warn(f"unresolved name {name}" + (f" (imported from {where})" if where else ""))
+        if helpers:  # after the imports, before the first definition
+            first = next((i for i, s in enumerate(body) if not _is_import(s)), len(body))
+            body[first:first] = helpers
         if wanted:
             line = cst.parse_statement(f"from {PRELUDE_MODULE} import {', '.join(wanted)}")
             imports = [i for i, s in enumerate(body) if _is_import(s)]
@@ -90,6 +99,33 @@ def _unused_submodule(stmt: cst.CSTNode, body: list, code: str) -> bool:
         return False
     root = name.split(".")[0]
     return any(s is not stmt and _is_import(s) and root in _bound_names([s]) for s in body)
+
+
+def _configuration_helper(folder: Path | None, module: str, name: str) -> cst.FunctionDef | None:
+    """A small function the model imports from its own configuration file (xLSTM's
+    round_up_to_next_multiple_of): read from that file, kept if it needs nothing but its arguments."""
+    if folder is None or not module.startswith(".configuration_") or module.count(".") != 1:
+        return None
+    path = folder / f"{module[1:]}.py"
+    try:
+        tree = cst.parse_module(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, cst.ParserSyntaxError):
+        return None
+    blocks = [tree.body] + [getattr(s.body, "body", []) for s in tree.body if isinstance(s, (cst.If, cst.Try))]
+    blocks += [s.orelse.body.body for s in tree.body if isinstance(s, cst.If) and isinstance(s.orelse, cst.Else)]
+    for stmt in (s for block in blocks for s in block):
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name and not stmt.decorators:
+            local = {p.name.value for p in stmt.params.params} | {
+                n.value for t in find(stmt.body, cst.AssignTarget) for n in find(t.target, cst.Name)}
+            if names_in(stmt.body) - local - set(dir(builtins)) - {"math"}:
+                return None
+            body = list(stmt.body.body)
+            if body and m.matches(body[0], m.SimpleStatementLine([m.Expr(m.SimpleString() | m.ConcatenatedString())])):
+                body = body[1:] or [cst.SimpleStatementLine([cst.Pass()])]  # its docstring
+            plain = [p.with_changes(annotation=None) for p in stmt.params.params]
+            return stmt.with_changes(body=stmt.body.with_changes(body=body), returns=None,
+                                     params=stmt.params.with_changes(params=plain))
+    return None
 
 
 def _is_import(stmt: cst.CSTNode) -> bool:
