@@ -74,3 +74,18 @@ def test_import_hygiene(module, banned):
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     assert result.stdout.strip() == ""
+
+
+def test_prefetch_reduces_in_children_and_collect_reads_their_cache(tmp_path, monkeypatch):
+    from archread.parsers import reduce_source, resolve
+    from archread.parsers.cache import collect, is_cached, prefetch
+
+    monkeypatch.setenv("ARCHREAD_CACHE", str(tmp_path))
+    monkeypatch.delenv("ARCHREAD_NO_CACHE", raising=False)
+    sources = resolve("nemotron"), resolve("llama")
+    pids = prefetch(*sources)
+    assert len(pids) == 1  # one child; it forks one more for the second source
+    got = collect(pids, *sources)
+    assert all(is_cached(s) for s in sources)
+    assert [r.code for r in got] == [reduce_source(s).code for s in sources]
+    assert prefetch(*sources) == []  # cached now: nothing to start

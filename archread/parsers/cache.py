@@ -69,23 +69,33 @@ def is_cached(source: Source) -> bool:
 
 
 def prefetch(*sources: Source) -> list[int]:
-    """Start reducing every uncached source in a forked child (each writes the cache); returns their pids.
-    The caller does other work meanwhile (importing the UI) and then calls collect()."""
+    """Start reducing every uncached source off the caller's path; returns the pid to wait for.
+    One child imports the pipeline (the slow import, once) and reduces the first source while a forked
+    grandchild per other source reduces that one; each writes the cache. The caller meanwhile imports and
+    paints the UI, then calls collect()."""
     todo = [s for s in sources if not is_cached(s)]
     if not todo or not hasattr(os, "fork") or os.environ.get("ARCHREAD_NO_CACHE") == "1":
         return []
-    importlib.import_module("archread.parsers.pipeline")  # imported once, before the forks, for every child
-
-    pids = []
-    for source in todo:
-        pid = os.fork()
-        if pid == 0:  # the child: reduce, write the cache, leave without running the parent's cleanup
-            try:
-                reduce_cached(source)
-            finally:
-                os._exit(0)
-        pids.append(pid)
-    return pids
+    pid = os.fork()
+    if pid:
+        return [pid]
+    try:  # the child: leaves without running the parent's cleanup, whatever happens
+        os.nice(10)  # the caller's first paint comes first; the reductions take the cycles it leaves
+        importlib.import_module("archread.parsers.pipeline")
+        kids = []
+        for source in todo[1:]:
+            kid = os.fork()
+            if kid == 0:
+                try:
+                    reduce_cached(source)
+                finally:
+                    os._exit(0)
+            kids.append(kid)
+        reduce_cached(todo[0])
+        for kid in kids:
+            os.waitpid(kid, 0)
+    finally:
+        os._exit(0)
 
 
 def collect(pids: list[int], *sources: Source) -> list[Reduction]:
