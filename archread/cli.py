@@ -95,9 +95,10 @@ def _diff(args) -> int:
     from archread.diff import diff_models
     from archread.diff.render import RENDER
     from archread.parsers import resolve
-    from archread.parsers.cache import reduce_cached
+    from archread.parsers.cache import collect, prefetch
 
-    model, reference = reduce_cached(resolve(args.source)), reduce_cached(resolve(args.against))
+    sources = resolve(args.source), resolve(args.against)
+    model, reference = collect(prefetch(*sources), *sources)  # the two reductions run side by side
     _write(RENDER[args.format](diff_models(model, reference, args.config)), args.output, args.force)
     return 0
 
