@@ -135,9 +135,24 @@ def _calls(node) -> list[ast.Call]:
     return sorted(found, key=lambda n: (n.lineno, n.col_offset))
 
 
+_NAMES: dict[int, tuple[object, set[str]]] = {}  # id(node) -> (node, names): the facts ask about the same classes often
+
+
 def _names(node) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | {
-        n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)} if node else set()
+    if not node:
+        return set()
+    hit = _NAMES.get(id(node))
+    if hit is None or hit[0] is not node:
+        if len(_NAMES) > 4096:  # a long session diffs many files: keep the memo small
+            _NAMES.clear()
+        found = set()
+        for n in ast.walk(node):  # one walk for both kinds
+            if isinstance(n, ast.Name):
+                found.add(n.id)
+            elif isinstance(n, ast.Attribute):
+                found.add(n.attr)
+        hit = _NAMES[id(node)] = (node, found)
+    return set(hit[1])
 
 
 def _self_call_attr(call: ast.Call) -> str | None:
