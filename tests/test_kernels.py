@@ -116,3 +116,16 @@ def test_attention(dtype, head_dim, options):
 def test_unsupported_input_names_the_limit(call, words):
     with pytest.raises(K.KernelLimitError, match=words):
         call()
+
+
+@pytest.mark.parametrize("rot", [64, 32])
+def test_rope_one_program_for_q_and_k_gives_the_same(rot, monkeypatch):
+    from archread.runtime.kernels import rope
+
+    q, k = torch.randn(2, 4, 7, 64), torch.randn(2, 2, 7, 64)
+    cos, sin = torch.randn(2, 7, rot), torch.randn(2, 7, rot)
+    monkeypatch.setitem(rope.TUNE, "both", False)
+    apart = rope.apply_rope(q, k, cos, sin)
+    monkeypatch.setitem(rope.TUNE, "both", True)
+    together = rope.apply_rope(q, k, cos, sin)
+    assert all(torch.equal(a, b) for a, b in zip(apart, together))

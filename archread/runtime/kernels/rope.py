@@ -15,7 +15,7 @@ import triton.language as tl
 
 from ._checks import KernelLimitError, check_dtype
 
-TUNE = {"positions": 1, "warps": 4}  # positions per program (benchmarks/kernels.py --sweep)
+TUNE = {"positions": 1, "warps": 4, "both": True}  # positions per program (benchmarks/kernels.py --sweep)
 
 
 @triton.jit
@@ -57,9 +57,14 @@ def _rope_tile(x, y, cos, sin, tile, n_pos, seq, n_heads, s_b, s_h, s_s, o_b, o_
 def _rope_kernel(q, qo, k, ko, cos, sin, tiles, n_pos, seq, n_q, n_k,
                  q_sb, q_sh, q_ss, qo_sb, qo_sh, qo_ss, k_sb, k_sh, k_ss, ko_sb, ko_sh, ko_ss, c_sb, c_ss,
                  rot, head_dim, INTERLEAVED: tl.constexpr, P: tl.constexpr, HQ: tl.constexpr, HK: tl.constexpr,
-                 BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr, EVEN: tl.constexpr):
+                 BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr, EVEN: tl.constexpr, BOTH: tl.constexpr):
     pid = tl.program_id(0).to(tl.int64)
-    if pid < tiles:
+    if BOTH:  # one program rotates a tile of positions in q and then in k: their cos/sin rows are hot
+        _rope_tile(q, qo, cos, sin, pid, n_pos, seq, n_q, q_sb, q_sh, q_ss, qo_sb, qo_sh, qo_ss, c_sb, c_ss,
+                   rot, head_dim, INTERLEAVED, P, HQ, BLOCK_H, BLOCK_P, EVEN)
+        _rope_tile(k, ko, cos, sin, pid, n_pos, seq, n_k, k_sb, k_sh, k_ss, ko_sb, ko_sh, ko_ss, c_sb, c_ss,
+                   rot, head_dim, INTERLEAVED, P, HK, BLOCK_H, BLOCK_P, EVEN)
+    elif pid < tiles:
         _rope_tile(q, qo, cos, sin, pid, n_pos, seq, n_q, q_sb, q_sh, q_ss, qo_sb, qo_sh, qo_ss, c_sb, c_ss,
                    rot, head_dim, INTERLEAVED, P, HQ, BLOCK_H, BLOCK_P, EVEN)
     else:
@@ -87,12 +92,13 @@ def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.T
     block_h = triton.next_power_of_2(rot // 2)
     block_p = triton.next_power_of_2(head_dim - rot) if rot < head_dim else 0
     tiles = triton.cdiv(batch * seq, per)
-    _rope_kernel[(2 * tiles,)](
+    both = bool(TUNE["both"])
+    _rope_kernel[(tiles if both else 2 * tiles,)](
         q, qo, k, ko, cos, sin, tiles, batch * seq, seq, n_q, k.shape[1],
         q.stride(0), q.stride(1), q.stride(2), qo.stride(0), qo.stride(1), qo.stride(2),
         k.stride(0), k.stride(1), k.stride(2), ko.stride(0), ko.stride(1), ko.stride(2),
         cos.stride(0) if cos.shape[0] > 1 else 0, cos.stride(1), rot, head_dim,
         INTERLEAVED=interleaved, P=per, HQ=triton.next_power_of_2(n_q), HK=triton.next_power_of_2(k.shape[1]),
         BLOCK_H=block_h, BLOCK_P=block_p, EVEN=rot // 2 == block_h and head_dim - rot in (0, block_p),
-        num_warps=TUNE["warps"])
+        BOTH=both, num_warps=TUNE["warps"])
     return qo, ko
