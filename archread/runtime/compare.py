@@ -54,6 +54,8 @@ def run_with_taps(model: torch.nn.Module, tokens: torch.Tensor, names: list[str]
         def hook(_module, _args, out, name=name):
             tensor = _first_tensor(out)
             if tensor is not None and name not in outputs:
+                if tensor.is_complex():  # rotary tables kept as complex numbers: compare both parts
+                    tensor = torch.view_as_real(tensor)
                 outputs[name] = tensor.detach().float().cpu()
 
         handles.append(module.register_forward_hook(hook))
