@@ -144,6 +144,21 @@ class Family:
         return name
 
 
+_BINDERS = {cst.AssignTarget: "target", cst.AugAssign: "target", cst.AnnAssign: "target", cst.For: "target",
+             cst.CompFor: "target", cst.WithItem: "asname", cst.NamedExpr: "target"}
+
+
+def bound_names(body: cst.CSTNode) -> Counter:
+    """How often each name is bound: assignments, augmented assignments, loop, `with … as` and walrus targets."""
+    stores: Counter = Counter()
+    for node in walk(body):
+        field = _BINDERS.get(type(node))
+        target = getattr(node, field) if field else None
+        if target is not None:
+            stores.update(n.value for n in walk(target) if type(n) is cst.Name)
+    return stores
+
+
 class ReplaceReads(cst.CSTTransformer):
     """Every bare-name read of the given names becomes a fresh expression (attribute and keyword names stay)."""
 

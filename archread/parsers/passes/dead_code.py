@@ -12,7 +12,7 @@ from collections import Counter
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import Family, ReplaceReads, StripPass, find, name_counts, names_in, walk
+from archread.parsers.passes.base import Family, ReplaceReads, StripPass, bound_names, find, name_counts, names_in, walk
 
 _BUILTIN_CALLS = {"getattr", "hasattr", "int", "float", "bool", "len", "max", "min", "isinstance", "str", "range"}
 _LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
@@ -269,9 +269,7 @@ def _inline_literals(fn: cst.FunctionDef) -> cst.FunctionDef:
     if not any(m.matches(stmt, literal_line) for stmt in fn.body.body):  # the usual case: no walk needed
         return fn
     params = {p.name.value for p in (*fn.params.params, *fn.params.kwonly_params, *fn.params.posonly_params)}
-    stores = Counter(n.value for t in find(fn.body, cst.AssignTarget) for n in find(t.target, cst.Name))
-    stores.update(n.value for t in (*find(fn.body, cst.AugAssign), *find(fn.body, cst.For), *find(fn.body, cst.WithItem))
-                  for n in find(getattr(t, "target", None) or getattr(t, "asname", None) or cst.Pass(), cst.Name))
+    stores = bound_names(fn.body)
     literals, body = {}, []
     for stmt in fn.body.body:
         if m.matches(stmt, literal_line):

@@ -66,7 +66,7 @@ class Imports(StripPass):
                 self.ctx.removed[self.NAME] += 1 if not aliases else 0
         body = [s for s in body if not _unused_submodule(s, body, code)]
         self.ctx.imported.update(dropped)
-        missing = used - defined - set(dir(builtins)) - _bound_names(body)
+        missing = used - defined - set(dir(builtins)) - _imported_names(body)
         restored = [_STANDARD[n] for n in sorted(missing & set(_STANDARD))]  # imported under a guard the guards pass folded
         body = [cst.parse_statement(line) for line in restored] + body
         missing -= set(_STANDARD)
@@ -98,7 +98,7 @@ def _unused_submodule(stmt: cst.CSTNode, body: list, code: str) -> bool:
     if alias.asname is not None or "." not in name or name in code:
         return False
     root = name.split(".")[0]
-    return any(s is not stmt and _is_import(s) and root in _bound_names([s]) for s in body)
+    return any(s is not stmt and _is_import(s) and root in _imported_names([s]) for s in body)
 
 
 def _configuration_helper(folder: Path | None, module: str, name: str) -> cst.FunctionDef | None:
@@ -152,7 +152,7 @@ def _top_level_names(stmt: cst.CSTNode) -> set[str]:
     return {n.value for t in find(stmt, cst.AssignTarget) for n in find(t.target, cst.Name)}
 
 
-def _bound_names(body) -> set[str]:
+def _imported_names(body) -> set[str]:
     out = set()
     for stmt in body:
         if _is_import(stmt) and not isinstance(stmt.body[0].names, cst.ImportStar):

@@ -17,7 +17,7 @@ from collections import defaultdict
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import Family, ReplaceReads, StripPass, dotted, name_counts, names_in, walk
+from archread.parsers.passes.base import Family, ReplaceReads, StripPass, bound_names, dotted, name_counts, names_in, walk
 from archread.parsers.passes.dead_code import DeadCode, _drop_unread_locals, roots
 from archread.parsers.passes.simplify import Simplify
 
@@ -37,20 +37,12 @@ def _last_positional(call: cst.Call) -> cst.CSTNode:
     return [a for a in call.args if a.keyword is None and not a.star][-1].value
 
 
-def _assigns(node: cst.CSTNode, name: str) -> bool:
-    for n in walk(node):
-        target = n.target if isinstance(n, (cst.AssignTarget, cst.AugAssign, cst.For, cst.AnnAssign)) else None
-        if target is not None and any(isinstance(t, cst.Name) and t.value == name for t in walk(target)):
-            return True
-    return False
-
-
 def _none_reads(body: list, names: set[str], mark) -> list:
     """Substitute up to (and in the test of) the first statement that assigns the name."""
     out, live = [], set(names)
     for stmt in body:
         if live:
-            assigned = {n for n in live if _assigns(stmt, n)}
+            assigned = set(bound_names(stmt)) & live
             if isinstance(stmt, (cst.If, cst.While)):
                 stmt = stmt.with_changes(test=stmt.test.visit(ReplaceReads({n: lambda: mark(cst.Name("None")) for n in live})))
             elif not assigned:
@@ -486,7 +478,7 @@ class _Plan:
                         continue
                     caller = self.graph.enclosing.get(id(call))
                     if isinstance(value, cst.Name) and caller is not None and (id(caller), value.value) in self.nones:
-                        if not _assigns(caller.body, value.value):
+                        if not bound_names(caller.body)[value.value]:
                             continue
                     self.nones.discard((fn_id, name))
                     changed = True
