@@ -40,6 +40,11 @@ _FILL_NONE = ("head_dim", "num_experts_per_tok", "n_group", "topk_group", "n_rou
 _TEST_TOKENS = 16
 
 
+def _by_name(key: str) -> int | None:
+    """The tiny value of a field _TINY does not list, from the words in its name (first rule that fits)."""
+    return next((tiny for every, none, tiny in _BY_NAME if all(w in key for w in every) and not any(w in key for w in none)), None)
+
+
 def _layer_pattern(values: list, keep: int) -> list[int]:
     """Indices of a per-layer list that keep its first entries and one layer of every kind."""
     chosen = list(range(min(keep, len(values))))
@@ -103,11 +108,9 @@ def shrink(config):
     for key, value in fields.items():
         if key in _TINY or not isinstance(value, int) or isinstance(value, bool) or "token_id" in key:
             continue
-        for every, none, tiny in _BY_NAME:
-            if all(w in key for w in every) and not any(w in key for w in none):
-                if value > tiny:
-                    changes[key] = tiny
-                break
+        tiny = _by_name(key)
+        if tiny is not None and value > tiny:
+            changes[key] = tiny
     for key in _FILL_NONE:
         if key in fields and fields[key] is None:
             changes[key] = _TINY[key] if key != "head_dim" else _head_size({**fields, **changes, "head_dim": None})
@@ -151,8 +154,7 @@ def fill_unset(config):
     for key, value in fields.items():
         kind = str(annotations.get(key, ""))
         if value is None and "int" in kind and not any(t in kind for t in ("list", "dict", "tuple")):
-            changes[key] = 1 if "kv_heads" in key else _TINY.get(key) or next(
-                (tiny for every, none, tiny in _BY_NAME if all(w in key for w in every) and not any(w in key for w in none)), 4)
+            changes[key] = 1 if "kv_heads" in key else _TINY.get(key) or _by_name(key) or 4
     return type(config).from_dict({**fields, **changes}) if changes else None
 
 

@@ -52,7 +52,6 @@ class Masks(StripPass):
             args.insert(0, cst.Arg(_self_config()))
         return updated.with_changes(func=cst.Name(target), args=args)
 
-
     def leave_Assign(self, original, updated):
         # `causal_mask, attention_mask = self._update_causal_mask(...)`: the helper also gave back the 2-D mask
         value, targets = updated.value, updated.targets
