@@ -214,9 +214,20 @@ def _dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
 
-class _PassOn(cst.CSTTransformer):
-    """`a = E` then `b = a` (or `return a`) with `a` read nowhere else: `b = E` (`return E`)."""
+def _merged(first, second, counts: Counter):
+    """`a = E` then `b = a` (or `return a`) with `a` read nowhere else: `b = E` (`return E`); else None."""
+    if not m.matches(first, m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())])])):
+        return None
+    name, value = first.body[0].targets[0].target.value, first.body[0].value
+    if counts[name] != 2 or not isinstance(second, cst.SimpleStatementLine) or len(second.body) != 1:
+        return None
+    small = second.body[0]
+    if m.matches(small, m.Return(m.Name(name))) or m.matches(small, m.Assign(targets=[m.AssignTarget()], value=m.Name(name))):
+        return second.with_changes(body=[small.with_changes(value=value)])
+    return None
 
+
+class _PassOn(cst.CSTTransformer):
     def __init__(self, counts: Counter):
         super().__init__()
         self.counts = counts
@@ -225,32 +236,18 @@ class _PassOn(cst.CSTTransformer):
         body = list(updated.body)
         i = 0
         while i + 1 < len(body):
-            merged = self._merge(body[i], body[i + 1])
+            merged = _merged(body[i], body[i + 1], self.counts)
             if merged is not None:
                 body[i:i + 2] = [merged]
             else:
                 i += 1
         return updated.with_changes(body=body)
 
-    def _merge(self, first, second):
-        if not m.matches(first, m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())])])):
-            return None
-        name, value = first.body[0].targets[0].target.value, first.body[0].value
-        if self.counts[name] != 2 or not isinstance(second, cst.SimpleStatementLine) or len(second.body) != 1:
-            return None
-        small = second.body[0]
-        if m.matches(small, m.Return(m.Name(name))) or m.matches(small, m.Assign(targets=[m.AssignTarget()], value=m.Name(name))):
-            return second.with_changes(body=[small.with_changes(value=value)])
-        return None
-
 
 def _passed_on(fn: cst.FunctionDef, counts: Counter) -> bool:
-    """Whether some block has `a = E` right before `return a` / `b = a` (checked before paying for a rewrite)."""
-    for block in find(fn.body, cst.IndentedBlock):
-        for first, second in zip(block.body, block.body[1:]):
-            if _PassOn(counts)._merge(first, second) is not None:
-                return True
-    return False
+    """Whether some block can be merged (checked before paying for a rewrite)."""
+    return any(_merged(first, second, counts) is not None
+               for block in find(fn.body, cst.IndentedBlock) for first, second in zip(block.body, block.body[1:]))
 
 
 class _FoldZero(cst.CSTTransformer):

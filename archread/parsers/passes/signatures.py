@@ -478,7 +478,7 @@ class _Plan:
                         continue
                     caller = self.graph.enclosing.get(id(call))
                     if isinstance(value, cst.Name) and caller is not None and (id(caller), value.value) in self.nones:
-                        if not bound_names(caller.body)[value.value]:
+                        if not self.graph.memo.get("bound", caller, lambda: bound_names(caller.body))[value.value]:
                             continue
                     self.nones.discard((fn_id, name))
                     changed = True
