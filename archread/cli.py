@@ -177,22 +177,33 @@ def _ui(argv: list[str]) -> int:
     parser.add_argument("--against", default="llama", help="reference model (default llama)")
     args = parser.parse_args(argv)
     try:
-        from archread.parsers import resolve
-        from archread.parsers.cache import collect, prefetch
-
-        sources = resolve(args.source), resolve(args.against)
-        children = prefetch(*sources)  # both reduce in child processes while the UI imports and paints
-        from archread.ui.app import ArchreadApp
+        app = build_app(args.source, args.against)
     except ArchreadError as exc:
         print(f"archread: {exc}", file=sys.stderr)
         return 2
-
-    app = ArchreadApp(pending=lambda: collect(children, *sources), what=f"{sources[0].label} against {sources[1].label}")
     app.run()
     if app.failure:
         print(f"archread: {app.failure}", file=sys.stderr)
         return 2
     return 0
+
+
+def build_app(source: str, against: str):
+    """The reader for source against a reference. Both cached: the reader itself is the first screen.
+    Otherwise both reduce in child processes while the UI imports and paints a loading screen."""
+    from archread.parsers import resolve
+    from archread.parsers.cache import collect, is_cached, prefetch
+
+    sources = resolve(source), resolve(against)
+    if all(map(is_cached, sources)):
+        ready = collect([], *sources)
+        from archread.ui.app import ArchreadApp
+
+        return ArchreadApp(*ready)
+    children = prefetch(*sources)
+    from archread.ui.app import ArchreadApp
+
+    return ArchreadApp(pending=lambda: collect(children, *sources), what=f"{sources[0].label} against {sources[1].label}")
 
 
 if __name__ == "__main__":

@@ -16,16 +16,11 @@ import time
 
 APP = """
 import asyncio, os, time
-from archread.parsers import resolve
-from archread.parsers.cache import collect, prefetch
-
-sources = resolve("nemotron"), resolve("llama")  # what `archread nemotron` does, in the same order
-children = prefetch(*sources)
-from archread.ui.app import ArchreadApp
+from archread.cli import build_app  # what `archread nemotron` runs, up to app.run()
 from archread.ui.screens.loading import LoadingScreen
 from archread.ui.screens.reader import ReaderScreen
 
-app = ArchreadApp(pending=lambda: collect(children, *sources), what="nemotron against llama")
+app = build_app("nemotron", "llama")
 
 async def main():
     async with app.run_test(size=(120, 36)) as pilot:

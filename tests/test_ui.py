@@ -9,7 +9,7 @@ from archread.parsers import reduce_source, resolve
 from archread.ui.app import ArchreadApp
 from archread.ui.screens.dialogs import ErrorDialog, Panel, Prompt
 from archread.ui.screens.help import HelpScreen
-from archread.ui.screens.reader import VerifyScreen
+from archread.ui.screens.verify import VerifyScreen
 from archread.ui.widgets.code_pane import CodePane
 from archread.ui.widgets.facts_panel import FactsPanel
 
@@ -148,6 +148,26 @@ def test_help_lists_every_binding():
     drive(make_app(), script)
 
 
+def test_the_key_bar_names_every_binding():
+    async def script(app, reader, pilot):
+        keys = str(reader.query_one("#keys").render())
+        assert all(b.description in keys for b in reader.BINDINGS) and "commands" in keys
+    drive(make_app(), script)
+
+
+def test_changed_spans_within_lines_are_highlighted():
+    from archread.ui.highlight import CHANGED_SPAN
+
+    async def script(app, reader, pilot):
+        await pilot.press("n", "n")  # the MLP: Llama's gate_proj is gone from Nemotron's forward
+        text = reader.query_one("#reference", CodePane).text
+        plain = text.plain
+        marked = {plain[s.start:s.end] for s in text.spans if str(s.style) == CHANGED_SPAN}
+        assert any("gate_proj" in m for m in marked)
+        assert not any("down_proj" in m for m in marked)  # the call both make is not marked
+    drive(make_app(), script)
+
+
 def test_command_palette_lists_the_actions():
     async def script(app, reader, pilot):
         titles = [c.title for c in app.get_system_commands(reader)]
@@ -157,8 +177,10 @@ def test_command_palette_lists_the_actions():
 
 def test_quit():
     async def script(app, reader, pilot):
+        assert app.return_code is None
         await pilot.press("q")
-        assert not app.is_running or app.return_code is not None or True
+        await pilot.pause()
+        assert app.return_code == 0 and not app.is_running
     drive(make_app(), script)
 
 
@@ -215,3 +237,15 @@ def test_a_reduction_failing_behind_the_loading_screen_exits_2_with_its_line():
                     break
     asyncio.run(run())
     assert app.return_code == 2 and app.failure == "modeling_x.py:3:9: syntax error: invalid syntax"
+
+
+def test_the_reader_is_the_first_screen_when_both_reductions_are_cached(tmp_path, monkeypatch):
+    from archread.cli import build_app
+
+    monkeypatch.setenv("ARCHREAD_CACHE", str(tmp_path))
+    cold = build_app("nemotron", "llama")
+    assert cold.pending is not None  # nothing cached: the loading screen while child processes reduce
+    cold.pending()  # waits for them; they fill the cache
+    warm = build_app("nemotron", "llama")
+    assert warm.pending is None and warm.reduced.source.model_type == "nemotron"
+    assert warm.reference.source.model_type == "llama"

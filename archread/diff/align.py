@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import itertools
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,8 @@ class ComponentDiff:
     other: Component | None
     model_changed: set[int] = field(default_factory=set)  # 1-based lines within the component
     reference_changed: set[int] = field(default_factory=set)
+    model_spans: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # line -> changed columns
+    reference_spans: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     unified: list[str] = field(default_factory=list)
 
     @property
@@ -75,15 +79,43 @@ def facts_of(reduction: Reduction, config_json: Path | None = None) -> list[Fact
     return facts(reduction.code, config_for(reduction, config_json))
 
 
+_WORD = re.compile(r"\d[\w.]*(?:[eE][-+]\d+)?|\w+|\s+|[^\w\s]")
+
+
+def _columns(tokens: list[str]) -> list[int]:
+    """The column at which each token starts, and the line's length last."""
+    return [0, *itertools.accumulate(len(t) for t in tokens)]
+
+
+def _span_diff(theirs: str, normalised: str, shown: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The changed columns of a line pair, token by token. The model's line is compared in its normalised
+    form (its prefix renamed to the reference's) but shown as written; renaming keeps the tokens one for one."""
+    a, b, c = _WORD.findall(theirs), _WORD.findall(normalised), _WORD.findall(shown)
+    if len(b) != len(c):
+        return [(0, len(theirs))], [(0, len(shown))]
+    at, ct = _columns(a), _columns(c)
+    ref_spans, model_spans = [], []
+    for tag, a0, a1, b0, b1 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag != "equal":
+            if a1 > a0:
+                ref_spans.append((at[a0], at[a1]))
+            if b1 > b0:
+                model_spans.append((ct[b0], ct[b1]))
+    return ref_spans, model_spans
+
+
 def _line_diff(part: Component, other: Component | None) -> ComponentDiff:
     theirs = other.code.splitlines() if other else []
-    mine = part.normalised.splitlines()
+    mine, shown = part.normalised.splitlines(), part.code.splitlines()
     result = ComponentDiff(part, other)
     matcher = difflib.SequenceMatcher(a=theirs, b=mine, autojunk=False)
     for tag, a0, a1, b0, b1 in matcher.get_opcodes():
         if tag != "equal":
             result.reference_changed.update(range(a0 + 1, a1 + 1))
             result.model_changed.update(range(b0 + 1, b1 + 1))
+        if tag == "replace" and len(shown) == len(mine):  # pair the lines in order: spans within each pair
+            for i, j in zip(range(a0, a1), range(b0, b1)):
+                result.reference_spans[i + 1], result.model_spans[j + 1] = _span_diff(theirs[i], mine[j], shown[j])
     if result.changed:
         result.unified = list(difflib.unified_diff(theirs, mine, other.name if other else "(none)", part.name, lineterm=""))
     return result

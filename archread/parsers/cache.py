@@ -65,7 +65,7 @@ def reduce_cached(source: Source) -> Reduction:
 
 
 def is_cached(source: Source) -> bool:
-    return (cache_dir() / f"{_key(source)}.json").is_file()
+    return os.environ.get("ARCHREAD_NO_CACHE") != "1" and (cache_dir() / f"{_key(source)}.json").is_file()
 
 
 def prefetch(*sources: Source) -> list[int]:

@@ -131,28 +131,35 @@ def _config_field(node) -> str | None:
 
 def _calls(node) -> list[ast.Call]:
     """Calls in source order."""
-    found = [n for n in ast.walk(node) if isinstance(n, ast.Call)] if node else []
+    found = [n for n in _walk(node) if isinstance(n, ast.Call)] if node else []
     return sorted(found, key=lambda n: (n.lineno, n.col_offset))
 
 
-_NAMES: dict[int, tuple[object, set[str]]] = {}  # id(node) -> (node, names): the facts ask about the same classes often
+_WALKS: dict[int, tuple[ast.AST, list[ast.AST]]] = {}  # id(node) -> (node, its nodes): facts ask of the same code often
+
+
+def _walk(node: ast.AST) -> list[ast.AST]:
+    """ast.walk's nodes in ast.walk's order (breadth first), listed once per node and remembered."""
+    hit = _WALKS.get(id(node))
+    if hit is None or hit[0] is not node:
+        if len(_WALKS) > 4096:  # a long session diffs many files: keep the memo small
+            _WALKS.clear()
+        out = [node]
+        for n in out:  # appended while iterated: breadth first
+            for field in n._fields:
+                value = getattr(n, field, None)
+                if isinstance(value, list):
+                    out.extend(v for v in value if isinstance(v, ast.AST))
+                elif isinstance(value, ast.AST):
+                    out.append(value)
+        hit = _WALKS[id(node)] = (node, out)
+    return hit[1]
 
 
 def _names(node) -> set[str]:
     if not node:
         return set()
-    hit = _NAMES.get(id(node))
-    if hit is None or hit[0] is not node:
-        if len(_NAMES) > 4096:  # a long session diffs many files: keep the memo small
-            _NAMES.clear()
-        found = set()
-        for n in ast.walk(node):  # one walk for both kinds
-            if isinstance(n, ast.Name):
-                found.add(n.id)
-            elif isinstance(n, ast.Attribute):
-                found.add(n.attr)
-        hit = _NAMES[id(node)] = (node, found)
-    return set(hit[1])
+    return {n.id if isinstance(n, ast.Name) else n.attr for n in _walk(node) if isinstance(n, (ast.Name, ast.Attribute))}
 
 
 def _self_call_attr(call: ast.Call) -> str | None:
@@ -186,7 +193,7 @@ def facts(code: str, config: dict[str, Default] | None = None) -> list[Fact]:
 def _decoder_layer(c: _Code) -> str | None:
     """The class the model builds in its ModuleList of layers (else the decoder-layer role)."""
     for cls in c.by_role("model"):
-        for node in ast.walk(c.method(cls, "__init__") or ast.Module(body=[], type_ignores=[])):
+        for node in _walk(c.method(cls, "__init__") or ast.Module(body=[], type_ignores=[])):
             if isinstance(node, ast.Call) and _dotted(node.func) in ("nn.ModuleList", "ModuleList") and node.args:
                 built = [_dotted(n.func) for n in _calls(node.args[0]) if _dotted(n.func) in c.classes]
                 if built:
@@ -246,11 +253,11 @@ def _norm_facts(c: _Code, layer: str | None) -> list[Fact]:
 
 
 def _subtracts_mean(fn) -> bool:
-    return any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub) and "mean" in _names(n.right) for n in ast.walk(fn))
+    return any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub) and "mean" in _names(n.right) for n in _walk(fn))
 
 
 def _adds_one_to_weight(fn) -> bool:
-    for n in ast.walk(fn):
+    for n in _walk(fn):
         if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add):
             sides = (n.left, n.right)
             if any(isinstance(s, ast.Constant) and s.value == 1 for s in sides) and any("weight" in _names(s) for s in sides):
@@ -314,7 +321,7 @@ def _events(c: _Code, layer: str | None):
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             visit(node.left)
             visit(node.right)
-            if len([n for n in ast.walk(node) if isinstance(n, ast.Name)]) >= 2:
+            if len([n for n in _walk(node) if isinstance(n, ast.Name)]) >= 2:
                 events.append(("add", None, None, node.lineno))
         else:
             for child in ast.iter_child_nodes(node):
@@ -326,7 +333,7 @@ def _events(c: _Code, layer: str | None):
         visit(stmt.value if isinstance(stmt, (ast.Assign, ast.Return, ast.Expr)) else stmt)
         if isinstance(stmt, ast.Assign):
             for target in stmt.targets:
-                for n in ast.walk(target):
+                for n in _walk(target):
                     if isinstance(n, ast.Name):
                         version[n.id] = version.get(n.id, 0) + 1
                         if any(e[0] == "attention" for e in events[before:]):
@@ -355,7 +362,7 @@ def _block_facts(c: _Code, layer: str | None) -> list[Fact]:
         out.append(Fact("block.norm_placement", placement, attn[3]))
     scaled = any(isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Mult, ast.Div))
                  and any(t in _names(n) for t in ("residual_multiplier", "residual_scale", "resid_scale"))
-                 for n in ast.walk(c.method(layer, "forward") or ast.Module(body=[], type_ignores=[])))
+                 for n in _walk(c.method(layer, "forward") or ast.Module(body=[], type_ignores=[])))
     out.append(Fact("residual.scale", scaled, _line(c.method(layer, "forward"))))
     return out
 
@@ -428,7 +435,7 @@ def _attention_facts(c: _Code, layer: str | None) -> list[Fact]:
         custom = not (names & HEAD_SIZE and not names - HEAD_SIZE - {"self", "math", "sqrt", "config"})
         out.append(Fact("attn.scale", "custom" if custom else "head_dim", scaling.lineno))
     else:
-        divides = [n for n in ast.walk(forward) if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Div, ast.Mult))
+        divides = [n for n in _walk(forward) if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Div, ast.Mult))
                    and "sqrt" in _names(n.right)]
         custom = any(not (HEAD_SIZE & _names(n.right)) for n in divides)
         out.append(Fact("attn.scale", "custom" if custom else "head_dim", _line(forward)))
@@ -464,14 +471,14 @@ def _position_facts(c: _Code) -> list[Fact]:
     factor = next((c.config[k] for k in ("partial_rotary_factor", "rotary_pct") if k in c.config), None)
     sliced = apply is not None and any(isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Tuple)
                                       and any(isinstance(e, ast.Slice) and e.upper is not None for e in n.slice.elts)
-                                      for n in ast.walk(apply))
+                                      for n in _walk(apply))
     partial = ({"partial_rotary_factor", "rotary_pct", "rotary_ndims", "rotary_dim"} & everything or sliced) and (
         factor is None and sliced or factor is not None and isinstance(factor.value, (int, float)) and factor.value < 1)
     out.append(Fact("pos.rotary_fraction", "partial" if partial else "full", _line(apply),
                     factor.where if factor else ""))
     helper = c.functions.get("rotate_half")
     interleaved = any(isinstance(n, ast.Slice) and isinstance(n.step, ast.Constant) and n.step.value == 2
-                      for n in ast.walk(helper or apply or c.tree)) or "repeat_interleave" in _names(helper or apply)
+                      for n in _walk(helper or apply or c.tree)) or "repeat_interleave" in _names(helper or apply)
     out.append(Fact("pos.rotary_style", "interleaved" if interleaved else "half", _line(helper or apply)))
     return out
 
@@ -492,7 +499,7 @@ def _mlp_facts(c: _Code, layer: str | None) -> list[Fact]:
     act_calls = [n for n in _calls(forward) if _self_call_attr(n) in act_attrs or
                  _dotted(n.func).rsplit(".", 1)[-1] in ("silu", "gelu", "relu", "relu2")]
     gated = any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult) and any(
-        a in list(ast.walk(n.left)) + list(ast.walk(n.right)) for a in act_calls) for n in ast.walk(forward))
+        a in list(_walk(n.left)) + list(_walk(n.right)) for a in act_calls) for n in _walk(forward))
     linears = _linears(c, mlp)
     fused = gated and len([a for a, _ in linears]) == 2
     out += [Fact("mlp.gated", gated, _line(forward)), Fact("mlp.fused_gate_up", fused, _line(forward)),
@@ -505,8 +512,8 @@ def _activation(c: _Code, mlp: str, act_attrs: set[str], act_calls: list[ast.Cal
     attrs = c.attrs(mlp)
     for attr in act_attrs:
         expr = attrs[attr]
-        local = [attrs[f"local:{n.id}"] for n in ast.walk(expr) if isinstance(n, ast.Name) and f"local:{n.id}" in attrs]
-        for sub in [s for e in [expr, *local] for s in ast.walk(e)]:
+        local = [attrs[f"local:{n.id}"] for n in _walk(expr) if isinstance(n, ast.Name) and f"local:{n.id}" in attrs]
+        for sub in [s for e in [expr, *local] for s in _walk(e)]:
             field = _config_field(sub) if isinstance(sub, (ast.Attribute, ast.Call)) else None
             set_here = attrs.get(f"config:{field}")
             if isinstance(set_here, ast.Constant) and isinstance(set_here.value, str):
@@ -533,7 +540,7 @@ def _model_facts(c: _Code) -> list[Fact]:
     line = None
     scale_sources = [c.method(model, "forward")] + [c.method(e, "forward") for e in c.by_role("embedding")]
     for fn in filter(None, scale_sources):
-        for n in ast.walk(fn):
+        for n in _walk(fn):
             if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult):
                 names = _names(n)
                 if {"embed_scale", "normalizer", "embedding_multiplier", "scale_emb", "emb_scale"} & names:
@@ -548,7 +555,7 @@ def _model_facts(c: _Code) -> list[Fact]:
     out.append(Fact("head.final_softcap", tanh and (cap is None or cap.value is not None), _line(forward)))
     scaled = any(isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Mult, ast.Div)) and
                  {"logit_scale", "logits_scaling", "output_multiplier", "logit_scaling"} & _names(n)
-                 for n in ast.walk(forward or ast.Module(body=[], type_ignores=[])))
+                 for n in _walk(forward or ast.Module(body=[], type_ignores=[])))
     out.append(Fact("head.logit_scale", scaled, _line(forward)))
     return out
 
@@ -567,7 +574,7 @@ def _precision_facts(c: _Code, layer: str | None) -> list[Fact]:
     if norm in c.classes:
         cls = c.classes[norm]
         order = None
-        for n in ast.walk(cls):
+        for n in _walk(cls):
             if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult) and "weight" in _names(n):
                 other = n.right if "weight" in _names(n.left) else n.left
                 if any(_dotted(k.func).endswith((".to", ".type_as")) for k in _calls(other)):

@@ -28,5 +28,5 @@ class HelpScreen(ModalScreen[None]):
             yield Static("archread — keys", id="dialog-title")
             yield Static(table)
             yield Static("Left: components by role. Middle: the reduced model and the reference's aligned component, "
-                         "changed lines highlighted. Right: the facts that differ — enter jumps to where each is read.",
+                         "changed lines marked and the changed spans within them highlighted. Right: the facts that differ — enter jumps to where each is read.",
                          id="help-text")

@@ -9,9 +9,9 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, LoadingIndicator, OptionList, Static, Tree
+from textual.widgets import Header, OptionList, Static, Tree
 from textual.worker import Worker, WorkerState
 
 from archread.diff import ArchDiff, ComponentDiff, diff_models
@@ -19,10 +19,9 @@ from archread.errors import ArchreadError
 from archread.parsers import Reduction, resolve
 from archread.parsers.cache import reduce_cached
 from archread.ui.screens.dialogs import ErrorDialog, Panel, Prompt
-from archread.ui.screens.help import HelpScreen
 from archread.ui.widgets.code_pane import CodePane
-from archread.ui.widgets.error_chart import ErrorChart
 from archread.ui.widgets.facts_panel import FactsPanel
+from archread.ui.widgets.key_bar import KeyBar
 
 
 def short_path(path: Path) -> str:
@@ -62,7 +61,7 @@ class ReaderScreen(Screen):
                 yield CodePane(self.reference.source.label, id="reference")
             yield FactsPanel(self.diff.differing, self.reference.source.model_type, id="facts")
         yield Static(id="status")
-        yield Footer()
+        yield KeyBar(self.BINDINGS, id="keys")
 
     def on_mount(self) -> None:
         self._fill_tree()
@@ -104,10 +103,11 @@ class ReaderScreen(Screen):
             model.show_attributed(self.attribution)
             model.scroll_to_line(self._original_line(c.part.name))
         else:
-            model.show(c.part.code, c.model_changed, c.part.line)
+            model.show(c.part.code, c.model_changed, c.part.line, c.model_spans)
             if model_line:
                 model.scroll_to_line(model_line - c.part.line + 1)
-        ref.show(c.other.code if c.other else "", c.reference_changed, c.other.line if c.other else 1)
+        ref.show(c.other.code if c.other else "", c.reference_changed, c.other.line if c.other else 1,
+                 c.reference_spans)
         if reference_line and c.other:
             ref.scroll_to_line(reference_line - c.other.line + 1)
         self.sub_title = f"{c.part.role}: {c.part.name}"
@@ -246,48 +246,16 @@ class ReaderScreen(Screen):
 
     # --- verify ---------------------------------------------------------------------------------------
     def action_verify(self) -> None:
+        from archread.ui.screens.verify import VerifyScreen  # the screens a key opens load when it is pressed
+
         self.app.push_screen(VerifyScreen(self.reduced))
 
     def action_help(self) -> None:
+        from archread.ui.screens.help import HelpScreen
+
         self.app.push_screen(HelpScreen(self.BINDINGS))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:  # a bug, not bad input: a dialog, never a traceback
             error = event.worker.error
             self.app.push_screen(ErrorDialog("something failed", f"{type(error).__name__}: {error}"))
-
-
-class VerifyScreen(Panel):
-    """Runs verify in a worker (tiny config, random weights, CPU) and charts the error per layer."""
-
-    def __init__(self, reduced: Reduction):
-        chart = ErrorChart(id="chart")
-        super().__init__(f"verify {reduced.source.label} (float32, cpu)", Vertical(LoadingIndicator(), chart))
-        self.chart, self.reduced, self.report = chart, reduced, None
-
-    def on_mount(self) -> None:
-        self._verify()
-
-    @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
-    def _verify(self) -> None:
-        try:
-            from archread.runtime.verify import verify
-
-            report = verify(str(self.reduced.source.path), reduction=self.reduced)
-        except ArchreadError as exc:
-            self.app.call_from_thread(self._failed, str(exc))
-            return
-        self.app.call_from_thread(self._done, report)
-
-    def _done(self, report) -> None:
-        self.query_one(LoadingIndicator).display = False
-        self.chart.show(report)
-        self.report = report
-
-    def _failed(self, message: str) -> None:
-        self.dismiss()
-        self.app.push_screen(ErrorDialog("verify failed", message))
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            self._failed(f"{type(event.worker.error).__name__}: {event.worker.error}")

@@ -3,11 +3,12 @@ what each pass removed dimmed and labelled."""
 
 from __future__ import annotations
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
+
+from archread.ui.highlight import highlight
 
 
 class CodePane(VerticalScroll):
@@ -16,17 +17,18 @@ class CodePane(VerticalScroll):
         self.border_title = title
         self.body = Static()
         self.code = ""
+        self.text = Text()  # what the pane shows
         self.mode = "reduced"
 
     def compose(self) -> ComposeResult:
         yield self.body
 
-    def show(self, code: str, changed: set[int], first_line: int = 1) -> None:
-        syntax = Syntax(code or "# no counterpart", "python", line_numbers=True, word_wrap=False,
-                        highlight_lines={first_line + i - 1 for i in changed}, theme="ansi_dark",
-                        start_line=first_line)
+    def show(self, code: str, changed: set[int], first_line: int = 1,
+             spans: dict[int, list[tuple[int, int]]] | None = None) -> None:
+        """code numbered from first_line; changed lines (and spans within them) keyed by line within code."""
         self.code, self.mode = code, "reduced"
-        self.body.update(syntax)
+        self.text = highlight(code or "# no counterpart", changed, spans, first_line)
+        self.body.update(self.text)
         self.scroll_home(animate=False)
 
     def show_attributed(self, lines: list[tuple[str, str | None]]) -> None:
@@ -41,7 +43,7 @@ class CodePane(VerticalScroll):
             else:
                 text.append(line)
             text.append("\n")
-        self.code, self.mode = "\n".join(line for line, _ in lines), "original"
+        self.code, self.mode, self.text = "\n".join(line for line, _ in lines), "original", text
         self.body.update(text)
         self.scroll_home(animate=False)
 
