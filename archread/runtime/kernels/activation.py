@@ -11,21 +11,19 @@ import triton
 import triton.language as tl
 
 from ._checks import KernelLimitError, check_dtype
-from ._math import tanh_of
 
 ACTS = {"silu": 0, "gelu": 1, "gelu_tanh": 2, "relu": 3, "relu2": 4}
-TUNE = {"block": 2048, "warps": 4, "hw_tanh": False}  # H200 sweep: our tanh beat libdevice's here
+TUNE = {"block": 2048, "warps": 4}  # best on an H200 (benchmarks/kernels.py --sweep)
 
 
 @triton.jit
-def _act(x, ACT: tl.constexpr, HW: tl.constexpr):
+def _act(x, ACT: tl.constexpr):
     if ACT == 0:
         return x * tl.sigmoid(x)
     elif ACT == 1:
         return 0.5 * x * (1.0 + tl.erf(x * 0.7071067811865476))
-    elif ACT == 2:
-        inner = 0.7978845608028654 * (x + 0.044715 * x * x * x)
-        return 0.5 * x * (1.0 + tanh_of(inner, HW))
+    elif ACT == 2:  # ½x(1 + tanh u) = x·σ(2u): one exp and one division, as SiLU, and no 1 + tanh cancelling
+        return x * tl.sigmoid(1.5957691216057308 * (x + 0.044715 * x * x * x))
     elif ACT == 3:
         return tl.maximum(x, 0.0)
     else:
@@ -35,12 +33,12 @@ def _act(x, ACT: tl.constexpr, HW: tl.constexpr):
 
 @triton.jit
 def _act_kernel(g_ptr, u_ptr, y_ptr, n_cols, tiles_per_row, g_stride, u_stride, y_stride,
-                ACT: tl.constexpr, GATED: tl.constexpr, BLOCK: tl.constexpr, HW: tl.constexpr):
+                ACT: tl.constexpr, GATED: tl.constexpr, BLOCK: tl.constexpr):
     pid = tl.program_id(0).to(tl.int64)
     row = pid // tiles_per_row
     cols = (pid % tiles_per_row) * BLOCK + tl.arange(0, BLOCK)
     mask = cols < n_cols
-    y = _act(tl.load(g_ptr + row * g_stride + cols, mask=mask, other=0.0).to(tl.float32), ACT, HW)
+    y = _act(tl.load(g_ptr + row * g_stride + cols, mask=mask, other=0.0).to(tl.float32), ACT)
     if GATED:
         y = y * tl.load(u_ptr + row * u_stride + cols, mask=mask, other=0.0).to(tl.float32)
     tl.store(y_ptr + row * y_stride + cols, y.to(y_ptr.dtype.element_ty), mask=mask)
@@ -73,5 +71,5 @@ def activation(gate: torch.Tensor, up: torch.Tensor | None = None, act: str = "s
     block = TUNE["block"]
     tiles = triton.cdiv(g2.shape[1], block)
     _act_kernel[(g2.shape[0] * tiles,)](g2, u2, y, g2.shape[1], tiles, g2.stride(0), u2.stride(0), y.stride(0),
-                      ACT=ACTS[act], GATED=fused or up is not None, BLOCK=block, HW=bool(TUNE["hw_tanh"]), num_warps=TUNE["warps"])
+                      ACT=ACTS[act], GATED=fused or up is not None, BLOCK=block, num_warps=TUNE["warps"])
     return y.view(*gate.shape[:-1], width)

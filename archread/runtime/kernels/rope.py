@@ -15,61 +15,72 @@ import triton.language as tl
 
 from ._checks import KernelLimitError, check_dtype
 
-TUNE = {"positions": 1, "warps": 4, "both": True}  # positions per program (benchmarks/kernels.py --sweep)
+TUNE = {"positions": 1, "warps": 4}  # positions per program (benchmarks/kernels.py --sweep)
 
 
 @triton.jit
-def _rope_tile(x, y, cos, sin, tile, n_pos, seq, n_heads, s_b, s_h, s_s, o_b, o_h, o_s, c_sb, c_ss, rot, head_dim,
-               INTERLEAVED: tl.constexpr, P: tl.constexpr, HEADS: tl.constexpr, BLOCK_H: tl.constexpr,
-               BLOCK_P: tl.constexpr, EVEN: tl.constexpr):
-    """P positions × every head × the rotary pairs: each position's cos/sin is read once for all its heads.
-    EVEN: rot/2 and head_dim − rot are the block widths, so no mask runs along a row and loads vectorise."""
-    p = tile * P + tl.arange(0, P)[:, None, None]
+def _rope_load(x, p, n_pos, seq, n_heads, s_b, s_h, s_s, rot, head_dim, INTERLEAVED: tl.constexpr,
+               HEADS: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr, EVEN: tl.constexpr):
+    """Positions p (P, 1, 1) × every head: the two members of each rotary pair, and the dimensions past rot."""
     h = tl.arange(0, HEADS)[None, :, None]
     j = tl.arange(0, BLOCK_H)[None, None, :]
-    b, s = p // seq, p % seq
-    half = BLOCK_H if EVEN else rot // 2
     at = (p < n_pos) & (h < n_heads)
-    keep = (at & (j < BLOCK_H)) if EVEN else (at & (j < half))
-    if INTERLEAVED:
-        ia, ib = 2 * j, 2 * j + 1
-    else:
-        ia, ib = j, j + half
-    src = x + b * s_b + s * s_s + h * s_h
-    dst = y + b * o_b + s * o_s + h * o_h
-    cs = b * c_sb + s * c_ss
-    on = ((p < n_pos) & (j < BLOCK_H)) if EVEN else ((p < n_pos) & (j < half))
+    keep = (at & (j < BLOCK_H)) if EVEN else (at & (j < rot // 2))
+    ia, ib = (2 * j, 2 * j + 1) if INTERLEAVED else (j, j + (BLOCK_H if EVEN else rot // 2))
+    src = x + (p // seq) * s_b + (p % seq) * s_s + h * s_h
+    a = tl.load(src + ia, mask=keep, other=0.0, eviction_policy="evict_first")
+    b = tl.load(src + ib, mask=keep, other=0.0, eviction_policy="evict_first")
+    rest = a
+    if BLOCK_P > 0:  # partial rotary: the dimensions past rot pass through
+        d = (2 * BLOCK_H if EVEN else rot) + tl.arange(0, BLOCK_P)[None, None, :]
+        rest = tl.load(src + d, mask=(at & (d < 2 * BLOCK_H + BLOCK_P)) if EVEN else (at & (d < head_dim)),
+                       eviction_policy="evict_first")
+    return a, b, rest
+
+
+@triton.jit
+def _rope_store(y, a, b, rest, ca, cb, sa, sb, p, n_pos, seq, n_heads, o_b, o_h, o_s, rot, head_dim,
+                INTERLEAVED: tl.constexpr, HEADS: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr,
+                EVEN: tl.constexpr):
+    h = tl.arange(0, HEADS)[None, :, None]
+    j = tl.arange(0, BLOCK_H)[None, None, :]
+    at = (p < n_pos) & (h < n_heads)
+    keep = (at & (j < BLOCK_H)) if EVEN else (at & (j < rot // 2))
+    ia, ib = (2 * j, 2 * j + 1) if INTERLEAVED else (j, j + (BLOCK_H if EVEN else rot // 2))
+    dst = y + (p // seq) * o_b + (p % seq) * o_s + h * o_h
+    af, bf = a.to(tl.float32), b.to(tl.float32)
+    tl.store(dst + ia, (af * ca - bf * sa).to(y.dtype.element_ty), mask=keep)
+    tl.store(dst + ib, (bf * cb + af * sb).to(y.dtype.element_ty), mask=keep)
+    if BLOCK_P > 0:
+        d = (2 * BLOCK_H if EVEN else rot) + tl.arange(0, BLOCK_P)[None, None, :]
+        tl.store(dst + d, rest, mask=(at & (d < 2 * BLOCK_H + BLOCK_P)) if EVEN else (at & (d < head_dim)))
+
+
+@triton.jit
+def _rope_kernel(q, qo, k, ko, cos, sin, n_pos, seq, n_q, n_k,
+                 q_sb, q_sh, q_ss, qo_sb, qo_sh, qo_ss, k_sb, k_sh, k_ss, ko_sb, ko_sh, ko_ss, c_sb, c_ss,
+                 rot, head_dim, INTERLEAVED: tl.constexpr, P: tl.constexpr, HQ: tl.constexpr, HK: tl.constexpr,
+                 BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr, EVEN: tl.constexpr):
+    """P positions of q and of k, all heads: their cos/sin rows read once for both, and every load issued
+    before the first store (a store may alias a later load as far as the compiler knows, so it would wait).
+    EVEN: rot/2 and head_dim − rot are the block widths, so no mask runs along a row and loads vectorise."""
+    p = tl.program_id(0).to(tl.int64) * P + tl.arange(0, P)[:, None, None]
+    j = tl.arange(0, BLOCK_H)[None, None, :]
+    ia, ib = (2 * j, 2 * j + 1) if INTERLEAVED else (j, j + (BLOCK_H if EVEN else rot // 2))
+    cs = (p // seq) * c_sb + (p % seq) * c_ss
+    on = ((p < n_pos) & (j < BLOCK_H)) if EVEN else ((p < n_pos) & (j < rot // 2))
+    qa, qb, qrest = _rope_load(q, p, n_pos, seq, n_q, q_sb, q_sh, q_ss, rot, head_dim, INTERLEAVED, HQ, BLOCK_H,
+                               BLOCK_P, EVEN)
+    ka, kb, krest = _rope_load(k, p, n_pos, seq, n_k, k_sb, k_sh, k_ss, rot, head_dim, INTERLEAVED, HK, BLOCK_H,
+                               BLOCK_P, EVEN)
     ca = tl.load(cos + cs + ia, mask=on, other=0.0).to(tl.float32)
     cb = tl.load(cos + cs + ib, mask=on, other=0.0).to(tl.float32)
     sa = tl.load(sin + cs + ia, mask=on, other=0.0).to(tl.float32)
     sb = tl.load(sin + cs + ib, mask=on, other=0.0).to(tl.float32)
-    a = tl.load(src + ia, mask=keep, other=0.0, eviction_policy="evict_first").to(tl.float32)
-    bb = tl.load(src + ib, mask=keep, other=0.0, eviction_policy="evict_first").to(tl.float32)
-    tl.store(dst + ia, (a * ca - bb * sa).to(y.dtype.element_ty), mask=keep)
-    tl.store(dst + ib, (bb * cb + a * sb).to(y.dtype.element_ty), mask=keep)
-    if BLOCK_P > 0:  # partial rotary: the dimensions past rot pass through
-        d = (2 * BLOCK_H if EVEN else rot) + tl.arange(0, BLOCK_P)[None, None, :]
-        rest = (at & (d < 2 * BLOCK_H + BLOCK_P)) if EVEN else (at & (d < head_dim))
-        tl.store(dst + d, tl.load(src + d, mask=rest, eviction_policy="evict_first"), mask=rest)
-
-
-@triton.jit
-def _rope_kernel(q, qo, k, ko, cos, sin, tiles, n_pos, seq, n_q, n_k,
-                 q_sb, q_sh, q_ss, qo_sb, qo_sh, qo_ss, k_sb, k_sh, k_ss, ko_sb, ko_sh, ko_ss, c_sb, c_ss,
-                 rot, head_dim, INTERLEAVED: tl.constexpr, P: tl.constexpr, HQ: tl.constexpr, HK: tl.constexpr,
-                 BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr, EVEN: tl.constexpr, BOTH: tl.constexpr):
-    pid = tl.program_id(0).to(tl.int64)
-    if BOTH:  # one program rotates a tile of positions in q and then in k: their cos/sin rows are hot
-        _rope_tile(q, qo, cos, sin, pid, n_pos, seq, n_q, q_sb, q_sh, q_ss, qo_sb, qo_sh, qo_ss, c_sb, c_ss,
-                   rot, head_dim, INTERLEAVED, P, HQ, BLOCK_H, BLOCK_P, EVEN)
-        _rope_tile(k, ko, cos, sin, pid, n_pos, seq, n_k, k_sb, k_sh, k_ss, ko_sb, ko_sh, ko_ss, c_sb, c_ss,
-                   rot, head_dim, INTERLEAVED, P, HK, BLOCK_H, BLOCK_P, EVEN)
-    elif pid < tiles:
-        _rope_tile(q, qo, cos, sin, pid, n_pos, seq, n_q, q_sb, q_sh, q_ss, qo_sb, qo_sh, qo_ss, c_sb, c_ss,
-                   rot, head_dim, INTERLEAVED, P, HQ, BLOCK_H, BLOCK_P, EVEN)
-    else:
-        _rope_tile(k, ko, cos, sin, pid - tiles, n_pos, seq, n_k, k_sb, k_sh, k_ss, ko_sb, ko_sh, ko_ss, c_sb, c_ss,
-                   rot, head_dim, INTERLEAVED, P, HK, BLOCK_H, BLOCK_P, EVEN)
+    _rope_store(qo, qa, qb, qrest, ca, cb, sa, sb, p, n_pos, seq, n_q, qo_sb, qo_sh, qo_ss, rot, head_dim,
+                INTERLEAVED, HQ, BLOCK_H, BLOCK_P, EVEN)
+    _rope_store(ko, ka, kb, krest, ca, cb, sa, sb, p, n_pos, seq, n_k, ko_sb, ko_sh, ko_ss, rot, head_dim,
+                INTERLEAVED, HK, BLOCK_H, BLOCK_P, EVEN)
 
 
 def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool = False):
@@ -91,14 +102,12 @@ def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.T
     per = TUNE["positions"]
     block_h = triton.next_power_of_2(rot // 2)
     block_p = triton.next_power_of_2(head_dim - rot) if rot < head_dim else 0
-    tiles = triton.cdiv(batch * seq, per)
-    both = bool(TUNE["both"])
-    _rope_kernel[(tiles if both else 2 * tiles,)](
-        q, qo, k, ko, cos, sin, tiles, batch * seq, seq, n_q, k.shape[1],
+    _rope_kernel[(triton.cdiv(batch * seq, per),)](
+        q, qo, k, ko, cos, sin, batch * seq, seq, n_q, k.shape[1],
         q.stride(0), q.stride(1), q.stride(2), qo.stride(0), qo.stride(1), qo.stride(2),
         k.stride(0), k.stride(1), k.stride(2), ko.stride(0), ko.stride(1), ko.stride(2),
         cos.stride(0) if cos.shape[0] > 1 else 0, cos.stride(1), rot, head_dim,
         INTERLEAVED=interleaved, P=per, HQ=triton.next_power_of_2(n_q), HK=triton.next_power_of_2(k.shape[1]),
         BLOCK_H=block_h, BLOCK_P=block_p, EVEN=rot // 2 == block_h and head_dim - rot in (0, block_p),
-        BOTH=both, num_warps=TUNE["warps"])
+        num_warps=TUNE["warps"])
     return qo, ko
