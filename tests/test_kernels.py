@@ -38,9 +38,7 @@ def test_rms_norm(dtype, hidden, offset, round_first, rows_per_program, monkeypa
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("bias,offset", [(True, 0.0), (False, 0.0), (True, 1.0)])
-@pytest.mark.parametrize("one_pass", [False, True])
-def test_layer_norm(dtype, bias, offset, one_pass, monkeypatch):
-    monkeypatch.setitem(K.norm.TUNE, "ln_one_pass", one_pass)
+def test_layer_norm(dtype, bias, offset):
     x, w = rand(7, 80, dtype=dtype, scale=3.0), rand(80, dtype=dtype, scale=0.1)
     b = rand(80, dtype=dtype) if bias else None
     close(K.layer_norm(x, w, b, 1e-5, offset), ref.layer_norm(x, w, b, 1e-5, offset), dtype)
@@ -120,27 +118,15 @@ def test_unsupported_input_names_the_limit(call, words):
         call()
 
 
-def test_one_pass_layer_norm_keeps_its_precision_far_from_zero(monkeypatch):
-    """Rows whose mean dwarfs their spread: E[x²] − E[x]² would cancel to noise; the shifted sums stay as
-    close to the float64 reference as the two-pass kernel (float32 inputs near 1000 carry 6e-5 themselves)."""
-    x = 1000.0 + rand(6, 3072, dtype=torch.float32)
-    w = rand(3072, dtype=torch.float32, scale=0.1)
-    want = ref.layer_norm(x, w, None, 1e-5, 1.0)
-    errors = {}
-    for one_pass in (False, True):
-        monkeypatch.setitem(K.norm.TUNE, "ln_one_pass", one_pass)
-        errors[one_pass] = (K.layer_norm(x, w, None, 1e-5, 1.0) - want).abs().max().item()
-    assert errors[True] <= 2 * errors[False] + 1e-6
-
-
 @pytest.mark.parametrize("rot", [64, 32])
 def test_rope_positions_per_program_give_the_same(rot, monkeypatch):
     from archread.runtime.kernels import rope
 
-    q, k = torch.randn(2, 4, 7, 64), torch.randn(2, 2, 7, 64)  # 14 positions: the last tile of 4 is partial
-    cos, sin = torch.randn(2, 7, rot), torch.randn(2, 7, rot)
+    q, k = rand(2, 4, 7, 64), rand(2, 2, 7, 64)  # 14 positions: the last tile of 4 is partial
+    cos, sin = rand(2, 7, rot), rand(2, 7, rot)
     monkeypatch.setitem(rope.TUNE, "positions", 1)
     one = rope.apply_rope(q, k, cos, sin)
     monkeypatch.setitem(rope.TUNE, "positions", 4)
     four = rope.apply_rope(q, k, cos, sin)
-    assert all(torch.equal(a, b) for a, b in zip(one, four))
+    for a, b in zip(one, four):  # the same arithmetic: equal in the interpreter, within rounding on a GPU
+        close(a, b, torch.float32)

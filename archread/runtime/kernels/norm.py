@@ -13,16 +13,15 @@ import triton.language as tl
 
 from ._checks import check_dtype, check_row, rows
 
-# RMSNorm, LayerNorm; warps None: _auto_warps; ln_one_pass: LayerNorm's two sums side by side, not one after
-# the other (best on an H200, benchmarks/kernels.py --sweep)
-TUNE = {"warps": None, "rows": 1, "ln_warps": None, "ln_rows": 1, "ln_one_pass": False}
+TUNE = {"warps": None, "rows": 1, "ln_warps": None, "ln_rows": 1}  # RMSNorm, LayerNorm; warps None: _auto_warps
+# (best on an H200, benchmarks/kernels.py --sweep)
 
 
 @triton.jit
 def _norm_kernel(x_ptr, res_ptr, w_ptr, b_ptr, y_ptr, sum_ptr, n_rows, n_cols, eps, offset,
                  x_stride, res_stride, y_stride, sum_stride,
                  RMS: tl.constexpr, HAS_RES: tl.constexpr, HAS_W: tl.constexpr, HAS_B: tl.constexpr,
-                 ROUND_FIRST: tl.constexpr, ROWS: tl.constexpr, BLOCK: tl.constexpr, ONE_PASS: tl.constexpr):
+                 ROUND_FIRST: tl.constexpr, ROWS: tl.constexpr, BLOCK: tl.constexpr):
     row = (tl.program_id(0).to(tl.int64) * ROWS + tl.arange(0, ROWS))[:, None]
     cols = tl.arange(0, BLOCK)[None, :]
     mask = (cols < n_cols) & (row < n_rows)
@@ -36,14 +35,6 @@ def _norm_kernel(x_ptr, res_ptr, w_ptr, b_ptr, y_ptr, sum_ptr, n_rows, n_cols, e
     if RMS:
         var = tl.sum(xf * xf, axis=1) / n_cols
         normed = xf * tl.rsqrt(var + eps)[:, None]
-    elif ONE_PASS:
-        # shifted sums: Σ(x−k) and Σ(x−k)² reduce at once; k, the row's first value, sits near the mean,
-        # so var = E[(x−k)²] − E[x−k]² does not cancel the way E[x²] − E[x]² can
-        k = tl.sum(tl.where(cols == 0, xf, 0.0), axis=1)[:, None]
-        d = tl.where(mask, xf - k, 0.0)
-        m = tl.sum(d, axis=1)[:, None] / n_cols
-        var = tl.sum(d * d, axis=1)[:, None] / n_cols - m * m
-        normed = (d - m) * tl.rsqrt(tl.maximum(var, 0.0) + eps)
     else:
         mean = tl.sum(xf, axis=1)[:, None] / n_cols
         centred = tl.where(mask, xf - mean, 0.0)
@@ -77,7 +68,7 @@ def _launch(op, x, weight, bias, eps, offset, residual, rms, round_first, out_dt
         x2, res2, weight if weight is not None else x2, bias if bias is not None else x2, y, total,
         n_rows, n, eps, float(offset), x2.stride(0), res2.stride(0), y.stride(0), total.stride(0),
         RMS=rms, HAS_RES=residual is not None, HAS_W=weight is not None, HAS_B=bias is not None,
-        ROUND_FIRST=round_first, ROWS=per, BLOCK=block, ONE_PASS=bool(TUNE["ln_one_pass"]),
+        ROUND_FIRST=round_first, ROWS=per, BLOCK=block,
         num_warps=warps or _auto_warps(rms, block))
     y = y.view(x.shape)
     return (total.view(x.shape), y) if residual is not None else y
