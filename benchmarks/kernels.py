@@ -171,7 +171,7 @@ def sweep() -> None:
     logits = torch.randn(4096, 256000, device=DEV, dtype=BF16)
     grids = [
         ("norm", TUNE["norm"], {"warps": (4, 8, 16), "rows": (1, 2, 4)}, lambda: K.rms_norm(x, w)),
-        ("norm", TUNE["norm"], {"ln_warps": (4, 8, 16), "ln_rows": (1, 2)},
+        ("norm", TUNE["norm"], {"chunk": (1024, 2048), "chunk_warps": (4, 8, 16)},
          lambda: K.layer_norm(nx, w.repeat(2)[:6144], None, 1e-5, 1.0)),
         ("activation", TUNE["activation"], {"block": (1024, 2048, 4096), "warps": (4, 8)},
          lambda: K.activation(g, u, "gelu_tanh")),

@@ -38,16 +38,18 @@ def test_rms_norm(dtype, hidden, offset, round_first, rows_per_program, monkeypa
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("bias,offset", [(True, 0.0), (False, 0.0), (True, 1.0)])
-def test_layer_norm(dtype, bias, offset):
-    x, w = rand(7, 80, dtype=dtype, scale=3.0), rand(80, dtype=dtype, scale=0.1)
-    b = rand(80, dtype=dtype) if bias else None
+@pytest.mark.parametrize("hidden", [80, 3000])  # one block; chunks of 2048 with a partial last one
+def test_layer_norm(dtype, bias, offset, hidden):
+    x, w = rand(7, hidden, dtype=dtype, scale=3.0), rand(hidden, dtype=dtype, scale=0.1)
+    b = rand(hidden, dtype=dtype) if bias else None
     close(K.layer_norm(x, w, b, 1e-5, offset), ref.layer_norm(x, w, b, 1e-5, offset), dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind", ["rms", "layer"])
-def test_add_norm_returns_sum_and_norm(dtype, kind):
-    x, r, w = rand(3, 5, 3072, dtype=dtype), rand(3, 5, 3072, dtype=dtype), rand(3072, dtype=dtype)
+@pytest.mark.parametrize("hidden", [1024, 3072])  # one block; chunks
+def test_add_norm_returns_sum_and_norm(dtype, kind, hidden):
+    x, r, w = rand(3, 5, hidden, dtype=dtype), rand(3, 5, hidden, dtype=dtype), rand(hidden, dtype=dtype)
     if kind == "rms":
         total, y = K.rms_norm(x, w, 1e-6, residual=r)
         want = ref.rms_norm(x, w, 1e-6, residual=r)
