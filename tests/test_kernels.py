@@ -121,6 +121,17 @@ def test_unsupported_input_names_the_limit(call, words):
 
 
 @pytest.mark.parametrize("rot", [64, 32])
+def test_rope_in_place_writes_what_out_of_place_returns(rot):
+    q, k = rand(1, 7, 4, 64).transpose(1, 2), rand(1, 7, 2, 64).transpose(1, 2)  # the models' view + transpose
+    cos, sin = rand(1, 7, rot), rand(1, 7, rot)
+    want = K.apply_rope(q, k, cos, sin)
+    got = K.apply_rope(q, k, cos, sin, inplace=True)
+    assert got[0].data_ptr() == q.data_ptr() and got[1].data_ptr() == k.data_ptr()
+    for a, b in zip(got, want):
+        close(a, b, torch.float32)
+
+
+@pytest.mark.parametrize("rot", [64, 32])
 def test_rope_positions_per_program_give_the_same(rot, monkeypatch):
     from archread.runtime.kernels import rope
 

@@ -15,7 +15,7 @@ import triton.language as tl
 
 from ._checks import KernelLimitError, check_dtype
 
-TUNE = {"positions": 1, "warps": 4}  # positions per program (benchmarks/kernels.py --sweep)
+TUNE = {"positions": 1, "warps": 8}  # positions per program (benchmarks/kernels.py --sweep)
 
 
 @triton.jit
@@ -83,8 +83,11 @@ def _rope_kernel(q, qo, k, ko, cos, sin, n_pos, seq, n_q, n_k,
                 INTERLEAVED, HK, BLOCK_H, BLOCK_P, EVEN)
 
 
-def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool = False):
-    """(q·cos + rotate(q)·sin, k·cos + rotate(k)·sin) over the first cos.shape[-1] dimensions."""
+def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool = False,
+               inplace: bool = False):
+    """(q·cos + rotate(q)·sin, k·cos + rotate(k)·sin) over the first cos.shape[-1] dimensions.
+    `inplace` writes into q and k (as Liger's RoPE does), so the dimensions past the rotary width are not
+    touched at all; for callers that do not read q and k again."""
     check_dtype("rope", q, k, cos, sin)
     if q.dim() != 4 or k.dim() != 4:
         raise KernelLimitError(f"rope: q and k must be (batch, heads, seq, head_dim), got {tuple(q.shape)}, {tuple(k.shape)}")
@@ -97,17 +100,19 @@ def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.T
     if cos.shape[0] not in (1, batch) or sin.shape != cos.shape:
         raise KernelLimitError(f"rope: cos/sin {tuple(cos.shape)} do not fit batch {batch}")
     cos, sin = cos.contiguous(), sin.contiguous()
+    if inplace and (q.stride(-1) != 1 or k.stride(-1) != 1):
+        raise KernelLimitError("rope: in place needs q and k with a unit last stride")
     q, k = (t if t.stride(-1) == 1 else t.contiguous() for t in (q, k))
-    qo, ko = torch.empty_like(q), torch.empty_like(k)
+    qo, ko = (q, k) if inplace else (torch.empty_like(q), torch.empty_like(k))
     per = TUNE["positions"]
     block_h = triton.next_power_of_2(rot // 2)
-    block_p = triton.next_power_of_2(head_dim - rot) if rot < head_dim else 0
+    block_p = triton.next_power_of_2(head_dim - rot) if rot < head_dim and not inplace else 0
     _rope_kernel[(triton.cdiv(batch * seq, per),)](
         q, qo, k, ko, cos, sin, batch * seq, seq, n_q, k.shape[1],
         q.stride(0), q.stride(1), q.stride(2), qo.stride(0), qo.stride(1), qo.stride(2),
         k.stride(0), k.stride(1), k.stride(2), ko.stride(0), ko.stride(1), ko.stride(2),
         cos.stride(0) if cos.shape[0] > 1 else 0, cos.stride(1), rot, head_dim,
         INTERLEAVED=interleaved, P=per, HQ=triton.next_power_of_2(n_q), HK=triton.next_power_of_2(k.shape[1]),
-        BLOCK_H=block_h, BLOCK_P=block_p, EVEN=rot // 2 == block_h and head_dim - rot in (0, block_p),
+        BLOCK_H=block_h, BLOCK_P=block_p, EVEN=rot // 2 == block_h and (block_p == 0 or head_dim - rot == block_p),
         num_warps=TUNE["warps"])
     return qo, ko
