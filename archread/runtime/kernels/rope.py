@@ -15,9 +15,7 @@ import triton.language as tl
 
 from ._checks import KernelLimitError, check_dtype
 
-# positions per program, warps, the stores' cache modifier ("" or ".cs", streaming: the output is not read
-# again here) (benchmarks/kernels.py --sweep)
-TUNE = {"positions": 1, "warps": 8, "store": ""}
+TUNE = {"positions": 1, "warps": 8}  # positions per program (benchmarks/kernels.py --sweep)
 
 
 @triton.jit
@@ -43,7 +41,7 @@ def _rope_load(x, p, n_pos, seq, n_heads, s_b, s_h, s_s, rot, head_dim, INTERLEA
 @triton.jit
 def _rope_store(y, a, b, rest, ca, cb, sa, sb, p, n_pos, seq, n_heads, o_b, o_h, o_s, rot, head_dim,
                 INTERLEAVED: tl.constexpr, HEADS: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr,
-                EVEN: tl.constexpr, STORE: tl.constexpr):
+                EVEN: tl.constexpr):
     h = tl.arange(0, HEADS)[None, :, None]
     j = tl.arange(0, BLOCK_H)[None, None, :]
     at = (p < n_pos) & (h < n_heads)
@@ -51,19 +49,18 @@ def _rope_store(y, a, b, rest, ca, cb, sa, sb, p, n_pos, seq, n_heads, o_b, o_h,
     ia, ib = (2 * j, 2 * j + 1) if INTERLEAVED else (j, j + (BLOCK_H if EVEN else rot // 2))
     dst = y + (p // seq) * o_b + (p % seq) * o_s + h * o_h
     af, bf = a.to(tl.float32), b.to(tl.float32)
-    tl.store(dst + ia, (af * ca - bf * sa).to(y.dtype.element_ty), mask=keep, cache_modifier=STORE)
-    tl.store(dst + ib, (bf * cb + af * sb).to(y.dtype.element_ty), mask=keep, cache_modifier=STORE)
+    tl.store(dst + ia, (af * ca - bf * sa).to(y.dtype.element_ty), mask=keep)
+    tl.store(dst + ib, (bf * cb + af * sb).to(y.dtype.element_ty), mask=keep)
     if BLOCK_P > 0:
         d = (2 * BLOCK_H if EVEN else rot) + tl.arange(0, BLOCK_P)[None, None, :]
-        tl.store(dst + d, rest, mask=(at & (d < 2 * BLOCK_H + BLOCK_P)) if EVEN else (at & (d < head_dim)),
-                 cache_modifier=STORE)
+        tl.store(dst + d, rest, mask=(at & (d < 2 * BLOCK_H + BLOCK_P)) if EVEN else (at & (d < head_dim)))
 
 
 @triton.jit
 def _rope_kernel(q, qo, k, ko, cos, sin, n_pos, seq, n_q, n_k,
                  q_sb, q_sh, q_ss, qo_sb, qo_sh, qo_ss, k_sb, k_sh, k_ss, ko_sb, ko_sh, ko_ss, c_sb, c_ss,
                  rot, head_dim, INTERLEAVED: tl.constexpr, P: tl.constexpr, HQ: tl.constexpr, HK: tl.constexpr,
-                 BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr, EVEN: tl.constexpr, STORE: tl.constexpr):
+                 BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr, EVEN: tl.constexpr):
     """P positions of q and of k, all heads: their cos/sin rows read once for both, and every load issued
     before the first store (a store may alias a later load as far as the compiler knows, so it would wait).
     EVEN: rot/2 and head_dim − rot are the block widths, so no mask runs along a row and loads vectorise."""
@@ -81,9 +78,9 @@ def _rope_kernel(q, qo, k, ko, cos, sin, n_pos, seq, n_q, n_k,
     sa = tl.load(sin + cs + ia, mask=on, other=0.0).to(tl.float32)
     sb = tl.load(sin + cs + ib, mask=on, other=0.0).to(tl.float32)
     _rope_store(qo, qa, qb, qrest, ca, cb, sa, sb, p, n_pos, seq, n_q, qo_sb, qo_sh, qo_ss, rot, head_dim,
-                INTERLEAVED, HQ, BLOCK_H, BLOCK_P, EVEN, STORE)
+                INTERLEAVED, HQ, BLOCK_H, BLOCK_P, EVEN)
     _rope_store(ko, ka, kb, krest, ca, cb, sa, sb, p, n_pos, seq, n_k, ko_sb, ko_sh, ko_ss, rot, head_dim,
-                INTERLEAVED, HK, BLOCK_H, BLOCK_P, EVEN, STORE)
+                INTERLEAVED, HK, BLOCK_H, BLOCK_P, EVEN)
 
 
 def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool = False,
@@ -117,5 +114,5 @@ def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.T
         cos.stride(0) if cos.shape[0] > 1 else 0, cos.stride(1), rot, head_dim,
         INTERLEAVED=interleaved, P=per, HQ=triton.next_power_of_2(n_q), HK=triton.next_power_of_2(k.shape[1]),
         BLOCK_H=block_h, BLOCK_P=block_p, EVEN=rot // 2 == block_h and (block_p == 0 or head_dim - rot == block_p),
-        STORE=TUNE["store"], num_warps=TUNE["warps"])
+        num_warps=TUNE["warps"])
     return qo, ko
