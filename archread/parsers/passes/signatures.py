@@ -576,6 +576,10 @@ class Signatures(StripPass):
         "class AAttention(nn.Module):\n    def forward(self, x):\n        return f(x)\n\n\ndef f(x):\n    return x\n\n\n"
         "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n        self.attn = AAttention()\n\n"
         "    def forward(self, x):\n        return self.attn(x)\n",
+    ), (  # the root gets only the token ids: what it is not given is None, and folds where it is tested
+        "class AModel(nn.Module):\n    def forward(self, x, past_key_values=None):\n        kv = past_key_values.self_attention_cache"
+        " if isinstance(past_key_values, EncoderDecoderCache) else past_key_values\n        return g(x, kv)\n",
+        "class AModel(nn.Module):\n    def forward(self, x):\n        kv = None\n        return g(x, kv)\n",
     )]
     KEEP = [
         "TABLE = {'a': AAttention}\nclass AAttention(nn.Module):\n    def forward(self, x, position_ids=None, **kwargs):\n        return x\n",

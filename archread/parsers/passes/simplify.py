@@ -6,7 +6,7 @@ import libcst as cst
 
 from archread.parsers.context import lines_of
 from archread.parsers.evaluate import UNKNOWN, compare, literal_value
-from archread.parsers.passes.base import StripPass, literal
+from archread.parsers.passes.base import StripPass, literal, walk
 
 
 
@@ -18,7 +18,7 @@ def _truth(node: cst.CSTNode) -> bool | None:
 class Simplify(StripPass):
     NAME = "simplify"
     DESCRIPTION = "Fold conditions fixed by knock-outs; drop branches that can no longer run."
-    STRIP = [("if False:\n    x = 1\ny = 2\n", "y = 2\n")]
+    STRIP = [("if False:\n    x = 1\ny = 2\n", "y = 2\n")]  # knocked-out Nones are covered in tests/test_passes.py
     KEEP = ["if flag:\n    x = 1\n"]
 
     def __init__(self, ctx):
@@ -36,6 +36,17 @@ class Simplify(StripPass):
             return updated
         result = compare(updated, literal_value)
         return updated if result is UNKNOWN else self._fold(result, *operands)
+
+    def leave_Call(self, original, updated):
+        """`isinstance(None, SomeCache)` where a knock-out made the None: False (None is an instance only
+        of NoneType and object, which no model tests for)."""
+        args = updated.args
+        if (isinstance(updated.func, cst.Name) and updated.func.value == "isinstance" and len(args) == 2
+                and not any(a.star or a.keyword for a in args) and literal_value(args[0].value) is None
+                and self.ctx.origin_of(args[0].value)
+                and all(n.value not in ("object", "type", "NoneType") for n in walk(args[1].value) if isinstance(n, cst.Name))):
+            return self._fold(False, args[0].value)
+        return updated
 
     def leave_UnaryOperation(self, original, updated):
         if isinstance(updated.operator, cst.Not) and self.ctx.origin_of(updated.expression):
