@@ -15,11 +15,13 @@ from archread.parsers.passes.kv_cache import KVCache
 from archread.parsers.passes.logging_calls import LoggingCalls
 from archread.parsers.passes.masks import Masks
 from archread.parsers.passes.outputs import Outputs
+from archread.parsers.passes.returns import Returns
 from archread.parsers.passes.signatures import Signatures
 from archread.parsers.passes.simplify import Simplify
 from archread.parsers.passes.tensor_parallel import TensorParallel
 
 PASSES = [
     Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, AttentionBackends, Dropout,
-    Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, DeadCode, Signatures, Imports, Format,
+    Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, DeadCode, Signatures, Returns, Imports,
+    Format,
 ]

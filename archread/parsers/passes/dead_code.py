@@ -281,8 +281,26 @@ def _inline_literals(fn: cst.FunctionDef) -> cst.FunctionDef:
     return fn.visit(ReplaceReads({k: v.deep_clone for k, v in literals.items()})).visit(_FoldZero())
 
 
+def _drop_dead_tail_stores(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
+    """`attn_weights = None` after the last read of attn_weights, at the top of the body (no loop brings
+    control back): nothing reads the constant."""
+    constant = m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())], value=m.Name("None") | m.Integer() | m.Float())])
+    body = fn.body.body
+    if not any(m.matches(stmt, constant) for stmt in body):
+        return fn
+    later: set[str] = set()
+    kept = []
+    for stmt in reversed(body):
+        if m.matches(stmt, constant) and stmt.body[0].targets[0].target.value not in later:
+            owner.removed(stmt)
+            continue
+        later |= names_in(stmt)
+        kept.append(stmt)
+    return fn.with_changes(body=fn.body.with_changes(body=kept[::-1] or [cst.SimpleStatementLine([cst.Pass()])]))
+
+
 def _drop_unread_locals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
-    fn = _inline_literals(fn)
+    fn = _drop_dead_tail_stores(_inline_literals(fn), owner)
     counts = name_counts(fn.body)
     if _passed_on(fn, counts):
         fn = fn.visit(_PassOn(counts))
