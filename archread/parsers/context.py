@@ -22,6 +22,7 @@ class PassContext:
     origin: dict[int, tuple[cst.CSTNode, str]] = field(default_factory=dict)  # literal -> knockout pass
     imported: dict[str, str] = field(default_factory=dict)  # dropped import name -> its module
     folder: Path | None = None  # the modeling file's folder: its configuration file may hold a helper it calls
+    call_graph: tuple | None = None  # (module, its call graph): built by `signatures`, reused by `returns`
 
     def remove(self, pass_name: str, node: cst.CSTNode) -> None:
         self.removed[pass_name] += lines_of(node)

@@ -15,7 +15,7 @@ import libcst as cst
 from archread.errors import ArchreadError
 from archread.parsers.context import PassContext
 from archread.parsers.passes import PASSES
-from archread.parsers.passes.base import StripPass
+from archread.parsers.passes.base import StripPass, is_node
 from archread.parsers.passes.dead_code import roots
 from archread.parsers.reduction import Reduction
 from archread.parsers.source import Source
@@ -58,7 +58,7 @@ class Chain(cst.CSTTransformer):
                 if index < start:
                     continue
                 updated = hook(original, updated)
-                if not isinstance(updated, cst.CSTNode):
+                if not is_node(type(updated)):  # removed or flattened
                     return updated
                 if type(updated) is not kind:  # the node became another kind: later passes see it as that
                     start = index + 1

@@ -43,7 +43,7 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 _IS_NODE: dict[type, bool] = {}  # CSTNode is an ABC: isinstance on it is slow, a type lookup is not
 
 
-def _is_node(kind: type) -> bool:
+def is_node(kind: type) -> bool:
     found = _IS_NODE.get(kind)
     if found is None:
         found = _IS_NODE[kind] = issubclass(kind, cst.CSTNode)
@@ -53,7 +53,7 @@ def _is_node(kind: type) -> bool:
 def walk(node: cst.CSTNode):
     """Every node under node, depth first, read straight from the dataclass fields (far cheaper than a visitor)."""
     stack = [node]
-    fields_of, is_node = _FIELDS, _is_node
+    fields_of, node_type = _FIELDS, is_node
     while stack:
         current = stack.pop()
         yield current
@@ -66,8 +66,8 @@ def walk(node: cst.CSTNode):
             value = getattr(current, name)
             vkind = type(value)
             if vkind is list or vkind is tuple:
-                children.extend(v for v in value if is_node(type(v)))
-            elif is_node(vkind):
+                children.extend(v for v in value if node_type(type(v)))
+            elif node_type(vkind):
                 children.append(value)
         if children:
             children.reverse()
@@ -188,13 +188,14 @@ def _filled_by_position(module: cst.Module) -> set[tuple[str, str]]:
     defined: dict[str, list[list[str]]] = {}
     classes = {s.name.value for s in module.body if isinstance(s, cst.ClassDef)}
     calls, submodules = [], set()  # submodules: `self.x = SomeLocalClass(...)` (or a list of them)
-    for n in walk(module):  # one walk for all three
-        if isinstance(n, cst.FunctionDef):
+    for n in walk(module):  # one walk for all three; exact types (libcst's ABC isinstance is slow)
+        kind = type(n)
+        if kind is cst.FunctionDef:
             defined.setdefault(n.name.value, []).append([p.name.value for p in n.params.params if p.name.value != "self"])
-        elif isinstance(n, cst.Call):
+        elif kind is cst.Call:
             calls.append(n)
-        elif isinstance(n, cst.Assign) and len(n.targets) == 1 and dotted(n.targets[0].target).startswith("self."):
-            if any(isinstance(v, cst.Name) and v.value in classes for v in walk(n.value)):
+        elif kind is cst.Assign and len(n.targets) == 1 and dotted(n.targets[0].target).startswith("self."):
+            if any(type(v) is cst.Name and v.value in classes for v in walk(n.value)):
                 submodules.add(n.targets[0].target.attr.value)
     found = set()
     for call in calls:

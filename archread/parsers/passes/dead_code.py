@@ -24,6 +24,10 @@ def roots(module: cst.Module) -> list[str]:
     return lm or [c.name.value for c in classes if any(getattr(f, "name", None) and f.name.value == "forward" for f in c.body.body)]
 
 
+def _is_self_attr(node: cst.CSTNode) -> bool:
+    return type(node) is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self"
+
+
 def _defines(stmt: cst.CSTNode) -> set[str]:
     if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
         return {stmt.name.value}
@@ -111,17 +115,18 @@ class _Members(cst.CSTTransformer):
         own = set()
         for name, cls in classes.items():
             root = self.family.find(name)
-            for n in walk(cls):
-                if m.matches(n, _SELF_ATTR):
+            for n in walk(cls):  # exact types: libcst's node classes are ABCs, and their isinstance is slow
+                kind = type(n)
+                if _is_self_attr(n):
                     self.own[(root, n.attr.value)] += 1
                     own.add(id(n))
-                elif isinstance(n, cst.AssignTarget) and m.matches(n.target, _SELF_ATTR):
+                elif kind is cst.AssignTarget and _is_self_attr(n.target):
                     self.stores[(root, n.target.attr.value)] += 1
-                elif isinstance(n, cst.AugAssign) and m.matches(n.target, _SELF_ATTR):
+                elif kind is cst.AugAssign and _is_self_attr(n.target):
                     self.stores[(root, n.target.attr.value)] += 2  # read and written: never an alias, never unread
-                elif isinstance(n, cst.Call) and not (isinstance(n.func, cst.Name) and n.func.value in functions):
-                    if any(m.matches(a.value, m.Name("self")) for a in n.args):  # local functions' reads are in `other`
-                        self.leaky.add(root)
+                elif kind is cst.Call and not (type(n.func) is cst.Name and n.func.value in functions):
+                    if any(type(a.value) is cst.Name and a.value.value == "self" for a in n.args):
+                        self.leaky.add(root)  # local functions' reads are in `other`
         config = m.Name("config") | m.Attribute(attr=m.Name("config"))
         self.other = Counter(
             a.attr.value for a in find(node, cst.Attribute) if id(a) not in own and not m.matches(a.value, config)
@@ -165,7 +170,7 @@ class _Members(cst.CSTTransformer):
         root = self.current[-1]
         if not root or root in self.leaky:
             return fn
-        here = Counter(n.attr.value for n in walk(fn.body) if m.matches(n, _SELF_ATTR))  # the stores count too
+        here = Counter(n.attr.value for n in walk(fn.body) if _is_self_attr(n))  # the stores count too
         assigned = {n.target.value for n in find(fn.body, cst.AssignTarget) if isinstance(n.target, cst.Name)}
         aliases, body = {}, []
         for stmt in fn.body.body:
@@ -205,7 +210,7 @@ class _Substitute(cst.CSTTransformer):
         self.aliases = aliases
 
     def leave_Attribute(self, original, updated):
-        if m.matches(updated, _SELF_ATTR) and updated.attr.value in self.aliases:
+        if _is_self_attr(updated) and updated.attr.value in self.aliases:
             return self.aliases[updated.attr.value].deep_clone()
         return updated
 

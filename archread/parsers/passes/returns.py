@@ -19,11 +19,11 @@ from archread.parsers.passes.signatures import _Graph, _Memo
 
 def _tuple_size(fn: cst.FunctionDef, nodes: list[cst.CSTNode]) -> int | None:
     """N when every return of fn returns an N-tuple literal without a starred element; else None."""
-    if any(isinstance(n, cst.FunctionDef) for n in nodes[1:]):
+    if any(type(n) is cst.FunctionDef for n in nodes[1:]):  # exact types: libcst's ABC isinstance is slow
         return None  # a nested def's returns are not fn's
     sizes = set()
     for n in nodes:
-        if isinstance(n, cst.Return):
+        if type(n) is cst.Return:
             v = n.value
             ok = isinstance(v, cst.Tuple) and not any(isinstance(e, cst.StarredElement) for e in v.elements)
             sizes.add(len(v.elements) if ok else None)
@@ -85,7 +85,7 @@ class _Plan:
         """id(call) -> (its assignment, the statements of its block, its index there) for `target = call`."""
         found = {}
         for node in self.graph.nodes(fn):
-            if isinstance(node, cst.IndentedBlock):
+            if type(node) is cst.IndentedBlock:
                 for i, stmt in enumerate(node.body):
                     if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
                         a = stmt.body[0]
@@ -234,9 +234,10 @@ class Returns(StripPass):
     ]
 
     def leave_Module(self, original, updated):
-        dead, memo = DeadCode(self.ctx), _Memo()
+        known = self.ctx.call_graph  # the signatures pass's graph of this very module, and what it memoised
+        dead, memo = DeadCode(self.ctx), known[1].memo if known else _Memo()
         for _ in range(3):  # a layer that stops returning its attention's weights may then return one value
-            graph = _Graph(updated, memo)
+            graph = known[1] if known and known[0] is updated else _Graph(updated, memo)
             plan = _Plan(graph)
             if not plan.build([*graph.functions.values(), *(f for c in graph.classes.values() for f in graph._methods(c))]):
                 break

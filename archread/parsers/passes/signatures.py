@@ -141,7 +141,7 @@ class _Graph:
                         self._escaped_methods.add(stmt.name.value)
             for fn in self._methods(cls):
                 for node in self.nodes(fn):
-                    if isinstance(node, cst.Assign) and len(node.targets) == 1 and self._self_attr(node.targets[0].target):
+                    if type(node) is cst.Assign and len(node.targets) == 1 and self._self_attr(node.targets[0].target):
                         key = f"{self.family.find(cls_name)}:{node.targets[0].target.attr.value}"
                         built = self._built(node.value)
                         if key in self.members and (self.members[key] is None or built is None):
@@ -176,7 +176,8 @@ class _Graph:
 
     @staticmethod
     def _self_attr(node: cst.CSTNode) -> bool:
-        return isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self"
+        # exact types: libcst's node classes are ABCs, whose isinstance is slow, and these have no subclasses
+        return type(node) is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self"
 
     def _attr_classes(self, cls: str | None, attr: str) -> set[str] | None:
         if cls is None:
@@ -187,7 +188,7 @@ class _Graph:
         """`for layer in self.layers` (also sliced, enumerated): the loop variable is one of the built classes."""
         found: dict[str, set[str] | None] = {}
         for node in self.nodes(fn):
-            if not isinstance(node, cst.For):
+            if type(node) is not cst.For:
                 continue
             source, target = node.iter, node.target
             if isinstance(source, cst.Call) and dotted(source.func) == "enumerate" and source.args:
@@ -239,7 +240,7 @@ class _Graph:
     def _scan_body(self, fn: cst.FunctionDef, cls: str | None) -> None:
         loops = self._loop_vars(fn, cls)
         for node in self.nodes(fn):
-            if isinstance(node, cst.Call):
+            if type(node) is cst.Call:
                 self.calls[id(node)] = node
                 self.enclosing[id(node)] = fn
                 defs, implicit = self._resolve(node, cls, loops)
@@ -280,21 +281,22 @@ class _Graph:
         """Local names used other than as a resolved call, a base class or a built attribute escape."""
         allowed: set[int] = set()
         everything = [n for stmt in module.body for n in (self.nodes(stmt) if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)) else walk(stmt))]
-        for node in everything:
-            if isinstance(node, (cst.ClassDef, cst.FunctionDef)):
+        for node in everything:  # exact types, as in _self_attr
+            kind = type(node)
+            if kind is cst.ClassDef or kind is cst.FunctionDef:
                 allowed.add(id(node.name))
-            if isinstance(node, cst.ClassDef):
+            if kind is cst.ClassDef:
                 allowed.update(id(b.value) for b in node.bases)
-            elif isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
+            elif kind is cst.Call and type(node.func) is cst.Name:
                 name = node.func.value
                 if name in self.functions or (name in self.classes and id(node) in self._accounted):
                     allowed.add(id(node.func))
-            elif isinstance(node, cst.Attribute):
+            elif kind is cst.Attribute:
                 allowed.add(id(node.attr))
-            elif isinstance(node, cst.Arg) and node.keyword is not None:
+            elif kind is cst.Arg and node.keyword is not None:
                 allowed.add(id(node.keyword))
         for node in everything:
-            if isinstance(node, cst.Name) and id(node) not in allowed:
+            if type(node) is cst.Name and id(node) not in allowed:
                 if node.value in self.classes:
                     self._escaped_classes.add(node.value)
                 elif node.value in self.functions:
@@ -306,19 +308,20 @@ class _Graph:
         for cls_name, cls in self.classes.items():
             fine: set[int] = set()
             for node in self.nodes(cls):
-                if isinstance(node, cst.Call):
+                kind = type(node)  # exact types, as in _self_attr
+                if kind is cst.Call:
                     fine.add(id(node.func))
                     if dotted(node.func) in _LOOP_WRAPPERS | {"len"}:
                         fine.update(id(a.value) for a in node.args)
-                elif isinstance(node, cst.Attribute):
+                elif kind is cst.Attribute:
                     fine.add(id(node.value))  # self.x.y: reads an attribute of the submodule
-                elif isinstance(node, cst.AssignTarget):
+                elif kind is cst.AssignTarget:
                     fine.add(id(node.target))
-                elif isinstance(node, cst.For):
+                elif kind is cst.For:
                     fine.add(id(node.iter))
-                    if isinstance(node.iter, cst.Subscript):
+                    if type(node.iter) is cst.Subscript:
                         fine.add(id(node.iter.value))
-                elif isinstance(node, cst.Comparison):  # `self.x is None`
+                elif kind is cst.Comparison:  # `self.x is None`
                     fine.update(id(n) for n in (node.left, *(c.comparator for c in node.comparisons)))
             for node in self.nodes(cls):
                 if self._self_attr(node) and id(node) not in fine:
@@ -593,6 +596,7 @@ class Signatures(StripPass):
             defs = [*graph.functions.values(), *(f for c in graph.classes.values() for f in graph._methods(c))]
             plan = _Plan(graph, defs)
             if not plan.build():
+                self.ctx.call_graph = (updated, graph)  # the module as this pass leaves it: `returns` starts here
                 break
             touched = {id(graph.enclosing[c]) for c in (*plan.args, *plan.positional) if c in graph.enclosing}
             touched |= {i for i, _ in plan.params} | {i for i, _ in plan.nones} | plan.kwargs
