@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import Knockout, dotted, find
+from archread.parsers.passes.base import Knockout, dotted, find, walk
 
 _BACKEND_WORDS = ("Flash", "Sdpa", "SDPA", "Flex")
 _REGISTRY = "ALL_ATTENTION_FUNCTIONS"
@@ -56,10 +56,12 @@ class AttentionBackends(Knockout):
     def _dispatch_aliases(self, fn: cst.FunctionDef) -> dict[str, cst.BaseExpression]:
         """Locals only ever bound to the eager function or to a registry lookup: they mean the eager function."""
         bound: dict[str, list[cst.BaseExpression]] = {}
-        for assign in find(fn.body, (cst.Assign, cst.AnnAssign), m.Assign(targets=[m.AssignTarget(m.Name())]) | m.AnnAssign(target=m.Name())):
-            target = assign.targets[0].target if isinstance(assign, cst.Assign) else assign.target
-            if assign.value is not None:
-                bound.setdefault(target.value, []).append(assign.value)
+        for node in walk(fn.body):  # exact types: every function is scanned, and libcst's isinstance is slow
+            kind = type(node)
+            if kind is cst.Assign and len(node.targets) == 1 and type(node.targets[0].target) is cst.Name:
+                bound.setdefault(node.targets[0].target.value, []).append(node.value)
+            elif kind is cst.AnnAssign and type(node.target) is cst.Name and node.value is not None:
+                bound.setdefault(node.target.value, []).append(node.value)
         aliases = {}
         for name, values in bound.items():
             eager = [v for v in values if isinstance(v, cst.Name)]

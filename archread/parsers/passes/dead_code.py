@@ -12,7 +12,7 @@ from collections import Counter
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import Family, ReplaceReads, StripPass, bound_names, find, name_counts, names_in, walk
+from archread.parsers.passes.base import Family, ReplaceReads, StripPass, bound_names, find, names_in, walk
 
 _BUILTIN_CALLS = {"getattr", "hasattr", "int", "float", "bool", "len", "max", "min", "isinstance", "str", "range"}
 _LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
@@ -93,6 +93,11 @@ class DeadCode(StripPass):
         return module.with_changes(body=body)
 
 
+_CONTAINERS = (cst.BaseCompoundStatement, cst.BaseSuite, cst.Else, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally,
+               cst.MatchCase)
+_DESCEND: dict[type, bool] = {}  # node type -> whether _Members looks inside it
+
+
 class _Members(cst.CSTTransformer):
     """One sweep over classes and functions: uncalled methods, unread attributes, unread locals."""
 
@@ -153,12 +158,26 @@ class _Members(cst.CSTTransformer):
             body.append(stmt)
         return updated.with_changes(body=updated.body.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])]))
 
-    def leave_Assign(self, original, updated):
-        if m.matches(updated, m.Assign(targets=[m.AssignTarget(m.Attribute(m.Name("self"), m.Name()))])):
-            attr = updated.targets[0].target.attr.value
-            if self._unread(attr) and (_plain(updated.value) or m.matches(updated.value, _SCRATCH_BUFFER)):
-                return self.owner.removed(original)
-        return updated
+    def on_visit(self, node) -> bool:
+        """Down to statements only: what this sweep changes is methods, `self.x = ...` lines and locals, and
+        the expressions below a statement (most of the tree) hold none of them."""
+        kind = type(node)
+        descend = _DESCEND.get(kind)
+        if descend is None:
+            descend = _DESCEND[kind] = kind is cst.Module or issubclass(kind, _CONTAINERS)
+        return descend and super().on_visit(node)
+
+    def leave_SimpleStatementLine(self, original, updated):
+        kept = [s for s in updated.body if not self._unread_store(s)]
+        if len(kept) == len(updated.body):
+            return updated
+        return updated.with_changes(body=kept) if kept else self.owner.removed(original)
+
+    def _unread_store(self, stmt: cst.BaseSmallStatement) -> bool:
+        if m.matches(stmt, m.Assign(targets=[m.AssignTarget(m.Attribute(m.Name("self"), m.Name()))])):
+            attr = stmt.targets[0].target.attr.value
+            return self._unread(attr) and (_plain(stmt.value) or m.matches(stmt.value, _SCRATCH_BUFFER))
+        return False
 
     def leave_FunctionDef(self, original, updated):
         if updated.name.value == "__init__" and self.current:
@@ -221,9 +240,10 @@ def _dunder(name: str) -> bool:
 
 def _merged(first, second, counts: Counter):
     """`a = E` then `b = a` (or `return a`) with `a` read nowhere else: `b = E` (`return E`); else None."""
-    if not m.matches(first, m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())])])):
-        return None
-    name, value = first.body[0].targets[0].target.value, first.body[0].value
+    assign = first.body[0] if type(first) is cst.SimpleStatementLine and len(first.body) == 1 else None
+    if not (type(assign) is cst.Assign and len(assign.targets) == 1 and type(assign.targets[0].target) is cst.Name):
+        return None  # exact types: this runs on every pair of statements, and libcst's ABC isinstance is slow
+    name, value = assign.targets[0].target.value, assign.value
     if counts[name] != 2 or not isinstance(second, cst.SimpleStatementLine) or len(second.body) != 1:
         return None
     small = second.body[0]
@@ -247,12 +267,6 @@ class _PassOn(cst.CSTTransformer):
             else:
                 i += 1
         return updated.with_changes(body=body)
-
-
-def _passed_on(fn: cst.FunctionDef, counts: Counter) -> bool:
-    """Whether some block can be merged (checked before paying for a rewrite)."""
-    return any(_merged(first, second, counts) is not None
-               for block in find(fn.body, cst.IndentedBlock) for first, second in zip(block.body, block.body[1:]))
 
 
 class _FoldZero(cst.CSTTransformer):
@@ -304,20 +318,43 @@ def _drop_dead_tail_stores(fn: cst.FunctionDef, owner: DeadCode) -> cst.Function
     return fn.with_changes(body=fn.body.with_changes(body=kept[::-1] or [cst.SimpleStatementLine([cst.Pass()])]))
 
 
+def _census(body: cst.CSTNode) -> tuple[Counter, Counter, list[cst.IndentedBlock]]:
+    """One walk: each name's occurrences (name_counts' rule), its stores as a bare name (`x = …`, `x += …`),
+    and the blocks."""
+    skip, seen, stored, blocks = set(), Counter(), Counter(), []
+    for n in walk(body):  # parents before children; exact types, as in _merged
+        kind = type(n)
+        if kind is cst.Name:
+            if id(n) not in skip:
+                seen[n.value] += 1
+        elif kind is cst.Attribute:
+            skip.add(id(n.attr))
+        elif kind is cst.Arg:
+            if n.keyword is not None:
+                skip.add(id(n.keyword))
+        elif kind is cst.Assign:
+            if len(n.targets) == 1 and type(n.targets[0].target) is cst.Name:
+                stored[n.targets[0].target.value] += 1
+        elif kind is cst.AugAssign:
+            if type(n.target) is cst.Name:
+                stored[n.target.value] += 1
+        elif kind is cst.IndentedBlock:
+            blocks.append(n)
+    return seen, stored, blocks
+
+
 def _drop_unread_locals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
     fn = _drop_dead_tail_stores(_inline_literals(fn), owner)
-    counts = name_counts(fn.body)
-    if _passed_on(fn, counts):
-        fn = fn.visit(_PassOn(counts))
+    seen, stored, blocks = _census(fn.body)
+    if any(_merged(a, b, seen) is not None for block in blocks for a, b in zip(block.body, block.body[1:])):
+        fn = fn.visit(_PassOn(seen))
+        seen, stored, _ = _census(fn.body)
     while True:
-        stored = Counter()
-        for node in find(fn.body, (cst.Assign, cst.AugAssign), m.Assign(targets=[m.AssignTarget(m.Name())]) | m.AugAssign(target=m.Name())):
-            stored[(node.targets[0].target if isinstance(node, cst.Assign) else node.target).value] += 1
-        seen = name_counts(fn.body)
         dead = {name for name, count in stored.items() if seen[name] == count}
         if not dead:
             return fn
         fn = fn.visit(_DropAssignments(dead, owner))
+        seen, stored, _ = _census(fn.body)
 
 
 class _DropAssignments(cst.CSTTransformer):

@@ -121,7 +121,9 @@ class Glue(Knockout):
     def leave_Call(self, original, updated):
         updated = super().leave_Call(original, updated)
         # PreTrainedModel.get_head_mask(None, n) is one None per layer: no head is masked
-        if m.matches(updated, m.Call(func=m.Attribute(m.Name("self"), m.Name("get_head_mask")))) and len(updated.args) >= 2:
+        func = updated.func if type(updated) is cst.Call else None  # a knock-out may have made it a constant
+        if (type(func) is cst.Attribute and func.attr.value == "get_head_mask" and type(func.value) is cst.Name
+                and func.value.value == "self" and len(updated.args) >= 2):
             self.ctx.remove(self.NAME, updated)
             self.ctx.removed[self.NAME] -= 1
             return cst.BinaryOperation(cst.List([cst.Element(cst.Name("None"))]), cst.Multiply(), updated.args[1].value)

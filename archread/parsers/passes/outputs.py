@@ -139,7 +139,8 @@ class Outputs(Knockout):
 
     def leave_Attribute(self, original, updated):
         updated = super().leave_Attribute(original, updated)
-        if m.matches(updated, m.Attribute(value=m.Name(), attr=m.Name("last_hidden_state") | m.Name("logits"))):
+        if type(updated) is cst.Attribute and type(updated.value) is cst.Name and updated.attr.value in (
+            "last_hidden_state", "logits"):  # exact types: this runs on every attribute (libcst's isinstance is slow)
             if updated.value.value in self._unwrap:
                 return updated.value
         return updated
