@@ -19,41 +19,45 @@ TUNE = {"positions": 1, "warps": 8}  # positions per program (benchmarks/kernels
 
 
 @triton.jit
-def _rope_load(x, p, n_pos, seq, n_heads, s_b, s_h, s_s, rot, head_dim, INTERLEAVED: tl.constexpr,
+def _rope_rows(x, p, n_pos, seq, n_heads, s_b, s_h, s_s, rot, head_dim, INTERLEAVED: tl.constexpr,
                HEADS: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr, EVEN: tl.constexpr):
-    """Positions p (P, 1, 1) × every head: the two members of each rotary pair, and the dimensions past rot."""
+    """Positions p (P, 1, 1) × every head of x: the row pointers, the offsets of each rotary pair's two
+    members and of the dimensions past rot, and their masks."""
     h = tl.arange(0, HEADS)[None, :, None]
     j = tl.arange(0, BLOCK_H)[None, None, :]
     at = (p < n_pos) & (h < n_heads)
     keep = (at & (j < BLOCK_H)) if EVEN else (at & (j < rot // 2))
     ia, ib = (2 * j, 2 * j + 1) if INTERLEAVED else (j, j + (BLOCK_H if EVEN else rot // 2))
-    src = x + (p // seq) * s_b + (p % seq) * s_s + h * s_h
-    a = tl.load(src + ia, mask=keep, other=0.0, eviction_policy="evict_first")
-    b = tl.load(src + ib, mask=keep, other=0.0, eviction_policy="evict_first")
-    rest = a
-    if BLOCK_P > 0:  # partial rotary: the dimensions past rot pass through
-        d = (2 * BLOCK_H if EVEN else rot) + tl.arange(0, BLOCK_P)[None, None, :]
-        rest = tl.load(src + d, mask=(at & (d < 2 * BLOCK_H + BLOCK_P)) if EVEN else (at & (d < head_dim)),
-                       eviction_policy="evict_first")
-    return a, b, rest
+    d = (2 * BLOCK_H if EVEN else rot) + tl.arange(0, BLOCK_P if BLOCK_P > 0 else 1)[None, None, :]
+    rest = (at & (d < 2 * BLOCK_H + BLOCK_P)) if EVEN else (at & (d < head_dim))
+    return x + (p // seq) * s_b + (p % seq) * s_s + h * s_h, ia, ib, keep, d, rest
 
 
 @triton.jit
-def _rope_store(y, a, b, rest, ca, cb, sa, sb, p, n_pos, seq, n_heads, o_b, o_h, o_s, rot, head_dim,
+def _rope_load(x, p, n_pos, seq, n_heads, s_b, s_h, s_s, rot, head_dim, INTERLEAVED: tl.constexpr,
+               HEADS: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr, EVEN: tl.constexpr):
+    """The two members of each rotary pair, and the dimensions past rot (partial rotary passes them through)."""
+    src, ia, ib, keep, d, rest = _rope_rows(x, p, n_pos, seq, n_heads, s_b, s_h, s_s, rot, head_dim, INTERLEAVED,
+                                            HEADS, BLOCK_H, BLOCK_P, EVEN)
+    a = tl.load(src + ia, mask=keep, other=0.0, eviction_policy="evict_first")
+    b = tl.load(src + ib, mask=keep, other=0.0, eviction_policy="evict_first")
+    tail = a
+    if BLOCK_P > 0:
+        tail = tl.load(src + d, mask=rest, eviction_policy="evict_first")
+    return a, b, tail
+
+
+@triton.jit
+def _rope_store(y, a, b, tail, ca, cb, sa, sb, p, n_pos, seq, n_heads, o_b, o_h, o_s, rot, head_dim,
                 INTERLEAVED: tl.constexpr, HEADS: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr,
                 EVEN: tl.constexpr):
-    h = tl.arange(0, HEADS)[None, :, None]
-    j = tl.arange(0, BLOCK_H)[None, None, :]
-    at = (p < n_pos) & (h < n_heads)
-    keep = (at & (j < BLOCK_H)) if EVEN else (at & (j < rot // 2))
-    ia, ib = (2 * j, 2 * j + 1) if INTERLEAVED else (j, j + (BLOCK_H if EVEN else rot // 2))
-    dst = y + (p // seq) * o_b + (p % seq) * o_s + h * o_h
+    dst, ia, ib, keep, d, rest = _rope_rows(y, p, n_pos, seq, n_heads, o_b, o_h, o_s, rot, head_dim, INTERLEAVED,
+                                            HEADS, BLOCK_H, BLOCK_P, EVEN)
     af, bf = a.to(tl.float32), b.to(tl.float32)
     tl.store(dst + ia, (af * ca - bf * sa).to(y.dtype.element_ty), mask=keep)
     tl.store(dst + ib, (bf * cb + af * sb).to(y.dtype.element_ty), mask=keep)
     if BLOCK_P > 0:
-        d = (2 * BLOCK_H if EVEN else rot) + tl.arange(0, BLOCK_P)[None, None, :]
-        tl.store(dst + d, rest, mask=(at & (d < 2 * BLOCK_H + BLOCK_P)) if EVEN else (at & (d < head_dim)))
+        tl.store(dst + d, tail, mask=rest)
 
 
 @triton.jit
