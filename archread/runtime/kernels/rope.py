@@ -15,7 +15,9 @@ import triton.language as tl
 
 from ._checks import KernelLimitError, check_dtype
 
-TUNE = {"positions": 1, "warps": 8}  # positions per program (benchmarks/kernels.py --sweep)
+# positions per program, warps, and the loads' cache hints: q and k are read once, so they need not stay in
+# L1 ("evict_first") or need not enter it (".cg") (benchmarks/kernels.py --sweep)
+TUNE = {"positions": 1, "warps": 8, "evict": "evict_first", "cache": ""}
 
 
 @triton.jit
@@ -35,15 +37,16 @@ def _rope_rows(x, p, n_pos, seq, n_heads, s_b, s_h, s_s, rot, head_dim, INTERLEA
 
 @triton.jit
 def _rope_load(x, p, n_pos, seq, n_heads, s_b, s_h, s_s, rot, head_dim, INTERLEAVED: tl.constexpr,
-               HEADS: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr, EVEN: tl.constexpr):
+               HEADS: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr, EVEN: tl.constexpr,
+               EVICT: tl.constexpr, CACHE: tl.constexpr):
     """The two members of each rotary pair, and the dimensions past rot (partial rotary passes them through)."""
     src, ia, ib, keep, d, rest = _rope_rows(x, p, n_pos, seq, n_heads, s_b, s_h, s_s, rot, head_dim, INTERLEAVED,
                                             HEADS, BLOCK_H, BLOCK_P, EVEN)
-    a = tl.load(src + ia, mask=keep, other=0.0, eviction_policy="evict_first")
-    b = tl.load(src + ib, mask=keep, other=0.0, eviction_policy="evict_first")
+    a = tl.load(src + ia, mask=keep, other=0.0, eviction_policy=EVICT, cache_modifier=CACHE)
+    b = tl.load(src + ib, mask=keep, other=0.0, eviction_policy=EVICT, cache_modifier=CACHE)
     tail = a
     if BLOCK_P > 0:
-        tail = tl.load(src + d, mask=rest, eviction_policy="evict_first")
+        tail = tl.load(src + d, mask=rest, eviction_policy=EVICT, cache_modifier=CACHE)
     return a, b, tail
 
 
@@ -64,7 +67,8 @@ def _rope_store(y, a, b, tail, ca, cb, sa, sb, p, n_pos, seq, n_heads, o_b, o_h,
 def _rope_kernel(q, qo, k, ko, cos, sin, n_pos, seq, n_q, n_k,
                  q_sb, q_sh, q_ss, qo_sb, qo_sh, qo_ss, k_sb, k_sh, k_ss, ko_sb, ko_sh, ko_ss, c_sb, c_ss,
                  rot, head_dim, INTERLEAVED: tl.constexpr, P: tl.constexpr, HQ: tl.constexpr, HK: tl.constexpr,
-                 BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr, EVEN: tl.constexpr):
+                 BLOCK_H: tl.constexpr, BLOCK_P: tl.constexpr, EVEN: tl.constexpr, EVICT: tl.constexpr,
+                 CACHE: tl.constexpr):
     """P positions of q and of k, all heads: their cos/sin rows read once for both, and every load issued
     before the first store (a store may alias a later load as far as the compiler knows, so it would wait).
     EVEN: rot/2 and head_dim − rot are the block widths, so no mask runs along a row and loads vectorise."""
@@ -74,9 +78,9 @@ def _rope_kernel(q, qo, k, ko, cos, sin, n_pos, seq, n_q, n_k,
     cs = (p // seq) * c_sb + (p % seq) * c_ss
     on = ((p < n_pos) & (j < BLOCK_H)) if EVEN else ((p < n_pos) & (j < rot // 2))
     qa, qb, qrest = _rope_load(q, p, n_pos, seq, n_q, q_sb, q_sh, q_ss, rot, head_dim, INTERLEAVED, HQ, BLOCK_H,
-                               BLOCK_P, EVEN)
+                               BLOCK_P, EVEN, EVICT, CACHE)
     ka, kb, krest = _rope_load(k, p, n_pos, seq, n_k, k_sb, k_sh, k_ss, rot, head_dim, INTERLEAVED, HK, BLOCK_H,
-                               BLOCK_P, EVEN)
+                               BLOCK_P, EVEN, EVICT, CACHE)
     ca = tl.load(cos + cs + ia, mask=on, other=0.0).to(tl.float32)
     cb = tl.load(cos + cs + ib, mask=on, other=0.0).to(tl.float32)
     sa = tl.load(sin + cs + ia, mask=on, other=0.0).to(tl.float32)
@@ -118,5 +122,5 @@ def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.T
         cos.stride(0) if cos.shape[0] > 1 else 0, cos.stride(1), rot, head_dim,
         INTERLEAVED=interleaved, P=per, HQ=triton.next_power_of_2(n_q), HK=triton.next_power_of_2(k.shape[1]),
         BLOCK_H=block_h, BLOCK_P=block_p, EVEN=rot // 2 == block_h and (block_p == 0 or head_dim - rot == block_p),
-        num_warps=TUNE["warps"])
+        EVICT=TUNE["evict"], CACHE=TUNE["cache"], num_warps=TUNE["warps"])
     return qo, ko
