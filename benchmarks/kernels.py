@@ -182,7 +182,7 @@ def sweep() -> None:
          lambda: K.activation(g, u, "gelu_tanh")),
         ("softcap", TUNE["softcap"], {"block": (1024, 2048, 4096, 8192), "warps": (4, 8, 16), "hw_tanh": (False, True)},
          lambda: K.softcap(logits, 30.0)),
-        ("rope", TUNE["rope"], {"positions": (1,), "warps": (4, 8), "evict": ("evict_first", ""), "cache": ("", ".cg")},
+        ("rope", TUNE["rope"], {"positions": (1,), "warps": (4, 8), "load": ("evict_first", "", ".cg")},
          lambda: K.apply_rope(q, k, cos, sin)),
     ]
     for op, tune, space, fn in grids:

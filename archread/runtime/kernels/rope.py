@@ -15,9 +15,11 @@ import triton.language as tl
 
 from ._checks import KernelLimitError, check_dtype
 
-# positions per program, warps, and the loads' cache hints: q and k are read once, so they need not stay in
-# L1 ("evict_first") or need not enter it (".cg") (benchmarks/kernels.py --sweep)
-TUNE = {"positions": 1, "warps": 8, "evict": "evict_first", "cache": ""}
+# positions per program, warps, and the loads' cache hint: q and k are read once, so they need not stay in L1
+# ("evict_first") or need not enter it (".cg"); PTX takes one or the other. On the H200 no hint was best, by 4%
+# (benchmarks/rope_loads.py, benchmarks/kernels.py --sweep)
+TUNE = {"positions": 1, "warps": 8, "load": ""}
+_LOAD_HINTS = {"evict_first": ("evict_first", ""), ".cg": ("", ".cg"), "": ("", "")}  # (eviction, cache modifier)
 
 
 @triton.jit
@@ -122,5 +124,5 @@ def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.T
         cos.stride(0) if cos.shape[0] > 1 else 0, cos.stride(1), rot, head_dim,
         INTERLEAVED=interleaved, P=per, HQ=triton.next_power_of_2(n_q), HK=triton.next_power_of_2(k.shape[1]),
         BLOCK_H=block_h, BLOCK_P=block_p, EVEN=rot // 2 == block_h and (block_p == 0 or head_dim - rot == block_p),
-        EVICT=TUNE["evict"], CACHE=TUNE["cache"], num_warps=TUNE["warps"])
+        EVICT=_LOAD_HINTS[TUNE["load"]][0], CACHE=_LOAD_HINTS[TUNE["load"]][1], num_warps=TUNE["warps"])
     return qo, ko
