@@ -18,7 +18,7 @@ from ._checks import KernelLimitError, check_dtype
 # positions per program, warps, and the loads' cache hint: q and k are read once, so they need not stay in L1
 # ("evict_first") or need not enter it (".cg"); PTX takes one or the other. On the H200 no hint was best, by 4%
 # (benchmarks/rope_loads.py, benchmarks/kernels.py --sweep)
-TUNE = {"positions": 1, "warps": 8, "load": ""}
+TUNE = {"positions": 1, "warps": None, "load": ""}  # warps None: _auto_warps
 _LOAD_HINTS = {"evict_first": ("evict_first", ""), ".cg": ("", ".cg"), "": ("", "")}  # (eviction, cache modifier)
 
 
@@ -93,6 +93,12 @@ def _rope_kernel(q, qo, k, ko, cos, sin, n_pos, seq, n_q, n_k,
                 INTERLEAVED, HK, BLOCK_H, BLOCK_P, EVEN)
 
 
+def _auto_warps(moved: int) -> int:
+    """8 warps for a program that moves 16 KB or more, else 4: on the H200, Llama's q32/k8 rows (20 KB a
+    program) ran best with 8 and Nemotron's rotary half rotated in place (14 KB) with 4."""
+    return 8 if moved >= 16384 else 4
+
+
 def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool = False,
                inplace: bool = False):
     """(q·cos + rotate(q)·sin, k·cos + rotate(k)·sin) over the first cos.shape[-1] dimensions.
@@ -124,5 +130,7 @@ def apply_rope(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.T
         cos.stride(0) if cos.shape[0] > 1 else 0, cos.stride(1), rot, head_dim,
         INTERLEAVED=interleaved, P=per, HQ=triton.next_power_of_2(n_q), HK=triton.next_power_of_2(k.shape[1]),
         BLOCK_H=block_h, BLOCK_P=block_p, EVEN=rot // 2 == block_h and (block_p == 0 or head_dim - rot == block_p),
-        EVICT=_LOAD_HINTS[TUNE["load"]][0], CACHE=_LOAD_HINTS[TUNE["load"]][1], num_warps=TUNE["warps"])
+        EVICT=_LOAD_HINTS[TUNE["load"]][0], CACHE=_LOAD_HINTS[TUNE["load"]][1],
+        num_warps=TUNE["warps"] or _auto_warps(2 * per * (n_q + k.shape[1]) * (head_dim if block_p or not inplace else rot)
+                                               * q.element_size()))
     return qo, ko
