@@ -273,8 +273,11 @@ def create_causal_mask(*args, sliding_window=None, **kwargs):
 
 
 def create_sliding_window_causal_mask(*args, **kwargs):
+    """The window of config.sliding_window, unless the config says `use_sliding_window=False` (4.5x Qwen2
+    keeps the window size and checks the flag in its mask code; later configs drop the size instead)."""
     config = _config(args, kwargs)
-    return create_causal_mask(*args, sliding_window=getattr(config, "sliding_window", None), **kwargs)
+    window = getattr(config, "sliding_window", None) if getattr(config, "use_sliding_window", True) else None
+    return create_causal_mask(*args, sliding_window=window, **kwargs)
 
 
 def create_causal_mask_window_inclusive(*args, sliding_window=None, **kwargs):

@@ -61,6 +61,8 @@ def test_cuda_without_gpu_says_so(capsys):
 
 
 OLDER = {  # a sample of each older era; its originals run under that release, in a subprocess
+    "4.52.4": ["llama", "qwen2", "qwen3",  # a window size kept while `use_sliding_window` is False
+               "biogpt", "gemma2"],  # `isinstance(None, EncoderDecoderCache)` once the cache is knocked out
     "4.48.3": ["llama", "mistral", "qwen2", "phi3", "nemotron", "gemma", "starcoder2", "cohere", "olmo2", "mixtral",
                "gemma2"],  # its layers slice their window with cache_position
     "4.41.2": ["llama", "gemma", "starcoder2", "cohere", "olmo", "stablelm", "persimmon", "mixtral", "phi", "phi3",

@@ -371,3 +371,12 @@ class _DropAssignments(cst.CSTTransformer):
         if m.matches(updated.target, m.Name()) and updated.target.value in self.dead:
             return self.owner.removed(original)
         return updated
+
+    def leave_If(self, original, updated):
+        """`if test: sliding_window = ...` with that store gone: an `if` left holding only `pass`, whose test
+        computes nothing (`_plain`: no calls but builtins), has nothing left to do."""
+        body = updated.body.body
+        empty = all(type(s) is cst.SimpleStatementLine and all(type(x) is cst.Pass for x in s.body) for s in body)
+        if empty and updated.orelse is None and _plain(updated.test):
+            return self.owner.removed(original)
+        return updated
