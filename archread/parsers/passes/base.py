@@ -356,6 +356,8 @@ class Knockout(StripPass):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if id(original) in self._tests and self.fixed_call(dotted(updated.func).rsplit(".", 1)[-1]):
             return self._const(False)
+        if len(updated.args) < len(original.args) and updated.args:  # `f(x, )` once its last argument is gone
+            updated = updated.with_changes(args=[*updated.args[:-1], updated.args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)])
         return updated
 
     def leave_Arg(self, original: cst.Arg, updated: cst.Arg) -> cst.Arg | cst.RemovalSentinel:

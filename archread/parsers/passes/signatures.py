@@ -466,6 +466,8 @@ class _Plan:
         and what it does not get, the modules below it do not get either. A root's masks stay."""
         for fn_id, fn in self.defs.items():
             sites = self._sites(fn)
+            if any(self._may_fill_any(call) for call, _ in sites):
+                continue
             for index, param in enumerate(_params(fn)):
                 root = any(call is _HARNESS for call, _ in sites)
                 if m.matches(param.default, m.Name("None")) and sites and not (root and "mask" in param.name.value):
@@ -486,6 +488,16 @@ class _Plan:
                     self.nones.discard((fn_id, name))
                     changed = True
                     break
+
+    def _may_fill_any(self, call: cst.Call) -> bool:
+        """`f(*args)` may fill any parameter, and `f(**kwargs)` any keyword, unless that `**kwargs` is one
+        this plan drops (nothing but named parameters reach it)."""
+        for a in call.args:
+            if a.star == "*":
+                return True
+            if a.star == "**" and id(self.graph.enclosing.get(id(call))) not in self.kwargs:
+                return True
+        return False
 
     def _pass_through_kwargs(self) -> None:
         """`**kwargs` only forwarded goes where every call passes nothing but named parameters."""
@@ -547,8 +559,11 @@ class _Apply(cst.CSTTransformer):
         )
         if not params.kwonly_params and isinstance(params.star_arg, cst.ParamStar):
             params = params.with_changes(star_arg=cst.MaybeSentinel.DEFAULT)
-        if params.params and params.star_kwarg is None and not params.kwonly_params and not isinstance(params.star_arg, cst.Param):
-            params = params.with_changes(params=[*params.params[:-1], params.params[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)])
+        if params.star_kwarg is None and not params.kwonly_params:  # no trailing comma on what is now last
+            if isinstance(params.star_arg, cst.Param):
+                params = params.with_changes(star_arg=params.star_arg.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+            elif params.params:
+                params = params.with_changes(params=[*params.params[:-1], params.params[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)])
         return updated.with_changes(params=params)
 
 
