@@ -602,6 +602,11 @@ class Signatures(StripPass):
     KEEP = [
         "TABLE = {'a': AAttention}\nclass AAttention(nn.Module):\n    def forward(self, x, position_ids=None, **kwargs):\n        return x\n",
         "def f(x, **kwargs):\n    return kwargs.get('scale', 1) * x\n",
+        # what `*args` carries is unknown: the decoder's input_ids is not None at every call
+        "class ADecoder(nn.Module):\n    def forward(self, input_ids=None):\n        if input_ids is not None:\n"
+        "            return input_ids\n        return 0\n\n\n"
+        "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+        "        self.decoder = ADecoder()\n\n    def forward(self, *args):\n        return self.decoder(*args)\n",
     ]
 
     def leave_Module(self, original, updated):
