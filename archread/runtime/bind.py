@@ -129,13 +129,15 @@ def rope_candidates(fn):
     return [("rope(half)", bound(False)), ("rope(interleaved)", bound(True))]
 
 
-def attention_candidates(fn):
+def attention_candidates(fn, pair: bool = True):
+    """`pair`: the function returns (output, weights), as HF's does; a reduction whose callers read only the
+    output (the `returns` pass) returns the output alone."""
     def bound(module, query, key, value, attention_mask, *rest, scaling=None, dropout=0.0, softcap=None, **kw):
         window = getattr(attention_mask, "causal_window", None)  # set by the prelude's causal masks only
         if rest or window is None or any(kw.get(k) is not None for k in ("sinks", "s_aux", "head_mask")):
             raise Fallback
-        out = attention(query, key, value, scaling, window or None, softcap)
-        return out.transpose(1, 2), None
+        out = attention(query, key, value, scaling, window or None, softcap).transpose(1, 2)
+        return (out, None) if pair else out
     return [("attention(causal flash)", bound)]
 
 
@@ -169,7 +171,7 @@ def bind(model: torch.nn.Module, tokens: torch.Tensor, namespace: dict | None = 
         for name, fn in list(namespace.items()):
             kind = _function_kind(fn) if inspect.isfunction(fn) else None
             if kind:
-                functions[name] = (fn, rope_candidates(fn) if kind == "rope" else attention_candidates(fn))
+                functions[name] = (fn, kind)
     seen_modules: dict[str, tuple] = {}
     seen_calls: dict[str, list] = {name: [] for name in functions}
     def keep(name):
@@ -223,9 +225,11 @@ def bind(model: torch.nn.Module, tokens: torch.Tensor, namespace: dict | None = 
                 by_pattern[key].count += 1
             else:
                 by_pattern[key] = Binding(pattern, type(module).__name__, key[2], chosen[2] if chosen else None)
-        for name, (fn, candidates) in functions.items():
+        for name, (fn, kind) in functions.items():
             if not seen_calls[name]:
                 continue
+            candidates = rope_candidates(fn) if kind == "rope" else attention_candidates(
+                fn, pair=isinstance(seen_calls[name][0][2], tuple))  # shaped like what the function returned
             calls32 = [(_upcast(a), _upcast(k), None) for a, k, _ in seen_calls[name]]
             calls32 = [(a, k, fn(*a, **k)) for a, k, _ in calls32]
             chosen = _confirm(candidates, _agreeing(candidates, calls32), seen_calls[name], tol)
