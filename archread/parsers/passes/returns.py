@@ -14,7 +14,7 @@ import libcst as cst
 
 from archread.parsers.passes.base import StripPass, bound_names, name_counts, walk
 from archread.parsers.passes.dead_code import DeadCode, _drop_unread_locals
-from archread.parsers.passes.signatures import _Graph, _Memo
+from archread.parsers.passes.signatures import _Graph, _Memo, rewrite_defs
 
 
 def _tuple_size(fn: cst.FunctionDef, nodes: list[cst.CSTNode]) -> int | None:
@@ -248,13 +248,5 @@ class Returns(StripPass):
                     return fn
                 return _drop_unread_locals(fn.visit(apply), dead)  # `attn_weights = None` has no reader now
 
-            body = []
-            for stmt in updated.body:
-                if isinstance(stmt, cst.FunctionDef):
-                    stmt = redo(stmt)
-                elif isinstance(stmt, cst.ClassDef) and any(id(s) in plan.touched for s in stmt.body.body):
-                    stmt = stmt.with_changes(body=stmt.body.with_changes(
-                        body=[redo(s) if isinstance(s, cst.FunctionDef) else s for s in stmt.body.body]))
-                body.append(stmt)
-            updated = updated.with_changes(body=body)
+            updated = rewrite_defs(updated, plan.touched, redo)
         return updated

@@ -631,13 +631,19 @@ class Signatures(StripPass):
                     new = new.visit(fold)
                 return _drop_unread_locals(new, dead)  # what the dropped arguments carried may be unread now
 
-            body = []
-            for stmt in updated.body:
-                if isinstance(stmt, cst.FunctionDef):
-                    stmt = redo(stmt)
-                elif isinstance(stmt, cst.ClassDef) and any(id(s) in touched for s in stmt.body.body):
-                    stmt = stmt.with_changes(body=stmt.body.with_changes(
-                        body=[redo(s) if isinstance(s, cst.FunctionDef) else s for s in stmt.body.body]))
-                body.append(stmt)
-            updated = updated.with_changes(body=body)
+            updated = rewrite_defs(updated, touched, redo)
         return updated
+
+
+def rewrite_defs(module: cst.Module, touched: set[int], redo) -> cst.Module:
+    """The module with redo applied to its functions and methods; classes holding none of the touched
+    definitions (ids) are left as they are."""
+    body = []
+    for stmt in module.body:
+        if isinstance(stmt, cst.FunctionDef):
+            stmt = redo(stmt)
+        elif isinstance(stmt, cst.ClassDef) and any(id(s) in touched for s in stmt.body.body):
+            stmt = stmt.with_changes(body=stmt.body.with_changes(
+                body=[redo(s) if isinstance(s, cst.FunctionDef) else s for s in stmt.body.body]))
+        body.append(stmt)
+    return module.with_changes(body=body)
