@@ -302,10 +302,10 @@ def _inline_literals(fn: cst.FunctionDef) -> cst.FunctionDef:
 
 def _drop_dead_tail_stores(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
     """`attn_weights = None` after the last read of attn_weights, at the top of the body (no loop brings
-    control back): nothing reads the constant."""
+    control back): nothing reads the constant. A nested function or lambda may read it later: then all stay."""
     constant = m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())], value=m.Name("None") | m.Integer() | m.Float())])
     body = fn.body.body
-    if not any(m.matches(stmt, constant) for stmt in body):
+    if not any(m.matches(stmt, constant) for stmt in body) or find(fn.body, (cst.FunctionDef, cst.Lambda)):
         return fn
     later: set[str] = set()
     kept = []
