@@ -17,7 +17,7 @@ from ._checks import KernelLimitError, check_dtype
 
 # positions per program, warps, and the loads' cache hint: q and k are read once, so they need not stay in L1
 # ("evict_first") or need not enter it (".cg"); PTX takes one or the other. On the H200 no hint was best, by 4%
-# (benchmarks/rope_loads.py, benchmarks/kernels.py --sweep)
+# (benchmarks/rope_tuning.py, benchmarks/kernels.py --sweep)
 TUNE = {"positions": 1, "warps": None, "load": ""}  # warps None: _auto_warps
 _LOAD_HINTS = {"evict_first": ("evict_first", ""), ".cg": ("", ".cg"), "": ("", "")}  # (eviction, cache modifier)
 
