@@ -50,6 +50,11 @@ def is_node(kind: type) -> bool:
     return found
 
 
+def is_self_attr(node: cst.CSTNode) -> bool:
+    """`self.x`. Exact types: libcst's node classes are ABCs, whose isinstance is slow on hot paths."""
+    return type(node) is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self"
+
+
 def walk(node: cst.CSTNode):
     """Every node under node, depth first, read straight from the dataclass fields (far cheaper than a visitor)."""
     stack = [node]

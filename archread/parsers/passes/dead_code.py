@@ -12,7 +12,8 @@ from collections import Counter
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import Family, ReplaceReads, StripPass, bound_names, find, names_in, walk
+from archread.parsers.passes.base import (
+    Family, ReplaceReads, StripPass, bound_names, find, is_self_attr, names_in, walk)
 
 _BUILTIN_CALLS = {"getattr", "hasattr", "int", "float", "bool", "len", "max", "min", "isinstance", "str", "range"}
 _LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
@@ -22,10 +23,6 @@ def roots(module: cst.Module) -> list[str]:
     classes = [s for s in module.body if isinstance(s, cst.ClassDef)]
     lm = [c.name.value for c in classes if c.name.value.endswith(_LM_SUFFIXES)]
     return lm or [c.name.value for c in classes if any(getattr(f, "name", None) and f.name.value == "forward" for f in c.body.body)]
-
-
-def _is_self_attr(node: cst.CSTNode) -> bool:
-    return type(node) is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self"
 
 
 def _defines(stmt: cst.CSTNode) -> set[str]:
@@ -122,12 +119,12 @@ class _Members(cst.CSTTransformer):
             root = self.family.find(name)
             for n in walk(cls):  # exact types: libcst's node classes are ABCs, and their isinstance is slow
                 kind = type(n)
-                if _is_self_attr(n):
+                if is_self_attr(n):
                     self.own[(root, n.attr.value)] += 1
                     own.add(id(n))
-                elif kind is cst.AssignTarget and _is_self_attr(n.target):
+                elif kind is cst.AssignTarget and is_self_attr(n.target):
                     self.stores[(root, n.target.attr.value)] += 1
-                elif kind is cst.AugAssign and _is_self_attr(n.target):
+                elif kind is cst.AugAssign and is_self_attr(n.target):
                     self.stores[(root, n.target.attr.value)] += 2  # read and written: never an alias, never unread
                 elif kind is cst.Call and not (type(n.func) is cst.Name and n.func.value in functions):
                     if any(type(a.value) is cst.Name and a.value.value == "self" for a in n.args):
@@ -189,7 +186,7 @@ class _Members(cst.CSTTransformer):
         root = self.current[-1]
         if not root or root in self.leaky:
             return fn
-        here = Counter(n.attr.value for n in walk(fn.body) if _is_self_attr(n))  # the stores count too
+        here = Counter(n.attr.value for n in walk(fn.body) if is_self_attr(n))  # the stores count too
         assigned = {n.target.value for n in find(fn.body, cst.AssignTarget) if isinstance(n.target, cst.Name)}
         aliases, body = {}, []
         for stmt in fn.body.body:
@@ -229,7 +226,7 @@ class _Substitute(cst.CSTTransformer):
         self.aliases = aliases
 
     def leave_Attribute(self, original, updated):
-        if _is_self_attr(updated) and updated.attr.value in self.aliases:
+        if is_self_attr(updated) and updated.attr.value in self.aliases:
             return self.aliases[updated.attr.value].deep_clone()
         return updated
 

@@ -17,7 +17,8 @@ from collections import defaultdict
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import Family, ReplaceReads, StripPass, bound_names, dotted, name_counts, names_in, walk
+from archread.parsers.passes.base import (
+    Family, ReplaceReads, StripPass, bound_names, dotted, is_self_attr, name_counts, names_in, walk)
 from archread.parsers.passes.dead_code import DeadCode, _drop_unread_locals, roots
 from archread.parsers.passes.simplify import Simplify
 
@@ -141,7 +142,7 @@ class _Graph:
                         self._escaped_methods.add(stmt.name.value)
             for fn in self._methods(cls):
                 for node in self.nodes(fn):
-                    if type(node) is cst.Assign and len(node.targets) == 1 and self._self_attr(node.targets[0].target):
+                    if type(node) is cst.Assign and len(node.targets) == 1 and is_self_attr(node.targets[0].target):
                         key = f"{self.family.find(cls_name)}:{node.targets[0].target.attr.value}"
                         built = self._built(node.value)
                         if key in self.members and (self.members[key] is None or built is None):
@@ -174,11 +175,6 @@ class _Graph:
     def _methods(cls: cst.ClassDef) -> list[cst.FunctionDef]:
         return [s for s in cls.body.body if isinstance(s, cst.FunctionDef)]
 
-    @staticmethod
-    def _self_attr(node: cst.CSTNode) -> bool:
-        # exact types: libcst's node classes are ABCs, whose isinstance is slow, and these have no subclasses
-        return type(node) is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self"
-
     def _attr_classes(self, cls: str | None, attr: str) -> set[str] | None:
         if cls is None:
             return None
@@ -196,7 +192,7 @@ class _Graph:
                 target = target.elements[-1].value if isinstance(target, cst.Tuple) and len(target.elements) == 2 else None
             if isinstance(source, cst.Subscript):
                 source = source.value
-            if isinstance(target, cst.Name) and self._self_attr(source):
+            if isinstance(target, cst.Name) and is_self_attr(source):
                 classes = self._attr_classes(cls, source.attr.value)
                 found[target.value] = None if target.value in found else classes
         return found
@@ -281,7 +277,7 @@ class _Graph:
         """Local names used other than as a resolved call, a base class or a built attribute escape."""
         allowed: set[int] = set()
         everything = [n for stmt in module.body for n in (self.nodes(stmt) if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)) else walk(stmt))]
-        for node in everything:  # exact types, as in _self_attr
+        for node in everything:  # exact types, as in is_self_attr
             kind = type(node)
             if kind is cst.ClassDef or kind is cst.FunctionDef:
                 allowed.add(id(node.name))
@@ -308,7 +304,7 @@ class _Graph:
         for cls_name, cls in self.classes.items():
             fine: set[int] = set()
             for node in self.nodes(cls):
-                kind = type(node)  # exact types, as in _self_attr
+                kind = type(node)  # exact types, as in is_self_attr
                 if kind is cst.Call:
                     fine.add(id(node.func))
                     if dotted(node.func) in _LOOP_WRAPPERS | {"len"}:
@@ -324,7 +320,7 @@ class _Graph:
                 elif kind is cst.Comparison:  # `self.x is None`
                     fine.update(id(n) for n in (node.left, *(c.comparator for c in node.comparisons)))
             for node in self.nodes(cls):
-                if self._self_attr(node) and id(node) not in fine:
+                if is_self_attr(node) and id(node) not in fine:
                     self._escaped_methods.add(node.attr.value)  # a bound method handed around
                     classes = self._attr_classes(cls_name, node.attr.value)
                     if classes:
