@@ -11,6 +11,7 @@ from archread.parsers.passes.format import Format
 from archread.parsers.passes.glue import Glue
 from archread.parsers.passes.guards import Guards
 from archread.parsers.passes.imports import Imports
+from archread.parsers.passes.inline import Inline
 from archread.parsers.passes.kv_cache import KVCache
 from archread.parsers.passes.logging_calls import LoggingCalls
 from archread.parsers.passes.masks import Masks
@@ -22,6 +23,6 @@ from archread.parsers.passes.tensor_parallel import TensorParallel
 
 PASSES = [
     Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, AttentionBackends, Dropout,
-    Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, DeadCode, Signatures, Returns, Imports,
+    Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, DeadCode, Signatures, Returns, Inline, Imports,
     Format,
 ]

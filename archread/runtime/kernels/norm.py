@@ -22,11 +22,19 @@ TUNE = {"warps": None, "rows": 1, "ln_warps": None, "ln_rows": 1, "chunk": 2048,
 def _norm_kernel(x_ptr, res_ptr, w_ptr, b_ptr, y_ptr, sum_ptr, n_rows, n_cols, eps, offset,
                  x_stride, res_stride, y_stride, sum_stride,
                  RMS: tl.constexpr, HAS_RES: tl.constexpr, HAS_W: tl.constexpr, HAS_B: tl.constexpr,
-                 ROUND_FIRST: tl.constexpr, ROWS: tl.constexpr, BLOCK: tl.constexpr):
-    row = (tl.program_id(0).to(tl.int64) * ROWS + tl.arange(0, ROWS))[:, None]
+                 ROUND_FIRST: tl.constexpr, ROWS: tl.constexpr, BLOCK: tl.constexpr, WIDE: tl.constexpr):
+    row = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+    if WIDE:  # offsets past 2**31 elements; 32-bit address math otherwise is a few instructions fewer a load
+        row = row.to(tl.int64)
+    row = row[:, None]
     cols = tl.arange(0, BLOCK)[None, :]
     mask = (cols < n_cols) & (row < n_rows)
     x = tl.load(x_ptr + row * x_stride + cols, mask=mask, other=0.0)
+    # weight and bias are issued with x, so their latency hides behind the row's reduction
+    if HAS_W:
+        w = tl.load(w_ptr + cols, mask=cols < n_cols, other=0.0).to(tl.float32) + offset
+    if HAS_B:
+        b = tl.load(b_ptr + cols, mask=cols < n_cols, other=0.0).to(tl.float32)
     if HAS_RES:
         # the residual stream is rounded to the activation dtype, as `residual + x` does in the model
         r = tl.load(res_ptr + row * res_stride + cols, mask=mask, other=0.0)
@@ -44,9 +52,9 @@ def _norm_kernel(x_ptr, res_ptr, w_ptr, b_ptr, y_ptr, sum_ptr, n_rows, n_cols, e
     if ROUND_FIRST:
         normed = normed.to(x.dtype).to(tl.float32)
     if HAS_W:
-        normed = normed * (tl.load(w_ptr + cols, mask=cols < n_cols, other=0.0).to(tl.float32) + offset)
+        normed = normed * w
     if HAS_B:
-        normed = normed + tl.load(b_ptr + cols, mask=cols < n_cols, other=0.0).to(tl.float32)
+        normed = normed + b
     tl.store(y_ptr + row * y_stride + cols, normed.to(y_ptr.dtype.element_ty), mask=mask)
 
 
@@ -99,8 +107,9 @@ def _norm_chunked_kernel(x_ptr, res_ptr, w_ptr, b_ptr, y_ptr, sum_ptr, n_cols, e
 
 
 def _auto_warps(rms: bool, block: int) -> int:
-    """4 warps up to 8K-wide RMSNorm rows; LayerNorm's two dependent reductions want twice the warps."""
-    return min(16, max(4, block // (2048 if rms else 1024)))
+    """A warp per 512 columns of an RMSNorm row (8 at 4096: 69.5–70.1 µs against 71.2–71.7 at 4 on an H200,
+    benchmarks/rmsnorm_tuning.py), per 1,024 of a LayerNorm row (benchmarks/layernorm_width.py)."""
+    return min(16, max(4, block // (512 if rms else 1024)))
 
 
 def _launch(op, x, weight, bias, eps, offset, residual, rms, round_first, out_dtype):
@@ -113,6 +122,7 @@ def _launch(op, x, weight, bias, eps, offset, residual, rms, round_first, out_dt
     total = torch.empty_like(x2) if residual is not None else y
     n_rows, w, b = x2.shape[0], weight if weight is not None else x2, bias if bias is not None else x2
     strides = (x2.stride(0), res2.stride(0), y.stride(0), total.stride(0))
+    wide = n_rows * max(strides) >= 2**31
     flags = dict(RMS=rms, HAS_RES=residual is not None, HAS_W=weight is not None, HAS_B=bias is not None,
                  ROUND_FIRST=round_first)
     if block != n and n > TUNE["chunk"]:  # padded to a power of two, a quarter or more of the lanes would idle
@@ -123,7 +133,7 @@ def _launch(op, x, weight, bias, eps, offset, residual, rms, round_first, out_dt
         prefix = "" if rms else "ln_"  # LayerNorm's second reduction makes it tune differently
         per, warps = TUNE[prefix + "rows"], TUNE[prefix + "warps"]
         _norm_kernel[(triton.cdiv(n_rows, per),)](x2, res2, w, b, y, total, n_rows, n, eps, float(offset), *strides,
-                                                  **flags, ROWS=per, BLOCK=block,
+                                                  **flags, ROWS=per, BLOCK=block, WIDE=wide,
                                                   num_warps=warps or _auto_warps(rms, block))
     y = y.view(x.shape)
     return (total.view(x.shape), y) if residual is not None else y

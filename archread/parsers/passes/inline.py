@@ -1,0 +1,155 @@
+"""Inline: a temporary that only feeds the statement after it joins that statement.
+
+`out = self.o_proj(out); return out` becomes `return self.o_proj(out)`; `q = self.q_proj(h)` … `q = q.view(s)
+.transpose(1, 2)` becomes `q = self.q_proj(h).view(s).transpose(1, 2)`; `cos, sin = f(x); return cos, sin`
+becomes `return f(x)`. Only the forms that read as one equation: the temporary is returned, or heads a
+method chain of a statement that rebinds it. Nothing joins unless the result fits on one line (else no line
+is saved), the temporary is read exactly once there, and the statements it moves past are plain assignments
+that neither touch it nor rebind what it reads.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from archread.parsers.passes.base import StripPass, bound_names, name_counts, walk
+from archread.parsers.passes.format import WIDTH, _EMPTY, _Flatten
+
+_PRIMARY = (cst.Name, cst.Attribute, cst.Call, cst.Subscript)  # need no brackets at the head of a chain
+_BLOCKS = (cst.If, cst.Else, cst.For, cst.While, cst.With)
+
+
+def _single(stmt: cst.CSTNode):
+    """The one small statement of a simple statement line, else None."""
+    return stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
+
+
+def _assigned_name(small) -> str | None:
+    if type(small) is cst.Assign and len(small.targets) == 1 and type(small.targets[0].target) is cst.Name:
+        return small.targets[0].target.value
+    return None
+
+
+def _tuple_names(node) -> list[str] | None:
+    if type(node) is cst.Tuple and all(type(e) is cst.Element and type(e.value) is cst.Name for e in node.elements):
+        return [e.value.value for e in node.elements]
+    return None
+
+
+def _head(expr: cst.BaseExpression) -> str | None:
+    """The name a call/attribute/subscript chain starts from (`q` of `q.view(s).transpose(1, 2)`)."""
+    while type(expr) in (cst.Call, cst.Attribute, cst.Subscript):
+        expr = expr.func if type(expr) is cst.Call else expr.value
+    return expr.value if type(expr) is cst.Name else None
+
+
+def _with_head(expr: cst.BaseExpression, name: str, new: cst.BaseExpression):
+    """expr with the name at the head of its call/attribute/subscript chain replaced by new; None if the
+    chain does not start at that name."""
+    kind = type(expr)
+    if kind is cst.Name:
+        return new if expr.value == name else None
+    field = "func" if kind is cst.Call else "value" if kind in (cst.Attribute, cst.Subscript) else None
+    inner = _with_head(getattr(expr, field), name, new) if field else None
+    return expr.with_changes(**{field: inner}) if inner is not None else None
+
+
+def _movable_past(stmts: list, name: str, reads: set[str]) -> bool:
+    """Whether an expression reading `reads` can be evaluated after stmts instead of before them."""
+    for stmt in stmts:
+        small = _single(stmt)
+        if type(small) is not cst.Assign or any(type(t.target) not in (cst.Name, cst.Tuple) for t in small.targets):
+            return False  # a call for its effect, an attribute store: keep the order
+        if name in name_counts(stmt) or reads & set(bound_names(stmt)):
+            return False
+    return True
+
+
+def _fits(stmt: cst.SimpleStatementLine, indent: int) -> bool:
+    text = _EMPTY.code_for_node(stmt.visit(_Flatten())).strip()
+    return "\n" not in text and indent + len(text) <= WIDTH
+
+
+class Inline(StripPass):
+    NAME = "inline"
+    DESCRIPTION = "A temporary read once, by a return or a method chain that rebinds it, joins that statement."
+    STRIP = [
+        ("def f(self, h):\n    out = self.proj(h)\n    return out\n", "def f(self, h):\n    return self.proj(h)\n"),
+        ("def f(self, h):\n    q = self.q(h)\n    k = self.k(h)\n    q = q.view(2, 3)\n    return q, k\n",
+         "def f(self, h):\n    k = self.k(h)\n    q = self.q(h).view(2, 3)\n    return q, k\n"),
+        ("def f(self, x):\n    cos, sin = self.rope(x)\n    return cos, sin\n", "def f(self, x):\n    return self.rope(x)\n"),
+    ]
+    KEEP = [
+        "def f(self, h):\n    q = self.q(h)\n    h = h + 1\n    q = q.view(2, 3)\n    return q, h\n",  # h changes between
+        "def f(self, h):\n    q = self.q(h)\n    self.log(q)\n    q = q.view(2, 3)\n    return q, h\n",  # q read between
+        "def f(self, h):\n    q = self.q(h)\n    q = q.view(q.shape[0], 3)\n    return q * q\n",  # read twice
+        "def f(self, h):\n    y = self.mlp(h)\n    return h + y\n",  # not a return of it nor a chain on it
+    ]
+
+    def leave_Module(self, original, updated):
+        return updated.with_changes(body=self._block(updated.body, 0))
+
+    def _block(self, body, indent: int) -> list:
+        out = []
+        for stmt in body:
+            stmt = self._nested(stmt, indent)
+            joined = self._join(out, stmt, indent)
+            if joined is None:
+                out.append(stmt)
+            else:
+                index, merged = joined
+                del out[index]
+                out.append(merged)
+                self.ctx.removed[self.NAME] += 1
+        return out
+
+    def _nested(self, stmt, indent: int):
+        """stmt with the statement lists inside it (class and function bodies, branches, loops) joined too."""
+        kind = type(stmt)
+        if kind in (cst.ClassDef, cst.FunctionDef) or kind in _BLOCKS:
+            changes = {}
+            if type(stmt.body) is cst.IndentedBlock:
+                changes["body"] = stmt.body.with_changes(body=self._block(stmt.body.body, indent + 4))
+            orelse = getattr(stmt, "orelse", None)
+            if orelse is not None:
+                changes["orelse"] = self._nested(orelse, indent)
+            return stmt.with_changes(**changes) if changes else stmt
+        return stmt
+
+    def _join(self, done: list, stmt, indent: int):
+        """(index in done of the statement that joins stmt, the joined statement), or None."""
+        small = _single(stmt)
+        if type(small) is cst.Return and small.value is not None:
+            names = _tuple_names(small.value)
+            if names:  # `a, b = f(x)` then `return a, b`
+                last = _single(done[-1]) if done else None
+                if (type(last) is cst.Assign and len(last.targets) == 1 and _tuple_names(last.targets[0].target) == names
+                        and len(set(names)) == len(names)):
+                    return self._fit(done, len(done) - 1, stmt, small.with_changes(value=last.value), indent)
+                return None
+            name = _head(small.value)
+        elif type(small) is cst.Assign:
+            name = _assigned_name(small)
+            if name is None or _head(small.value) != name:
+                return None
+        else:
+            return None
+        if name is None or name_counts(small.value)[name] != 1:
+            return None
+        index = next((i for i in range(len(done) - 1, -1, -1) if _assigned_name(_single(done[i])) == name), None)
+        if index is None:
+            return None
+        first = _single(done[index])
+        if not _movable_past(done[index + 1:], name, set(name_counts(first.value))):
+            return None
+        if type(small.value) is cst.Name:
+            return self._fit(done, index, stmt, small.with_changes(value=first.value), indent)
+        if type(first.value) not in _PRIMARY:
+            return None
+        return self._fit(done, index, stmt, small.with_changes(value=_with_head(small.value, name, first.value)), indent)
+
+    @staticmethod
+    def _fit(done: list, index: int, stmt, small, indent: int):
+        merged = stmt.with_changes(body=[small])
+        return (index, merged) if _fits(merged, indent) else None
+
