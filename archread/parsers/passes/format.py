@@ -90,21 +90,33 @@ def _break(extra: str) -> cst.ParenthesizedWhitespace:
 
 def _hug(flat: cst.CSTNode, indent: int) -> cst.CSTNode | None:
     """A statement ending in one call too long for a line: the arguments follow on as few lines as fit,
-    `)` ending the last."""
+    `)` ending the last. Other values too long go in brackets on the next line, if they fit there."""
     if not isinstance(flat, cst.SimpleStatementLine) or len(flat.body) != 1:
         return None
     small = flat.body[0]
     call = getattr(small, "value", None)
-    if isinstance(call, (cst.List, cst.ListComp, cst.SetComp, cst.DictComp)):
+    if isinstance(call, (cst.List, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp)):
         return _hug_brackets(flat, small, call, indent)
     if not isinstance(call, cst.Call) or not call.args:
-        return None
+        return _next_line(flat, small, indent)
     first = _EMPTY.code_for_node(small.with_changes(value=call.with_changes(args=[]))).strip()[:-1]
     args = _fill(call.args, indent)
     if args is None or indent + len(first) > WIDTH:
-        return None
+        return _next_line(flat, small, indent)
     hugged = call.with_changes(whitespace_before_args=_break("    "), args=args)
     return flat.with_changes(body=[small.with_changes(value=hugged)])
+
+
+def _next_line(flat, small, indent: int):
+    """`x = (` then the whole value on the next line: a conditional or a method chain that fits there."""
+    value = getattr(small, "value", None)
+    if not isinstance(value, cst.BaseExpression):
+        return None
+    bare = value.with_changes(lpar=[], rpar=[])
+    if indent + 4 + len(_EMPTY.code_for_node(bare).strip()) + 1 > WIDTH:
+        return None
+    opened = bare.with_changes(lpar=[cst.LeftParen(whitespace_after=_break("    "))], rpar=[cst.RightParen()])
+    return flat.with_changes(body=[small.with_changes(value=opened)])
 
 
 def _hug_brackets(flat, small, value, indent: int):
@@ -114,11 +126,11 @@ def _hug_brackets(flat, small, value, indent: int):
         return None
     bracket = value.lbracket if hasattr(value, "lbracket") else value.lbrace
     opened = bracket.with_changes(whitespace_after=_break("    "))
-    if isinstance(value, cst.List):
+    if isinstance(value, (cst.List, cst.Dict)):
         elements = _fill(value.elements, indent) if value.elements else None
         if elements is None:
             return None
-        hugged = value.with_changes(lbracket=opened, elements=elements)
+        hugged = value.with_changes(**{"lbracket" if hasattr(value, "lbracket") else "lbrace": opened}, elements=elements)
     else:
         inner = _EMPTY.code_for_node(value).strip()[1:-1].strip()
         if indent + 4 + len(inner) + 1 > WIDTH:

@@ -7,7 +7,7 @@ chunked where the code asks for it) and nothing else.
 from __future__ import annotations
 
 import libcst as cst
-from archread.parsers.passes.base import StripPass, dotted, find
+from archread.parsers.passes.base import StripPass, bound_names, dotted, find, literal
 
 # helper (function or method) -> the prelude builder that computes the same mask for one unpadded sequence
 _RENAMES = {
@@ -30,7 +30,15 @@ class Masks(StripPass):
         "def forward(self, x, attention_mask=None):\n"
         "    mask = create_causal_mask(self.config, attention_mask, x)\n    return self.layer(x, mask)\n",
     )]
-    KEEP = ["def forward(self, x, mask):\n    return create_causal_mask(self.config, x)\n"]
+    STRIP += [(  # 5.x: masks prepared by the caller arrive as a dict; the reduced model is given none
+        "def forward(self, x, attention_mask=None):\n    if not isinstance(masks := attention_mask, dict):\n"
+        "        masks = {'full': create_causal_mask(self.config, x)}\n    return self.layer(x, masks['full'])\n",
+        "def forward(self, x, attention_mask=None):\n    masks = {'full': create_causal_mask(self.config, x)}\n"
+        "    return self.layer(x, masks['full'])\n",
+    )]
+    KEEP = ["def forward(self, x, mask):\n    return create_causal_mask(self.config, x)\n",
+            "def forward(self, x, attention_mask=None):\n    if not isinstance(masks := attention_mask, dict):\n"
+            "        x = x + 1\n    return self.layer(x, masks)\n"]  # the body does not rebind masks: the walrus stays
 
     def visit_Module(self, node: cst.Module) -> None:
         # a helper whose body reads a sliding window (4.4x Mistral's _update_causal_mask) keeps that window
@@ -51,6 +59,22 @@ class Masks(StripPass):
         if head in ("self", "cls") or head.endswith("Model"):
             args.insert(0, cst.Arg(_self_config()))
         return updated.with_changes(func=cst.Name(target), args=args)
+
+    def leave_If(self, original, updated):
+        """`if not isinstance(mapping := attention_mask, dict):` then build the masks: the reduced model's
+        attention_mask is a 2-D padding mask or None, so the body always runs (it rebinds the walrus name)."""
+        test = updated.test
+        if not (type(test) is cst.UnaryOperation and type(test.operator) is cst.Not and type(test.expression) is cst.Call):
+            return updated
+        call = test.expression
+        if dotted(call.func) != "isinstance" or len(call.args) != 2 or dotted(call.args[1].value) != "dict":
+            return updated
+        tested = call.args[0].value
+        walrus = type(tested) is cst.NamedExpr
+        source = tested.value if walrus else tested
+        if dotted(source) != "attention_mask" or (walrus and tested.target.value not in bound_names(updated.body)):
+            return updated
+        return updated.with_changes(test=self.ctx.mark(literal(True), self.NAME))
 
     def leave_Assign(self, original, updated):
         # `causal_mask, attention_mask = self._update_causal_mask(...)`: the helper also gave back the 2-D mask
