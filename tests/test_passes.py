@@ -20,8 +20,9 @@ def norm(code: str) -> str:
     return "\n".join(line for line in code.strip().splitlines() if line.strip())
 
 
-STRIP = [(p, before, after) for p in PASSES for before, after in p.STRIP]
-KEEP = [(p, code) for p in PASSES for code in p.KEEP]
+UNIQUE = list(dict.fromkeys(PASSES))  # a pass may run twice in the pipeline; its examples run once
+STRIP = [(p, before, after) for p in UNIQUE for before, after in p.STRIP]
+KEEP = [(p, code) for p in UNIQUE for code in p.KEEP]
 
 
 def test_every_pass_carries_examples():

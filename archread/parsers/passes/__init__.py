@@ -1,4 +1,8 @@
-"""The strip passes, in the order they run on each node (see pipeline.Chain)."""
+"""The strip passes, in the order they run on each node (see pipeline.Chain).
+
+`inline` runs twice: first so that `outputs = (h,); return outputs` reads as the tuple return `returns`
+takes apart and a helper's body sits in the `__init__` whose aliases dead code resolves, then to join what
+`returns` leaves (`h = self.attn(x); return h`)."""
 
 from archread.parsers.passes.annotations import Annotations
 from archread.parsers.passes.attention_backends import AttentionBackends
@@ -23,6 +27,6 @@ from archread.parsers.passes.tensor_parallel import TensorParallel
 
 PASSES = [
     Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, AttentionBackends, Dropout,
-    Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, DeadCode, Signatures, Returns, Inline, Imports,
+    Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, Inline, DeadCode, Signatures, Returns, Inline, Imports,
     Format,
 ]

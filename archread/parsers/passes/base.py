@@ -39,8 +39,13 @@ def dotted(node: cst.CSTNode) -> str:
     return ""
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[tuple[type, bool], tuple[str, ...]] = {}
 _IS_NODE: dict[type, bool] = {}  # CSTNode is an ABC: isinstance on it is slow, a type lookup is not
+# fields that hold only layout (whitespace, comments, brackets, separators): a third of the tree, read by no
+# analysis; walk skips them unless asked for layout
+_LAYOUT = frozenset({"lpar", "rpar", "comma", "dot", "equal", "colon", "semicolon", "lbracket", "rbracket",
+                     "lbrace", "rbrace", "leading_lines", "lines_after_decorators", "header", "footer", "newline",
+                     "trailing_whitespace"})
 
 
 def is_node(kind: type) -> bool:
@@ -55,17 +60,24 @@ def is_self_attr(node: cst.CSTNode) -> bool:
     return type(node) is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self"
 
 
-def walk(node: cst.CSTNode):
-    """Every node under node, depth first, read straight from the dataclass fields (far cheaper than a visitor)."""
+def _fields(kind: type, layout: bool) -> tuple[str, ...]:
+    names = tuple(f.name for f in dataclasses.fields(kind))
+    if not layout:
+        names = tuple(n for n in names if n not in _LAYOUT and not n.startswith("whitespace"))
+    _FIELDS[(kind, layout)] = names
+    return names
+
+
+def walk(node: cst.CSTNode, layout: bool = False):
+    """Every node under node, depth first, read straight from the dataclass fields (far cheaper than a visitor).
+    Whitespace, comments and punctuation only with `layout`."""
     stack = [node]
     fields_of, node_type = _FIELDS, is_node
     while stack:
         current = stack.pop()
         yield current
         kind = type(current)
-        fields = fields_of.get(kind)
-        if fields is None:
-            fields = fields_of[kind] = tuple(f.name for f in dataclasses.fields(current))
+        fields = fields_of.get((kind, layout)) or _fields(kind, layout)
         children = []
         for name in fields:
             value = getattr(current, name)

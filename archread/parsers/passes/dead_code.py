@@ -149,7 +149,10 @@ class _Members(cst.CSTTransformer):
         body = []
         for stmt in updated.body.body:
             if isinstance(stmt, cst.FunctionDef) and not _dunder(stmt.name.value) and stmt.name.value != "forward":
-                if self.uses[stmt.name.value] == 0:
+                uses = self.uses[stmt.name.value]
+                if uses == 1:  # the one use may be its own: `return super().prepare_inputs_for_generation(...)`
+                    uses -= _attr_uses(stmt.body)[stmt.name.value]
+                if uses == 0:
                     self.owner.ctx.remove(self.owner.NAME, stmt)
                     continue
             body.append(stmt)
@@ -235,37 +238,6 @@ def _dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
 
-def _merged(first, second, counts: Counter):
-    """`a = E` then `b = a` (or `return a`) with `a` read nowhere else: `b = E` (`return E`); else None."""
-    assign = first.body[0] if type(first) is cst.SimpleStatementLine and len(first.body) == 1 else None
-    if not (type(assign) is cst.Assign and len(assign.targets) == 1 and type(assign.targets[0].target) is cst.Name):
-        return None  # exact types: this runs on every pair of statements, and libcst's ABC isinstance is slow
-    name, value = assign.targets[0].target.value, assign.value
-    if counts[name] != 2 or not isinstance(second, cst.SimpleStatementLine) or len(second.body) != 1:
-        return None
-    small = second.body[0]
-    if m.matches(small, m.Return(m.Name(name))) or m.matches(small, m.Assign(targets=[m.AssignTarget()], value=m.Name(name))):
-        return second.with_changes(body=[small.with_changes(value=value)])
-    return None
-
-
-class _PassOn(cst.CSTTransformer):
-    def __init__(self, counts: Counter):
-        super().__init__()
-        self.counts = counts
-
-    def leave_IndentedBlock(self, original, updated):
-        body = list(updated.body)
-        i = 0
-        while i + 1 < len(body):
-            merged = _merged(body[i], body[i + 1], self.counts)
-            if merged is not None:
-                body[i:i + 2] = [merged]
-            else:
-                i += 1
-        return updated.with_changes(body=body)
-
-
 class _FoldZero(cst.CSTTransformer):
     def leave_BinaryOperation(self, original, updated):
         if isinstance(updated.operator, cst.Add):
@@ -315,11 +287,10 @@ def _drop_dead_tail_stores(fn: cst.FunctionDef, owner: DeadCode) -> cst.Function
     return fn.with_changes(body=fn.body.with_changes(body=kept[::-1] or [cst.SimpleStatementLine([cst.Pass()])]))
 
 
-def _census(body: cst.CSTNode) -> tuple[Counter, Counter, list[cst.IndentedBlock]]:
-    """One walk: each name's occurrences (name_counts' rule), its stores as a bare name (`x = …`, `x += …`),
-    and the blocks."""
-    skip, seen, stored, blocks = set(), Counter(), Counter(), []
-    for n in walk(body):  # parents before children; exact types, as in _merged
+def _census(body: cst.CSTNode) -> tuple[Counter, Counter]:
+    """One walk: each name's occurrences (name_counts' rule) and its stores as a bare name (`x = …`, `x += …`)."""
+    skip, seen, stored = set(), Counter(), Counter()
+    for n in walk(body):  # parents before children; exact types (libcst's ABC isinstance is slow)
         kind = type(n)
         if kind is cst.Name:
             if id(n) not in skip:
@@ -335,23 +306,18 @@ def _census(body: cst.CSTNode) -> tuple[Counter, Counter, list[cst.IndentedBlock
         elif kind is cst.AugAssign:
             if type(n.target) is cst.Name:
                 stored[n.target.value] += 1
-        elif kind is cst.IndentedBlock:
-            blocks.append(n)
-    return seen, stored, blocks
+    return seen, stored
 
 
 def _drop_unread_locals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
     fn = _drop_dead_tail_stores(_inline_literals(fn), owner)
-    seen, stored, blocks = _census(fn.body)
-    if any(_merged(a, b, seen) is not None for block in blocks for a, b in zip(block.body, block.body[1:])):
-        fn = fn.visit(_PassOn(seen))
-        seen, stored, _ = _census(fn.body)
+    seen, stored = _census(fn.body)
     while True:
         dead = {name for name, count in stored.items() if seen[name] == count}
         if not dead:
             return fn
         fn = fn.visit(_DropAssignments(dead, owner))
-        seen, stored, _ = _census(fn.body)
+        seen, stored = _census(fn.body)
 
 
 class _DropAssignments(cst.CSTTransformer):

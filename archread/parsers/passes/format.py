@@ -71,7 +71,7 @@ def _untrail(items):
 
 
 def _one_line(node: cst.CSTNode, indent: int) -> cst.CSTNode:
-    if not any(isinstance(n, cst.ParenthesizedWhitespace) for n in walk(node)):
+    if not any(isinstance(n, cst.ParenthesizedWhitespace) for n in walk(node, layout=True)):
         return node
     flat = node.visit(_Flatten())
     head = _EMPTY.code_for_node(flat).strip("\n")
@@ -201,7 +201,7 @@ class _Layout(cst.CSTTransformer):
     def leave_FunctionDef(self, original, updated):
         header = updated.with_changes(body=cst.SimpleStatementSuite([cst.Pass()]), decorators=[], leading_lines=[])
         flat = _one_line(header, 4 * self.depth)
-        if flat is header and any(isinstance(n, cst.ParenthesizedWhitespace) for n in walk(header.params)):
+        if flat is header and any(isinstance(n, cst.ParenthesizedWhitespace) for n in walk(header.params, layout=True)):
             flat = _fill_header(header.visit(_Flatten()), 4 * self.depth) or header
         return updated.with_changes(params=flat.params, whitespace_before_params=flat.whitespace_before_params)
 

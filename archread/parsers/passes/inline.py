@@ -2,13 +2,15 @@
 
 `out = self.o_proj(out); return out` becomes `return self.o_proj(out)`; `q = self.q_proj(h)` … `q = q.view(s)
 .transpose(1, 2)` becomes `q = self.q_proj(h).view(s).transpose(1, 2)`; `cos, sin = f(x); return cos, sin`
-becomes `return f(x)`. Only the forms that read as one equation: the temporary is returned, or heads a
-method chain of a statement that rebinds it. Nothing joins unless the result fits on one line (else no line
+becomes `return f(x)`; `a = f(x); b = a` becomes `b = f(x)`. Only the forms that read as one equation: the
+temporary is returned, renamed, or heads a method chain of a statement that rebinds it. Nothing joins unless the result fits on one line (else no line
 is saved), the temporary is read exactly once there, and the statements it moves past are plain assignments
 that neither touch it nor rebind what it reads.
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 import libcst as cst
 
@@ -17,6 +19,53 @@ from archread.parsers.passes.format import WIDTH, _EMPTY, _Flatten
 
 _PRIMARY = (cst.Name, cst.Attribute, cst.Call, cst.Subscript)  # need no brackets at the head of a chain
 _BLOCKS = (cst.If, cst.Else, cst.For, cst.While, cst.With)
+
+
+def _statements(body):
+    """Every statement of a body, nested blocks included."""
+    for stmt in body:
+        yield stmt
+        if type(stmt) in _BLOCKS:
+            if type(stmt.body) is cst.IndentedBlock:
+                yield from _statements(stmt.body.body)
+            orelse = getattr(stmt, "orelse", None)
+            if orelse is not None:
+                yield from _statements([orelse])
+
+
+def _self_call(stmt) -> str | None:
+    """m of the statement `self.m()`."""
+    small = _single(stmt)
+    call = small.value if type(small) is cst.Expr else None
+    if type(call) is cst.Call and not call.args and type(call.func) is cst.Attribute:
+        if type(call.func.value) is cst.Name and call.func.value.value == "self":
+            return call.func.attr.value
+    return None
+
+
+def _inlinable(helper: cst.FunctionDef, caller: cst.FunctionDef) -> bool:
+    params = helper.params
+    if helper.decorators or [p.name.value for p in params.params] != ["self"] or params.star_arg is not cst.MaybeSentinel.DEFAULT \
+            or params.kwonly_params or params.star_kwarg is not None or params.posonly_params:
+        return False
+    if type(helper.body) is not cst.IndentedBlock or any(type(n) in _SCOPED for n in walk(helper.body)):
+        return False  # a return would leave the caller; a nested scope or global statement reads differently
+    return not ((set(bound_names(helper.body)) - {"self"}) & set(name_counts(caller)))  # its locals must not meet the caller's
+
+
+_SCOPED = (cst.Return, cst.Yield, cst.Await, cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Global, cst.Nonlocal)
+
+
+class _Splice(cst.CSTTransformer):
+    """The statements `self.m()` given by identity become m's body."""
+
+    def __init__(self, bodies: dict[int, list]):
+        super().__init__()
+        self.bodies = bodies
+
+    def leave_SimpleStatementLine(self, original, updated):
+        body = self.bodies.get(id(original))
+        return cst.FlattenSentinel(body) if body is not None else updated
 
 
 def _single(stmt: cst.CSTNode):
@@ -65,6 +114,11 @@ def _movable_past(stmts: list, name: str, reads: set[str]) -> bool:
     return True
 
 
+def _lead(small) -> str:
+    """What comes before the value: `return `, `x = `."""
+    return "return " if type(small) is cst.Return else _EMPTY.code_for_node(small.targets[0]).strip() + " "
+
+
 def _fits(stmt: cst.SimpleStatementLine, indent: int) -> bool:
     text = _EMPTY.code_for_node(stmt.visit(_Flatten())).strip()
     return "\n" not in text and indent + len(text) <= WIDTH
@@ -72,28 +126,77 @@ def _fits(stmt: cst.SimpleStatementLine, indent: int) -> bool:
 
 class Inline(StripPass):
     NAME = "inline"
-    DESCRIPTION = "A temporary read once, by a return or a method chain that rebinds it, joins that statement."
+    DESCRIPTION = "A temporary read once, by a return, a rename or a method chain that rebinds it, joins that statement."
     STRIP = [
         ("def f(self, h):\n    out = self.proj(h)\n    return out\n", "def f(self, h):\n    return self.proj(h)\n"),
         ("def f(self, h):\n    q = self.q(h)\n    k = self.k(h)\n    q = q.view(2, 3)\n    return q, k\n",
          "def f(self, h):\n    k = self.k(h)\n    q = self.q(h).view(2, 3)\n    return q, k\n"),
         ("def f(self, x):\n    cos, sin = self.rope(x)\n    return cos, sin\n", "def f(self, x):\n    return self.rope(x)\n"),
+        ("def f(self, h):\n    a = self.q(h)\n    b = a\n    return b * 2\n", "def f(self, h):\n    b = self.q(h)\n    return b * 2\n"),
+        ("class A(nn.Module):\n    def __init__(self, config):\n        self.config = config\n        self._init_rope()\n\n"
+         "    def _init_rope(self):\n        if self.config.rope:\n            self.rope = R()\n",
+         "class A(nn.Module):\n    def __init__(self, config):\n        self.config = config\n        if self.config.rope:\n"
+         "            self.rope = R()\n"),
     ]
     KEEP = [
         "def f(self, h):\n    q = self.q(h)\n    h = h + 1\n    q = q.view(2, 3)\n    return q, h\n",  # h changes between
         "def f(self, h):\n    q = self.q(h)\n    self.log(q)\n    q = q.view(2, 3)\n    return q, h\n",  # q read between
         "def f(self, h):\n    q = self.q(h)\n    q = q.view(q.shape[0], 3)\n    return q * q\n",  # read twice
         "def f(self, h):\n    y = self.mlp(h)\n    return h + y\n",  # not a return of it nor a chain on it
+        "def f(self, h):\n    a = self.q(h)\n    b = a\n    return a + b\n",  # a read after the rename
+        "class A(nn.Module):\n    def __init__(self):\n        self._build()\n\n    def _build(self):\n        if x:\n"
+        "            return\n        self.p = 1\n",  # the helper's return would leave the caller
     ]
 
     def leave_Module(self, original, updated):
-        return updated.with_changes(body=self._block(updated.body, 0))
+        updated = self._inline_helpers(updated)
+        return updated.with_changes(body=self._block(updated.body, 0, Counter()))
 
-    def _block(self, body, indent: int) -> list:
+    def _inline_helpers(self, module: cst.Module) -> cst.Module:
+        """A method taking only `self` and returning nothing, called once, as the statement `self.m()` in
+        another method of its class (4.4x attention's `self._init_rope()` in `__init__`): its body replaces
+        the call, so what it builds reads where it is built."""
+        classes = [s for s in module.body if type(s) is cst.ClassDef]
+        defined = Counter(f.name.value for c in classes for f in c.body.body if type(f) is cst.FunctionDef)
+        calls = {}  # class name -> {method: (caller, call statement)}
+        for cls in classes:
+            methods = {f.name.value: f for f in cls.body.body if type(f) is cst.FunctionDef}
+            for caller in methods.values():
+                for stmt in _statements(caller.body.body):
+                    name = _self_call(stmt)
+                    helper = methods.get(name)
+                    if helper is not None and helper is not caller and defined[name] == 1 and _inlinable(helper, caller):
+                        calls.setdefault(cls.name.value, {})[name] = (caller, stmt)
+        if not calls:
+            return module
+        uses = Counter(a.attr.value for a in walk(module) if type(a) is cst.Attribute)
+        body = []
+        for stmt in module.body:
+            todo = {n: c for n, c in calls.get(getattr(stmt, "name", cst.Name("_")).value, {}).items() if uses[n] == 1}
+            if type(stmt) is cst.ClassDef and todo:
+                stmt = self._inline_into(stmt, todo)
+            body.append(stmt)
+        return module.with_changes(body=body)
+
+    def _inline_into(self, cls: cst.ClassDef, todo: dict) -> cst.ClassDef:
+        helpers = {f.name.value: f for f in cls.body.body if type(f) is cst.FunctionDef and f.name.value in todo}
+        by_call = {id(call): helpers[name].body.body for name, (_, call) in todo.items()}
+        members = []
+        for f in cls.body.body:
+            if type(f) is cst.FunctionDef and f.name.value in helpers:
+                self.ctx.removed[self.NAME] += 2  # its `def` line and the call
+                continue
+            if type(f) is cst.FunctionDef and any(caller is f for caller, _ in todo.values()):
+                f = f.visit(_Splice(by_call))
+            members.append(f)
+        return cls.with_changes(body=cls.body.with_changes(body=members))
+
+    def _block(self, body, indent: int, counts) -> list:
+        """counts: each name's occurrences in the enclosing function (stale only upwards as joins remove some)."""
         out = []
         for stmt in body:
-            stmt = self._nested(stmt, indent)
-            joined = self._join(out, stmt, indent)
+            stmt = self._nested(stmt, indent, counts)
+            joined = self._join(out, stmt, indent, counts)
             if joined is None:
                 out.append(stmt)
             else:
@@ -103,20 +206,22 @@ class Inline(StripPass):
                 self.ctx.removed[self.NAME] += 1
         return out
 
-    def _nested(self, stmt, indent: int):
+    def _nested(self, stmt, indent: int, counts):
         """stmt with the statement lists inside it (class and function bodies, branches, loops) joined too."""
         kind = type(stmt)
         if kind in (cst.ClassDef, cst.FunctionDef) or kind in _BLOCKS:
             changes = {}
+            if kind is cst.FunctionDef:
+                counts = name_counts(stmt.body)
             if type(stmt.body) is cst.IndentedBlock:
-                changes["body"] = stmt.body.with_changes(body=self._block(stmt.body.body, indent + 4))
+                changes["body"] = stmt.body.with_changes(body=self._block(stmt.body.body, indent + 4, counts))
             orelse = getattr(stmt, "orelse", None)
             if orelse is not None:
-                changes["orelse"] = self._nested(orelse, indent)
+                changes["orelse"] = self._nested(orelse, indent, counts)
             return stmt.with_changes(**changes) if changes else stmt
         return stmt
 
-    def _join(self, done: list, stmt, indent: int):
+    def _join(self, done: list, stmt, indent: int, counts):
         """(index in done of the statement that joins stmt, the joined statement), or None."""
         small = _single(stmt)
         if type(small) is cst.Return and small.value is not None:
@@ -128,9 +233,11 @@ class Inline(StripPass):
                     return self._fit(done, len(done) - 1, stmt, small.with_changes(value=last.value), indent)
                 return None
             name = _head(small.value)
-        elif type(small) is cst.Assign:
+        elif type(small) is cst.Assign and len(small.targets) == 1:
             name = _assigned_name(small)
-            if name is None or _head(small.value) != name:
+            if type(small.value) is cst.Name and counts[small.value.value] == 2:  # `a = E` then `b = a`, a read once
+                name = small.value.value
+            elif name is None or _head(small.value) != name:
                 return None
         else:
             return None
@@ -142,8 +249,11 @@ class Inline(StripPass):
         first = _single(done[index])
         if not _movable_past(done[index + 1:], name, set(name_counts(first.value))):
             return None
-        if type(small.value) is cst.Name:
-            return self._fit(done, index, stmt, small.with_changes(value=first.value), indent)
+        if type(small.value) is cst.Name:  # `return a`, `b = a`: the value moves as it is
+            merged = stmt.with_changes(body=[small.with_changes(value=first.value)])
+            if len(_lead(small)) <= len(_lead(first)):  # wrapped as it was, behind a lead no longer: a line saved
+                return index, merged
+            return (index, merged) if _fits(merged, indent) else None
         if type(first.value) not in _PRIMARY:
             return None
         return self._fit(done, index, stmt, small.with_changes(value=_with_head(small.value, name, first.value)), indent)

@@ -219,7 +219,7 @@ class Returns(StripPass):
         "        return x\n",
         "class AAttention(nn.Module):\n    def forward(self, x):\n        return self.o(x)\n"
         "class ALayer(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n        self.attn = AAttention()\n"
-        "    def forward(self, x):\n        return self.attn(x)\n"
+        "    def forward(self, x):\n        h = self.attn(x)\n        return h\n"  # the inline pass joins these two
         "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
         "        self.layers = nn.ModuleList([ALayer(config) for _ in range(2)])\n"
         "    def forward(self, x):\n        for layer in self.layers:\n            x = layer(x)\n        return x\n",
