@@ -10,7 +10,7 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import Knockout, dotted, find, top_imports
+from archread.parsers.passes.base import Knockout, dotted, top_imports, walk
 
 _NN_MODULE = cst.Attribute(cst.Name("nn"), cst.Name("Module"))
 _SUPER_INIT = m.Call(func=m.Attribute(m.Call(func=m.Name("super")), m.Name("__init__")))
@@ -50,7 +50,15 @@ class Glue(Knockout):
         "from ...modeling_utils import PreTrainedModel\n\n\nclass LModel(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
         "        self.config = config\n        self.proj = nn.Linear(2, 2)\n\n    def forward(self, x):\n        return self.proj(x)\n",
     )]
-    KEEP = ["class LMLP(nn.Module):\n    def forward(self, x):\n        return x\n"]
+    STRIP += [(  # a parameter's initialiser: the checkpoint overwrites it
+        "class AMixer(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.D = nn.Parameter(torch.empty(4))\n"
+        "        nn.init.ones_(self.D)\n    def forward(self, x):\n        return x * self.D\n",
+        "class AMixer(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.D = nn.Parameter(torch.empty(4))\n"
+        "    def forward(self, x):\n        return x * self.D\n",
+    )]
+    KEEP = ["class LMLP(nn.Module):\n    def forward(self, x):\n        return x\n",
+            "class ARotary(nn.Module):\n    def __init__(self):\n        super().__init__()\n"  # a buffer is not in the checkpoint
+            "        self.inv_freq = torch.empty(4)\n        nn.init.copy_(self.inv_freq, torch.arange(4))\n"]
 
     def leave_If(self, original, updated):
         # `if TYPE_CHECKING:` imports for annotations only (module level, where no function knocks it out)
@@ -68,7 +76,13 @@ class Glue(Knockout):
     def visit_Module(self, node: cst.Module) -> None:
         super().visit_Module(node)
         self.framework = _framework_names(node)
-        self.read = {a.attr.value for a in find(node, cst.Attribute)}  # class-level values the math reads stay
+        self.read = set()  # class-level values the math reads stay
+        self.parameters = {"weight", "bias"}  # attributes holding parameters, which a checkpoint overwrites
+        for n in walk(node):
+            if type(n) is cst.Attribute:
+                self.read.add(n.attr.value)
+            elif type(n) is cst.Assign and type(n.value) is cst.Call and dotted(n.value.func).endswith("Parameter"):
+                self.parameters.update(t.target.attr.value for t in n.targets if type(t.target) is cst.Attribute)
         self.glue = set(self.framework)
         self.glue.discard("ACT2FN")
         for stmt in node.body:  # bases resolve top-down, as Python defines them
@@ -114,9 +128,20 @@ class Glue(Knockout):
 
     def leave_Expr(self, original, updated):
         framework = m.Name("post_init") | m.Name("init_weights") | m.Name("warn_if_padding_and_no_attention_mask")
-        if m.matches(updated.value, m.Call(func=m.Attribute(m.Name("self"), framework))):
+        if m.matches(updated.value, m.Call(func=m.Attribute(m.Name("self"), framework))) or self._initialises(updated.value):
             return self.removed(original)
         return updated
+
+    def _initialises(self, call) -> bool:
+        """`init.ones_(self.D)`, `nn.init.zeros_(self.proj.bias)`: an in-place initialiser of a parameter, which
+        loading the checkpoint overwrites (a buffer such as `inv_freq` is not in it, and its initialiser stays)."""
+        if type(call) is not cst.Call or not call.args:
+            return False
+        module, _, name = dotted(call.func).rpartition(".")
+        if not name.endswith("_") or not (module in ("nn.init", "torch.nn.init") or (module == "init" and "init" in self.framework)):
+            return False
+        target = call.args[0].value
+        return type(target) is cst.Attribute and target.attr.value in self.parameters and dotted(target).startswith("self.")
 
     def leave_Call(self, original, updated):
         updated = super().leave_Call(original, updated)
