@@ -176,6 +176,23 @@ def bound_names(body: cst.CSTNode) -> Counter:
     return stores
 
 
+_CONTAINERS = (cst.BaseCompoundStatement, cst.BaseSuite, cst.Else, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally,
+               cst.MatchCase)
+_DESCEND: dict[type, bool] = {}  # node type -> whether a StatementTransformer looks inside it
+
+
+class StatementTransformer(cst.CSTTransformer):
+    """A transformer that changes statements only: it walks down through modules, classes, functions and
+    blocks, and leaves each statement without looking inside it (the expressions, most of the tree)."""
+
+    def on_visit(self, node) -> bool:
+        kind = type(node)
+        descend = _DESCEND.get(kind)
+        if descend is None:
+            descend = _DESCEND[kind] = kind is cst.Module or issubclass(kind, _CONTAINERS)
+        return descend and super().on_visit(node)
+
+
 class ReplaceReads(cst.CSTTransformer):
     """Every bare-name read of the given names becomes a fresh expression (attribute and keyword names stay)."""
 

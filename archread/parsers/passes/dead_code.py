@@ -13,7 +13,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from archread.parsers.passes.base import (
-    Family, ReplaceReads, StripPass, bound_names, find, is_self_attr, names_in, walk)
+    Family, ReplaceReads, StatementTransformer, StripPass, bound_names, find, is_self_attr, names_in, walk)
 
 _BUILTIN_CALLS = {"getattr", "hasattr", "int", "float", "bool", "len", "max", "min", "isinstance", "str", "range"}
 _LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
@@ -90,12 +90,7 @@ class DeadCode(StripPass):
         return module.with_changes(body=body)
 
 
-_CONTAINERS = (cst.BaseCompoundStatement, cst.BaseSuite, cst.Else, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally,
-               cst.MatchCase)
-_DESCEND: dict[type, bool] = {}  # node type -> whether _Members looks inside it
-
-
-class _Members(cst.CSTTransformer):
+class _Members(StatementTransformer):  # methods, `self.x = ...` lines and locals: all statements
     """One sweep over classes and functions: uncalled methods, unread attributes, unread locals."""
 
     def __init__(self, owner: DeadCode):
@@ -157,15 +152,6 @@ class _Members(cst.CSTTransformer):
                     continue
             body.append(stmt)
         return updated.with_changes(body=updated.body.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])]))
-
-    def on_visit(self, node) -> bool:
-        """Down to statements only: what this sweep changes is methods, `self.x = ...` lines and locals, and
-        the expressions below a statement (most of the tree) hold none of them."""
-        kind = type(node)
-        descend = _DESCEND.get(kind)
-        if descend is None:
-            descend = _DESCEND[kind] = kind is cst.Module or issubclass(kind, _CONTAINERS)
-        return descend and super().on_visit(node)
 
     def leave_SimpleStatementLine(self, original, updated):
         kept = [s for s in updated.body if not self._unread_store(s)]

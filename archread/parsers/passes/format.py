@@ -6,7 +6,7 @@ import dataclasses
 
 import libcst as cst
 
-from archread.parsers.passes.base import StripPass, walk
+from archread.parsers.passes.base import StatementTransformer, StripPass, walk
 
 WIDTH = 119  # the line length transformers itself uses
 _EMPTY = cst.Module(body=[])
@@ -176,7 +176,7 @@ def _fill_header(flat: cst.FunctionDef, indent: int) -> cst.FunctionDef | None:
     return flat.with_changes(params=params, whitespace_before_params=_break("    "))
 
 
-class _Layout(cst.CSTTransformer):
+class _Layout(StatementTransformer):  # every layout change is a statement's
     def __init__(self):
         super().__init__()
         self.depth = 0

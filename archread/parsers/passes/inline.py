@@ -3,9 +3,10 @@
 `out = self.o_proj(out); return out` becomes `return self.o_proj(out)`; `q = self.q_proj(h)` … `q = q.view(s)
 .transpose(1, 2)` becomes `q = self.q_proj(h).view(s).transpose(1, 2)`; `cos, sin = f(x); return cos, sin`
 becomes `return f(x)`; `a = f(x); b = a` becomes `b = f(x)`. Only the forms that read as one equation: the
-temporary is returned, renamed, or heads a method chain of a statement that rebinds it. Nothing joins unless the result fits on one line (else no line
-is saved), the temporary is read exactly once there, and the statements it moves past are plain assignments
-that neither touch it nor rebind what it reads.
+temporary is returned, renamed, or heads a method chain of a statement that rebinds it; it is read exactly
+once there; the statements it moves past are plain assignments that neither touch it nor rebind what it
+reads; and the joined statement takes fewer lines than the two did. A helper method run once from another
+(`self._init_rope()`) is inlined the same way, its body in place of the call.
 """
 
 from __future__ import annotations
@@ -169,12 +170,12 @@ class Inline(StripPass):
                         calls.setdefault(cls.name.value, {})[name] = (caller, stmt)
         if not calls:
             return module
-        uses = Counter(a.attr.value for a in walk(module) if type(a) is cst.Attribute)
+        uses = Counter(a.attr.value for a in walk(module) if type(a) is cst.Attribute)  # the call its one use
         body = []
         for stmt in module.body:
-            todo = {n: c for n, c in calls.get(getattr(stmt, "name", cst.Name("_")).value, {}).items() if uses[n] == 1}
-            if type(stmt) is cst.ClassDef and todo:
-                stmt = self._inline_into(stmt, todo)
+            if type(stmt) is cst.ClassDef:
+                todo = {n: c for n, c in calls.get(stmt.name.value, {}).items() if uses[n] == 1}
+                stmt = self._inline_into(stmt, todo) if todo else stmt
             body.append(stmt)
         return module.with_changes(body=body)
 
