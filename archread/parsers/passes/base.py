@@ -77,7 +77,9 @@ def walk(node: cst.CSTNode, layout: bool = False):
         current = stack.pop()
         yield current
         kind = type(current)
-        fields = fields_of.get((kind, layout)) or _fields(kind, layout)
+        fields = fields_of.get((kind, layout))
+        if fields is None:
+            fields = _fields(kind, layout)
         children = []
         for name in fields:
             value = getattr(current, name)

@@ -594,6 +594,15 @@ class Signatures(StripPass):
         "class AModel(nn.Module):\n    def forward(self, x, past_key_values=None):\n        kv = past_key_values.self_attention_cache"
         " if isinstance(past_key_values, EncoderDecoderCache) else past_key_values\n        return g(x, kv)\n",
         "class AModel(nn.Module):\n    def forward(self, x):\n        kv = None\n        return g(x, kv)\n",
+    ), (  # a device no call passes: the move it asks for is none
+        "class ARotary(nn.Module):\n    def __init__(self, dim, device=None):\n        super().__init__()\n"
+        "        self.inv_freq = torch.arange(dim).float().to(device)\n"
+        "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n        self.rope = ARotary(4)\n"
+        "    def forward(self, x):\n        return x * self.rope.inv_freq\n",
+        "class ARotary(nn.Module):\n    def __init__(self, dim):\n        super().__init__()\n"
+        "        self.inv_freq = torch.arange(dim).float()\n\n\n"
+        "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n        self.rope = ARotary(4)\n\n"
+        "    def forward(self, x):\n        return x * self.rope.inv_freq\n",
     )]
     KEEP = [
         "TABLE = {'a': AAttention}\nclass AAttention(nn.Module):\n    def forward(self, x, position_ids=None, **kwargs):\n        return x\n",

@@ -40,13 +40,16 @@ class Simplify(StripPass):
 
     def leave_Call(self, original, updated):
         """`isinstance(None, SomeCache)` where a knock-out made the None: False (None is an instance only
-        of NoneType and object, which no model tests for)."""
+        of NoneType and object, which no model tests for); `x.to(None)`: x."""
         args = updated.args
         if (type(updated.func) is cst.Name and updated.func.value == "isinstance" and len(args) == 2
                 and not any(a.star or a.keyword for a in args) and literal_value(args[0].value) is None
                 and self.ctx.origin_of(args[0].value)
                 and all(n.value not in ("object", "type", "NoneType") for n in walk(args[1].value) if isinstance(n, cst.Name))):
             return self._fold(False, args[0].value)
+        if (type(updated.func) is cst.Attribute and updated.func.attr.value == "to" and len(args) == 1 and not args[0].keyword
+                and not args[0].star and literal_value(args[0].value) is None and self.ctx.origin_of(args[0].value)):
+            return updated.func.value  # `.to(device)` with the device a knock-out fixed to None: no move
         return updated
 
     def leave_UnaryOperation(self, original, updated):
