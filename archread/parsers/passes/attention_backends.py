@@ -77,10 +77,8 @@ class AttentionBackends(Knockout):
         return super().leave_FunctionDef(original, updated)
 
     def leave_Assign(self, original, updated):
-        if self.alias and len(updated.targets) == 1 and m.matches(updated.targets[0].target, m.Name()):
-            if updated.targets[0].target.value in self.alias[-1]:
-                return self.removed(original)
-        if m.matches(updated, m.Assign(targets=[m.AssignTarget(m.Name())])) and updated.targets[0].target.value in self.tables:
+        target = updated.targets[0].target if len(updated.targets) == 1 else None  # exact types: a hot path
+        if type(target) is cst.Name and ((self.alias and target.value in self.alias[-1]) or target.value in self.tables):
             return self.removed(original)
         return updated
 

@@ -410,7 +410,7 @@ class Knockout(StripPass):
         return updated
 
     def leave_Assign(self, original: cst.Assign, updated: cst.Assign):
-        if not self.NAMES or len(updated.targets) != 1 or not m.matches(updated.targets[0].target, m.Name()):
+        if not self.NAMES or len(updated.targets) != 1 or type(updated.targets[0].target) is not cst.Name:
             return updated
         name = updated.targets[0].target.value
         if not self._knocked(name):

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import libcst.matchers as m
-
-from archread.parsers.passes.base import Knockout
-
-_FLAG = m.Assign(targets=[m.AssignTarget(m.Attribute(m.Name("self"), m.Name("gradient_checkpointing")))])
+from archread.parsers.passes.base import Knockout, is_self_attr
 
 
 class Checkpointing(Knockout):
@@ -20,6 +16,7 @@ class Checkpointing(Knockout):
     KEEP = ["def f(self, x):\n    return self.layer(x)\n"]
 
     def leave_Assign(self, original, updated):
-        if m.matches(updated, _FLAG):
+        target = updated.targets[0].target if len(updated.targets) == 1 else None  # exact types: a hot path
+        if is_self_attr(target) and target.attr.value == "gradient_checkpointing":
             return self.removed(original)
         return updated

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import libcst as cst
-import libcst.matchers as m
 
-from archread.parsers.passes.base import Knockout, dotted, find, method
+from archread.parsers.passes.base import Knockout, dotted, find, is_self_attr, method
 
 _FUNCTIONAL = {"dropout", "dropout1d", "dropout2d", "alpha_dropout"}
 _MODULES = {"Dropout", "Dropout1d", "Dropout2d", "AlphaDropout"}
-_SELF_ATTR = m.Attribute(m.Name("self"), m.Name())
 _TORCH_HEADS = {"F", "nn.functional", "torch.nn.functional", "functional", "torch"}
 
 
@@ -32,17 +30,19 @@ class Dropout(Knockout):
         super().visit_Module(node)
         inits = [method(c, "__init__") for c in node.body if isinstance(c, cst.ClassDef)]
         for init in filter(None, inits):
-            for assign in find(init, cst.Assign, m.Assign(targets=[m.AssignTarget(_SELF_ATTR)], value=m.Call())):
-                if dotted(assign.value.func).rsplit(".", 1)[-1] in _MODULES:
+            for assign in find(init, cst.Assign):
+                if (len(assign.targets) == 1 and is_self_attr(assign.targets[0].target) and type(assign.value) is cst.Call
+                        and dotted(assign.value.func).rsplit(".", 1)[-1] in _MODULES):
                     self._modules.add(assign.targets[0].target.attr.value)
 
     def leave_Assign(self, original, updated):
-        if m.matches(updated, m.Assign(targets=[m.AssignTarget(m.Name())], value=m.Name())):
-            if updated.targets[0].target.value == updated.value.value:  # `x = self.dropout(x)` became `x = x`
-                return self.removed(original)
-        if m.matches(updated, m.Assign(targets=[m.AssignTarget(_SELF_ATTR)], value=m.Call())):
-            if dotted(updated.value.func).rsplit(".", 1)[-1] in _MODULES:
-                return self.removed(original)
+        # exact types, not matchers: this runs on every assignment, and libcst's matchers are slow
+        target = updated.targets[0].target if len(updated.targets) == 1 else None
+        value = updated.value
+        if type(target) is cst.Name and type(value) is cst.Name and target.value == value.value:
+            return self.removed(original)  # `x = self.dropout(x)` became `x = x`
+        if is_self_attr(target) and type(value) is cst.Call and dotted(value.func).rsplit(".", 1)[-1] in _MODULES:
+            return self.removed(original)
         return updated
 
     def leave_Call(self, original, updated):
@@ -51,7 +51,7 @@ class Dropout(Knockout):
             return updated
         head, _, last = dotted(updated.func).rpartition(".")
         is_functional = last in _FUNCTIONAL and head in _TORCH_HEADS
-        is_module = m.matches(updated.func, _SELF_ATTR) and updated.func.attr.value in self._modules
+        is_module = is_self_attr(updated.func) and updated.func.attr.value in self._modules
         if (is_functional or is_module) and updated.args[0].keyword is None:
             return updated.args[0].value
         return updated

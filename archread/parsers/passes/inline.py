@@ -69,6 +69,17 @@ class _Splice(cst.CSTTransformer):
         return cst.FlattenSentinel(body) if body is not None else updated
 
 
+def _lazy(compute, *args):
+    """compute(*args), computed on the first call only."""
+    memo = []
+
+    def value():
+        if not memo:
+            memo.append(compute(*args))
+        return memo[0]
+    return value
+
+
 def _single(stmt: cst.CSTNode):
     """The one small statement of a simple statement line, else None."""
     return stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
@@ -151,7 +162,7 @@ class Inline(StripPass):
 
     def leave_Module(self, original, updated):
         updated = self._inline_helpers(updated)
-        return updated.with_changes(body=self._block(updated.body, 0, Counter()))
+        return updated.with_changes(body=self._block(updated.body, 0, Counter))
 
     def _inline_helpers(self, module: cst.Module) -> cst.Module:
         """A method taking only `self` and returning nothing, called once, as the statement `self.m()` in
@@ -193,7 +204,8 @@ class Inline(StripPass):
         return cls.with_changes(body=cls.body.with_changes(body=members))
 
     def _block(self, body, indent: int, counts) -> list:
-        """counts: each name's occurrences in the enclosing function (stale only upwards as joins remove some)."""
+        """counts(): each name's occurrences in the enclosing function, counted on first use (stale only upwards
+        as joins remove some)."""
         out = []
         for stmt in body:
             stmt = self._nested(stmt, indent, counts)
@@ -213,7 +225,7 @@ class Inline(StripPass):
         if kind in (cst.ClassDef, cst.FunctionDef) or kind in _BLOCKS:
             changes = {}
             if kind is cst.FunctionDef:
-                counts = name_counts(stmt.body)
+                counts = _lazy(name_counts, stmt.body)
             if type(stmt.body) is cst.IndentedBlock:
                 changes["body"] = stmt.body.with_changes(body=self._block(stmt.body.body, indent + 4, counts))
             orelse = getattr(stmt, "orelse", None)
@@ -223,7 +235,8 @@ class Inline(StripPass):
         return stmt
 
     def _join(self, done: list, stmt, indent: int, counts):
-        """(index in done of the statement that joins stmt, the joined statement), or None."""
+        """(index in done of the statement that joins stmt, the joined statement), or None. Cheap tests first:
+        this runs on every statement."""
         small = _single(stmt)
         if type(small) is cst.Return and small.value is not None:
             names = _tuple_names(small.value)
@@ -236,19 +249,19 @@ class Inline(StripPass):
             name = _head(small.value)
         elif type(small) is cst.Assign and len(small.targets) == 1:
             name = _assigned_name(small)
-            if type(small.value) is cst.Name and counts[small.value.value] == 2:  # `a = E` then `b = a`, a read once
-                name = small.value.value
+            if type(small.value) is cst.Name and small.value.value != name:  # `b = a`: a must be read only here
+                name = small.value.value if counts()[small.value.value] == 2 else None
             elif name is None or _head(small.value) != name:
                 return None
         else:
             return None
-        if name is None or name_counts(small.value)[name] != 1:
+        if name is None:
             return None
         index = next((i for i in range(len(done) - 1, -1, -1) if _assigned_name(_single(done[i])) == name), None)
-        if index is None:
+        if index is None or name_counts(small.value)[name] != 1:
             return None
         first = _single(done[index])
-        if not _movable_past(done[index + 1:], name, set(name_counts(first.value))):
+        if index + 1 < len(done) and not _movable_past(done[index + 1:], name, set(name_counts(first.value))):
             return None
         if type(small.value) is cst.Name:  # `return a`, `b = a`: the value moves as it is
             merged = stmt.with_changes(body=[small.with_changes(value=first.value)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import libcst as cst
 import libcst.matchers as m
 
 from archread.parsers.passes.base import StripPass, dotted
@@ -21,6 +22,7 @@ class LoggingCalls(StripPass):
         return updated
 
     def leave_Assign(self, original, updated):
-        if m.matches(updated, m.Assign(targets=[m.AssignTarget(m.Name("logger"))])):
+        target = updated.targets[0].target if len(updated.targets) == 1 else None  # exact types: a hot path
+        if type(target) is cst.Name and target.value == "logger":
             return self.removed(original)
         return updated

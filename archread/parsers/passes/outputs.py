@@ -6,15 +6,13 @@ The reduced base model returns its last hidden state and the causal LM returns i
 from __future__ import annotations
 
 import libcst as cst
-import libcst.matchers as m
 
-from archread.parsers.passes.base import Knockout, dotted, find, method, names_in, top_imports
+from archread.parsers.passes.base import Knockout, dotted, is_self_attr, method, names_in, top_imports, walk
 
 OUTPUT_NAMES = {
     "output_attentions": False, "output_hidden_states": False, "return_dict": True, "output_router_logits": False,
     "labels": None, "head_mask": None, "return_legacy_cache": False, "logits_to_keep": 0, "num_logits_to_keep": 0,
 }
-_SELF_ATTR = m.Attribute(m.Name("self"), m.Name())
 _WANTED = ("logits", "last_hidden_state")
 _LOGIT_SLICES = {"logits_to_keep", "num_logits_to_keep"}
 
@@ -60,16 +58,14 @@ class Outputs(Knockout):
         classes = [s for s in node.body if isinstance(s, cst.ClassDef)]
         bases = {c.name.value: [dotted(b.value) for b in c.bases] for c in classes}
         self.output_classes = {n for n in bases if _is_output_class(n, bases, imported)} | imported
-        for cls in classes:
+        for cls in classes:  # exact types below, not matchers: every forward and __init__ is scanned
             forward, init = method(cls, "forward"), method(cls, "__init__")
-            for ret in find(forward, cst.Return, m.Return(value=m.Call())) if forward else []:
-                if dotted(ret.value.func) in self.output_classes:
-                    self.single.add(cls.name.value)
-            for built in find(forward, cst.Assign, m.Assign(value=m.Call())) if forward else []:
-                if dotted(built.value.func) in self.output_classes:  # output = BaseModelOutputWithPast(...)
-                    self.single.add(cls.name.value)
-            for assign in find(init, cst.Assign, m.Assign(targets=[m.AssignTarget(_SELF_ATTR)], value=m.Call())) if init else []:
-                self.attr_class[(cls.name.value, assign.targets[0].target.attr.value)] = dotted(assign.value.func)
+            for n in walk(forward.body) if forward else ():
+                if type(n) in (cst.Return, cst.Assign) and type(n.value) is cst.Call and dotted(n.value.func) in self.output_classes:
+                    self.single.add(cls.name.value)  # `return BaseModelOutputWithPast(...)`, `output = ...(...)`
+            for n in walk(init.body) if init else ():
+                if type(n) is cst.Assign and type(n.value) is cst.Call and len(n.targets) == 1 and is_self_attr(n.targets[0].target):
+                    self.attr_class[(cls.name.value, n.targets[0].target.attr.value)] = dotted(n.value.func)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._class.append(node.name.value)
@@ -109,7 +105,7 @@ class Outputs(Knockout):
 
     def _tensor_of(self, call: cst.CSTNode) -> cst.BaseExpression | None:
         """The one tensor an output-class call carries (logits, last_hidden_state…), or None."""
-        if not m.matches(call, m.Call()) or dotted(call.func) not in self.output_classes or not call.args:
+        if type(call) is not cst.Call or dotted(call.func) not in self.output_classes or not call.args:
             return None
         by_name = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
         chosen = next((by_name[k] for k in _WANTED if k in by_name), call.args[0].value)
@@ -132,8 +128,9 @@ class Outputs(Knockout):
     def leave_Subscript(self, original, updated):
         if any((_LOGIT_SLICES | self._slices) & names_in(element) for element in updated.slice):
             return updated.value  # logits for the last n positions only: every position here
-        if m.matches(updated, m.Subscript(value=m.Name(), slice=[m.SubscriptElement(m.Index(m.Integer("0")))])):
-            if updated.value.value in self._unwrap:
+        if type(updated.value) is cst.Name and updated.value.value in self._unwrap and len(updated.slice) == 1:
+            index = updated.slice[0].slice
+            if type(index) is cst.Index and type(index.value) is cst.Integer and index.value.value == "0":
                 return updated.value
         return updated
 
