@@ -35,10 +35,15 @@ def _defines(stmt: cst.CSTNode) -> set[str]:
     return set()
 
 
+def _is_config(node: cst.CSTNode) -> bool:
+    """`config` or `x.config`. Exact types, not a matcher: every attribute of the module is tested."""
+    kind = type(node)
+    return (kind is cst.Name and node.value == "config") or (kind is cst.Attribute and node.attr.value == "config")
+
+
 def _attr_uses(node: cst.CSTNode) -> Counter:
     """Attribute names read anywhere (through any object but a config, whose fields share the names)."""
-    config = m.Name("config") | m.Attribute(attr=m.Name("config"))
-    return Counter(a.attr.value for a in find(node, cst.Attribute) if not m.matches(a.value, config))
+    return Counter(a.attr.value for a in walk(node) if type(a) is cst.Attribute and not _is_config(a.value))
 
 
 def _plain(value: cst.CSTNode) -> bool:
@@ -124,9 +129,8 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
                 elif kind is cst.Call and not (type(n.func) is cst.Name and n.func.value in functions):
                     if any(type(a.value) is cst.Name and a.value.value == "self" for a in n.args):
                         self.leaky.add(root)  # local functions' reads are in `other`
-        config = m.Name("config") | m.Attribute(attr=m.Name("config"))
         self.other = Counter(
-            a.attr.value for a in find(node, cst.Attribute) if id(a) not in own and not m.matches(a.value, config)
+            a.attr.value for a in walk(node) if type(a) is cst.Attribute and id(a) not in own and not _is_config(a.value)
         )
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
@@ -160,7 +164,7 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
         return updated.with_changes(body=kept) if kept else self.owner.removed(original)
 
     def _unread_store(self, stmt: cst.BaseSmallStatement) -> bool:
-        if m.matches(stmt, m.Assign(targets=[m.AssignTarget(m.Attribute(m.Name("self"), m.Name()))])):
+        if type(stmt) is cst.Assign and len(stmt.targets) == 1 and is_self_attr(stmt.targets[0].target):
             attr = stmt.targets[0].target.attr.value
             return self._unread(attr) and (_plain(stmt.value) or m.matches(stmt.value, _SCRATCH_BUFFER))
         return False
@@ -312,12 +316,13 @@ class _DropAssignments(cst.CSTTransformer):
         self.dead, self.owner = dead, owner
 
     def leave_Assign(self, original, updated):
-        if m.matches(updated, m.Assign(targets=[m.AssignTarget(m.Name())])) and updated.targets[0].target.value in self.dead:
+        target = updated.targets[0].target if len(updated.targets) == 1 else None
+        if type(target) is cst.Name and target.value in self.dead:
             return self.owner.removed(original)
         return updated
 
     def leave_AugAssign(self, original, updated):
-        if m.matches(updated.target, m.Name()) and updated.target.value in self.dead:
+        if type(updated.target) is cst.Name and updated.target.value in self.dead:
             return self.owner.removed(original)
         return updated
 
