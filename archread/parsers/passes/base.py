@@ -246,13 +246,15 @@ def _filled_by_position(module: cst.Module) -> set[tuple[str, str]]:
     return found
 
 
-def _read_on_entry(name: str, body) -> bool:
-    """Whether a function reads the value its parameter `name` came in with (not only a value it assigns first)."""
-    for stmt in body:
-        if m.matches(stmt, m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name(name))])])):
-            if name not in names_in(stmt.body[0].value):
-                return False
-        if name in names_in(stmt):
+def read_on_entry(name: str, statements) -> bool:
+    """Whether a function reads the value its parameter `name` came in with (not only a value it assigns first).
+    statements: (statement, the names it holds) of the body, in order."""
+    for stmt, names in statements:
+        small = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
+        target = small.targets[0].target if type(small) is cst.Assign and len(small.targets) == 1 else None
+        if type(target) is cst.Name and target.value == name and name not in names_in(small.value):
+            return False  # `name = ...` not reading it: the value it came in with is gone
+        if name in names:
             return True
     return False
 
@@ -432,7 +434,8 @@ class Knockout(StripPass):
         drop += [p for p in params.kwonly_params if p.name.value in self.NAMES]
         if not drop:
             return updated
-        gone = {p.name.value for p in drop if not _read_on_entry(p.name.value, updated.body.body)}
+        body = updated.body.body
+        gone = {p.name.value for p in drop if not read_on_entry(p.name.value, ((s, names_in(s)) for s in body))}
         if not gone:
             return updated
         kwonly = [p for p in params.kwonly_params if p.name.value not in gone]

@@ -15,16 +15,18 @@ from __future__ import annotations
 from collections import defaultdict
 
 import libcst as cst
-import libcst.matchers as m
 
 from archread.parsers.passes.base import (
-    Family, ReplaceReads, StripPass, bound_names, dotted, is_self_attr, name_counts, names_in, walk)
+    Family, ReplaceReads, StripPass, bound_names, dotted, is_self_attr, name_counts, names_in, read_on_entry, walk)
 from archread.parsers.passes.dead_code import DeadCode, _drop_unread_locals, roots
 from archread.parsers.passes.simplify import Simplify
 
 _LOOP_WRAPPERS = {"enumerate", "reversed", "zip"}
 _CALLABLE_DECORATORS = {"staticmethod", "classmethod"}
 
+
+def _is_none(node) -> bool:
+    return type(node) is cst.Name and node.value == "None"
 
 def _params(fn: cst.FunctionDef) -> list[cst.Param]:
     return [*fn.params.posonly_params, *fn.params.params]
@@ -365,14 +367,7 @@ class _Plan:
 
     def _read_on_entry(self, fn: cst.FunctionDef, name: str) -> bool:
         """Whether the body reads the value the parameter came in with, not only one it assigns first."""
-        statements = self.graph.memo.get("statements", fn, lambda: [(s, names_in(s)) for s in fn.body.body])
-        for stmt, names in statements:
-            if m.matches(stmt, m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name(name))])])):
-                if name not in names_in(stmt.body[0].value):
-                    return False
-            if name in names:
-                return True
-        return False
+        return read_on_entry(name, self.graph.memo.get("statements", fn, lambda: [(s, names_in(s)) for s in fn.body.body]))
 
     def _splats(self, fn: cst.FunctionDef) -> list[cst.Call] | None:
         """The calls `**kwargs` is forwarded into, or None if it is missing or read any other way."""
@@ -466,7 +461,7 @@ class _Plan:
                 continue
             for index, param in enumerate(_params(fn)):
                 root = any(call is _HARNESS for call, _ in sites)
-                if m.matches(param.default, m.Name("None")) and sites and not (root and "mask" in param.name.value):
+                if _is_none(param.default) and sites and not (root and "mask" in param.name.value):
                     if all(implicit + _positional(call) <= index for call, implicit in sites):
                         self.nones.add((fn_id, param.name.value))
         changed = True
@@ -475,7 +470,7 @@ class _Plan:
             for fn_id, name in sorted(self.nones):
                 for call, _ in self._sites(self.defs[fn_id]):
                     value = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
-                    if value is None or m.matches(value, m.Name("None")):
+                    if value is None or _is_none(value):
                         continue
                     caller = self.graph.enclosing.get(id(call))
                     if isinstance(value, cst.Name) and caller is not None and (id(caller), value.value) in self.nones:
@@ -574,7 +569,7 @@ class _NonesFrom:
         return getattr(self._ctx, attr)
 
     def origin_of(self, *nodes):
-        if any(m.matches(n, m.Name("None")) for n in nodes):
+        if any(_is_none(n) for n in nodes):
             return self._name
         return self._ctx.origin_of(*nodes)
 
