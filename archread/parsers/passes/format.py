@@ -227,7 +227,19 @@ class _Layout(StatementTransformer):  # every layout change is a statement's
 class Format(StripPass):
     NAME = "format"
     DESCRIPTION = "Short statements joined onto one line; blank lines only between definitions."
-    STRIP = [("def f(\n    x,\n    y,\n):\n    return g(\n        x,\n        y,\n    )\n", "def f(x, y):\n    return g(x, y)\n")]
+    STRIP = [
+        ("def f(\n    x,\n    y,\n):\n    return g(\n        x,\n        y,\n    )\n", "def f(x, y):\n    return g(x, y)\n"),
+        (  # too long for one line: a conditional on the next, a dict's entries packed
+            "def f(self, config):\n    self.q_a_proj = (\n        nn.Linear(config.hidden_size, config.q_lora_rank, bias=False)\n"
+            "        if config.q_lora_rank is not None\n        else None\n    )\n    kwargs = {\n        \"config\": self.config,\n"
+            "        \"inputs_embeds\": inputs_embeds,\n        \"attention_mask\": attention_mask,\n"
+            "        \"position_ids\": position_ids,\n        \"past_key_values\": None,\n    }\n",
+            "def f(self, config):\n    self.q_a_proj = (\n"
+            "        nn.Linear(config.hidden_size, config.q_lora_rank, bias=False) if config.q_lora_rank is not None else None)\n"
+            "    kwargs = {\n        \"config\": self.config, \"inputs_embeds\": inputs_embeds, \"attention_mask\": attention_mask,\n"
+            "        \"position_ids\": position_ids, \"past_key_values\": None}\n",
+        ),
+    ]
     KEEP = ["def f(x):\n    return x\n"]
 
     def leave_Module(self, original, updated):

@@ -158,6 +158,10 @@ class Inline(StripPass):
         "def f(self, h):\n    a = self.q(h)\n    b = a\n    return a + b\n",  # a read after the rename
         "class A(nn.Module):\n    def __init__(self):\n        self._build()\n\n    def _build(self):\n        if x:\n"
         "            return\n        self.p = 1\n",  # the helper's return would leave the caller
+        "class A(nn.Module):\n    def __init__(self):\n        self._build()\n\n    def forward(self, x):\n"
+        "        self._build()\n        return x\n\n    def _build(self):\n        self.p = 1\n",  # run twice
+        "class A(nn.Module):\n    def __init__(self, n):\n        self._build()\n        self.p = n\n\n"
+        "    def _build(self):\n        n = 2\n        self.q = n * n\n",  # its local would overwrite the caller's
     ]
 
     def leave_Module(self, original, updated):
