@@ -14,6 +14,7 @@ import libcst.matchers as m
 
 from archread.parsers.passes.base import (
     Family, ReplaceReads, StatementTransformer, StripPass, bound_names, find, is_self_attr, names_in, walk)
+from archread.parsers.passes.simplify import Simplify
 
 _BUILTIN_CALLS = {"getattr", "hasattr", "int", "float", "bool", "len", "max", "min", "isinstance", "str", "range"}
 _LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
@@ -238,9 +239,11 @@ class _FoldZero(cst.CSTTransformer):
         return updated
 
 
-def _inline_literals(fn: cst.FunctionDef) -> cst.FunctionDef:
-    """`past_seen_tokens = 0` assigned once at the top of the body and never again: the reads become 0."""
-    literal_line = m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())], value=m.Integer() | m.Float())])
+def _inline_literals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
+    """`past_seen_tokens = 0` or `has_layer_past = False` (a folded `layer_past is not None`) assigned once at
+    the top of the body and never again: the reads become the literal, and the branches a flag guards fold."""
+    literal = m.Integer() | m.Float() | m.Name("True") | m.Name("False")
+    literal_line = m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())], value=literal)])
     if not any(m.matches(stmt, literal_line) for stmt in fn.body.body):  # the usual case: no walk needed
         return fn
     params = {p.name.value for p in (*fn.params.params, *fn.params.kwonly_params, *fn.params.posonly_params)}
@@ -256,7 +259,10 @@ def _inline_literals(fn: cst.FunctionDef) -> cst.FunctionDef:
     if not literals:
         return fn
     fn = fn.with_changes(body=fn.body.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])]))
-    return fn.visit(ReplaceReads({k: v.deep_clone for k, v in literals.items()})).visit(_FoldZero())
+    fn = fn.visit(ReplaceReads({k: v.deep_clone for k, v in literals.items()})).visit(_FoldZero())
+    if any(type(v) is cst.Name for v in literals.values()):
+        fn = fn.visit(Simplify(owner.ctx))  # `if has_layer_past:` now reads `if False:`
+    return fn
 
 
 def _drop_dead_tail_stores(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
@@ -300,7 +306,7 @@ def _census(body: cst.CSTNode) -> tuple[Counter, Counter]:
 
 
 def _drop_unread_locals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
-    fn = _drop_dead_tail_stores(_inline_literals(fn), owner)
+    fn = _drop_dead_tail_stores(_inline_literals(fn, owner), owner)
     seen, stored = _census(fn.body)
     while True:
         dead = {name for name, count in stored.items() if seen[name] == count}

@@ -46,13 +46,22 @@ def _none_reads(body: list, names: set[str], mark) -> list:
     for stmt in body:
         if live:
             assigned = set(bound_names(stmt)) & live
-            if isinstance(stmt, (cst.If, cst.While)):
-                stmt = stmt.with_changes(test=stmt.test.visit(ReplaceReads({n: lambda: mark(cst.Name("None")) for n in live})))
+            replace = ReplaceReads({n: lambda: mark(cst.Name("None")) for n in live})
+            if isinstance(stmt, (cst.If, cst.While)):  # the tests read the value it came in with (the bodies are
+                stmt = _replace_tests(stmt, replace)   # left alone: a branch may be dead by a test not folded here)
             elif not assigned:
-                stmt = stmt.visit(ReplaceReads({n: lambda: mark(cst.Name("None")) for n in live}))
+                stmt = stmt.visit(replace)
             live -= assigned
         out.append(stmt)
     return out
+
+
+def _replace_tests(stmt, replace: cst.CSTTransformer):
+    """An `if` with the reads in its test and its `elif` tests replaced (`elif inputs_embeds is not None:`)."""
+    orelse = getattr(stmt, "orelse", None)
+    if isinstance(orelse, cst.If):
+        orelse = _replace_tests(orelse, replace)
+    return stmt.with_changes(test=stmt.test.visit(replace), orelse=orelse)
 
 
 def _pure(node: cst.CSTNode) -> bool:
