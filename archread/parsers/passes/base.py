@@ -195,6 +195,23 @@ class StatementTransformer(cst.CSTTransformer):
         return descend and super().on_visit(node)
 
 
+class LiteralsFrom:
+    """The context as a folding pass sees it after a rewrite: these literals (`None`, `False`) count as the
+    given pass's — node identity, which marks them, does not survive a second traversal, and `None is None`
+    or `False and x` folds whoever wrote it."""
+
+    def __init__(self, ctx: PassContext, name: str, literals: tuple[str, ...]):
+        self._ctx, self._name, self._literals = ctx, name, literals
+
+    def __getattr__(self, attr):
+        return getattr(self._ctx, attr)
+
+    def origin_of(self, *nodes):
+        if any(type(n) is cst.Name and n.value in self._literals for n in nodes):
+            return self._name
+        return self._ctx.origin_of(*nodes)
+
+
 class ReplaceReads(cst.CSTTransformer):
     """Every bare-name read of the given names becomes a fresh expression (attribute and keyword names stay)."""
 

@@ -13,7 +13,8 @@ import libcst as cst
 import libcst.matchers as m
 
 from archread.parsers.passes.base import (
-    Family, ReplaceReads, StatementTransformer, StripPass, bound_names, find, is_self_attr, names_in, walk)
+    Family, LiteralsFrom, ReplaceReads, StatementTransformer, StripPass, bound_names, find, is_self_attr, names_in,
+    walk)
 from archread.parsers.passes.simplify import Simplify
 
 _BUILTIN_CALLS = {"getattr", "hasattr", "int", "float", "bool", "len", "max", "min", "isinstance", "str", "range"}
@@ -63,7 +64,17 @@ class DeadCode(StripPass):
         "    def forward(self, x):\n        y = x * 2\n        return x\n",
         "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        return x\n",
     )]
-    KEEP = ["class AForCausalLM(nn.Module):\n    def forward(self, x):\n        y = x * 2\n        return y * y\n"]
+    STRIP += [(  # a flag stored once (a knock-out folded `config._attn_implementation == "sdpa"`)
+        "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+        "        self._use_sdpa = False\n    def forward(self, x):\n        if self._use_sdpa:\n            return x * 2\n"
+        "        return x\n",
+        "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n\n"
+        "    def forward(self, x):\n        return x\n",
+    )]
+    KEEP = ["class AForCausalLM(nn.Module):\n    def forward(self, x):\n        y = x * 2\n        return y * y\n",
+            "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"  # set again
+            "        self.cached = False\n    def forward(self, x):\n        if not self.cached:\n            self.cached = True\n"
+            "        return x\n"]
 
     def leave_Module(self, original, updated):
         self._names: dict[int, tuple[cst.CSTNode, set[str]]] = {}
@@ -107,6 +118,7 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
         self.own: Counter = Counter()  # (family, attr) -> `self.attr` nodes, stores included
         self.stores: Counter = Counter()  # (family, attr) -> `self.attr = ...` statements
         self.leaky: set[str] = set()  # families that hand `self` to a call: any attribute may be read
+        self.constants: dict[tuple[str, str], str] = {}  # (family, attr) -> "True"/"False": its one store
         self.family: Family | None = None
         self.current: list[str] = []
 
@@ -115,7 +127,7 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
         classes = {s.name.value: s for s in node.body if isinstance(s, cst.ClassDef)}
         functions = {s.name.value for s in node.body if isinstance(s, cst.FunctionDef)}
         self.family = Family(classes)
-        own = set()
+        own, flags, annotated = set(), {}, set()
         for name, cls in classes.items():
             root = self.family.find(name)
             for n in walk(cls):  # exact types: libcst's node classes are ABCs, and their isinstance is slow
@@ -127,12 +139,24 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
                     self.stores[(root, n.target.attr.value)] += 1
                 elif kind is cst.AugAssign and is_self_attr(n.target):
                     self.stores[(root, n.target.attr.value)] += 2  # read and written: never an alias, never unread
+                elif kind is cst.Assign and len(n.targets) == 1 and is_self_attr(n.targets[0].target):
+                    if type(n.value) is cst.Name and n.value.value in ("True", "False"):
+                        flags[(root, n.targets[0].target.attr.value)] = n.value.value
+                elif kind is cst.AnnAssign and is_self_attr(n.target):
+                    annotated.add((root, n.target.attr.value))  # a store the counts above do not see: no flag
                 elif kind is cst.Call and not (type(n.func) is cst.Name and n.func.value in functions):
                     if any(type(a.value) is cst.Name and a.value.value == "self" for a in n.args):
                         self.leaky.add(root)  # local functions' reads are in `other`
         self.other = Counter(
             a.attr.value for a in walk(node) if type(a) is cst.Attribute and id(a) not in own and not _is_config(a.value)
         )
+        # `self._use_flash_attention_2 = False` (a knock-out's fold), stored once and touched nowhere else: its
+        # reads become the literal, so the branches it guards fold and the store is left unread
+        for (root, attr), value in flags.items():
+            alone = self.stores[(root, attr)] == 1 and not self.other[attr] and (root, attr) not in annotated
+            if alone and root not in self.leaky:
+                self.constants[(root, attr)] = value
+                self.own[(root, attr)] = 1
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.current.append(self.family.find(node.name.value) if self.family and node.name.value in self.family.parent else "")
@@ -173,6 +197,10 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
     def leave_FunctionDef(self, original, updated):
         if updated.name.value == "__init__" and self.current:
             updated = self._inline_aliases(updated)
+        root = self.current[-1] if self.current else ""
+        flags = {attr: value for (r, attr), value in self.constants.items() if r == root}
+        if flags and any(is_self_attr(n) and n.attr.value in flags for n in walk(updated.body)):
+            updated = updated.visit(_ReadFlags(flags)).visit(Simplify(_flag_folding(self.owner)))
         return _drop_unread_locals(updated, self.owner)
 
     def _inline_aliases(self, fn: cst.FunctionDef) -> cst.FunctionDef:
@@ -212,6 +240,27 @@ def _alias_value(value: cst.CSTNode) -> bool:
     while isinstance(value, cst.Attribute):
         value = value.value
     return isinstance(value, cst.Name) and value.value != "self"
+
+
+def _flag_folding(owner: DeadCode) -> LiteralsFrom:
+    """The context Simplify folds `True`/`False` flags in, crediting dead code."""
+    return LiteralsFrom(owner.ctx, owner.NAME, ("True", "False"))
+
+
+class _ReadFlags(cst.CSTTransformer):
+    """Reads of `self.flag` become the flag's literal; stores stay (dead code drops them once unread)."""
+
+    def __init__(self, flags: dict[str, str]):
+        super().__init__()
+        self.flags = flags
+
+    def visit_AssignTarget(self, node) -> bool:
+        return False
+
+    def leave_Attribute(self, original, updated):
+        if is_self_attr(updated) and updated.attr.value in self.flags:
+            return cst.Name(self.flags[updated.attr.value])
+        return updated
 
 
 class _Substitute(cst.CSTTransformer):
@@ -261,7 +310,7 @@ def _inline_literals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
     fn = fn.with_changes(body=fn.body.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])]))
     fn = fn.visit(ReplaceReads({k: v.deep_clone for k, v in literals.items()})).visit(_FoldZero())
     if any(type(v) is cst.Name for v in literals.values()):
-        fn = fn.visit(Simplify(owner.ctx))  # `if has_layer_past:` now reads `if False:`
+        fn = fn.visit(Simplify(_flag_folding(owner)))  # `if has_layer_past:` now reads `if False:`
     return fn
 
 

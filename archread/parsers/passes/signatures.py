@@ -17,7 +17,8 @@ from collections import defaultdict
 import libcst as cst
 
 from archread.parsers.passes.base import (
-    Family, ReplaceReads, StripPass, bound_names, dotted, is_self_attr, name_counts, names_in, read_on_entry, walk)
+    Family, LiteralsFrom, ReplaceReads, StripPass, bound_names, dotted, is_self_attr, name_counts, names_in, read_on_entry,
+    walk)
 from archread.parsers.passes.dead_code import DeadCode, _drop_unread_locals, roots
 from archread.parsers.passes.simplify import Simplify
 
@@ -567,22 +568,6 @@ class _Apply(cst.CSTTransformer):
         return updated.with_changes(params=params)
 
 
-class _NonesFrom:
-    """The context as the folding pass sees it: a None literal counts as this pass's (node identity
-    does not survive a second traversal, and `None is None` folds whoever wrote it)."""
-
-    def __init__(self, ctx, name: str):
-        self._ctx, self._name = ctx, name
-
-    def __getattr__(self, attr):
-        return getattr(self._ctx, attr)
-
-    def origin_of(self, *nodes):
-        if any(_is_none(n) for n in nodes):
-            return self._name
-        return self._ctx.origin_of(*nodes)
-
-
 class Signatures(StripPass):
     NAME = "signatures"
     DESCRIPTION = "Pass-through **kwargs and parameters no callee reads, with the arguments that filled them."
@@ -630,7 +615,7 @@ class Signatures(StripPass):
             touched = {id(graph.enclosing[c]) for c in (*plan.args, *plan.positional) if c in graph.enclosing}
             touched |= {i for i, _ in plan.params} | {i for i, _ in plan.nones} | plan.kwargs
             apply = _Apply(plan, lambda node: self.ctx.mark(node, self.NAME))
-            fold = Simplify(_NonesFrom(self.ctx, self.NAME))
+            fold = Simplify(LiteralsFrom(self.ctx, self.NAME, ("None",)))
 
             def redo(fn: cst.FunctionDef) -> cst.FunctionDef:
                 if id(fn) not in touched:
