@@ -583,6 +583,11 @@ class Signatures(StripPass):
         "class AModel(nn.Module):\n    def forward(self, x, past_key_values=None):\n        kv = past_key_values.self_attention_cache"
         " if isinstance(past_key_values, EncoderDecoderCache) else past_key_values\n        return g(x, kv)\n",
         "class AModel(nn.Module):\n    def forward(self, x):\n        kv = None\n        return g(x, kv)\n",
+    ), (  # the branch that would read through the None only raises: the other is the value
+        "class AModel(nn.Module):\n    def forward(self, input_ids, inputs_embeds=None):\n"
+        "        device = input_ids.device if input_ids is not None else inputs_embeds.device\n        return g(input_ids, device)\n",
+        "class AModel(nn.Module):\n    def forward(self, input_ids):\n        device = input_ids.device\n"
+        "        return g(input_ids, device)\n",
     ), (  # a device no call passes: the move it asks for is none
         "class ARotary(nn.Module):\n    def __init__(self, dim, device=None):\n        super().__init__()\n"
         "        self.inv_freq = torch.arange(dim).float().to(device)\n"

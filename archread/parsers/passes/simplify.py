@@ -70,9 +70,19 @@ class Simplify(StripPass):
 
     def leave_IfExp(self, original, updated):
         truth = _truth(updated.test) if self.ctx.origin_of(updated.test) else None
+        if truth is None:  # a branch that reads through a knocked-out None only raises: the other one is the value
+            truth = False if self._through_none(updated.body) else True if self._through_none(updated.orelse) else None
         if truth is None:
             return updated
         return updated.body if truth else updated.orelse
+
+    def _through_none(self, expr: cst.CSTNode) -> bool:
+        """`None.device`, `None[0].shape`: an attribute, item or call of a None a knock-out wrote."""
+        if type(expr) not in (cst.Attribute, cst.Subscript, cst.Call):
+            return False
+        while type(expr) in (cst.Attribute, cst.Subscript, cst.Call):
+            expr = expr.func if type(expr) is cst.Call else expr.value
+        return literal_value(expr) is None and bool(self.ctx.origin_of(expr))
 
     def _credit(self, test: cst.CSTNode, dropped: cst.CSTNode | None) -> None:
         if dropped is not None:
