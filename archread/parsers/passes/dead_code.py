@@ -288,27 +288,36 @@ class _FoldZero(cst.CSTTransformer):
         return updated
 
 
+def _literal_store(stmt) -> str | None:
+    """x of the statement `x = 0`, `x = 1.5`, `x = False`. Exact types, not a matcher: every statement is tested."""
+    small = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
+    if type(small) is not cst.Assign or len(small.targets) != 1 or type(small.targets[0].target) is not cst.Name:
+        return None
+    value = small.value
+    literal = type(value) in (cst.Integer, cst.Float) or (type(value) is cst.Name and value.value in ("True", "False"))
+    return small.targets[0].target.value if literal else None
+
+
 def _inline_literals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
     """`past_seen_tokens = 0` or `has_layer_past = False` (a folded `layer_past is not None`) assigned once at
     the top of the body and never again: the reads become the literal, and the branches a flag guards fold."""
-    literal = m.Integer() | m.Float() | m.Name("True") | m.Name("False")
-    literal_line = m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())], value=literal)])
-    if not any(m.matches(stmt, literal_line) for stmt in fn.body.body):  # the usual case: no walk needed
+    if not any(_literal_store(stmt) for stmt in fn.body.body):  # the usual case: no walk needed
         return fn
     params = {p.name.value for p in (*fn.params.params, *fn.params.kwonly_params, *fn.params.posonly_params)}
     stores = bound_names(fn.body)
     literals, body = {}, []
     for stmt in fn.body.body:
-        if m.matches(stmt, literal_line):
-            name = stmt.body[0].targets[0].target.value
-            if stores[name] == 1 and name not in params and name not in literals:
-                literals[name] = stmt.body[0].value
-                continue
+        name = _literal_store(stmt)
+        if name and stores[name] == 1 and name not in params and name not in literals:
+            literals[name] = stmt.body[0].value
+            continue
         body.append(stmt)
     if not literals:
         return fn
     fn = fn.with_changes(body=fn.body.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])]))
-    fn = fn.visit(ReplaceReads({k: v.deep_clone for k, v in literals.items()})).visit(_FoldZero())
+    fn = fn.visit(ReplaceReads({k: v.deep_clone for k, v in literals.items()}))
+    if any(type(v) is not cst.Name for v in literals.values()):
+        fn = fn.visit(_FoldZero())
     if any(type(v) is cst.Name for v in literals.values()):
         fn = fn.visit(Simplify(_flag_folding(owner)))  # `if has_layer_past:` now reads `if False:`
     return fn
