@@ -43,5 +43,6 @@ def main() -> None:
     best = min(results)
     print(f"best: rows {best[1]} warps {best[2]}: {best[0] * 1e3:.1f} µs")
 
+
 if __name__ == "__main__":
     main()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import Knockout, dotted, find, walk
+from archread.parsers.passes.base import Knockout, dotted, find, sole_target, walk
 
 _BACKEND_WORDS = ("Flash", "Sdpa", "SDPA", "Flex")
 _REGISTRY = "ALL_ATTENTION_FUNCTIONS"
@@ -77,7 +77,7 @@ class AttentionBackends(Knockout):
         return super().leave_FunctionDef(original, updated)
 
     def leave_Assign(self, original, updated):
-        target = updated.targets[0].target if len(updated.targets) == 1 else None  # exact types: a hot path
+        target = sole_target(updated)
         if type(target) is cst.Name and ((self.alias and target.value in self.alias[-1]) or target.value in self.tables):
             return self.removed(original)
         return updated

@@ -60,6 +60,16 @@ def is_self_attr(node: cst.CSTNode) -> bool:
     return type(node) is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self"
 
 
+def only_small(stmt: cst.CSTNode):
+    """The one small statement of a simple statement line (`x = f(y)`), else None. Exact types: a hot path."""
+    return stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
+
+
+def sole_target(assign: cst.Assign) -> cst.BaseAssignTargetExpression | None:
+    """The target of `target = value`; None for `a = b = value`."""
+    return assign.targets[0].target if len(assign.targets) == 1 else None
+
+
 def _fields(kind: type, layout: bool) -> tuple[str, ...]:
     names = tuple(f.name for f in dataclasses.fields(kind))
     if not layout:
@@ -267,8 +277,8 @@ def read_on_entry(name: str, statements) -> bool:
     """Whether a function reads the value its parameter `name` came in with (not only a value it assigns first).
     statements: (statement, the names it holds) of the body, in order."""
     for stmt, names in statements:
-        small = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
-        target = small.targets[0].target if type(small) is cst.Assign and len(small.targets) == 1 else None
+        small = only_small(stmt)
+        target = sole_target(small) if type(small) is cst.Assign else None
         if type(target) is cst.Name and target.value == name and name not in names_in(small.value):
             return False  # `name = ...` not reading it: the value it came in with is gone
         if name in names:

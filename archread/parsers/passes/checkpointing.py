@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archread.parsers.passes.base import Knockout, is_self_attr
+from archread.parsers.passes.base import Knockout, is_self_attr, sole_target
 
 
 class Checkpointing(Knockout):
@@ -16,7 +16,7 @@ class Checkpointing(Knockout):
     KEEP = ["def f(self, x):\n    return self.layer(x)\n"]
 
     def leave_Assign(self, original, updated):
-        target = updated.targets[0].target if len(updated.targets) == 1 else None  # exact types: a hot path
+        target = sole_target(updated)
         if is_self_attr(target) and target.attr.value == "gradient_checkpointing":
             return self.removed(original)
         return updated

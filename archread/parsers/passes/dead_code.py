@@ -14,7 +14,7 @@ import libcst.matchers as m
 
 from archread.parsers.passes.base import (
     Family, LiteralsFrom, ReplaceReads, StatementTransformer, StripPass, bound_names, find, is_self_attr, names_in,
-    walk)
+    only_small, sole_target, walk)
 from archread.parsers.passes.simplify import Simplify
 
 _BUILTIN_CALLS = {"getattr", "hasattr", "int", "float", "bool", "len", "max", "min", "isinstance", "str", "range"}
@@ -290,12 +290,13 @@ class _FoldZero(cst.CSTTransformer):
 
 def _literal_store(stmt) -> str | None:
     """x of the statement `x = 0`, `x = 1.5`, `x = False`. Exact types, not a matcher: every statement is tested."""
-    small = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
-    if type(small) is not cst.Assign or len(small.targets) != 1 or type(small.targets[0].target) is not cst.Name:
+    small = only_small(stmt)
+    target = sole_target(small) if type(small) is cst.Assign else None
+    if type(target) is not cst.Name:
         return None
     value = small.value
     literal = type(value) in (cst.Integer, cst.Float) or (type(value) is cst.Name and value.value in ("True", "False"))
-    return small.targets[0].target.value if literal else None
+    return target.value if literal else None
 
 
 def _inline_literals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
@@ -380,7 +381,7 @@ class _DropAssignments(cst.CSTTransformer):
         self.dead, self.owner = dead, owner
 
     def leave_Assign(self, original, updated):
-        target = updated.targets[0].target if len(updated.targets) == 1 else None
+        target = sole_target(updated)
         if type(target) is cst.Name and target.value in self.dead:
             return self.owner.removed(original)
         return updated

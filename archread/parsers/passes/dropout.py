@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.passes.base import Knockout, dotted, find, is_self_attr, method
+from archread.parsers.passes.base import Knockout, dotted, find, is_self_attr, method, sole_target
 
 _FUNCTIONAL = {"dropout", "dropout1d", "dropout2d", "alpha_dropout"}
 _MODULES = {"Dropout", "Dropout1d", "Dropout2d", "AlphaDropout"}
@@ -37,7 +37,7 @@ class Dropout(Knockout):
 
     def leave_Assign(self, original, updated):
         # exact types, not matchers: this runs on every assignment, and libcst's matchers are slow
-        target = updated.targets[0].target if len(updated.targets) == 1 else None
+        target = sole_target(updated)
         value = updated.value
         if type(target) is cst.Name and type(value) is cst.Name and target.value == value.value:
             return self.removed(original)  # `x = self.dropout(x)` became `x = x`

@@ -15,7 +15,7 @@ from collections import Counter
 
 import libcst as cst
 
-from archread.parsers.passes.base import StripPass, bound_names, name_counts, walk
+from archread.parsers.passes.base import StripPass, bound_names, name_counts, only_small, sole_target, walk
 from archread.parsers.passes.format import WIDTH, _EMPTY, _Flatten
 
 _PRIMARY = (cst.Name, cst.Attribute, cst.Call, cst.Subscript)  # need no brackets at the head of a chain
@@ -36,7 +36,7 @@ def _statements(body):
 
 def _self_call(stmt) -> str | None:
     """m of the statement `self.m()`."""
-    small = _single(stmt)
+    small = only_small(stmt)
     call = small.value if type(small) is cst.Expr else None
     if type(call) is cst.Call and not call.args and type(call.func) is cst.Attribute:
         if type(call.func.value) is cst.Name and call.func.value.value == "self":
@@ -80,15 +80,9 @@ def _lazy(compute, *args):
     return value
 
 
-def _single(stmt: cst.CSTNode):
-    """The one small statement of a simple statement line, else None."""
-    return stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
-
-
 def _assigned_name(small) -> str | None:
-    if type(small) is cst.Assign and len(small.targets) == 1 and type(small.targets[0].target) is cst.Name:
-        return small.targets[0].target.value
-    return None
+    target = sole_target(small) if type(small) is cst.Assign else None
+    return target.value if type(target) is cst.Name else None
 
 
 def _tuple_names(node) -> list[str] | None:
@@ -118,7 +112,7 @@ def _with_head(expr: cst.BaseExpression, name: str, new: cst.BaseExpression):
 def _movable_past(stmts: list, name: str, reads: set[str]) -> bool:
     """Whether an expression reading `reads` can be evaluated after stmts instead of before them."""
     for stmt in stmts:
-        small = _single(stmt)
+        small = only_small(stmt)
         if type(small) is not cst.Assign or any(type(t.target) not in (cst.Name, cst.Tuple) for t in small.targets):
             return False  # a call for its effect, an attribute store: keep the order
         if name in name_counts(stmt) or reads & set(bound_names(stmt)):
@@ -241,11 +235,11 @@ class Inline(StripPass):
     def _join(self, done: list, stmt, indent: int, counts):
         """(index in done of the statement that joins stmt, the joined statement), or None. Cheap tests first:
         this runs on every statement."""
-        small = _single(stmt)
+        small = only_small(stmt)
         if type(small) is cst.Return and small.value is not None:
             names = _tuple_names(small.value)
             if names:  # `a, b = f(x)` then `return a, b`
-                last = _single(done[-1]) if done else None
+                last = only_small(done[-1]) if done else None
                 if (type(last) is cst.Assign and len(last.targets) == 1 and _tuple_names(last.targets[0].target) == names
                         and len(set(names)) == len(names)):
                     return self._fit(done, len(done) - 1, stmt, small.with_changes(value=last.value), indent)
@@ -261,10 +255,10 @@ class Inline(StripPass):
             return None
         if name is None:
             return None
-        index = next((i for i in range(len(done) - 1, -1, -1) if _assigned_name(_single(done[i])) == name), None)
+        index = next((i for i in range(len(done) - 1, -1, -1) if _assigned_name(only_small(done[i])) == name), None)
         if index is None or name_counts(small.value)[name] != 1:
             return None
-        first = _single(done[index])
+        first = only_small(done[index])
         if index + 1 < len(done) and not _movable_past(done[index + 1:], name, set(name_counts(first.value))):
             return None
         if type(small.value) is cst.Name:  # `return a`, `b = a`: the value moves as it is

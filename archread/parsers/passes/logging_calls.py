@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import StripPass, dotted
+from archread.parsers.passes.base import StripPass, dotted, sole_target
 
 _LOGGERS = ("logger.", "logging.", "warnings.", "print")
 
@@ -22,7 +22,7 @@ class LoggingCalls(StripPass):
         return updated
 
     def leave_Assign(self, original, updated):
-        target = updated.targets[0].target if len(updated.targets) == 1 else None  # exact types: a hot path
+        target = sole_target(updated)
         if type(target) is cst.Name and target.value == "logger":
             return self.removed(original)
         return updated

@@ -29,6 +29,7 @@ _CALLABLE_DECORATORS = {"staticmethod", "classmethod"}
 def _is_none(node) -> bool:
     return type(node) is cst.Name and node.value == "None"
 
+
 def _params(fn: cst.FunctionDef) -> list[cst.Param]:
     return [*fn.params.posonly_params, *fn.params.params]
 

@@ -78,11 +78,10 @@ class Simplify(StripPass):
 
     def _through_none(self, expr: cst.CSTNode) -> bool:
         """`None.device`, `None[0].shape`: an attribute, item or call of a None a knock-out wrote."""
-        if type(expr) not in (cst.Attribute, cst.Subscript, cst.Call):
-            return False
-        while type(expr) in (cst.Attribute, cst.Subscript, cst.Call):
-            expr = expr.func if type(expr) is cst.Call else expr.value
-        return literal_value(expr) is None and bool(self.ctx.origin_of(expr))
+        head = expr
+        while type(head) in (cst.Attribute, cst.Subscript, cst.Call):
+            head = head.func if type(head) is cst.Call else head.value
+        return head is not expr and literal_value(head) is None and bool(self.ctx.origin_of(head))
 
     def _credit(self, test: cst.CSTNode, dropped: cst.CSTNode | None) -> None:
         if dropped is not None:
