@@ -24,7 +24,7 @@ class Simplify(StripPass):
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self._elifs: set[int] = set()
+        self._elifs: dict[int, cst.If] = {}  # id -> node: the node is kept, so its id is never another's
 
     def _fold(self, result: object, *sources: cst.CSTNode) -> cst.BaseExpression:
         node = literal(result) if not isinstance(result, cst.BaseExpression) else result
@@ -63,10 +63,17 @@ class Simplify(StripPass):
         left, right = _truth(updated.left), _truth(updated.right)
         is_and = isinstance(updated.operator, cst.And)
         if left is not None and self.ctx.origin_of(updated.left):
-            return updated.right if left == is_and else updated.left
+            return self._standing_in(updated, updated.right if left == is_and else updated.left)
         if right is not None and self.ctx.origin_of(updated.right):
-            return updated.left if right == is_and else updated.right
+            return self._standing_in(updated, updated.left if right == is_and else updated.right)
         return updated
+
+    def _standing_in(self, whole: cst.BaseExpression, part: cst.BaseExpression) -> cst.BaseExpression:
+        """part in place of whole, in whole's brackets when it is itself an operation: the brackets may be
+        what holds its lines together (`x = (a == 1\n and b)` folded to `a == 1\n and b` would not parse)."""
+        if not whole.lpar or part.lpar or type(part) in _ATOMS:
+            return part
+        return self._fold(part.with_changes(lpar=whole.lpar, rpar=whole.rpar), part)
 
     def leave_IfExp(self, original, updated):
         truth = _truth(updated.test) if self.ctx.origin_of(updated.test) else None
@@ -74,7 +81,7 @@ class Simplify(StripPass):
             truth = False if self._through_none(updated.body) else True if self._through_none(updated.orelse) else None
         if truth is None:
             return updated
-        return updated.body if truth else updated.orelse
+        return self._standing_in(updated, updated.body if truth else updated.orelse)
 
     def _through_none(self, expr: cst.CSTNode) -> bool:
         """`None.device`, `None[0].shape`: an attribute, item or call of a None a knock-out wrote."""
@@ -89,12 +96,12 @@ class Simplify(StripPass):
 
     def visit_If(self, node):
         if isinstance(node.orelse, cst.If):
-            self._elifs.add(id(node.orelse))
+            self._elifs[id(node.orelse)] = node.orelse
 
     def leave_If(self, original, updated):
         fixed = self.ctx.origin_of(updated.test) or isinstance(updated.test, cst.Name)
         truth = _truth(updated.test) if fixed else None
-        if id(original) in self._elifs and truth is not None:  # an `elif` can only become an `else` or vanish
+        if self._elifs.get(id(original)) is original and truth is not None:  # an `elif` can only become an `else` or vanish
             self.ctx.removed[self.ctx.origin_of(updated.test) or self.NAME] += 1
             if truth:
                 return cst.Else(body=updated.body)
@@ -137,6 +144,9 @@ class Simplify(StripPass):
         if not updated.body.body:
             return updated.with_changes(body=updated.body.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])]))
         return updated
+
+
+_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString)
 
 
 def _parenthesize(test: cst.BaseExpression) -> cst.BaseExpression:

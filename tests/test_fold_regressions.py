@@ -1,0 +1,54 @@
+"""Folding bugs found on real files, each pinned to the smallest code that showed it."""
+
+from pathlib import Path
+
+import libcst as cst
+
+from archread.parsers import reduce_source
+from archread.parsers.context import PassContext
+from archread.parsers.passes.simplify import Simplify
+from archread.parsers.source import Source
+
+MODEL = """
+import torch
+from torch import nn
+
+
+class M(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+        self.kind = config.kind
+
+    def forward(self, input_ids, output_attentions=None):
+        fast = (
+            self.kind == "sdpa"
+            and input_ids.dim() == 2
+            and not output_attentions
+        )
+        if fast:
+            return self.proj(input_ids)
+        return self.proj(input_ids) * 2
+"""
+
+
+def test_an_operand_left_by_a_fold_keeps_the_brackets_that_hold_its_lines():
+    # 4.4x BERT: `(a == "sdpa"\n and b\n and not output_attentions)` folded to two bare lines, invalid Python
+    code = reduce_source(Source(path=Path("modeling_m.py"), text=MODEL, model_type="m", release=None)).code
+    compile(code, "reduced", "exec")
+    assert "output_attentions" not in code and 'self.kind == "sdpa"' in code
+
+
+def test_a_fold_reused_on_a_new_tree_does_not_take_a_freed_node_for_an_elif():
+    # signatures reuses one Simplify over many rebuilt functions: a node freed with one tree can share its id
+    # with a node of the next, and an `if` taken for an `elif` became a bare `else:` (nemotron_h, 5.x)
+    ctx = PassContext()
+    fold = Simplify(ctx)
+    tree = cst.parse_module("if a:\n    x = 1\nif None is None:\n    y = 2\n")
+    stmt = tree.body[1]
+    truth = ctx.mark(cst.Name("None"), "signatures")
+    stmt = stmt.with_changes(test=cst.Comparison(truth, [cst.ComparisonTarget(cst.Is(), ctx.mark(cst.Name("None"), "signatures"))]))
+    tree = tree.with_changes(body=[tree.body[0], stmt])
+    fold._elifs[id(stmt)] = cst.If(test=cst.Name("b"), body=stmt.body)  # a stale entry under the same id
+    code = tree.visit(fold).code
+    assert "else" not in code and "y = 2" in code
