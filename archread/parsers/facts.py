@@ -532,6 +532,17 @@ def _activation(c: _Code, mlp: str, act_attrs: set[str], act_calls: list[ast.Cal
     return Fact("mlp.activation", "unknown", None, "no activation resolved")
 
 
+def _sqrt_of_hidden(product: ast.BinOp) -> bool:
+    """`h * hidden_size**0.5`, `h * math.sqrt(config.hidden_size)`: the scale written out, not named."""
+    for side in (product.left, product.right):
+        for n in _walk(side):
+            root = (isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) and isinstance(n.right, ast.Constant)
+                    and n.right.value == 0.5) or (isinstance(n, ast.Call) and _dotted(n.func).endswith("sqrt"))
+            if root and "hidden_size" in _names(n):
+                return True
+    return False
+
+
 def _model_facts(c: _Code) -> list[Fact]:
     out = []
     model = next(iter(c.by_role("model")), None)
@@ -543,7 +554,7 @@ def _model_facts(c: _Code) -> list[Fact]:
         for n in _walk(fn):
             if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult):
                 names = _names(n)
-                if {"embed_scale", "normalizer", "embedding_multiplier", "scale_emb", "emb_scale"} & names:
+                if {"embed_scale", "normalizer", "embedding_multiplier", "scale_emb", "emb_scale"} & names or _sqrt_of_hidden(n):
                     line = n.lineno
                     embed_scale = "multiplier" if {"embedding_multiplier", "scale_emb"} & names else "sqrt_hidden"
     out.append(Fact("embed.scale", embed_scale, line))

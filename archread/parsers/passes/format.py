@@ -84,6 +84,16 @@ def _one_line(node: cst.CSTNode, indent: int) -> cst.CSTNode:
     return _hug(flat, indent) or node
 
 
+def height(stmt: cst.SimpleStatementLine, indent: int) -> int | None:
+    """How many lines the layout gives a statement; None where it would have to leave a line too long."""
+    flat = stmt.visit(_Flatten())
+    text = _EMPTY.code_for_node(flat).strip("\n")
+    if "\n" not in text and indent + len(text) <= WIDTH:
+        return 1
+    laid = _hug(flat, indent)
+    return None if laid is None else _EMPTY.code_for_node(laid).strip("\n").count("\n") + 1
+
+
 def _break(extra: str) -> cst.ParenthesizedWhitespace:
     return cst.ParenthesizedWhitespace(indent=True, last_line=cst.SimpleWhitespace(extra))
 
@@ -97,14 +107,27 @@ def _hug(flat: cst.CSTNode, indent: int) -> cst.CSTNode | None:
     call = getattr(small, "value", None)
     if isinstance(call, (cst.List, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp)):
         return _hug_brackets(flat, small, call, indent)
-    if not isinstance(call, cst.Call) or not call.args:
+    value, call = call, _tail_call(call)
+    if call is None:
         return _next_line(flat, small, indent)
-    first = _EMPTY.code_for_node(small.with_changes(value=call.with_changes(args=[]))).strip()[:-1]
+    first = _EMPTY.code_for_node(small.with_changes(value=_swap_tail(value, call, call.with_changes(args=[])))).strip()[:-1]
     args = _fill(call.args, indent)
     if args is None or indent + len(first) > WIDTH:
         return _next_line(flat, small, indent)
     hugged = call.with_changes(whitespace_before_args=_break("    "), args=args)
-    return flat.with_changes(body=[small.with_changes(value=hugged)])
+    return flat.with_changes(body=[small.with_changes(value=_swap_tail(value, call, hugged))])
+
+
+def _tail_call(value):
+    """The call with arguments a value ends in, through the right operands of unbracketed operations
+    (`h + self.attn(x, mask)`); None if it ends otherwise."""
+    while type(value) is cst.BinaryOperation and not value.lpar:
+        value = value.right
+    return value if type(value) is cst.Call and value.args and not value.lpar else None
+
+
+def _swap_tail(value, call, new):
+    return new if value is call else value.with_changes(right=_swap_tail(value.right, call, new))
 
 
 def _next_line(flat, small, indent: int):

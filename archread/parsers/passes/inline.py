@@ -1,11 +1,15 @@
-"""Inline: a temporary that only feeds the statement after it joins that statement.
+"""Inline: a temporary that only feeds a later statement joins that statement.
 
 `out = self.o_proj(out); return out` becomes `return self.o_proj(out)`; `q = self.q_proj(h)` … `q = q.view(s)
 .transpose(1, 2)` becomes `q = self.q_proj(h).view(s).transpose(1, 2)`; `cos, sin = f(x); return cos, sin`
-becomes `return f(x)`; `a = f(x); b = a` becomes `b = f(x)`. Only the forms that read as one equation: the
-temporary is returned, renamed, or heads a method chain of a statement that rebinds it; it is read exactly
-once there; the statements it moves past are plain assignments that neither touch it nor rebind what it
-reads; and the joined statement takes fewer lines than the two did. A helper method run once from another
+becomes `return f(x)`; and in general `residual = h; h = self.norm(h); h = self.mlp(h); return residual + h`
+becomes `return h + self.mlp(self.norm(h))`, the equation the four lines spell. A temporary joins only where
+its one read is sure to run, once, after nothing that could tell the difference (no mutating call evaluated
+before it, none in it, none moved past); where it is dead afterwards; where the statements it moves past are
+plain assignments that neither touch it nor rebind what it reads; and where the result takes fewer lines (at
+most two, or as many as the taller of the two). A literal stays for the folds that read it by name, and an
+operation does not become the bracketed head of a method chain. `e = self.embed(ids)` … `h = e` with e
+dead afterwards names it h from the start. A helper method run once from another
 (`self._init_rope()`) is inlined the same way, its body in place of the call.
 """
 
@@ -15,8 +19,10 @@ from collections import Counter
 
 import libcst as cst
 
-from archread.parsers.passes.base import StripPass, bound_names, name_counts, only_small, sole_target, walk
-from archread.parsers.passes.format import WIDTH, _EMPTY, _Flatten
+from archread.parsers.expressions import effect_free, read_site, replaced
+from archread.parsers.passes.base import (
+    ReplaceReads, StripPass, bound_names, name_counts, only_small, sole_target, walk)
+from archread.parsers.passes.format import WIDTH, _EMPTY, _Flatten, height
 
 _PRIMARY = (cst.Name, cst.Attribute, cst.Call, cst.Subscript)  # need no brackets at the head of a chain
 _BLOCKS = (cst.If, cst.Else, cst.For, cst.While, cst.With)
@@ -120,6 +126,26 @@ def _movable_past(stmts: list, name: str, reads: set[str]) -> bool:
     return True
 
 
+def _literal(value) -> bool:
+    return type(value) in (cst.Integer, cst.Float, cst.SimpleString) or (
+        type(value) is cst.Name and value.value in ("True", "False", "None"))
+
+
+def _bracketed_head(value, path: list) -> bool:
+    """Whether value would head a method chain in brackets there (`(h * w).to(dtype)`), which reads worse
+    than the temporary did."""
+    if len(path) < 2 or type(value) in (cst.Name, cst.Attribute, cst.Call, cst.Subscript) or value.lpar:
+        return False
+    parent = path[-2]
+    return (type(parent) is cst.Attribute and parent.value is path[-1]) or (
+        type(parent) in (cst.Call, cst.Subscript) and getattr(parent, "func", getattr(parent, "value", None)) is path[-1])
+
+
+def _height(stmt, indent: int) -> int:
+    """Lines the layout will give stmt (as many as it has now where it cannot do better)."""
+    return height(stmt, indent) or _EMPTY.code_for_node(stmt).strip("\n").count("\n") + 1
+
+
 def _lead(small) -> str:
     """What comes before the value: `return `, `x = `."""
     return "return " if type(small) is cst.Return else _EMPTY.code_for_node(small.targets[0]).strip() + " "
@@ -132,24 +158,39 @@ def _fits(stmt: cst.SimpleStatementLine, indent: int) -> bool:
 
 class Inline(StripPass):
     NAME = "inline"
-    DESCRIPTION = "A temporary read once, by a return, a rename or a method chain that rebinds it, joins that statement."
+    DESCRIPTION = "A temporary read once, where moving its value there changes nothing, joins that statement."
     STRIP = [
         ("def f(self, h):\n    out = self.proj(h)\n    return out\n", "def f(self, h):\n    return self.proj(h)\n"),
         ("def f(self, h):\n    q = self.q(h)\n    k = self.k(h)\n    q = q.view(2, 3)\n    return q, k\n",
-         "def f(self, h):\n    k = self.k(h)\n    q = self.q(h).view(2, 3)\n    return q, k\n"),
+         "def f(self, h):\n    return self.q(h).view(2, 3), self.k(h)\n"),
+        ("def f(self, h):\n    residual = h\n    h = self.norm(h)\n    h = self.mlp(h)\n    return residual + h\n",
+         "def f(self, h):\n    return h + self.mlp(self.norm(h))\n"),
+        ("def f(self, ids):\n    e = self.embed(ids)\n    m = self.mask(e, e)\n    h = e\n    return self.layer(h, m)\n",
+         "def f(self, ids):\n    h = self.embed(ids)\n    return self.layer(h, self.mask(h, h))\n"),
+        ("def f(a, b, c):\n    t = b - c\n    u = b * c\n    return a - t, a + u\n", "def f(a, b, c):\n    return a - (b - c), a + b * c\n"),
         ("def f(self, x):\n    cos, sin = self.rope(x)\n    return cos, sin\n", "def f(self, x):\n    return self.rope(x)\n"),
-        ("def f(self, h):\n    a = self.q(h)\n    b = a\n    return b * 2\n", "def f(self, h):\n    b = self.q(h)\n    return b * 2\n"),
+        ("def f(self, h):\n    a = self.q(h)\n    b = a\n    return b * 2\n", "def f(self, h):\n    return self.q(h) * 2\n"),
         ("class A(nn.Module):\n    def __init__(self, config):\n        self.config = config\n        self._init_rope()\n\n"
          "    def _init_rope(self):\n        if self.config.rope:\n            self.rope = R()\n",
          "class A(nn.Module):\n    def __init__(self, config):\n        self.config = config\n        if self.config.rope:\n"
          "            self.rope = R()\n"),
     ]
     KEEP = [
-        "def f(self, h):\n    q = self.q(h)\n    h = h + 1\n    q = q.view(2, 3)\n    return q, h\n",  # h changes between
-        "def f(self, h):\n    q = self.q(h)\n    self.log(q)\n    q = q.view(2, 3)\n    return q, h\n",  # q read between
+        "def f(self, h):\n    q = self.q(h)\n    h = h + 1\n    q = q.view(2, 3)\n    return q * q, h * h\n",  # h changes between
+        "def f(self, h):\n    q = self.q(h)\n    self.log(q)\n    q = q.view(2, 3)\n    return q, q.shape\n",  # q read between
         "def f(self, h):\n    q = self.q(h)\n    q = q.view(q.shape[0], 3)\n    return q * q\n",  # read twice
-        "def f(self, h):\n    y = self.mlp(h)\n    return h + y\n",  # not a return of it nor a chain on it
-        "def f(self, h):\n    a = self.q(h)\n    b = a\n    return a + b\n",  # a read after the rename
+        "def f(self, h):\n    t = h.mul_(2)\n    return self.proj(t)\n",  # in place: where it runs matters
+        "def f(self, h):\n    t = self.q(h)\n    return self.buf.add_(1) + t\n",  # would run after a mutation
+        "def f(self, h, c):\n    t = self.q(h)\n    return t if c else h\n",  # would run only sometimes
+        "def f(self, h):\n    for i in h:\n        t = self.q(i)\n        h = self.k(t)\n    return h + t\n",  # read after
+        "def f(self, h):\n    t = self.q(h)\n    h = self.k(t)\n    if h.shape[0]:\n        h = h + t\n    return h\n",
+        "class A:\n    n = 2\n    m = n * 2\n",  # a class attribute, not a temporary
+        "def f(self, ids):\n    e = self.embed(ids)\n    h = e\n    for layer in self.layers:\n        h = layer(h, e)\n    return h\n",
+        "class N:\n    def forward(self, hidden_states):\n        variance = hidden_states.pow(2).mean(-1, keepdim=True)\n"
+        "        hidden_states = hidden_states * torch.rsqrt(variance + self.variance_epsilon)\n"
+        "        return self.weight * hidden_states.to(torch.float16)\n",  # past the line width
+        "def f(self, h):\n    h = h * 2\n    return h.to(torch.float16)\n",  # `(h * 2).to(...)` reads worse
+        "def f(self, h):\n    a = self.q(h)\n    b = a\n    a = a + 1\n    return a * a + b\n",  # a changes after the rename
         "class A(nn.Module):\n    def __init__(self):\n        self._build()\n\n    def _build(self):\n        if x:\n"
         "            return\n        self.p = 1\n",  # the helper's return would leave the caller
         "class A(nn.Module):\n    def __init__(self):\n        self._build()\n\n    def forward(self, x):\n"
@@ -160,7 +201,7 @@ class Inline(StripPass):
 
     def leave_Module(self, original, updated):
         updated = self._inline_helpers(updated)
-        return updated.with_changes(body=self._block(updated.body, 0, Counter))
+        return updated.with_changes(body=self._block(updated.body, 0, Counter, None))
 
     def _inline_helpers(self, module: cst.Module) -> cst.Module:
         """A method taking only `self` and returning nothing, called once, as the statement `self.m()` in
@@ -201,36 +242,117 @@ class Inline(StripPass):
             members.append(f)
         return cls.with_changes(body=cls.body.with_changes(body=members))
 
-    def _block(self, body, indent: int, counts) -> list:
+    def _block(self, body, indent: int, counts, scope: str | None) -> list:
         """counts(): each name's occurrences in the enclosing function, counted on first use (stale only upwards
-        as joins remove some)."""
+        as joins remove some). scope: "body" for a function's own body, "nested" for a block inside one, None
+        at module and class level, where a name is a global or an attribute and stays."""
         out = []
-        for stmt in body:
-            stmt = self._nested(stmt, indent, counts)
-            joined = self._join(out, stmt, indent, counts)
-            if joined is None:
-                out.append(stmt)
-            else:
-                index, merged = joined
-                del out[index]
-                out.append(merged)
+        for i, stmt in enumerate(body):
+            stmt = self._nested(stmt, indent, counts, scope)
+            renamed = self._renamed(out, stmt, body[i + 1:], scope, counts) if scope else None
+            if renamed is not None:  # `e = self.embed(ids)` … `h = e`: e is h from the start
+                j, span = renamed
+                out[j:] = span
                 self.ctx.removed[self.NAME] += 1
+                continue
+            while True:  # a joined statement may take the temporary before it too
+                joined = self._join(out, stmt, indent, counts) or (
+                    self._nest(out, stmt, indent, counts, body[i + 1:], scope) if scope else None)
+                if joined is None:
+                    break
+                index, stmt = joined
+                del out[index]
+                self.ctx.removed[self.NAME] += 1
+            out.append(stmt)
         return out
 
-    def _nested(self, stmt, indent: int, counts):
+    def _nested(self, stmt, indent: int, counts, scope: str | None):
         """stmt with the statement lists inside it (class and function bodies, branches, loops) joined too."""
         kind = type(stmt)
         if kind in (cst.ClassDef, cst.FunctionDef) or kind in _BLOCKS:
             changes = {}
             if kind is cst.FunctionDef:
-                counts = _lazy(name_counts, stmt.body)
+                counts, inner = _lazy(name_counts, stmt.body), "body"
+            else:
+                inner = None if kind is cst.ClassDef or scope is None else "nested"
             if type(stmt.body) is cst.IndentedBlock:
-                changes["body"] = stmt.body.with_changes(body=self._block(stmt.body.body, indent + 4, counts))
+                changes["body"] = stmt.body.with_changes(body=self._block(stmt.body.body, indent + 4, counts, inner))
             orelse = getattr(stmt, "orelse", None)
             if orelse is not None:
-                changes["orelse"] = self._nested(orelse, indent, counts)
+                changes["orelse"] = self._nested(orelse, indent, counts, scope)
             return stmt.with_changes(**changes) if changes else stmt
         return stmt
+
+    def _nest(self, done: list, stmt, indent: int, counts, rest: list, scope: str):
+        """(index in done, joined statement) where a temporary read once in stmt's value can take its place
+        there: the read is sure to run, nothing evaluated before it or moved past changes anything, the
+        temporary is dead after stmt, and the result takes fewer lines, at most two (or stmt's own)."""
+        small = only_small(stmt)
+        kind = type(small)
+        if not ((kind is cst.Assign and len(small.targets) == 1) or kind is cst.Expr or (kind is cst.Return and small.value)):
+            return None
+        reads, seen = name_counts(small.value), set()
+        for index in range(len(done) - 1, -1, -1):
+            first = only_small(done[index])
+            if first is None:
+                return None  # nothing moves past a compound statement
+            name = _assigned_name(first)
+            if name is None or name in seen or reads[name] != 1:
+                seen.add(name)
+                continue
+            seen.add(name)
+            site = read_site(small.value, name)
+            if site is None or _literal(first.value) or not effect_free(first.value, *site[1]):
+                continue  # a literal stays for the folds that read it by name
+            if _bracketed_head(first.value, site[0]):
+                continue
+            between = done[index + 1:]
+            if between and not (effect_free(*between) and _movable_past(between, name, set(name_counts(first.value)))):
+                continue
+            if not self._dead_after(name, small, done[index], stmt, rest, scope, counts):
+                continue
+            merged = stmt.with_changes(body=[small.with_changes(value=replaced(small.value, site[0], first.value))])
+            lines = height(merged, indent)
+            old = _height(stmt, indent)
+            before = _height(done[index], indent)
+            if lines is not None and lines < before + old and lines <= max(2, old, before):
+                return index, merged
+        return None
+
+    def _renamed(self, done: list, stmt, rest: list, scope: str, counts):
+        """(index in done, its statements from there on) with `b` called `a` from its assignment on, where
+        stmt is `a = b`, b is dead after it and a is not mentioned from b's assignment to stmt."""
+        small = only_small(stmt)
+        a = _assigned_name(small)
+        if a is None or type(small.value) is not cst.Name or small.value.value == a:
+            return None
+        b = small.value.value
+        j = next((j for j in range(len(done) - 1, -1, -1) if _assigned_name(only_small(done[j])) == b), None)
+        if j is None:
+            return None
+        span = done[j:]
+        if any(a in name_counts(s) or any(type(n) in _SCOPED for n in walk(s)) for s in span) \
+                or any(bound_names(s)[b] for s in span[1:]):
+            return None
+        if not self._dead_after(b, small, span[0], stmt, rest, scope, counts):
+            return None
+        rename = ReplaceReads({b: lambda: cst.Name(a)})
+        return j, [s.visit(rename) for s in span]
+
+    @staticmethod
+    def _dead_after(name: str, small, definition, stmt, rest: list, scope: str, counts) -> bool:
+        """Whether nothing reads name's value after stmt (which reads it once)."""
+        if type(small) is cst.Return or (type(small) is cst.Assign and name in bound_names(small.targets[0])):
+            return True
+        for later in rest:
+            later_small = only_small(later)
+            if _assigned_name(later_small) == name and name not in name_counts(later_small.value):
+                return True  # rebound before any read
+            if name in name_counts(later):
+                return False
+        if scope == "body":
+            return True
+        return counts()[name] == name_counts(definition)[name] + name_counts(stmt)[name]  # inside a loop or branch
 
     def _join(self, done: list, stmt, indent: int, counts):
         """(index in done of the statement that joins stmt, the joined statement), or None. Cheap tests first:
