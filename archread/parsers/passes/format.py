@@ -86,8 +86,10 @@ def _one_line(node: cst.CSTNode, indent: int) -> cst.CSTNode:
 
 def height(stmt: cst.SimpleStatementLine, indent: int) -> int | None:
     """How many lines the layout gives a statement; None where it would have to leave a line too long."""
-    flat = stmt.visit(_Flatten())
-    text = _EMPTY.code_for_node(flat).strip("\n")
+    flat, text = stmt, _EMPTY.code_for_node(stmt).strip("\n")
+    if "\n" in text:  # flattening is a whole visit: only for what spans lines now
+        flat = stmt.visit(_Flatten())
+        text = _EMPTY.code_for_node(flat).strip("\n")
     if "\n" not in text and indent + len(text) <= WIDTH:
         return 1
     laid = _hug(flat, indent)

@@ -141,19 +141,13 @@ def _bracketed_head(value, path: list) -> bool:
         type(parent) in (cst.Call, cst.Subscript) and getattr(parent, "func", getattr(parent, "value", None)) is path[-1])
 
 
-def _height(stmt, indent: int) -> int:
-    """Lines the layout will give stmt (as many as it has now where it cannot do better)."""
-    return height(stmt, indent) or _EMPTY.code_for_node(stmt).strip("\n").count("\n") + 1
-
-
 def _lead(small) -> str:
     """What comes before the value: `return `, `x = `."""
     return "return " if type(small) is cst.Return else _EMPTY.code_for_node(small.targets[0]).strip() + " "
 
 
 def _fits(stmt: cst.SimpleStatementLine, indent: int) -> bool:
-    text = _EMPTY.code_for_node(stmt.visit(_Flatten())).strip()
-    return "\n" not in text and indent + len(text) <= WIDTH
+    return height(stmt, indent) == 1
 
 
 class Inline(StripPass):
@@ -200,6 +194,7 @@ class Inline(StripPass):
     ]
 
     def leave_Module(self, original, updated):
+        self._heights: dict[int, tuple[cst.CSTNode, int]] = {}
         updated = self._inline_helpers(updated)
         return updated.with_changes(body=self._block(updated.body, 0, Counter, None))
 
@@ -311,10 +306,13 @@ class Inline(StripPass):
                 continue
             if not self._dead_after(name, small, done[index], stmt, rest, scope, counts):
                 continue
+            (old, old_width), (before, before_width) = self._measure(stmt, indent), self._measure(done[index], indent)
+            if old == before == 1:  # two one-liners join only onto one line: their widths say whether it can
+                width = indent + old_width + before_width - len(name) * 2 - 3 + 2  # less `name = `, plus brackets
+                if width > WIDTH + 2:
+                    continue
             merged = stmt.with_changes(body=[small.with_changes(value=replaced(small.value, site[0], first.value))])
-            lines = height(merged, indent)
-            old = _height(stmt, indent)
-            before = _height(done[index], indent)
+            lines = 1 if old == before == 1 and width <= WIDTH else height(merged, indent)
             if lines is not None and lines < before + old and lines <= max(2, old, before):
                 return index, merged
         return None
@@ -338,6 +336,18 @@ class Inline(StripPass):
             return None
         rename = ReplaceReads({b: lambda: cst.Name(a)})
         return j, [s.visit(rename) for s in span]
+
+    def _measure(self, stmt, indent: int) -> tuple[int, int]:
+        """(lines the layout will give stmt, as many as it has now where it cannot do better; its width when
+        one line), remembered: a statement is measured against every temporary before it."""
+        hit = self._heights.get(id(stmt))
+        if hit is None or hit[0] is not stmt:
+            text = _EMPTY.code_for_node(stmt).strip("\n")
+            lines = 1 if "\n" not in text and indent + len(text) <= WIDTH else (height(stmt, indent) or text.count("\n") + 1)
+            if lines == 1 and "\n" in text:  # wrapped now, one line once laid out
+                text = _EMPTY.code_for_node(stmt.visit(_Flatten()))
+            hit = self._heights[id(stmt)] = (stmt, (lines, len(text.strip()) if lines == 1 else 0))
+        return hit[1]
 
     @staticmethod
     def _dead_after(name: str, small, definition, stmt, rest: list, scope: str, counts) -> bool:
