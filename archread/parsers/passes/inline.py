@@ -126,6 +126,13 @@ def _movable_past(stmts: list, name: str, reads: set[str]) -> bool:
     return True
 
 
+def _binds(target, name: str) -> bool:
+    """Whether an assignment target rebinds the local name (`x`, `x, y`; not `self.x` nor `d[x]`)."""
+    if type(target) is cst.Name:
+        return target.value == name
+    return type(target) in (cst.Tuple, cst.List) and any(_binds(e.value, name) for e in target.elements)
+
+
 def _literal(value) -> bool:
     return type(value) in (cst.Integer, cst.Float, cst.SimpleString) or (
         type(value) is cst.Name and value.value in ("True", "False", "None"))
@@ -161,6 +168,8 @@ class Inline(StripPass):
          "def f(self, h):\n    return h + self.mlp(self.norm(h))\n"),
         ("def f(self, ids):\n    e = self.embed(ids)\n    m = self.mask(e, e)\n    h = e\n    return self.layer(h, m)\n",
          "def f(self, ids):\n    h = self.embed(ids)\n    return self.layer(h, self.mask(h, h))\n"),
+        ("def f(self, h):\n    h = self.attn(h) + h\n    n = self.norm(h)\n    r = h\n    return self.ffn(n, r) + r\n",
+         "def f(self, h):\n    r = self.attn(h) + h\n    return self.ffn(self.norm(r), r) + r\n"),  # the h it reads stays h
         ("def f(a, b, c):\n    t = b - c\n    u = b * c\n    return a - t, a + u\n", "def f(a, b, c):\n    return a - (b - c), a + b * c\n"),
         ("def f(self, x):\n    cos, sin = self.rope(x)\n    return cos, sin\n", "def f(self, x):\n    return self.rope(x)\n"),
         ("def f(self, h):\n    a = self.q(h)\n    b = a\n    return b * 2\n", "def f(self, h):\n    return self.q(h) * 2\n"),
@@ -179,6 +188,7 @@ class Inline(StripPass):
         "def f(self, h):\n    for i in h:\n        t = self.q(i)\n        h = self.k(t)\n    return h + t\n",  # read after
         "def f(self, h):\n    t = self.q(h)\n    h = self.k(t)\n    if h.shape[0]:\n        h = h + t\n    return h\n",
         "class A:\n    n = 2\n    m = n * 2\n",  # a class attribute, not a temporary
+        "def f(self, c):\n    n = c.n if c.n else 2\n    self.n = n\n    self.w = W(n)\n",  # `self.n` does not rebind n
         "def f(self, ids):\n    e = self.embed(ids)\n    h = e\n    for layer in self.layers:\n        h = layer(h, e)\n    return h\n",
         "class N:\n    def forward(self, hidden_states):\n        variance = hidden_states.pow(2).mean(-1, keepdim=True)\n"
         "        hidden_states = hidden_states * torch.rsqrt(variance + self.variance_epsilon)\n"
@@ -335,7 +345,9 @@ class Inline(StripPass):
         if not self._dead_after(b, small, span[0], stmt, rest, scope, counts):
             return None
         rename = ReplaceReads({b: lambda: cst.Name(a)})
-        return j, [s.visit(rename) for s in span]
+        first = only_small(span[0])  # its value reads the b before it: only its target is renamed
+        head = span[0].with_changes(body=[first.with_changes(targets=[first.targets[0].with_changes(target=cst.Name(a))])])
+        return j, [head, *(s.visit(rename) for s in span[1:])]
 
     def _measure(self, stmt, indent: int) -> tuple[int, int]:
         """(lines the layout will give stmt, as many as it has now where it cannot do better; its width when
@@ -352,7 +364,7 @@ class Inline(StripPass):
     @staticmethod
     def _dead_after(name: str, small, definition, stmt, rest: list, scope: str, counts) -> bool:
         """Whether nothing reads name's value after stmt (which reads it once)."""
-        if type(small) is cst.Return or (type(small) is cst.Assign and name in bound_names(small.targets[0])):
+        if type(small) is cst.Return or (type(small) is cst.Assign and _binds(small.targets[0].target, name)):
             return True
         for later in rest:
             later_small = only_small(later)
