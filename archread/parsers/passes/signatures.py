@@ -321,7 +321,8 @@ class _Graph:
                 if kind is cst.Call:
                     fine.add(id(node.func))
                     if dotted(node.func) in _LOOP_WRAPPERS | {"len"}:
-                        fine.update(id(a.value) for a in node.args)
+                        fine.update(id(a.value) for a in node.args)  # `enumerate(self.layers[:n])` too
+                        fine.update(id(a.value.value) for a in node.args if type(a.value) is cst.Subscript)
                 elif kind is cst.Attribute:
                     fine.add(id(node.value))  # self.x.y: reads an attribute of the submodule
                 elif kind is cst.AssignTarget:
