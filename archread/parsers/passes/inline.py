@@ -188,6 +188,7 @@ class Inline(StripPass):
         "def f(self, h):\n    for i in h:\n        t = self.q(i)\n        h = self.k(t)\n    return h + t\n",  # read after
         "def f(self, h):\n    t = self.q(h)\n    h = self.k(t)\n    if h.shape[0]:\n        h = h + t\n    return h\n",
         "class A:\n    n = 2\n    m = n * 2\n",  # a class attribute, not a temporary
+        "def f(self, x, out, c):\n    for i in c:\n        s = c[i]\n        out[s:] = self.w(x[s:])\n    return out\n",
         "def f(self, c):\n    n = c.n if c.n else 2\n    self.n = n\n    self.w = W(n)\n",  # `self.n` does not rebind n
         "def f(self, ids):\n    e = self.embed(ids)\n    h = e\n    for layer in self.layers:\n        h = layer(h, e)\n    return h\n",
         "class N:\n    def forward(self, hidden_states):\n        variance = hidden_states.pow(2).mean(-1, keepdim=True)\n"
@@ -204,7 +205,8 @@ class Inline(StripPass):
     ]
 
     def leave_Module(self, original, updated):
-        self._heights: dict[int, tuple[cst.CSTNode, int]] = {}
+        self._heights: dict[int, tuple[cst.CSTNode, tuple[int, int]]] = {}
+        self._counted: dict[int, tuple[cst.CSTNode, Counter]] = {}
         updated = self._inline_helpers(updated)
         return updated.with_changes(body=self._block(updated.body, 0, Counter, None))
 
@@ -306,6 +308,8 @@ class Inline(StripPass):
                 seen.add(name)
                 continue
             seen.add(name)
+            if kind is cst.Assign and name in self._names(small.targets[0]) and not _binds(small.targets[0].target, name):
+                continue  # `out[start:end] = f(x[start:end])`: the target reads it too, after the value
             site = read_site(small.value, name)
             if site is None or _literal(first.value) or not effect_free(first.value, *site[1]):
                 continue  # a literal stays for the folds that read it by name
@@ -361,17 +365,22 @@ class Inline(StripPass):
             hit = self._heights[id(stmt)] = (stmt, (lines, len(text.strip()) if lines == 1 else 0))
         return hit[1]
 
-    @staticmethod
-    def _dead_after(name: str, small, definition, stmt, rest: list, scope: str, counts) -> bool:
+    def _names(self, stmt) -> Counter:
+        """name_counts of a statement, remembered: the statements after a candidate are read for each one."""
+        hit = self._counted.get(id(stmt))
+        if hit is None or hit[0] is not stmt:
+            hit = self._counted[id(stmt)] = (stmt, name_counts(stmt))
+        return hit[1]
+
+    def _dead_after(self, name: str, small, definition, stmt, rest: list, scope: str, counts) -> bool:
         """Whether nothing reads name's value after stmt (which reads it once)."""
         if type(small) is cst.Return or (type(small) is cst.Assign and _binds(small.targets[0].target, name)):
             return True
         for later in rest:
+            if name not in self._names(later):
+                continue
             later_small = only_small(later)
-            if _assigned_name(later_small) == name and name not in name_counts(later_small.value):
-                return True  # rebound before any read
-            if name in name_counts(later):
-                return False
+            return _assigned_name(later_small) == name and name not in name_counts(later_small.value)  # rebound first
         if scope == "body":
             return True
         return counts()[name] == name_counts(definition)[name] + name_counts(stmt)[name]  # inside a loop or branch
