@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import libcst as cst
 
@@ -87,13 +88,23 @@ def _one_line(node: cst.CSTNode, indent: int) -> cst.CSTNode:
 def height(stmt: cst.SimpleStatementLine, indent: int) -> int | None:
     """How many lines the layout gives a statement; None where it would have to leave a line too long."""
     flat, text = stmt, _EMPTY.code_for_node(stmt).strip("\n")
-    if "\n" in text:  # flattening is a whole visit: only for what spans lines now
+    if "\n" in text:  # flattening is a whole visit: the text joined as it would join first, if it can say
+        if '"""' not in text and "'''" not in text and "\\\n" not in text and indent + len(_joined(text)) <= WIDTH:
+            return 1
         flat = stmt.visit(_Flatten())
         text = _EMPTY.code_for_node(flat).strip("\n")
     if "\n" not in text and indent + len(text) <= WIDTH:
         return 1
     laid = _hug(flat, indent)
     return None if laid is None else _EMPTY.code_for_node(laid).strip("\n").count("\n") + 1
+
+
+_LINE_BREAK = re.compile(r"([(\[{]?)[ \t]*\n\s*([)\]}]?)")
+
+
+def _joined(text: str) -> str:
+    """A bracketed statement's lines joined as _Flatten joins them, trailing commas kept: never narrower."""
+    return _LINE_BREAK.sub(lambda m: m[1] + m[2] if m[1] or m[2] else " ", text.strip())
 
 
 def _break(extra: str) -> cst.ParenthesizedWhitespace:

@@ -22,7 +22,7 @@ import libcst as cst
 from archread.parsers.expressions import effect_free, read_site, replaced
 from archread.parsers.passes.base import (
     ReplaceReads, StripPass, bound_names, name_counts, only_small, sole_target, walk)
-from archread.parsers.passes.format import WIDTH, _EMPTY, _Flatten, height
+from archread.parsers.passes.format import WIDTH, _EMPTY, _Flatten, _joined, height
 
 _PRIMARY = (cst.Name, cst.Attribute, cst.Call, cst.Subscript)  # need no brackets at the head of a chain
 _BLOCKS = (cst.If, cst.Else, cst.For, cst.While, cst.With)
@@ -321,12 +321,13 @@ class Inline(StripPass):
             if not self._dead_after(name, small, done[index], stmt, rest, scope, counts):
                 continue
             (old, old_width), (before, before_width) = self._measure(stmt, indent), self._measure(done[index], indent)
-            if old == before == 1:  # two one-liners join only onto one line: their widths say whether it can
-                width = indent + old_width + before_width - len(name) * 2 - 3 + 2  # less `name = `, plus brackets
-                if width > WIDTH + 2:
-                    continue
+            width = old_width + before_width - len(name) * 2 - 3  # joined on one line, less `name = `
+            if old == before == 1 and indent + width > WIDTH:
+                continue  # two one-liners join only onto one line
+            if -(-(width - 8) // (WIDTH - indent)) > min(before + old - 1, max(2, old, before)):
+                continue  # too wide for the lines it may take, whatever the layout (8: commas and spaces it drops)
             merged = stmt.with_changes(body=[small.with_changes(value=replaced(small.value, site[0], first.value))])
-            lines = 1 if old == before == 1 and width <= WIDTH else height(merged, indent)
+            lines = 1 if old == before == 1 and indent + width + 2 <= WIDTH else height(merged, indent)  # 2: brackets
             if lines is not None and lines < before + old and lines <= max(2, old, before):
                 return index, merged
         return None
@@ -354,15 +355,15 @@ class Inline(StripPass):
         return j, [head, *(s.visit(rename) for s in span[1:])]
 
     def _measure(self, stmt, indent: int) -> tuple[int, int]:
-        """(lines the layout will give stmt, as many as it has now where it cannot do better; its width when
-        one line), remembered: a statement is measured against every temporary before it."""
+        """(lines the layout will give stmt, as many as it has now where it cannot do better; its width on one
+        line, at most), remembered: a statement is measured against every temporary before it."""
         hit = self._heights.get(id(stmt))
         if hit is None or hit[0] is not stmt:
             text = _EMPTY.code_for_node(stmt).strip("\n")
             lines = 1 if "\n" not in text and indent + len(text) <= WIDTH else (height(stmt, indent) or text.count("\n") + 1)
             if lines == 1 and "\n" in text:  # wrapped now, one line once laid out
                 text = _EMPTY.code_for_node(stmt.visit(_Flatten()))
-            hit = self._heights[id(stmt)] = (stmt, (lines, len(text.strip()) if lines == 1 else 0))
+            hit = self._heights[id(stmt)] = (stmt, (lines, len(text.strip() if lines == 1 else _joined(text))))
         return hit[1]
 
     def _names(self, stmt) -> Counter:
