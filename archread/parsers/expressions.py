@@ -48,17 +48,11 @@ def _before(parent: cst.CSTNode, child: cst.CSTNode) -> list | None:
     in an order not modelled here."""
     kind = type(parent)
     if kind is cst.Call:
-        if child is parent.func:
-            return []
-        args = list(parent.args)
-        return [parent.func, *args[:args.index(child)]]
+        return _after_head(parent.func, parent.args, child)
     if kind is cst.BinaryOperation:
         return [] if child is parent.left else [parent.left]
     if kind is cst.Subscript:
-        if child is parent.value:
-            return []
-        elements = list(parent.slice)
-        return [parent.value, *elements[:elements.index(child)]]
+        return _after_head(parent.value, parent.slice, child)
     if kind is cst.Slice:
         parts = [p for p in (parent.lower, parent.upper, parent.step) if p is not None]
         return parts[:parts.index(child)]
@@ -77,6 +71,14 @@ def _before(parent: cst.CSTNode, child: cst.CSTNode) -> list | None:
                 cst.UnaryOperation, cst.Attribute):
         return []
     return None
+
+
+def _after_head(head: cst.CSTNode, items, child: cst.CSTNode) -> list:
+    """`f(a, b)`, `x[a, b]`: the head, then the items in order."""
+    if child is head:
+        return []
+    items = list(items)
+    return [head, *items[:items.index(child)]]
 
 
 def read_site(expr: cst.BaseExpression, name: str) -> tuple[list, list] | None:
