@@ -293,7 +293,7 @@ class Inline(StripPass):
     def _nest(self, done: list, stmt, indent: int, counts, rest: list, scope: str):
         """(index in done, joined statement) where a temporary read once in stmt's value can take its place
         there: the read is sure to run, nothing evaluated before it or moved past changes anything, the
-        temporary is dead after stmt, and the result takes fewer lines, at most two (or stmt's own)."""
+        temporary is dead after stmt, and the result takes fewer lines, at most two (or the taller one's)."""
         small = only_small(stmt)
         kind = type(small)
         if not ((kind is cst.Assign and len(small.targets) == 1) or kind is cst.Expr or (kind is cst.Return and small.value)):
