@@ -15,6 +15,17 @@ _OPERATORS = (cst.CompFor, cst.CompIf, cst.BaseBinaryOp, cst.BaseBooleanOp, cst.
 _TIGHT_FIELDS = {"whitespace_before_args", "whitespace_before_params", "whitespace_after_star", "whitespace_after_arg", "whitespace_after_param", "whitespace_after_star_star"}
 
 
+_WHITESPACE_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _whitespace_fields(kind: type) -> tuple[str, ...]:
+    """The fields of a node type that can hold a line break inside brackets (libcst names them whitespace_*)."""
+    names = _WHITESPACE_FIELDS.get(kind)
+    if names is None:
+        names = _WHITESPACE_FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind) if f.name.startswith("whitespace"))
+    return names
+
+
 class _Flatten(cst.CSTTransformer):
     """Turn line breaks inside brackets into single spaces (or nothing) and drop trailing commas."""
 
@@ -23,10 +34,9 @@ class _Flatten(cst.CSTTransformer):
         if not isinstance(updated, cst.CSTNode):
             return updated
         changes = {}
-        for field in dataclasses.fields(updated):
-            value = getattr(updated, field.name)
-            if isinstance(value, cst.ParenthesizedWhitespace):
-                changes[field.name] = cst.SimpleWhitespace(self._gap(updated, field.name))
+        for name in _whitespace_fields(type(updated)):
+            if type(getattr(updated, name)) is cst.ParenthesizedWhitespace:
+                changes[name] = cst.SimpleWhitespace(self._gap(updated, name))
         return updated.with_changes(**changes) if changes else updated
 
     @staticmethod
