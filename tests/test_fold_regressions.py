@@ -52,3 +52,14 @@ def test_a_fold_reused_on_a_new_tree_does_not_take_a_freed_node_for_an_elif():
     fold._elifs[id(stmt)] = cst.If(test=cst.Name("b"), body=stmt.body)  # a stale entry under the same id
     code = tree.visit(fold).code
     assert "else" not in code and "y = 2" in code
+
+
+def test_a_deleted_parameter_that_is_always_none_leaves_no_del_none():
+    # 5.x esmfold2: `del lm_hidden_states` of a parameter no caller passes became `del None`, invalid Python
+    text = MODEL.replace("        fast = (", "        extra = extra if extra is not None else input_ids\n        del extra, input_ids2\n        fast = (")
+    text = text.replace("def forward(self, input_ids, output_attentions=None):", "def forward(self, input_ids, extra=None, input_ids2=None):")
+    text += "\n\nclass MForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n        self.m = M(config)\n\n" \
+            "    def forward(self, input_ids):\n        return self.m(input_ids)\n"
+    code = reduce_source(Source(path=Path("modeling_m.py"), text=text, model_type="m", release=None)).code
+    compile(code, "reduced", "exec")
+    assert "del None" not in code and "input_ids2" not in code and "del extra\n" in code

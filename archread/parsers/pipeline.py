@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import time
+import warnings
 
 import libcst as cst
 
@@ -87,15 +88,17 @@ def reduce_source(source: Source) -> Reduction:
     start = time.perf_counter()
     module = parse(source)
     ctx = PassContext(folder=source.path.parent)
-    try:
-        reduced = module.visit(Chain([cls(ctx) for cls in PASSES]))
-    except Exception as exc:  # a pass bug on an unforeseen file: one line naming it, not a traceback
-        raise ArchreadError(f"{source.path}: archread could not reduce this file ({type(exc).__name__}: {exc})".splitlines()[0]) from None
-    code = reduced.code
-    try:
-        compile(code, str(source.path), "exec", dont_inherit=True)
-    except SyntaxError as exc:  # a pass bug, not the user's: say where
-        raise ArchreadError(f"{source.path}: reduction produced invalid Python at line {exc.lineno}: {exc.msg}") from None
+    with warnings.catch_warnings():  # Python's hints on the reduced text (`None[0]`: "missed a comma?") are not the reader's
+        warnings.simplefilter("ignore", SyntaxWarning)
+        try:
+            reduced = module.visit(Chain([cls(ctx) for cls in PASSES]))
+        except Exception as exc:  # a pass bug on an unforeseen file: one line naming it, not a traceback
+            raise ArchreadError(f"{source.path}: archread could not reduce this file ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+        code = reduced.code
+        try:
+            compile(code, str(source.path), "exec", dont_inherit=True)
+        except SyntaxError as exc:  # a pass bug, not the user's: say where
+            raise ArchreadError(f"{source.path}: reduction produced invalid Python at line {exc.lineno}: {exc.msg}") from None
     original = nonblank(source.text)
     reduced_lines = nonblank(code)
     removed = dict(ctx.removed)

@@ -239,6 +239,25 @@ class ReplaceReads(cst.CSTTransformer):
         make = self.make.get(original.value)
         return make() if make is not None else updated
 
+    def leave_Del(self, original, updated):
+        """`del x` where x became a value (`None`): nothing is left to delete."""
+        target = updated.target
+        if type(target) in (cst.Tuple, cst.List):
+            kept = [e for e in target.elements if _deletable(e.value)]
+            if len(kept) > 1:
+                return updated.with_changes(target=target.with_changes(elements=_untrailed(kept)))
+            return updated.with_changes(target=kept[0].value) if kept else cst.RemovalSentinel.REMOVE
+        return updated if _deletable(target) else cst.RemovalSentinel.REMOVE
+
+
+def _deletable(node: cst.CSTNode) -> bool:
+    return type(node) in (cst.Attribute, cst.Subscript) or (
+        type(node) is cst.Name and node.value not in ("None", "True", "False"))
+
+
+def _untrailed(elements: list) -> list:
+    return [*elements[:-1], elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)]
+
 
 _FILLED: list = [None, set()]  # (module, result): every knockout pass asks about the same module
 
