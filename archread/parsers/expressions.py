@@ -14,8 +14,9 @@ from archread.parsers.passes.base import walk
 _MUTATORS = frozenset({"register_buffer", "register_parameter", "add_module", "append", "extend", "insert", "update",
                        "pop", "popitem", "setdefault", "clear", "remove", "setattr", "delattr", "print", "manual_seed"})
 _LAZY = (cst.Lambda, cst.GeneratorExp, cst.ListComp, cst.SetComp, cst.DictComp, cst.FormattedString)
+PRIMARY = (cst.Name, cst.Attribute, cst.Call, cst.Subscript)  # need no brackets, even at the head of a chain
 # written as they are anywhere an expression goes
-_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString,
+ATOMS = (*PRIMARY, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString,
           cst.List, cst.Dict, cst.Set, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 _WHOLE_SLOTS = (cst.Arg, cst.Element, cst.Index, cst.DictElement)  # hold a whole expression: no brackets needed
 _PRECEDENCE = {cst.BitOr: 1, cst.BitXor: 2, cst.BitAnd: 3, cst.LeftShift: 4, cst.RightShift: 4, cst.Add: 5,
@@ -121,7 +122,7 @@ def _children(node: cst.CSTNode):
 def placed(value: cst.BaseExpression, parent: cst.CSTNode | None, child: cst.CSTNode) -> cst.BaseExpression:
     """value written where child was, under parent (None: a whole statement's value), bracketed only
     where the grammar or precedence needs it."""
-    if value.lpar or type(value) in _ATOMS:
+    if value.lpar or type(value) in ATOMS:
         return value
     if type(value) is cst.Tuple:
         return value if parent is None else _bracketed(value)

@@ -184,8 +184,20 @@ def bound_names(body: cst.CSTNode) -> Counter:
         field = _BINDERS.get(type(node))
         target = getattr(node, field) if field else None
         if target is not None:
-            stores.update(n.value for n in walk(target) if type(n) is cst.Name)
+            stores.update(_bound_by(target))
     return stores
+
+
+def _bound_by(target: cst.CSTNode):
+    """The names a target binds: `x`, `x, *y`; not `self.x` nor `d[i]`, which store into objects."""
+    kind = type(target)
+    if kind is cst.Name:
+        yield target.value
+    elif kind in (cst.Tuple, cst.List):
+        for element in target.elements:
+            yield from _bound_by(element.value)
+    elif kind is cst.AsName:
+        yield from _bound_by(target.name)
 
 
 _CONTAINERS = (cst.BaseCompoundStatement, cst.BaseSuite, cst.Else, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally,

@@ -19,12 +19,11 @@ from collections import Counter
 
 import libcst as cst
 
-from archread.parsers.expressions import effect_free, read_site, replaced
+from archread.parsers.expressions import PRIMARY, effect_free, read_site, replaced
 from archread.parsers.passes.base import (
     ReplaceReads, StripPass, bound_names, name_counts, only_small, sole_target, walk)
 from archread.parsers.passes.format import WIDTH, _EMPTY, _Flatten, _joined, height
 
-_PRIMARY = (cst.Name, cst.Attribute, cst.Call, cst.Subscript)  # need no brackets at the head of a chain
 _BLOCKS = (cst.If, cst.Else, cst.For, cst.While, cst.With)
 
 
@@ -126,13 +125,6 @@ def _movable_past(stmts: list, name: str, reads: set[str]) -> bool:
     return True
 
 
-def _binds(target, name: str) -> bool:
-    """Whether an assignment target rebinds the local name (`x`, `x, y`; not `self.x` nor `d[x]`)."""
-    if type(target) is cst.Name:
-        return target.value == name
-    return type(target) in (cst.Tuple, cst.List) and any(_binds(e.value, name) for e in target.elements)
-
-
 def _literal(value) -> bool:
     return type(value) in (cst.Integer, cst.Float, cst.SimpleString) or (
         type(value) is cst.Name and value.value in ("True", "False", "None"))
@@ -141,7 +133,7 @@ def _literal(value) -> bool:
 def _bracketed_head(value, path: list) -> bool:
     """Whether value would head a method chain in brackets there (`(h * w).to(dtype)`), which reads worse
     than the temporary did."""
-    if len(path) < 2 or type(value) in (cst.Name, cst.Attribute, cst.Call, cst.Subscript) or value.lpar:
+    if len(path) < 2 or type(value) in PRIMARY or value.lpar:
         return False
     parent = path[-2]
     return (type(parent) is cst.Attribute and parent.value is path[-1]) or (
@@ -308,7 +300,7 @@ class Inline(StripPass):
                 seen.add(name)
                 continue
             seen.add(name)
-            if kind is cst.Assign and name in self._names(small.targets[0]) and not _binds(small.targets[0].target, name):
+            if kind is cst.Assign and name in self._names(small.targets[0]) and not bound_names(small.targets[0])[name]:
                 continue  # `out[start:end] = f(x[start:end])`: the target reads it too, after the value
             site = read_site(small.value, name)
             if site is None or _literal(first.value) or not effect_free(first.value, *site[1]):
@@ -344,7 +336,7 @@ class Inline(StripPass):
         if j is None:
             return None
         span = done[j:]
-        if any(a in name_counts(s) or any(type(n) in _SCOPED for n in walk(s)) for s in span) \
+        if any(a in self._names(s) or any(type(n) in _SCOPED for n in walk(s)) for s in span) \
                 or any(bound_names(s)[b] for s in span[1:]):
             return None
         if not self._dead_after(b, small, span[0], stmt, rest, scope, counts):
@@ -375,7 +367,7 @@ class Inline(StripPass):
 
     def _dead_after(self, name: str, small, definition, stmt, rest: list, scope: str, counts) -> bool:
         """Whether nothing reads name's value after stmt (which reads it once)."""
-        if type(small) is cst.Return or (type(small) is cst.Assign and _binds(small.targets[0].target, name)):
+        if type(small) is cst.Return or (type(small) is cst.Assign and bound_names(small.targets[0])[name]):
             return True
         for later in rest:
             if name not in self._names(later):
@@ -420,7 +412,7 @@ class Inline(StripPass):
             if len(_lead(small)) <= len(_lead(first)):  # wrapped as it was, behind a lead no longer: a line saved
                 return index, merged
             return (index, merged) if _fits(merged, indent) else None
-        if type(first.value) not in _PRIMARY:
+        if type(first.value) not in PRIMARY:
             return None
         return self._fit(done, index, stmt, small.with_changes(value=_with_head(small.value, name, first.value)), indent)
 

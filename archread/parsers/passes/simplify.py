@@ -6,6 +6,7 @@ import libcst as cst
 
 from archread.parsers.context import lines_of
 from archread.parsers.evaluate import UNKNOWN, compare, literal_value
+from archread.parsers.expressions import ATOMS, PRIMARY
 from archread.parsers.passes.base import StripPass, literal, walk
 
 
@@ -71,7 +72,7 @@ class Simplify(StripPass):
     def _standing_in(self, whole: cst.BaseExpression, part: cst.BaseExpression) -> cst.BaseExpression:
         """part in place of whole, in whole's brackets when it is itself an operation: the brackets may be
         what holds its lines together (`x = (a == 1\n and b)` folded to `a == 1\n and b` would not parse)."""
-        if not whole.lpar or part.lpar or type(part) in _ATOMS:
+        if not whole.lpar or part.lpar or type(part) in ATOMS:
             return part
         return self._fold(part.with_changes(lpar=whole.lpar, rpar=whole.rpar), part)
 
@@ -146,10 +147,7 @@ class Simplify(StripPass):
         return updated
 
 
-_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString)
-
-
 def _parenthesize(test: cst.BaseExpression) -> cst.BaseExpression:
-    if isinstance(test, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)):
+    if type(test) in PRIMARY:
         return test
     return test.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
