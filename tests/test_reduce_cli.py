@@ -25,6 +25,7 @@ def run(capsys, *argv):
     (["reduce", str(DATA / "latin1.py")], "not UTF-8"),
     (["reduce", str(DATA / "syntax_error.py")], "syntax_error.py:2:"),
     (["reduce", str(DATA / "no_model.py")], "no nn.Module model"),
+    (["reduce", str(DATA / "flax_model.py")], "no nn.Module model"),  # an LM head by name, but no forward
     (["reduce", str(DATA / "empty.py")], "empty file"),
     (["reduce", "nemotrn"], "did you mean nemotron"),
 ])

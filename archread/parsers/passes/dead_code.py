@@ -13,7 +13,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from archread.parsers.passes.base import (
-    Family, LiteralsFrom, ReplaceReads, StatementTransformer, StripPass, bound_names, find, is_self_attr, names_in,
+    Family, LiteralsFrom, ReplaceReads, StatementTransformer, StripPass, bound_names, dotted, find, is_self_attr, names_in,
     only_small, sole_target, walk)
 from archread.parsers.passes.simplify import Simplify
 
@@ -22,9 +22,18 @@ _LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 
 
 def roots(module: cst.Module) -> list[str]:
-    classes = [s for s in module.body if isinstance(s, cst.ClassDef)]
-    lm = [c.name.value for c in classes if c.name.value.endswith(_LM_SUFFIXES)]
-    return lm or [c.name.value for c in classes if any(getattr(f, "name", None) and f.name.value == "forward" for f in c.body.body)]
+    """The model classes the reduction keeps: the LM heads that have a forward (their own or a base's here),
+    else every class defining one. A head without a forward (a Flax or TensorFlow `__call__`) is no torch model."""
+    classes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)}
+
+    def defines(name: str) -> bool:
+        return any(type(f) is cst.FunctionDef and f.name.value == "forward" for f in classes[name].body.body)
+
+    def runs(name: str, seen: frozenset = frozenset()) -> bool:
+        bases = {dotted(b.value) for b in classes[name].bases} & classes.keys()
+        return defines(name) or any(runs(b, seen | {name}) for b in bases - seen)
+
+    return [n for n in classes if n.endswith(_LM_SUFFIXES) and runs(n)] or [n for n in classes if defines(n)]
 
 
 def _defines(stmt: cst.CSTNode) -> set[str]:
