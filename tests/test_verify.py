@@ -77,3 +77,16 @@ def test_older_release_originals_run_under_their_release(version, release):
         report = verify(release(version) / "models" / model_type / f"modeling_{model_type}.py")
         assert report.match, f"{model_type} {version}: {report.first_divergent}"
         assert "subprocess" in report.reference and report.logits.max_abs <= 1e-5
+
+
+def test_another_releases_configuration_answers_get_text_config():
+    # 4.57.6 blt builds its decoder from config.get_text_config(): the view of that release's config must answer
+    from archread.runtime.verify_release import ConfigView
+
+    flat = ConfigView(hidden_size=4)
+    assert flat.get_text_config() is flat
+    composite = ConfigView(hidden_size=4, text_config={"hidden_size": 8})
+    assert composite.get_text_config().hidden_size == 8
+    assert composite.get_text_config(decoder=True).hidden_size == 8
+    with pytest.raises(ValueError):
+        ConfigView(decoder={"a": 1}, text_config={"a": 2}).get_text_config()

@@ -35,7 +35,9 @@ def main(module_name: str, root: str, out: Path) -> None:
     names = watched(model)
     logits, taps = run_with_taps(model, tokens, names)
     save_file({k: v.clone().contiguous() for k, v in model.state_dict().items()}, out / "weights.safetensors")
-    save_file({"tokens": tokens, "logits": logits.clone(), **{f"tap:{k}": v.clone() for k, v in taps.items()}},
+    fresh = torch.contiguous_format  # a copy of its own, laid out plainly: safetensors takes neither views nor strides
+    save_file({"tokens": tokens, "logits": logits.clone(memory_format=fresh),
+               **{f"tap:{k}": v.clone(memory_format=fresh) for k, v in taps.items()}},
               out / "taps.safetensors")
     derived = {}  # properties (FalconConfig.rotary) and attribute_map aliases (hidden_size → n_embd) the code may read
     for name in getattr(cfg, "attribute_map", {}):

@@ -125,6 +125,9 @@ def shrink(config):
             heads_now = changes.get(heads_key, fields[heads_key])
             if isinstance(hidden, int) and isinstance(heads_now, int) and heads_now:
                 changes[dim_key] = int(fields[expand_key] * hidden) // heads_now
+                width = heads_key.replace("n_heads", "d_ssm").replace("num_heads", "d_ssm")  # Falcon-H1's mamba_d_ssm
+                if isinstance(fields.get(width), int):  # an explicit SSM width is that same product
+                    changes[width] = changes[dim_key] * heads_now
     _keep_equalities(fields, changes)
     for key, value in fields.items():  # MLA: qk_head_dim = nope + rope stays a sum
         nope, rope = key.replace("head_dim", "nope_head_dim"), key.replace("head_dim", "rope_head_dim")

@@ -15,8 +15,20 @@ from archread.runtime.release import run_original
 from archread.runtime.weights import load_into
 
 
+def _text_config(config, decoder=None, encoder=None):
+    """What PretrainedConfig.get_text_config gives: the one text section set (`text_config`, `decoder`, …), else
+    the configuration itself."""
+    names = ("text_encoder",) * (decoder is None or bool(encoder)) + ("decoder", "generator", "text_config") * (decoder is None or bool(decoder))
+    found = [getattr(config, n) for n in names if getattr(config, n, None) is not None]
+    if len(found) > 1:
+        raise ValueError("several text configurations: get_text_config() is ambiguous")
+    return found[0] if found else config
+
+
 class ConfigView(types.SimpleNamespace):
     """The release's configuration as plain attributes (its class may not exist in this transformers)."""
+
+    get_text_config = _text_config
 
     def __init__(self, **fields):
         super().__init__(**{k: _nested(v) for k, v in fields.items()})
@@ -27,6 +39,8 @@ class ConfigView(types.SimpleNamespace):
 
 class _SubConfig(dict):
     """A nested configuration (MPT's attn_config): read as attributes by the model, still a dict."""
+
+    get_text_config = _text_config
 
     def __getattr__(self, name):
         try:

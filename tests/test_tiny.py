@@ -1,0 +1,32 @@
+"""The tiny configuration keeps the relations a configuration class checks when it is rebuilt."""
+
+from archread.runtime.tiny import shrink
+
+
+class HybridConfig:
+    """Shaped like Falcon-H1's (4.5x): an explicit SSM width that must equal heads × head size."""
+
+    def __init__(self, hidden_size=1024, num_hidden_layers=24, num_attention_heads=8, mamba_n_heads=128,
+                 mamba_d_head=16, mamba_expand=2, mamba_d_ssm=2048, layer_types=None):
+        if mamba_d_head * mamba_n_heads != mamba_d_ssm:
+            raise ValueError("the Mamba head state does not match the SSM width")
+        self.__dict__.update({k: v for k, v in locals().items() if k != "self"})
+
+    def to_dict(self):
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, fields):
+        return cls(**fields)
+
+
+def test_an_explicit_ssm_width_follows_the_shrunk_heads():
+    tiny = shrink(HybridConfig())
+    assert tiny.hidden_size == 64 and tiny.mamba_d_ssm == tiny.mamba_n_heads * tiny.mamba_d_head < 2048
+
+
+def test_per_layer_lists_keep_one_layer_of_every_kind():
+    kinds = ["full"] * 3 + ["sliding"] * 20 + ["full"]
+    tiny = shrink(HybridConfig(layer_types=kinds))
+    assert tiny.layer_types == ["full", "full", "sliding"] and tiny.num_hidden_layers == 3
+
