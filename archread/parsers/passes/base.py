@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from functools import partial
 from typing import ClassVar
 
 import libcst as cst
@@ -232,6 +233,18 @@ class LiteralsFrom:
         if any(type(n) is cst.Name and n.value in self._literals for n in nodes):
             return self._name
         return self._ctx.origin_of(*nodes)
+
+
+class FoldZero(cst.CSTTransformer):
+    """`x + 0` and `0 + x` (a length fixed to 0 where the cache was) are x."""
+
+    def leave_BinaryOperation(self, original, updated):
+        if type(updated.operator) is cst.Add:
+            if type(updated.right) is cst.Integer and updated.right.value == "0":
+                return updated.left
+            if type(updated.left) is cst.Integer and updated.left.value == "0":
+                return updated.right
+        return updated
 
 
 class ReplaceReads(cst.CSTTransformer):
@@ -494,6 +507,13 @@ class Knockout(StripPass):
             return updated
         body = updated.body.body
         gone = {p.name.value for p in drop if not read_on_entry(p.name.value, ((s, names_in(s)) for s in body))}
+        # read and never rebound (`_make_causal_mask(shape, device, past_key_values_length)`): the calls lose
+        # their keyword for it, so the body reads the fixed value itself
+        fixed = {p.name.value for p in drop} - gone - set(bound_names(updated.body))
+        if fixed:
+            body = updated.body.visit(ReplaceReads({n: partial(self._const, self.NAMES[n]) for n in fixed}))
+            updated = updated.with_changes(body=body.visit(FoldZero()))
+            gone |= fixed
         if not gone:
             return updated
         kwonly = [p for p in params.kwonly_params if p.name.value not in gone]

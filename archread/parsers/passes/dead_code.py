@@ -13,8 +13,8 @@ import libcst as cst
 import libcst.matchers as m
 
 from archread.parsers.passes.base import (
-    Family, LiteralsFrom, ReplaceReads, StatementTransformer, StripPass, bound_names, dotted, find, is_self_attr, names_in,
-    only_small, sole_target, walk)
+    Family, FoldZero, LiteralsFrom, ReplaceReads, StatementTransformer, StripPass, bound_names, dotted, find, is_self_attr,
+    names_in, only_small, sole_target, walk)
 from archread.parsers.passes.simplify import Simplify
 
 _BUILTIN_CALLS = {"getattr", "hasattr", "int", "float", "bool", "len", "max", "min", "isinstance", "str", "range"}
@@ -80,7 +80,15 @@ class DeadCode(StripPass):
         "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n\n"
         "    def forward(self, x):\n        return x\n",
     )]
+    STRIP += [(  # a loop counter nothing reads (4.3x Llama's `for idx, decoder_layer in enumerate(self.layers)`)
+        "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        for i, layer in enumerate(self.layers):\n"
+        "            x = layer(x)\n        return x\n",
+        "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        for layer in self.layers:\n"
+        "            x = layer(x)\n        return x\n",
+    )]
     KEEP = ["class AForCausalLM(nn.Module):\n    def forward(self, x):\n        y = x * 2\n        return y * y\n",
+            "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        for i, layer in enumerate(self.layers):\n"
+            "            x = layer(x, i)\n        return x\n",  # the counter is read
             "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"  # set again
             "        self.cached = False\n    def forward(self, x):\n        if not self.cached:\n            self.cached = True\n"
             "        return x\n"]
@@ -287,16 +295,6 @@ def _dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
 
-class _FoldZero(cst.CSTTransformer):
-    def leave_BinaryOperation(self, original, updated):
-        if isinstance(updated.operator, cst.Add):
-            if m.matches(updated.right, m.Integer("0")):
-                return updated.left
-            if m.matches(updated.left, m.Integer("0")):
-                return updated.right
-        return updated
-
-
 def _literal_store(stmt) -> str | None:
     """x of the statement `x = 0`, `x = 1.5`, `x = False`. Exact types, not a matcher: every statement is tested."""
     small = only_small(stmt)
@@ -327,7 +325,7 @@ def _inline_literals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
     fn = fn.with_changes(body=fn.body.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])]))
     fn = fn.visit(ReplaceReads({k: v.deep_clone for k, v in literals.items()}))
     if any(type(v) is not cst.Name for v in literals.values()):
-        fn = fn.visit(_FoldZero())
+        fn = fn.visit(FoldZero())
     if any(type(v) is cst.Name for v in literals.values()):
         fn = fn.visit(Simplify(_flag_folding(owner)))  # `if has_layer_past:` now reads `if False:`
     return fn
@@ -376,12 +374,33 @@ def _census(body: cst.CSTNode) -> tuple[Counter, Counter]:
 def _drop_unread_locals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
     fn = _drop_dead_tail_stores(_inline_literals(fn, owner), owner)
     seen, stored = _census(fn.body)
+    if seen["enumerate"]:
+        fn = fn.visit(_UncountedLoops(seen))
     while True:
         dead = {name for name, count in stored.items() if seen[name] == count}
         if not dead:
             return fn
         fn = fn.visit(_DropAssignments(dead, owner))
         seen, stored = _census(fn.body)
+
+
+class _UncountedLoops(cst.CSTTransformer):
+    """`for idx, layer in enumerate(self.layers):` whose idx nothing reads: `for layer in self.layers:`."""
+
+    def __init__(self, seen: Counter):
+        super().__init__()
+        self.seen = seen
+
+    def leave_For(self, original, updated):
+        target, it = updated.target, updated.iter
+        if not (type(target) is cst.Tuple and len(target.elements) == 2 and type(it) is cst.Call
+                and type(it.func) is cst.Name and it.func.value == "enumerate" and len(it.args) == 1 and not it.args[0].keyword
+                and not it.args[0].star and all(type(e) is cst.Element and type(e.value) is cst.Name for e in target.elements)):
+            return updated
+        index = target.elements[0].value.value
+        if self.seen[index] != 1:  # read somewhere (or bound again): it stays
+            return updated
+        return updated.with_changes(target=target.elements[1].value, iter=it.args[0].value)
 
 
 class _DropAssignments(cst.CSTTransformer):

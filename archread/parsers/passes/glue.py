@@ -56,7 +56,14 @@ class Glue(Knockout):
         "class AMixer(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.D = nn.Parameter(torch.empty(4))\n"
         "    def forward(self, x):\n        return x * self.D\n",
     )]
+    STRIP += [(  # metadata on a plain module (4.57 xLSTM's backend): its configuration class is not imported
+        "from .configuration_a import AConfig\nclass ABackend(nn.Module):\n    config_class = AConfig\n"
+        "    def forward(self, x):\n        return x\n",
+        "from .configuration_a import AConfig\nclass ABackend(nn.Module):\n    def forward(self, x):\n        return x\n",
+    )]
     KEEP = ["class LMLP(nn.Module):\n    def forward(self, x):\n        return x\n",
+            "from ...activations import ACT2FN\nclass AMLP(nn.Module):\n    act = ACT2FN['gelu']\n"  # read: it stays
+            "    def forward(self, x):\n        return self.act(x)\n",
             "class ARotary(nn.Module):\n    def __init__(self):\n        super().__init__()\n"  # a buffer is not in the checkpoint
             "        self.inv_freq = torch.empty(4)\n        nn.init.copy_(self.inv_freq, torch.arange(4))\n"]
 
@@ -105,8 +112,11 @@ class Glue(Knockout):
         in_model = self._in_model.pop()
         if updated.name.value in self.glue:
             return self.removed(original)
-        if not in_model:
-            return updated
+        if not in_model:  # a plain nn.Module may still carry metadata naming the framework (`config_class = XConfig`)
+            body = [s for s in updated.body.body if not self._metadata(s)]
+            if len(body) == len(updated.body.body) or not body:
+                return updated
+            return updated.with_changes(body=updated.body.with_changes(body=body))
         bases = [b for b in updated.bases if dotted(b.value) not in self.glue]
         if not bases:
             bases = [cst.Arg(_NN_MODULE)]
@@ -119,6 +129,15 @@ class Glue(Knockout):
                 stmt = _keep_config(stmt)
             body.append(stmt)
         return updated.with_changes(bases=bases, body=updated.body.with_changes(body=body))
+
+    def _metadata(self, stmt: cst.CSTNode) -> bool:
+        """A class-level assignment no code reads whose value names something of the framework."""
+        if type(stmt) is not cst.SimpleStatementLine or self._read_value(stmt) or type(stmt.body[0]) is not cst.Assign:
+            return False
+        if not any(type(n) is cst.Name and n.value in self.framework for n in walk(stmt.body[0].value)):
+            return False
+        self.ctx.remove(self.NAME, stmt)
+        return True
 
     def _read_value(self, stmt: cst.SimpleStatementLine) -> bool:
         """`attention_type = "sliding_attention"` that a model reads as `layer.attention_type`."""

@@ -125,6 +125,31 @@ def _movable_past(stmts: list, name: str, reads: set[str]) -> bool:
     return True
 
 
+_OWN_NAMES = (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Global, cst.Nonlocal, cst.Del)
+
+
+def _binds(body: list) -> Counter:
+    total = Counter()
+    for stmt in body:
+        total.update(bound_names(stmt))
+    return total
+
+
+def _alias(stmt, done: list, rest: list, binds) -> tuple[str, str] | None:
+    """(a, b) for a function's top-level `a = b` where a is bound only there and b never after (a parameter,
+    or bound once above): every later read of a can read b."""
+    small = only_small(stmt)
+    a = _assigned_name(small)
+    if a is None or type(small.value) is not cst.Name or small.value.value in (a, "None", "True", "False"):
+        return None
+    b = small.value.value
+    if binds()[a] != 1 or binds()[b] > 1 or (binds()[b] and not any(bound_names(s)[b] for s in done)):
+        return None
+    if any(type(n) in _OWN_NAMES for s in rest for n in walk(s)):
+        return None  # a nested scope may bind either name itself; `del a` must stay a
+    return a, b
+
+
 def _literal(value) -> bool:
     return type(value) in (cst.Integer, cst.Float, cst.SimpleString) or (
         type(value) is cst.Name and value.value in ("True", "False", "None"))
@@ -165,6 +190,8 @@ class Inline(StripPass):
         ("def f(a, b, c):\n    t = b - c\n    u = b * c\n    return a - t, a + u\n", "def f(a, b, c):\n    return a - (b - c), a + b * c\n"),
         ("def f(self, x):\n    cos, sin = self.rope(x)\n    return cos, sin\n", "def f(self, x):\n    return self.rope(x)\n"),
         ("def f(self, h):\n    a = self.q(h)\n    b = a\n    return b * 2\n", "def f(self, h):\n    return self.q(h) * 2\n"),
+        ("def f(self, h, n):\n    m = n\n    x = self.q(h, m)\n    return x * n + m\n",  # an alias of what never changes
+         "def f(self, h, n):\n    return self.q(h, n) * n + n\n"),
         ("class A(nn.Module):\n    def __init__(self, config):\n        self.config = config\n        self._init_rope()\n\n"
          "    def _init_rope(self):\n        if self.config.rope:\n            self.rope = R()\n",
          "class A(nn.Module):\n    def __init__(self, config):\n        self.config = config\n        if self.config.rope:\n"
@@ -188,6 +215,8 @@ class Inline(StripPass):
         "        return self.weight * hidden_states.to(torch.float16)\n",  # past the line width
         "def f(self, h):\n    h = h * 2\n    return h.to(torch.float16)\n",  # `(h * 2).to(...)` reads worse
         "def f(self, h):\n    a = self.q(h)\n    b = a\n    a = a + 1\n    return a * a + b\n",  # a changes after the rename
+        "def f(self, h, n):\n    m = n\n    n = n + 1\n    return h * n + m * n\n",  # n rebound: m keeps the old value
+        "def f(self, h, n):\n    m = n\n    x = self.q(h, m)\n    del m\n    return x * n\n",  # `del m` must stay m
         "class A(nn.Module):\n    def __init__(self):\n        self._build()\n\n    def _build(self):\n        if x:\n"
         "            return\n        self.p = 1\n",  # the helper's return would leave the caller
         "class A(nn.Module):\n    def __init__(self):\n        self._build()\n\n    def forward(self, x):\n"
@@ -245,13 +274,18 @@ class Inline(StripPass):
         """counts(): each name's occurrences in the enclosing function, counted on first use (stale only upwards
         as joins remove some). scope: "body" for a function's own body, "nested" for a block inside one, None
         at module and class level, where a name is a global or an attribute and stays."""
-        out = []
+        out, body, binds = [], list(body), _lazy(_binds, body)
         for i, stmt in enumerate(body):
             stmt = self._nested(stmt, indent, counts, scope)
             renamed = self._renamed(out, stmt, body[i + 1:], scope, counts) if scope else None
             if renamed is not None:  # `e = self.embed(ids)` … `h = e`: e is h from the start
                 j, span = renamed
                 out[j:] = span
+                self.ctx.removed[self.NAME] += 1
+                continue
+            alias = _alias(stmt, out, body[i + 1:], binds) if scope == "body" else None
+            if alias is not None:  # `seq_length_with_past = seq_length`, neither ever rebound: one name
+                body[i + 1:] = [s.visit(ReplaceReads({alias[0]: lambda: cst.Name(alias[1])})) for s in body[i + 1:]]
                 self.ctx.removed[self.NAME] += 1
                 continue
             while True:  # a joined statement may take the temporary before it too

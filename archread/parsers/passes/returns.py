@@ -4,7 +4,7 @@ With the output plumbing gone, `return attn_output, attn_weights, past_key_value
 every caller drops (`hidden_states, _, _ = self.self_attn(...)`), and a decoder layer still returns
 `(hidden_states,)` for its model to take `layer_outputs[0]`. A function is changed only when every call
 that can reach it (resolved as the signatures pass resolves them) assigns the result: to a tuple of
-names, or to one name read only as `name[i]`. Calls that reach several definitions (a ModuleList of mixed
+names, to one name read only as `name[i]`, or to one position of it (`h = layer(x)[0]`). Calls that reach several definitions (a ModuleList of mixed
 layers) change all of them alike or none.
 """
 
@@ -31,11 +31,17 @@ def _tuple_size(fn: cst.FunctionDef, nodes: list[cst.CSTNode]) -> int | None:
 
 
 class _Site:
-    """How one call's result is taken apart, and which tuple positions that reads."""
+    """How one call's result is taken apart (`a, b = f()`, `x = f()` read as `x[i]`, `y = f()[i]`), and which
+    tuple positions that reads."""
 
     def __init__(self, assign: cst.Assign, block: list, index: int, fn: cst.FunctionDef, size: int):
         self.assign, self.block, self.index, self.reads, self.subscripts = assign, block, index, None, []
         target = assign.targets[0].target
+        if type(assign.value) is cst.Subscript:  # `h = layer(x)[0]`: the call's one read is that position
+            index = _index(assign.value)
+            if index is not None and index < size:
+                self.reads, self.subscripts = {index}, [assign.value]
+            return
         counts = name_counts(fn.body)
         if isinstance(target, cst.Tuple) and len(target.elements) == size and all(
             isinstance(e.value, cst.Name) for e in target.elements
@@ -89,8 +95,11 @@ class _Plan:
                 for i, stmt in enumerate(node.body):
                     if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
                         a = stmt.body[0]
-                        if isinstance(a, cst.Assign) and len(a.targets) == 1 and isinstance(a.value, cst.Call):
-                            found[id(a.value)] = (a, list(node.body), i)
+                        if not (isinstance(a, cst.Assign) and len(a.targets) == 1):
+                            continue
+                        call = a.value.value if type(a.value) is cst.Subscript else a.value
+                        if type(call) is cst.Call:
+                            found[id(call)] = (a, list(node.body), i)
         return found
 
     def _groups(self, defs: dict[int, cst.FunctionDef]) -> list[list[int]]:
@@ -224,6 +233,16 @@ class Returns(StripPass):
         "        self.layers = nn.ModuleList([ALayer(config) for _ in range(2)])\n"
         "    def forward(self, x):\n        for layer in self.layers:\n            x = layer(x)\n        return x\n",
     )]
+    STRIP += [(  # the layer's one-tuple taken apart where it is called (4.3x Llama after inline joins)
+        "class ALayer(nn.Module):\n    def forward(self, x):\n        return (x * 2,)\n"
+        "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+        "        self.layers = nn.ModuleList([ALayer(config) for _ in range(2)])\n"
+        "    def forward(self, x):\n        for layer in self.layers:\n            x = layer(x)[0]\n        return x\n",
+        "class ALayer(nn.Module):\n    def forward(self, x):\n        return x * 2\n"
+        "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+        "        self.layers = nn.ModuleList([ALayer(config) for _ in range(2)])\n"
+        "    def forward(self, x):\n        for layer in self.layers:\n            x = layer(x)\n        return x\n",
+    )]
     KEEP = [  # the second element is read; and a result returned on is not taken apart here
         "class AAttention(nn.Module):\n    def forward(self, x):\n        return x, x\n"
         "class ALayer(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n        self.attn = AAttention()\n"
@@ -231,6 +250,10 @@ class Returns(StripPass):
         "class AAttention(nn.Module):\n    def forward(self, x):\n        return x, None\n"
         "class ALayer(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n        self.attn = AAttention()\n"
         "    def forward(self, x):\n        return self.attn(x)\n",
+        # one call takes a position, another the whole tuple: nothing changes
+        "class AAttention(nn.Module):\n    def forward(self, x):\n        return x, x\n"
+        "class ALayer(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n        self.attn = AAttention()\n"
+        "    def forward(self, x):\n        h = self.attn(x)[0]\n        y = self.attn(h)\n        return y\n",
     ]
 
     def leave_Module(self, original, updated):
