@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     reduce.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     reduce.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     reduce.add_argument("--stats", action="store_true", help="lines removed per pass, original vs reduced size")
+    reduce.add_argument("--config", type=Path, help="a checkpoint's config.json (or its folder): fold the branches it decides")
 
     diff = sub.add_parser("diff", help="components aligned with a reference, and the facts that differ")
     diff.add_argument("source")
@@ -64,7 +65,13 @@ def _parser() -> argparse.ArgumentParser:
 def _reduce(args) -> int:
     from archread.parsers import reduce_source, resolve
 
-    result = reduce_source(resolve(args.source))
+    source = resolve(args.source)
+    config = None
+    if args.config is not None:
+        from archread.runtime.config_values import config_values
+
+        config = config_values(args.config, source)
+    result = reduce_source(source, config)
     _write(result.code, args.output, args.force)
     if args.stats:
         err = sys.stderr

@@ -27,6 +27,8 @@ def causal_lm_files(models: Path) -> list[Path]:
     """Modeling files that define a causal LM head; classification by their text, not by a list of names."""
     found = []
     for path in sorted(models.glob("**/modeling_*.py")):
+        if path.stem.startswith(("modeling_tf_", "modeling_flax_")):  # TensorFlow and Flax: not torch models
+            continue
         text = path.read_text(encoding="utf-8", errors="replace")
         if any(f"class {m}" in text or m in text for m in _DECODER_MARKERS) and "EncoderDecoder" not in path.stem:
             found.append(path)

@@ -5,13 +5,14 @@ import pytest
 
 from archread.parsers.context import PassContext
 from archread.parsers.passes import PASSES
+from archread.parsers.passes.config_values import ConfigValues
 from archread.parsers.passes.format import Format
 from archread.parsers.passes.simplify import Simplify
 from archread.parsers.pipeline import Chain
 
 
 def run(pass_cls, code: str) -> str:
-    ctx = PassContext()
+    ctx = PassContext(config=getattr(pass_cls, "CONFIG", None))
     chain = [pass_cls(ctx)] + [p(ctx) for p in (Simplify, Format) if p is not pass_cls]
     return cst.parse_module(code).visit(Chain(chain)).code
 
@@ -20,13 +21,13 @@ def norm(code: str) -> str:
     return "\n".join(line for line in code.strip().splitlines() if line.strip())
 
 
-UNIQUE = list(dict.fromkeys(PASSES))  # a pass may run twice in the pipeline; its examples run once
+UNIQUE = list(dict.fromkeys([*PASSES, ConfigValues]))  # a pass may run twice; its examples run once
 STRIP = [(p, before, after) for p in UNIQUE for before, after in p.STRIP]
 KEEP = [(p, code) for p in UNIQUE for code in p.KEEP]
 
 
 def test_every_pass_carries_examples():
-    for p in PASSES:
+    for p in UNIQUE:
         assert p.DESCRIPTION and p.STRIP and p.KEEP, p.__name__
 
 

@@ -15,8 +15,9 @@ import libcst as cst
 
 from archread.errors import ArchreadError
 from archread.parsers.context import PassContext
-from archread.parsers.passes import PASSES
+from archread.parsers.passes import PASSES, Simplify
 from archread.parsers.passes.base import StripPass, is_node
+from archread.parsers.passes.config_values import ConfigValues
 from archread.parsers.passes.dead_code import roots
 from archread.parsers.reduction import Reduction
 from archread.parsers.source import Source
@@ -84,14 +85,24 @@ def parse(source: Source) -> cst.Module:
     return module
 
 
-def reduce_source(source: Source) -> Reduction:
+def _passes(config: dict | None) -> list[type[StripPass]]:
+    """The strip passes; with a configuration, the branches it decides fold before the generic folding."""
+    if config is None:
+        return PASSES
+    at = PASSES.index(Simplify)
+    return [*PASSES[:at], ConfigValues, *PASSES[at:]]
+
+
+def reduce_source(source: Source, config: dict | None = None) -> Reduction:
+    """The reduced module; `config` (attribute -> value of a checkpoint's configuration) also folds the
+    branches that configuration decides."""
     start = time.perf_counter()
     module = parse(source)
-    ctx = PassContext(folder=source.path.parent)
+    ctx = PassContext(folder=source.path.parent, config=config)
     with warnings.catch_warnings():  # Python's hints on the reduced text (`None[0]`: "missed a comma?") are not the reader's
         warnings.simplefilter("ignore", SyntaxWarning)
         try:
-            reduced = module.visit(Chain([cls(ctx) for cls in PASSES]))
+            reduced = module.visit(Chain([cls(ctx) for cls in _passes(config)]))
         except Exception as exc:  # a pass bug on an unforeseen file: one line naming it, not a traceback
             raise ArchreadError(f"{source.path}: archread could not reduce this file ({type(exc).__name__}: {exc})".splitlines()[0]) from None
         code = reduced.code

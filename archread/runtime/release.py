@@ -50,14 +50,19 @@ def release_site(version: str) -> Path:
     return site
 
 
+def release_env(version: str) -> dict:
+    """The environment of a subprocess that imports transformers==version first, and this archread."""
+    site = release_site(version)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(Path(__file__).resolve().parents[2])]),
+            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
+
+
 def run_original(version: str, module: str, root: str, timeout: float = 600) -> Path:
     """Run `root` of `module` (transformers.models.llama.modeling_llama) under transformers==version on a tiny
     config in a subprocess; returns the folder it wrote:
     config.json, weights.safetensors (its state dict), taps.safetensors (tokens, logits, module outputs)."""
-    site = release_site(version)
     out = Path(tempfile.mkdtemp(prefix="archread-original-"))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(Path(__file__).resolve().parents[2])]),
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
+    env = release_env(version)
     try:
         result = subprocess.run([sys.executable, "-m", "archread.runtime.original_runner", module, root, str(out)],
                                 capture_output=True, text=True, env=env, timeout=timeout)

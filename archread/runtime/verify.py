@@ -15,6 +15,7 @@ from archread.parsers import reduce_source, resolve
 from archread.parsers.source import transformers_root
 from archread.runtime.build import build_model
 from archread.runtime.compare import Error, error, run_with_taps, watched
+from archread.runtime.config_values import config_values
 from archread.runtime.stream import place
 from archread.runtime.tiny import fill_unset, shrink, test_tokens
 from archread.runtime.weights import load_into, load_weights
@@ -102,7 +103,9 @@ def _config(transformers, model_type: str, config: Path | None, weights: Path | 
 
 def verify(ref, config: Path | None = None, weights: Path | None = None, device: str = "cpu",
            dtype: str = "float32", trust_code: bool = False, reduction=None) -> VerifyReport:
-    reduction = reduction or reduce_source(resolve(ref))
+    if reduction is None:  # with a checkpoint's configuration, the reading checked is the one specialised to it
+        source = resolve(ref)
+        reduction = reduce_source(source, config_values(config, source) if config is not None else None)
     source = reduction.source
     root = transformers_root()
     inside = root is not None and source.path.resolve().is_relative_to(root.resolve())

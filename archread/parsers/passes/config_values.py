@@ -1,0 +1,128 @@
+"""Config values: with a checkpoint's configuration given (`reduce --config`), the branches it decides fold.
+
+Only conditions are specialised: `if self.config.rope_scaling is None:`, `config.rope_scaling["type"] ==
+"linear"`, and `if self.rope_type != "default":` where that attribute is stored once, in its class family,
+from such a read. Sizes stay names (`nn.Linear(config.hidden_size, …)`): the module still reads as the
+architecture, now without the variants this checkpoint never runs. Runs only when a configuration is given.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import libcst as cst
+
+from archread.parsers.evaluate import UNKNOWN
+from archread.parsers.passes.base import Family, Knockout, dotted, is_self_attr, walk
+
+_LITERAL = (bool, int, str, type(None))
+
+
+def _owner_is_config(node: cst.CSTNode) -> bool:
+    """`config`, `self.config`, `module.config`: the configuration object."""
+    return (type(node) is cst.Name and node.value == "config") or (type(node) is cst.Attribute and node.attr.value == "config")
+
+
+def _key(node: cst.Subscript) -> str | None:
+    if len(node.slice) == 1 and type(node.slice[0].slice) is cst.Index and type(node.slice[0].slice.value) is cst.SimpleString:
+        return node.slice[0].slice.value.evaluated_value
+    return None
+
+
+def config_read(node: cst.CSTNode, values: dict) -> object:
+    """The value a read of the configuration gives (`config.x`, `self.config.x["k"]`, `getattr(config, "x")`,
+    `config.x.get("k")`), or UNKNOWN."""
+    kind = type(node)
+    if kind is cst.Attribute and _owner_is_config(node.value):
+        return values.get(node.attr.value, UNKNOWN)
+    if kind is cst.Subscript:
+        outer, key = config_read(node.value, values), _key(node)
+        return outer.get(key, UNKNOWN) if isinstance(outer, dict) and key is not None else UNKNOWN
+    if kind is cst.Call and node.args and not any(a.keyword or a.star for a in node.args):
+        strings = [a.value.evaluated_value if type(a.value) is cst.SimpleString else None for a in node.args]
+        if dotted(node.func) == "getattr" and len(node.args) in (2, 3) and _owner_is_config(node.args[0].value) and strings[1]:
+            return values.get(strings[1], UNKNOWN)  # absent from the values: its default may or may not apply
+        if type(node.func) is cst.Attribute and node.func.attr.value == "get" and len(node.args) == 1 and strings[0]:
+            outer = config_read(node.func.value, values)
+            return outer.get(strings[0]) if isinstance(outer, dict) else UNKNOWN  # dict.get: None when absent
+    return UNKNOWN
+
+
+class ConfigValues(Knockout):
+    NAME = "config"
+    DESCRIPTION = "Branches the given configuration decides (reduce --config)."
+    CONFIG = {"rope_scaling": None, "rope_parameters": {"rope_type": "default"}, "kind": "a", "hidden_size": 8}  # the examples'
+    STRIP = [(
+        "class ARotary(nn.Module):\n    def __init__(self, config):\n        self.rope_type = config.rope_parameters['rope_type']\n"
+        "        fn = self.default\n        if self.rope_type != 'default':\n            fn = TABLE[self.rope_type]\n"
+        "        self.f = fn(config)\n",
+        "class ARotary(nn.Module):\n    def __init__(self, config):\n        self.rope_type = config.rope_parameters['rope_type']\n"
+        "        fn = self.default\n        self.f = fn(config)\n",
+    ), (
+        "class AAttention(nn.Module):\n    def __init__(self, config):\n        self.config = config\n"
+        "        if self.config.rope_scaling is None:\n            self.rope = R()\n        else:\n"
+        "            self.rope = S(self.config.rope_scaling['factor'])\n",
+        "class AAttention(nn.Module):\n    def __init__(self, config):\n        self.config = config\n        self.rope = R()\n",
+    )]
+    KEEP = [
+        "def f(config):\n    return getattr(config, 'hidden_size', None) or 4\n",  # a size, not a decision
+        "def f(config):\n    if config.other:\n        return 1\n    return nn.Linear(config.hidden_size, 2)\n",  # not given; a size
+        "class A(nn.Module):\n    def __init__(self, config):\n        self.kind = config.kind\n\n"  # stored twice: unknown
+        "    def forward(self, x):\n        if self.kind == 'a':\n            self.kind = x\n        return x\n",
+    ]
+
+    def visit_Module(self, node: cst.Module) -> None:
+        super().visit_Module(node)
+        self.values = self.ctx.config or {}
+        classes = {s.name.value: s for s in node.body if type(s) is cst.ClassDef}
+        self.family = Family(classes)
+        self.stored = self._stored(classes)
+        self._classes: list[str] = []
+        self._compared: set[int] = set()
+
+    def _stored(self, classes: dict) -> dict[tuple[str, str], object]:
+        """(family, attr) -> value, for `self.attr = <config read>` stored once in the whole module."""
+        found, stores = {}, Counter()
+        for name, cls in classes.items():
+            for n in walk(cls):
+                targets = [t.target for t in n.targets] if type(n) is cst.Assign else [n.target] if type(n) in (cst.AugAssign, cst.AnnAssign) else []
+                for target in targets:
+                    if is_self_attr(target):
+                        stores[target.attr.value] += 1
+                        if type(n) is cst.Assign and len(targets) == 1:
+                            found[(self.family.find(name), target.attr.value)] = config_read(n.value, self.values)
+        return {k: v for k, v in found.items() if stores[k[1]] == 1 and isinstance(v, _LITERAL)}
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._classes.append(self.family.find(node.name.value) if node.name.value in self.family.parent else "")
+
+    def leave_ClassDef(self, original, updated):
+        self._classes.pop()
+        return updated
+
+    def _value(self, node: cst.CSTNode) -> object:
+        if is_self_attr(node) and self._classes:
+            return self.stored.get((self._classes[-1], node.attr.value), UNKNOWN)
+        value = config_read(node, self.values)
+        return value if isinstance(value, _LITERAL) else UNKNOWN
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        super().visit_Comparison(node)
+        self._compared.update(id(n) for n in (node.left, *(c.comparator for c in node.comparisons)))
+
+    def _fixed(self, original, updated):
+        if id(original) in self._tests:
+            value = self._value(updated)
+            # a number only where it is compared (`num_experts > 1`): `head_dim or hidden // heads` stays a size
+            if value is not UNKNOWN and (not isinstance(value, int) or isinstance(value, bool) or id(original) in self._compared):
+                return self._const(value)
+        return updated
+
+    def leave_Attribute(self, original, updated):
+        return self._fixed(original, updated)
+
+    def leave_Subscript(self, original, updated):
+        return self._fixed(original, updated)
+
+    def leave_Call(self, original, updated):
+        return self._fixed(original, super().leave_Call(original, updated))

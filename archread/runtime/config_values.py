@@ -1,0 +1,66 @@
+"""A checkpoint configuration's values, as the transformers configuration class of the modeling file's own
+release holds them, for `reduce --config`: the class runs (it may rename or derive fields; 5.x builds
+rope_parameters from rope_scaling), the reduction then reads plain values. Another release's class runs
+in a subprocess under that release.
+
+    python -m archread.runtime.config_values MODEL_TYPE CONFIG_JSON   (prints the values as JSON)
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from archread.errors import ArchreadError
+
+
+def _plain(value) -> bool:
+    if isinstance(value, (bool, int, float, str, type(None))):
+        return True
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return isinstance(value, (list, tuple)) and all(_plain(v) for v in value)
+
+
+def read_values(model_type: str, path: Path) -> dict:
+    """attribute -> value of the configuration at path, read by this environment's transformers."""
+    from archread.runtime.verify import _config, _transformers
+
+    try:
+        cfg = _config(_transformers(), model_type, path, None)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ArchreadError(f"{path}: the {model_type} configuration class rejects it ({exc})".splitlines()[0]) from None
+    values = {}
+    for name in {*cfg.to_dict(), *getattr(cfg, "attribute_map", {})}:
+        try:
+            value = getattr(cfg, name)
+        except AttributeError:
+            continue
+        if _plain(value):
+            values[name] = value
+    return values
+
+
+def config_values(path: Path, source) -> dict:
+    """The values of the configuration in path (a config.json or a folder holding one) for source's model."""
+    path = path / "config.json" if path.is_dir() else path
+    if source.release is None or source.release == importlib.metadata.version("transformers"):
+        return read_values(source.model_type, path)
+    from archread.runtime.release import release_env
+
+    result = subprocess.run([sys.executable, "-m", "archread.runtime.config_values", source.model_type, str(path)],
+                            capture_output=True, text=True, env=release_env(source.release), timeout=300)
+    if result.returncode != 0:
+        lines = [ln for ln in result.stderr.strip().splitlines() if ln.strip()]
+        raise ArchreadError(lines[-1].removeprefix("archread: ") if lines else f"{path}: transformers {source.release} cannot read it")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    try:
+        print(json.dumps(read_values(sys.argv[1], Path(sys.argv[2]))))
+    except ArchreadError as exc:
+        sys.exit(f"archread: {exc}")

@@ -1,0 +1,67 @@
+"""`reduce --config`: the branches a checkpoint's configuration decides fold, and that reading still verifies."""
+
+import json
+
+import pytest
+
+from archread.cli import main
+
+TINY = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "vocab_size": 128, "max_position_embeddings": 256}
+LLAMA3_ROPE = {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
+               "high_freq_factor": 4.0, "original_max_position_embeddings": 128}
+
+
+def _config(tmp_path, **extra):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**TINY, **extra}))
+    return path
+
+
+def _reduce(capsys, *argv):
+    code = main(["reduce", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_default_rope_leaves_no_dispatch(capsys, tmp_path):
+    _, generic, _ = _reduce(capsys, "llama")
+    code, out, _ = _reduce(capsys, "llama", "--config", str(_config(tmp_path)))
+    assert code == 0
+    compile(out, "reduced", "exec")
+    assert 'if self.rope_type != "default"' in generic and "ROPE_INIT_FUNCTIONS" in generic
+    assert "rope_type" not in out and "ROPE_INIT_FUNCTIONS" not in out
+    assert "nn.Linear(config.hidden_size" in out  # sizes stay names: only decisions are specialised
+    assert len(out.splitlines()) < len(generic.splitlines())
+
+
+def test_a_llama3_rope_keeps_its_initialiser(capsys, tmp_path):
+    code, out, _ = _reduce(capsys, "llama", "--config", str(_config(tmp_path, rope_parameters=LLAMA3_ROPE)))
+    assert code == 0
+    assert "ROPE_INIT_FUNCTIONS[self.rope_type](" in out and 'if self.rope_type != "default"' not in out
+
+
+@pytest.mark.parametrize("rope", [None, LLAMA3_ROPE])
+def test_the_specialised_reading_verifies(capsys, tmp_path, rope):
+    extra = {"rope_parameters": rope} if rope else {}
+    assert main(["verify", "llama", "--config", str(_config(tmp_path, **extra)), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["match"] is True and report["logits"]["max_abs"] <= 1e-5
+
+
+def test_a_configuration_of_another_model_is_refused(capsys, tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model_type": "gemma"}))
+    code, out, err = _reduce(capsys, "llama", "--config", str(path))
+    assert code == 2 and out == "" and err.count("\n") == 1 and "config is for gemma" in err
+
+
+@pytest.mark.corpus
+def test_an_older_release_reads_the_configuration_with_its_own_class(capsys, tmp_path, release):
+    # 4.41.2 Llama picks a rotary class from config.rope_scaling, a field its own LlamaConfig keeps
+    path = str(release("4.41.2") / "models" / "llama" / "modeling_llama.py")
+    _, generic, _ = _reduce(capsys, path)
+    code, out, _ = _reduce(capsys, path, "--config", str(_config(tmp_path)))
+    assert code == 0
+    assert "LlamaDynamicNTKScalingRotaryEmbedding" in generic and "Scaling" not in out
+    assert len(out.splitlines()) < len(generic.splitlines()) - 25
