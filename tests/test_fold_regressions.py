@@ -70,3 +70,16 @@ def test_a_class_named_like_a_head_without_a_forward_is_not_the_root():
     text = "from typing import TypedDict\n\n\nclass KwargsForCausalLM(TypedDict):\n    scale: float\n" + MODEL
     code = reduce_source(Source(path=Path("modeling_m.py"), text=text, model_type="m", release=None)).code
     assert "class M(nn.Module)" in code and "KwargsForCausalLM" not in code
+
+
+def test_remote_code_style_reduces_to_its_equations():
+    # a folder as a model repo has it: absolute `transformers.` imports, einops, a fused kernel tried at import
+    from archread.parsers import resolve
+
+    result = reduce_source(resolve(str(Path(__file__).parent / "data" / "remote_foo")))
+    code = result.code
+    compile(code, "reduced", "exec")
+    assert "fused_rms_norm" not in code and "try:" not in code  # the optional kernel's plain path
+    assert "from einops import rearrange" in code and any("einops" in w for w in result.warnings)
+    assert "past_key_value" not in code and "def forward(self, input_ids=None):" in code
+    assert "for layer in self.layers:\n            hidden_states = layer(hidden_states, mask)" in code

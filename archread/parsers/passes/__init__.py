@@ -19,6 +19,7 @@ from archread.parsers.passes.inline import Inline
 from archread.parsers.passes.kv_cache import KVCache
 from archread.parsers.passes.logging_calls import LoggingCalls
 from archread.parsers.passes.masks import Masks
+from archread.parsers.passes.optional_imports import OptionalImports
 from archread.parsers.passes.outputs import Outputs
 from archread.parsers.passes.returns import Returns
 from archread.parsers.passes.signatures import Signatures
@@ -26,7 +27,7 @@ from archread.parsers.passes.simplify import Simplify
 from archread.parsers.passes.tensor_parallel import TensorParallel
 
 PASSES = [
-    Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, AttentionBackends, Dropout,
+    Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, AttentionBackends, OptionalImports, Dropout,
     Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, Inline, DeadCode, Signatures, Returns, Inline, Imports,
     Format,
 ]

@@ -17,6 +17,8 @@ from archread.parsers.prelude_names import PRELUDE_MODULE, prelude_names
 _DROPPED_STDLIB = {"typing", "typing_extensions", "dataclasses", "warnings", "logging", "collections.abc", "__future__"}
 _STANDARD = {"torch": "import torch", "nn": "from torch import nn", "math": "import math", "F": "import torch.nn.functional as F"}
 _KEPT_ROOTS = tuple(sorted(set(sys.stdlib_module_names) - _DROPPED_STDLIB | {"torch"}))
+# the framework's own packages: what the model takes from them comes from the prelude (or is reported)
+_FRAMEWORK = {"transformers", "huggingface_hub", "accelerate", "safetensors", "tokenizers", "packaging"}
 
 
 def _module_of(stmt: cst.BaseSmallStatement) -> str:
@@ -38,7 +40,8 @@ class Imports(StripPass):
         "from torch import nn\nfrom archread.prelude import ACT2FN\n\n\nclass AForCausalLM(nn.Module):\n    def forward(self, x):\n"
         "        return ACT2FN['silu'](x)\n",
     )]
-    KEEP = ["import math\nx = math.pi\n"]
+    KEEP = ["import math\nx = math.pi\n",
+            "from einops import rearrange\ndef f(x):\n    return rearrange(x, 'b h d -> b (h d)')\n"]  # remote code's einops
 
     def leave_Module(self, original, updated):
         code = updated.with_changes(body=[s for s in updated.body if not _is_import(s)]).code
@@ -51,7 +54,9 @@ class Imports(StripPass):
                 continue
             small = stmt.body[0]
             source = _module_of(small)
-            keep_module = source.split(".")[0] in _KEPT_ROOTS and source not in _DROPPED_STDLIB
+            root = source.split(".")[0]
+            third_party = bool(root) and root not in _KEPT_ROOTS and root not in _FRAMEWORK and root not in _DROPPED_STDLIB
+            keep_module = (root in _KEPT_ROOTS and source not in _DROPPED_STDLIB) or third_party
             if isinstance(small.names, cst.ImportStar):
                 self.ctx.remove(self.NAME, stmt)
                 continue
@@ -59,6 +64,8 @@ class Imports(StripPass):
             for a in small.names:
                 if not keep_module:
                     dropped[_bound(a)] = _module_of(small)
+            if aliases and third_party:  # remote code's einops: the math needs it, so the reader must have it too
+                self.ctx.warn(f"the reduced module imports {root}, which is neither torch, math nor the prelude")
             if aliases:
                 aliases[-1] = aliases[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
                 body.append(stmt.with_changes(body=[small.with_changes(names=aliases)]))

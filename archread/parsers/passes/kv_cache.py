@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import libcst as cst
+
 from archread.parsers.passes.base import Knockout
 
 CACHE_NAMES = {
@@ -25,4 +27,60 @@ class KVCache(Knockout):
         "def f(self, x, past_key_values_length=0):\n    return mask(x.shape, past_key_values_length=past_key_values_length)\n",
         "def mask(shape):\n    return torch.ones(shape[1], shape[1])\ndef f(self, x):\n    return mask(x.shape)\n",
     )]
-    KEEP = ["def f(self, k, v):\n    return k, v\n"]
+    STRIP += [(  # 4.3x–4.4x bloom/falcon: one empty cache entry per layer, zipped with the layers
+        "def f(self, h, past_key_values=None):\n    if past_key_values is None:\n"
+        "        past_key_values = tuple([None] * len(self.h))\n    n = 0\n    if past_key_values[0] is not None:\n"
+        "        n = past_key_values[0][0].shape[2]\n"
+        "    for i, (block, layer_past) in enumerate(zip(self.h, past_key_values)):\n        h = block(h, layer_past, i)\n"
+        "    return h * n\n",
+        "def f(self, h):\n    n = 0\n    for i, block in enumerate(self.h):\n        h = block(h, None, i)\n    return h * n\n",
+    )]
+    KEEP = ["def f(self, k, v):\n    return k, v\n",
+            "def f(self, h, caches):\n    for block, c in zip(self.h, caches):\n        h = block(h, c)\n    return h\n"]
+
+    def leave_Assign(self, original, updated):
+        """`past_key_values = tuple([None] * n)`: still nothing cached, entry by entry."""
+        target = updated.targets[0].target if len(updated.targets) == 1 else None
+        if type(target) is cst.Name and self._knocked(target.value) and self.NAMES[target.value] is None and _nones(updated.value):
+            return self.removed(original)
+        return super().leave_Assign(original, updated)
+
+    def leave_Subscript(self, original, updated):
+        """`past_key_values[0] is not None`: an entry of no cache is none either."""
+        if id(original) in self._tests and type(updated.value) is cst.Name and self._knocked(updated.value.value) \
+                and self.NAMES[updated.value.value] is None:
+            return self._const(None)
+        return updated
+
+    def leave_For(self, original, updated):
+        """`for block, layer_past in zip(self.h, <no cache>)`: the layers alone (enumerated if they were)."""
+        it, target = updated.iter, updated.target
+        counted = _call_of(it, "enumerate") and type(target) is cst.Tuple and len(target.elements) == 2
+        inner, pair = (it.args[0].value, target.elements[1].value) if counted else (it, target)
+        if not (_call_of(inner, "zip") and len(inner.args) == 2 and type(pair) is cst.Tuple and len(pair.elements) == 2):
+            return updated
+        cache, name = inner.args[1].value, pair.elements[1].value
+        if not (self.ctx.origin_of(cache) == self.NAME and type(name) is cst.Name and name.value in self.NAMES):
+            return updated  # the second list must be no cache, and its entry a name this pass fixes too
+        layers, layer = inner.args[0].value, pair.elements[0].value
+        if counted:
+            it = it.with_changes(args=[it.args[0].with_changes(value=layers)])
+            target = target.with_changes(elements=[target.elements[0], target.elements[1].with_changes(value=layer)])
+            return updated.with_changes(iter=it, target=target)
+        return updated.with_changes(iter=layers, target=layer)
+
+
+def _call_of(node, name: str) -> bool:
+    return type(node) is cst.Call and type(node.func) is cst.Name and node.func.value == name and bool(node.args) \
+        and not any(a.keyword or a.star for a in node.args)
+
+
+def _nones(value) -> bool:
+    """`[None] * n`, `(None,) * n`, `tuple([None] * n)`: a container holding only None."""
+    if _call_of(value, "tuple") and len(value.args) == 1:
+        value = value.args[0].value
+    if type(value) is not cst.BinaryOperation or type(value.operator) is not cst.Multiply:
+        return False
+    box = value.left
+    return type(box) in (cst.List, cst.Tuple) and len(box.elements) > 0 and all(
+        type(e.value) is cst.Name and e.value.value == "None" for e in box.elements)

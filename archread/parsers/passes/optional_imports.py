@@ -1,0 +1,125 @@
+"""Optional kernels: what a fused kernel would have been bound to is its absence.
+
+Remote modeling code reaches for fused kernels (flash-attn, apex, xformers) with `try: from fused import f`
+/ `except ImportError: f = None` and tests the name (`if f is not None and x.is_cuda:`); 5.0's mamba
+family loads them in `__init__` from the kernel hub (`global f; m = lazy_load_kernel("causal-conv1d");
+f = getattr(m, "f", None)`, then `is_fast_path_available = all((f, g))`). The reduced model runs the plain
+path: those names are None (a flag False) wherever a condition reads them, and the try, the loading and
+the `global` declarations go.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from archread.parsers.evaluate import UNKNOWN
+from archread.parsers.passes.base import Knockout, dotted, top_imports, walk
+
+_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception"}
+_LITERALS = {"None": None, "False": False, "True": True}
+
+
+def _fallbacks(stmt: cst.CSTNode) -> dict[str, object] | None:
+    """name -> the literal an `except ImportError` branch gives it, for a try of imports (and flags) only."""
+    if type(stmt) is not cst.Try or stmt.orelse or stmt.finalbody or not stmt.handlers:
+        return None
+    for line in stmt.body.body:
+        if type(line) is not cst.SimpleStatementLine or not all(type(s) in (cst.Import, cst.ImportFrom, cst.Assign) for s in line.body):
+            return None
+    values: dict[str, object] = {}
+    for handler in stmt.handlers:
+        kinds = [e.value for e in handler.type.elements] if type(handler.type) is cst.Tuple else [handler.type] if handler.type else []
+        if not kinds or any(dotted(k) not in _IMPORT_ERRORS for k in kinds):
+            return None
+        for line in handler.body.body:
+            for small in getattr(line, "body", [None]):
+                if type(small) is cst.Pass:
+                    continue
+                if not (type(small) is cst.Assign and len(small.targets) == 1 and type(small.targets[0].target) is cst.Name
+                        and type(small.value) is cst.Name and small.value.value in _LITERALS):
+                    return None
+                values[small.targets[0].target.value] = _LITERALS[small.value.value]
+    return values or None
+
+
+class OptionalImports(Knockout):
+    NAME = "optional_imports"
+    DESCRIPTION = "Fused kernels imported under try/except ImportError: their fallback (None) where tested."
+    STRIP = [(
+        "try:\n    from fused import rms_norm\nexcept ImportError:\n    rms_norm = None\n"
+        "def norm(x, w):\n    if rms_norm is not None and x.is_cuda:\n        return rms_norm(x, w)\n    return x * w\n",
+        "def norm(x, w):\n    return x * w\n",
+    ), (
+        "try:\n    import xformers.ops\n    HAS_XFORMERS = True\nexcept (ImportError, ModuleNotFoundError):\n    HAS_XFORMERS = False\n"
+        "def f(x):\n    if HAS_XFORMERS:\n        return xformers.ops.fast(x)\n    return x\n",
+        "def f(x):\n    return x\n",
+    )]
+    STRIP += [(  # 5.0's mamba family: kernels from the hub in __init__, a fast path chosen in forward
+        "from ...integrations import lazy_load_kernel\nclass AMixer(nn.Module):\n    def __init__(self):\n"
+        "        global conv_fn\n        conv = lazy_load_kernel('causal-conv1d')\n        conv_fn = getattr(conv, 'conv_fn', None)\n"
+        "        global is_fast_path_available\n        is_fast_path_available = all((conv_fn,))\n\n"
+        "    def forward(self, x):\n        if is_fast_path_available and x.is_cuda:\n            return conv_fn(x)\n        return x\n",
+        "from ...integrations import lazy_load_kernel\nclass AMixer(nn.Module):\n    def __init__(self):\n        pass\n\n"
+        "    def forward(self, x):\n        return x\n",
+    )]
+    KEEP = [
+        "try:\n    import numpy as np\nexcept ImportError:\n    raise\n",  # a required import
+        "try:\n    from fast import f\nexcept RuntimeError:\n    f = None\n",  # not an import failure
+    ]
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.NAMES = {}
+        self._gone = set()  # ids of the tries and loading assignments that go
+        for stmt in node.body:
+            values = _fallbacks(stmt)
+            if values:
+                self.NAMES.update(values)
+                self._gone.add(id(stmt))
+        loaders = {n for n in _framework_imports(node) if "load_kernel" in n or n == "get_kernel"}
+        for assign in (n for n in walk(node) if type(n) is cst.Assign) if loaders else ():
+            value = _absent(assign, loaders, self.NAMES)
+            if value is not UNKNOWN:
+                self.NAMES[assign.targets[0].target.value] = value
+                self._gone.add(id(assign))
+        super().visit_Module(node)
+
+    def leave_Try(self, original, updated):
+        return self.removed(original) if id(original) in self._gone else updated
+
+    def leave_Assign(self, original, updated):
+        if id(original) in self._gone:
+            return self.removed(original)
+        return super().leave_Assign(original, updated)
+
+    def leave_Global(self, original, updated):
+        """`global f, g` of names that are absent now: nothing assigns them any more."""
+        kept = [n for n in updated.names if n.name.value not in self.NAMES]
+        if len(kept) == len(updated.names):
+            return updated
+        if not kept:
+            return self.removed(original)
+        return updated.with_changes(names=[*kept[:-1], kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)])
+
+
+def _framework_imports(module: cst.Module) -> set[str]:
+    return {a.evaluated_alias or a.evaluated_name for imp in top_imports(module)
+            if imp.relative or (imp.module is not None and dotted(imp.module).startswith("transformers"))
+            if not isinstance(imp.names, cst.ImportStar) for a in imp.names}
+
+
+def _absent(assign: cst.Assign, loaders: set[str], known: dict) -> object:
+    """What `x = …` makes x when no kernel loads: None for `loader("name")` and `getattr(absent, "f", None)`,
+    False for `all((absent, …))`; UNKNOWN for anything else."""
+    if len(assign.targets) != 1 or type(assign.targets[0].target) is not cst.Name or type(assign.value) is not cst.Call:
+        return UNKNOWN
+    call, func = assign.value, dotted(assign.value.func)
+    args = [a.value for a in call.args]
+    if func in loaders:
+        return None
+    if func == "getattr" and len(args) == 3 and type(args[0]) is cst.Name and known.get(args[0].value, UNKNOWN) is None \
+            and type(args[2]) is cst.Name and args[2].value == "None":
+        return None
+    if func == "all" and len(args) == 1 and type(args[0]) in (cst.Tuple, cst.List) and any(
+            type(e.value) is cst.Name and known.get(e.value.value, UNKNOWN) in (None, False) for e in args[0].elements):
+        return False
+    return UNKNOWN
