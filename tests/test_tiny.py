@@ -7,10 +7,10 @@ class HybridConfig:
     """Shaped like Falcon-H1's (4.5x): an explicit SSM width that must equal heads × head size."""
 
     def __init__(self, hidden_size=1024, num_hidden_layers=24, num_attention_heads=8, mamba_n_heads=128,
-                 mamba_d_head=16, mamba_expand=2, mamba_d_ssm=2048, layer_types=None):
+                 mamba_d_head=16, mamba_expand=2, mamba_d_ssm=2048, layer_types=None, **tokens):
         if mamba_d_head * mamba_n_heads != mamba_d_ssm:
             raise ValueError("the Mamba head state does not match the SSM width")
-        self.__dict__.update({k: v for k, v in locals().items() if k != "self"})
+        self.__dict__.update({k: v for k, v in locals().items() if k not in ("self", "tokens")}, **tokens)
 
     def to_dict(self):
         return dict(self.__dict__)
@@ -30,3 +30,9 @@ def test_per_layer_lists_keep_one_layer_of_every_kind():
     tiny = shrink(HybridConfig(layer_types=kinds))
     assert tiny.layer_types == ["full", "full", "sliding"] and tiny.num_hidden_layers == 3
 
+
+
+def test_absent_special_token_ids_are_none():
+    # transformers 5.0's PhiConfig has no pad_token_id while PhiModel reads config.pad_token_id
+    tiny = shrink(HybridConfig())
+    assert tiny.pad_token_id is None and tiny.eos_token_id is None

@@ -143,6 +143,8 @@ def shrink(config):
     for key in ("pad_token_id", "bos_token_id", "eos_token_id"):
         if isinstance(fields.get(key), int) and fields[key] >= 128:
             changes[key] = 0
+        elif key not in fields:  # 5.0 classes that dropped the field while their model still reads it (Phi, JetMoe)
+            changes[key] = None
     return type(config).from_dict({**fields, **changes})
 
 
