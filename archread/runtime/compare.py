@@ -17,6 +17,15 @@ class Error:
         return {"name": self.name, "max_abs": self.max_abs, "rel_l2": self.rel_l2}
 
 
+def eager(cfg):
+    """The configuration with the original's plain paths chosen: the eager attention and, in 5.x, the eager
+    experts loop — the paths the reduced model reads (5.0's default experts kernel for PhiMoE disagrees
+    with its own eager loop)."""
+    cfg._attn_implementation = "eager"
+    cfg._experts_implementation = "eager"
+    return cfg
+
+
 def _first_tensor(value):
     if isinstance(value, torch.Tensor):
         return value

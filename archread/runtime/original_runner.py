@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from archread.runtime.compare import run_with_taps, watched
+from archread.runtime.compare import eager, run_with_taps, watched
 from archread.runtime.tiny import shrink, test_tokens
 
 
@@ -28,7 +28,7 @@ def main(module_name: str, root: str, out: Path) -> None:
         model_type = module_name.rsplit(".", 1)[-1].removeprefix("modeling_")
         config_class = type(transformers.AutoConfig.for_model(model_type))
     cfg = shrink(config_class())
-    cfg._attn_implementation = "eager"
+    eager(cfg)
     torch.manual_seed(0)
     model = cls(cfg).eval().float()
     tokens = torch.randint(0, cfg.vocab_size, (2, test_tokens()), generator=torch.Generator().manual_seed(0))

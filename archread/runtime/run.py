@@ -14,6 +14,7 @@ from archread.parsers import reduce_source, resolve
 from archread.parsers.source import transformers_root
 from archread.runtime.bind import bind
 from archread.runtime.build import build_model
+from archread.runtime.compare import eager
 from archread.runtime.verify import DTYPES, VerifyReport, _original_class, _transformers, compare_models
 from archread.runtime.weights import checkpoint_folder, load_into, load_weights
 
@@ -80,7 +81,7 @@ def run(target: str, modeling: str | None = None, device: str = "cuda", dtype: s
         cfg = transformers.AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=trust_code)
     except Exception as exc:
         raise ArchreadError(f"{folder}: config does not load: {type(exc).__name__}: {exc}".splitlines()[0]) from None
-    cfg._attn_implementation = "eager"
+    eager(cfg)
     original_cls = _original_class(transformers, reduction.source.model_type, reduction.roots[0])
     try:
         original = original_cls.from_pretrained(folder, config=cfg, dtype=torch.float32, local_files_only=True).eval()

@@ -14,7 +14,7 @@ from archread.errors import ArchreadError
 from archread.parsers import reduce_source, resolve
 from archread.parsers.source import transformers_root
 from archread.runtime.build import build_model
-from archread.runtime.compare import Error, error, run_with_taps, watched
+from archread.runtime.compare import Error, eager, error, run_with_taps, watched
 from archread.runtime.config_values import config_values
 from archread.runtime.stream import place
 from archread.runtime.tiny import fill_unset, shrink, test_tokens
@@ -122,7 +122,7 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     if not getattr(config_class, "model_type", ""):  # the generic base class names no architecture
         config_class = None
     cfg = _config(transformers, source.model_type, config, weights, config_class)
-    cfg._attn_implementation = "eager"
+    eager(cfg)
     torch.manual_seed(0)
     try:
         if weights is None:  # random weights: the original's own state dict, as its module tree names it
@@ -149,7 +149,7 @@ def _build_original(original_cls, cfg, tiny: bool):
         filled = fill_unset(cfg) if tiny and "NoneType" in str(exc) else None
         if filled is None:
             raise
-        filled._attn_implementation = "eager"
+        eager(filled)
         torch.manual_seed(0)
         return original_cls(filled).eval(), filled
 
