@@ -1,11 +1,13 @@
 """`reduce --config`: the branches a checkpoint's configuration decides fold, and that reading still verifies."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from archread.cli import main
 
+DATA = Path(__file__).parent / "data"
 TINY = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
         "num_key_value_heads": 2, "vocab_size": 128, "max_position_embeddings": 256}
 LLAMA3_ROPE = {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
@@ -54,6 +56,16 @@ def test_a_configuration_of_another_model_is_refused(capsys, tmp_path):
     path.write_text(json.dumps({"model_type": "gemma"}))
     code, out, err = _reduce(capsys, "llama", "--config", str(path))
     assert code == 2 and out == "" and err.count("\n") == 1 and "config is for gemma" in err
+
+
+def test_remote_code_configuration_is_not_run(capsys, tmp_path):
+    # its configuration class lives in the repo's configuration_foo.py: reading it would execute that file
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (folder / "modeling_foo.py").write_text((DATA / "remote_foo" / "modeling_foo.py").read_text())
+    (folder / "config.json").write_text(json.dumps({"model_type": "foo"}))
+    code, out, err = _reduce(capsys, str(folder), "--config", str(folder))
+    assert code == 2 and out == "" and err.count("\n") == 1 and "no configuration class for 'foo'" in err
 
 
 @pytest.mark.corpus

@@ -29,8 +29,11 @@ def read_values(model_type: str, path: Path) -> dict:
     """attribute -> value of the configuration at path, read by this environment's transformers."""
     from archread.runtime.verify import _config, _transformers
 
+    transformers = _transformers()
+    if model_type not in transformers.models.auto.configuration_auto.CONFIG_MAPPING_NAMES:  # remote code's own class would have to run
+        raise ArchreadError(f"{path}: transformers {transformers.__version__} has no configuration class for '{model_type}' to read it with")
     try:
-        cfg = _config(_transformers(), model_type, path, None)
+        cfg = _config(transformers, model_type, path, None)
     except (TypeError, ValueError, KeyError) as exc:
         raise ArchreadError(f"{path}: the {model_type} configuration class rejects it ({exc})".splitlines()[0]) from None
     values = {}
