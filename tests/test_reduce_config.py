@@ -77,3 +77,14 @@ def test_an_older_release_reads_the_configuration_with_its_own_class(capsys, tmp
     assert code == 0
     assert "LlamaDynamicNTKScalingRotaryEmbedding" in generic and "Scaling" not in out
     assert len(out.splitlines()) < len(generic.splitlines()) - 25
+
+
+def test_a_field_that_differs_between_sections_is_not_one_value(tmp_path):
+    # a multimodal file's text model reads config.vocab_size from its text section, not the top level
+    from archread.runtime.config_values import read_values
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model_type": "gemma3", "vocab_size": 5,
+                                "text_config": {"model_type": "gemma3_text", "vocab_size": 100}}))
+    values = read_values("gemma3", path)
+    assert "vocab_size" not in values and "mm_tokens_per_image" in values  # a top-level field stays

@@ -36,15 +36,18 @@ def read_values(model_type: str, path: Path) -> dict:
         cfg = _config(transformers, model_type, path, None)
     except (TypeError, ValueError, KeyError) as exc:
         raise ArchreadError(f"{path}: the {model_type} configuration class rejects it ({exc})".splitlines()[0]) from None
-    values = {}
-    for name in {*cfg.to_dict(), *getattr(cfg, "attribute_map", {})}:
+    values, dumped = {}, cfg.to_dict()
+    for name in {*dumped, *getattr(cfg, "attribute_map", {})}:
         try:
             value = getattr(cfg, name)
         except AttributeError:
             continue
         if _plain(value):
             values[name] = value
-    return values
+    # a composite configuration (text_config, vision_config): a module handed a section reads `config.x` there,
+    # so a field whose value differs between the sections is not one value
+    sections = [v for v in dumped.values() if isinstance(v, dict) and "model_type" in v]
+    return {k: v for k, v in values.items() if all(section.get(k, v) == v for section in sections)}
 
 
 def config_values(path: Path, source) -> dict:
