@@ -61,6 +61,18 @@ def is_self_attr(node: cst.CSTNode) -> bool:
     return type(node) is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self"
 
 
+def is_config(node: cst.CSTNode) -> bool:
+    """`config` or `x.config`: the configuration object. Exact types: every attribute of a module is tested."""
+    kind = type(node)
+    return (kind is cst.Name and node.value == "config") or (kind is cst.Attribute and node.attr.value == "config")
+
+
+def call_of(node: cst.CSTNode, name: str) -> bool:
+    """`name(a, b)` of a bare name with positional arguments only (`zip(x, y)`, `enumerate(layers)`)."""
+    return type(node) is cst.Call and type(node.func) is cst.Name and node.func.value == name and bool(node.args) \
+        and not any(a.keyword or a.star for a in node.args)
+
+
 def only_small(stmt: cst.CSTNode):
     """The one small statement of a simple statement line (`x = f(y)`), else None. Exact types: a hot path."""
     return stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
@@ -131,6 +143,23 @@ def top_imports(module: cst.Module) -> list[cst.ImportFrom]:
             if isinstance(s, cst.SimpleStatementLine):
                 found += [small for small in s.body if isinstance(small, cst.ImportFrom)]
     return found
+
+
+def framework_names(module: cst.Module) -> set[str]:
+    """Names imported from transformers itself, except from other models' modeling files."""
+    names = set()
+    for imp in top_imports(module):
+        source = dotted(imp.module) if imp.module else ""
+        framework = bool(imp.relative) or source.startswith("transformers")
+        if framework and not _sibling(imp) and not isinstance(imp.names, cst.ImportStar):
+            names.update(a.evaluated_alias or a.evaluated_name for a in imp.names)
+    return names
+
+
+def _sibling(imp: cst.ImportFrom) -> bool:
+    """`from ..llama.modeling_llama import X`: another model's math, not the framework."""
+    source = dotted(imp.module) if imp.module else ""
+    return source.rsplit(".", 1)[-1].startswith("modeling_") and (len(imp.relative) == 2 or ".models." in source)
 
 
 def method(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
@@ -270,7 +299,7 @@ class ReplaceReads(cst.CSTTransformer):
         if type(target) in (cst.Tuple, cst.List):
             kept = [e for e in target.elements if _deletable(e.value)]
             if len(kept) > 1:
-                return updated.with_changes(target=target.with_changes(elements=_untrailed(kept)))
+                return updated.with_changes(target=target.with_changes(elements=untrailed(kept)))
             return updated.with_changes(target=kept[0].value) if kept else cst.RemovalSentinel.REMOVE
         return updated if _deletable(target) else cst.RemovalSentinel.REMOVE
 
@@ -280,7 +309,8 @@ def _deletable(node: cst.CSTNode) -> bool:
         type(node) is cst.Name and node.value not in ("None", "True", "False"))
 
 
-def _untrailed(elements: list) -> list:
+def untrailed(elements: list) -> list:
+    """The elements (arguments, names) with no comma after the last."""
     return [*elements[:-1], elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)]
 
 

@@ -13,14 +13,9 @@ from collections import Counter
 import libcst as cst
 
 from archread.parsers.evaluate import UNKNOWN
-from archread.parsers.passes.base import Family, Knockout, dotted, is_self_attr, walk
+from archread.parsers.passes.base import Family, Knockout, dotted, is_config, is_self_attr, walk
 
 _LITERAL = (bool, int, str, type(None))
-
-
-def _owner_is_config(node: cst.CSTNode) -> bool:
-    """`config`, `self.config`, `module.config`: the configuration object."""
-    return (type(node) is cst.Name and node.value == "config") or (type(node) is cst.Attribute and node.attr.value == "config")
 
 
 def _key(node: cst.Subscript) -> str | None:
@@ -33,14 +28,14 @@ def config_read(node: cst.CSTNode, values: dict) -> object:
     """The value a read of the configuration gives (`config.x`, `self.config.x["k"]`, `getattr(config, "x")`,
     `config.x.get("k")`), or UNKNOWN."""
     kind = type(node)
-    if kind is cst.Attribute and _owner_is_config(node.value):
+    if kind is cst.Attribute and is_config(node.value):
         return values.get(node.attr.value, UNKNOWN)
     if kind is cst.Subscript:
         outer, key = config_read(node.value, values), _key(node)
         return outer.get(key, UNKNOWN) if isinstance(outer, dict) and key is not None else UNKNOWN
     if kind is cst.Call and node.args and not any(a.keyword or a.star for a in node.args):
         strings = [a.value.evaluated_value if type(a.value) is cst.SimpleString else None for a in node.args]
-        if dotted(node.func) == "getattr" and len(node.args) in (2, 3) and _owner_is_config(node.args[0].value) and strings[1]:
+        if dotted(node.func) == "getattr" and len(node.args) in (2, 3) and is_config(node.args[0].value) and strings[1]:
             return values.get(strings[1], UNKNOWN)  # absent from the values: its default may or may not apply
         if type(node.func) is cst.Attribute and node.func.attr.value == "get" and len(node.args) == 1 and strings[0]:
             outer = config_read(node.func.value, values)

@@ -13,8 +13,8 @@ import libcst as cst
 import libcst.matchers as m
 
 from archread.parsers.passes.base import (
-    Family, FoldZero, LiteralsFrom, ReplaceReads, StatementTransformer, StripPass, bound_names, dotted, find, is_self_attr,
-    names_in, only_small, sole_target, walk)
+    Family, FoldZero, LiteralsFrom, ReplaceReads, StatementTransformer, StripPass, bound_names, call_of, dotted, find,
+    is_config, is_self_attr, names_in, only_small, sole_target, walk)
 from archread.parsers.passes.simplify import Simplify
 
 _BUILTIN_CALLS = {"getattr", "hasattr", "int", "float", "bool", "len", "max", "min", "isinstance", "str", "range"}
@@ -46,15 +46,9 @@ def _defines(stmt: cst.CSTNode) -> set[str]:
     return set()
 
 
-def _is_config(node: cst.CSTNode) -> bool:
-    """`config` or `x.config`. Exact types, not a matcher: every attribute of the module is tested."""
-    kind = type(node)
-    return (kind is cst.Name and node.value == "config") or (kind is cst.Attribute and node.attr.value == "config")
-
-
 def _attr_uses(node: cst.CSTNode) -> Counter:
     """Attribute names read anywhere (through any object but a config, whose fields share the names)."""
-    return Counter(a.attr.value for a in walk(node) if type(a) is cst.Attribute and not _is_config(a.value))
+    return Counter(a.attr.value for a in walk(node) if type(a) is cst.Attribute and not is_config(a.value))
 
 
 def _plain(value: cst.CSTNode) -> bool:
@@ -165,7 +159,7 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
                     if any(type(a.value) is cst.Name and a.value.value == "self" for a in n.args):
                         self.leaky.add(root)  # local functions' reads are in `other`
         self.other = Counter(
-            a.attr.value for a in walk(node) if type(a) is cst.Attribute and id(a) not in own and not _is_config(a.value)
+            a.attr.value for a in walk(node) if type(a) is cst.Attribute and id(a) not in own and not is_config(a.value)
         )
         # `self._use_flash_attention_2 = False` (a knock-out's fold), stored once and touched nowhere else: its
         # reads become the literal, so the branches it guards fold and the store is left unread
@@ -393,9 +387,8 @@ class _UncountedLoops(cst.CSTTransformer):
 
     def leave_For(self, original, updated):
         target, it = updated.target, updated.iter
-        if not (type(target) is cst.Tuple and len(target.elements) == 2 and type(it) is cst.Call
-                and type(it.func) is cst.Name and it.func.value == "enumerate" and len(it.args) == 1 and not it.args[0].keyword
-                and not it.args[0].star and all(type(e) is cst.Element and type(e.value) is cst.Name for e in target.elements)):
+        if not (type(target) is cst.Tuple and len(target.elements) == 2 and call_of(it, "enumerate") and len(it.args) == 1
+                and all(type(e) is cst.Element and type(e.value) is cst.Name for e in target.elements)):
             return updated
         index = target.elements[0].value.value
         if self.seen[index] != 1:  # read somewhere (or bound again): it stays

@@ -10,27 +10,10 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import Knockout, dotted, top_imports, walk
+from archread.parsers.passes.base import Knockout, dotted, framework_names, walk
 
 _NN_MODULE = cst.Attribute(cst.Name("nn"), cst.Name("Module"))
 _SUPER_INIT = m.Call(func=m.Attribute(m.Call(func=m.Name("super")), m.Name("__init__")))
-
-
-def _framework_names(module: cst.Module) -> set[str]:
-    """Names imported from transformers itself, except from other models' modeling files."""
-    names = set()
-    for imp in top_imports(module):
-        source = dotted(imp.module) if imp.module else ""
-        framework = bool(imp.relative) or source.startswith("transformers")
-        if framework and not _sibling(imp) and not isinstance(imp.names, cst.ImportStar):
-            names.update(a.evaluated_alias or a.evaluated_name for a in imp.names)
-    return names
-
-
-def _sibling(imp: cst.ImportFrom) -> bool:
-    """`from ..llama.modeling_llama import X`: another model's math, not the framework."""
-    source = dotted(imp.module) if imp.module else ""
-    return source.rsplit(".", 1)[-1].startswith("modeling_") and (len(imp.relative) == 2 or ".models." in source)
 
 
 def _has_forward(cls: cst.ClassDef) -> bool:
@@ -82,7 +65,7 @@ class Glue(Knockout):
 
     def visit_Module(self, node: cst.Module) -> None:
         super().visit_Module(node)
-        self.framework = _framework_names(node)
+        self.framework = framework_names(node)
         self.read = set()  # class-level values the math reads stay
         self.parameters = {"weight", "bias"}  # attributes holding parameters, which a checkpoint overwrites
         for n in walk(node):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.passes.base import Knockout
+from archread.parsers.passes.base import Knockout, call_of
 
 CACHE_NAMES = {
     "past_key_value": None, "past_key_values": None, "layer_past": None, "cache": None,
@@ -55,9 +55,9 @@ class KVCache(Knockout):
     def leave_For(self, original, updated):
         """`for block, layer_past in zip(self.h, <no cache>)`: the layers alone (enumerated if they were)."""
         it, target = updated.iter, updated.target
-        counted = _call_of(it, "enumerate") and type(target) is cst.Tuple and len(target.elements) == 2
+        counted = call_of(it, "enumerate") and type(target) is cst.Tuple and len(target.elements) == 2
         inner, pair = (it.args[0].value, target.elements[1].value) if counted else (it, target)
-        if not (_call_of(inner, "zip") and len(inner.args) == 2 and type(pair) is cst.Tuple and len(pair.elements) == 2):
+        if not (call_of(inner, "zip") and len(inner.args) == 2 and type(pair) is cst.Tuple and len(pair.elements) == 2):
             return updated
         cache, name = inner.args[1].value, pair.elements[1].value
         if not (self.ctx.origin_of(cache) == self.NAME and type(name) is cst.Name and name.value in self.NAMES):
@@ -70,14 +70,9 @@ class KVCache(Knockout):
         return updated.with_changes(iter=layers, target=layer)
 
 
-def _call_of(node, name: str) -> bool:
-    return type(node) is cst.Call and type(node.func) is cst.Name and node.func.value == name and bool(node.args) \
-        and not any(a.keyword or a.star for a in node.args)
-
-
 def _nones(value) -> bool:
     """`[None] * n`, `(None,) * n`, `tuple([None] * n)`: a container holding only None."""
-    if _call_of(value, "tuple") and len(value.args) == 1:
+    if call_of(value, "tuple") and len(value.args) == 1:
         value = value.args[0].value
     if type(value) is not cst.BinaryOperation or type(value.operator) is not cst.Multiply:
         return False

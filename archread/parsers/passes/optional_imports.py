@@ -13,7 +13,7 @@ from __future__ import annotations
 import libcst as cst
 
 from archread.parsers.evaluate import UNKNOWN
-from archread.parsers.passes.base import Knockout, dotted, top_imports, walk
+from archread.parsers.passes.base import Knockout, dotted, framework_names, untrailed, walk
 
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception"}
 _LITERALS = {"None": None, "False": False, "True": True}
@@ -75,7 +75,7 @@ class OptionalImports(Knockout):
             if values:
                 self.NAMES.update(values)
                 self._gone.add(id(stmt))
-        loaders = {n for n in _framework_imports(node) if "load_kernel" in n or n == "get_kernel"}
+        loaders = {n for n in framework_names(node) if "load_kernel" in n or n == "get_kernel"}
         for assign in (n for n in walk(node) if type(n) is cst.Assign) if loaders else ():
             value = _absent(assign, loaders, self.NAMES)
             if value is not UNKNOWN:
@@ -98,13 +98,7 @@ class OptionalImports(Knockout):
             return updated
         if not kept:
             return self.removed(original)
-        return updated.with_changes(names=[*kept[:-1], kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)])
-
-
-def _framework_imports(module: cst.Module) -> set[str]:
-    return {a.evaluated_alias or a.evaluated_name for imp in top_imports(module)
-            if imp.relative or (imp.module is not None and dotted(imp.module).startswith("transformers"))
-            if not isinstance(imp.names, cst.ImportStar) for a in imp.names}
+        return updated.with_changes(names=untrailed(kept))
 
 
 def _absent(assign: cst.Assign, loaders: set[str], known: dict) -> object:

@@ -76,8 +76,10 @@ def _none_test(node: cst.CSTNode, names: set[str]) -> bool | None:
     return None
 
 
-def _none_tests(fn: cst.FunctionDef, names: set[str]) -> bool:
-    return any(_none_test(n, names) is not None for n in walk(fn.body))
+def _none_tested(fn: cst.FunctionDef) -> set[str]:
+    """The names the body compares with None (`x is None`, `x is not None`)."""
+    return {n.left.value for n in walk(fn.body) if type(n) is cst.Comparison and type(n.left) is cst.Name
+            and _none_test(n, {n.left.value}) is not None}
 
 
 class _GivenTests(cst.CSTTransformer):
@@ -536,11 +538,16 @@ class _Plan:
                             self._gives(call, implicit, index, key[1], given) for call, implicit in sites):
                         given.add(key)
                         changed = True
-        self.given = {(fn_id, name) for fn_id, name in given if _none_tests(self.defs[fn_id], {name})}
+        def tested(fn: cst.FunctionDef) -> set[str]:  # remembered across rounds while fn is unchanged
+            return self.graph.memo.get("none_tested", fn, lambda: _none_tested(fn))
+
+        self.given = {(i, name) for i, name in given if name in tested(self.defs[i])}
 
     def _rebound(self, fn: cst.FunctionDef, name: str) -> bool:
-        return bool(self.graph.memo.get("bound", fn, lambda: bound_names(fn.body))[name]) or any(
-            type(n) is cst.Lambda for n in self.graph.nodes(fn))  # a lambda's parameter may shadow it
+        """Bound again in the body, or in a function whose lambda parameter may shadow it."""
+        if self.graph.memo.get("bound", fn, lambda: bound_names(fn.body))[name]:
+            return True
+        return self.graph.memo.get("lambda", fn, lambda: any(type(n) is cst.Lambda for n in self.graph.nodes(fn)))
 
     def _gives(self, call: cst.Call, implicit: int, index: int, name: str, given: set) -> bool:
         """Whether the call fills parameter `name` (at index) with a value that is not None."""
