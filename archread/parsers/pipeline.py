@@ -52,6 +52,14 @@ class Chain(cst.CSTTransformer):
             hook(node)
         return True
 
+    # no pass hooks a single field (`visit_Call_func`): libcst's per-field lookups by formatted name are skipped,
+    # a sixth of the walk
+    def on_visit_attribute(self, node, attribute):
+        pass
+
+    def on_leave_attribute(self, original, attribute):
+        pass
+
     def on_leave(self, original, updated):
         start = 0
         while True:
