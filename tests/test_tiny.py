@@ -31,6 +31,15 @@ def test_per_layer_lists_keep_one_layer_of_every_kind():
     assert tiny.layer_types == ["full", "full", "sliding"] and tiny.num_hidden_layers == 3
 
 
+def test_lists_of_layer_indices_follow_the_layers_kept():
+    # 5.25 Kolibri's index_layers: the indexer layers among the "indexed" ones; the class checks both agree
+    kinds = ["sliding" if (i + 1) % 5 else "indexed" for i in range(30)]
+    tiny = shrink(HybridConfig(num_hidden_layers=30, layer_types=kinds, index_layers=[4, 14, 19, 29]))
+    picked = [tiny.layer_types[i] for i in tiny.index_layers]
+    assert tiny.index_layers and picked == ["indexed"] * len(tiny.index_layers)
+    assert tiny.index_layers == sorted(tiny.index_layers) and len(tiny.layer_types) == tiny.num_hidden_layers
+    assert "indexed" in [tiny.layer_types[i] for i in range(tiny.num_hidden_layers) if i not in tiny.index_layers]
+
 
 def test_absent_special_token_ids_are_none():
     # transformers 5.0's PhiConfig has no pad_token_id while PhiModel reads config.pad_token_id

@@ -90,3 +90,16 @@ def test_another_releases_configuration_answers_get_text_config():
     assert composite.get_text_config(decoder=True).hidden_size == 8
     with pytest.raises(ValueError):
         ConfigView(decoder={"a": 1}, text_config={"a": 2}).get_text_config()
+
+
+def test_a_release_whose_pins_cannot_resolve_brings_only_its_hub_and_tokenizers(tmp_path):
+    # 5.25.0 pins a `kernels` release the registry lacks: it is installed alone, with the pins it has on these two
+    from archread.runtime.release import _pins
+
+    info = tmp_path / "transformers-9.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Name: transformers\nRequires-Dist: huggingface-hub<3.0,>=2.4.0\nRequires-Dist: numpy>=1.17\n"
+        "Requires-Dist: tokenizers<0.24.0,>=0.23.1\nRequires-Dist: kernels<0.20,>=0.19.1\n"
+        "Requires-Dist: tokenizers>=0.1; extra == \"dev\"\n")
+    assert _pins(tmp_path, "9.1.0") == ["huggingface-hub<3.0,>=2.4.0", "tokenizers<0.24.0,>=0.23.1"]

@@ -30,12 +30,13 @@ def release_site(version: str) -> Path:
         return site
     releases_dir().mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tf-{version}-", dir=releases_dir()))  # same disk: the rename is atomic
-    result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                             "--target", str(tmp), f"transformers=={version}"], capture_output=True, text=True)
-    if result.returncode != 0:
+    error = _pip(tmp, f"transformers=={version}")
+    if error is not None:  # a pin the registry cannot meet (5.25.0 wants a `kernels` it does not have): the
+        # release itself, then only the hub and tokenizers it pins; the rest is this environment's
+        error = _pip(tmp, "--no-deps", f"transformers=={version}") or _pip(tmp, *_pins(tmp, version))
+    if error is not None:
         shutil.rmtree(tmp, ignore_errors=True)
-        last = (result.stderr.strip().splitlines() or ["pip failed"])[-1]
-        raise ArchreadError(f"cannot install transformers {version} to run its original: {last}")
+        raise ArchreadError(f"cannot install transformers {version} to run its original: {error}")
     dropped = set()
     for entry in tmp.iterdir():  # what this environment already has (numpy, yaml…) stays ours
         name = entry.name.removesuffix(".py")
@@ -48,6 +49,26 @@ def release_site(version: str) -> Path:
     shutil.rmtree(site, ignore_errors=True)
     tmp.rename(site)
     return site
+
+
+def _pip(target: Path, *requirements: str) -> str | None:
+    """Install into target; the last line pip printed when it fails."""
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                             "--target", str(target), *requirements], capture_output=True, text=True)
+    return None if result.returncode == 0 else (result.stderr.strip().splitlines() or ["pip failed"])[-1]
+
+
+def _pins(site: Path, version: str) -> list[str]:
+    """The release's own requirements on the packages it always brings (`huggingface-hub<3.0,>=2.4.0`)."""
+    metadata = site / f"transformers-{version}.dist-info" / "METADATA"
+    wanted = {k.replace("_", "-") for k in KEEP} - {"transformers"}
+    pins = []
+    for line in metadata.read_text(encoding="utf-8").splitlines():
+        requirement = line.removeprefix("Requires-Dist:").strip()
+        name = requirement.split(";")[0].split("<")[0].split(">")[0].split("=")[0].split("[")[0].strip().lower()
+        if line.startswith("Requires-Dist:") and "extra ==" not in requirement and name in wanted:
+            pins.append(requirement.split(";")[0].strip())
+    return pins
 
 
 def release_env(version: str) -> dict:

@@ -78,19 +78,23 @@ def _keep_equalities(fields: dict, changes: dict) -> None:
 
 
 def _per_layer(fields: dict, layers: int) -> dict:
-    """One choice of layers for every per-layer list and layer-indexed dict at once, so their lengths agree:
-    the first two layers and one of every kind (a kind: the layer's values across all of them)."""
+    """One choice of layers for every per-layer list, layer-indexed dict and list of layer indices at once, so
+    they agree: the first two layers and one of every kind (a kind: the layer's values across all of them)."""
     lists = {k: v for k, v in fields.items() if isinstance(v, list) and len(v) == layers and k != "architectures"}
     dicts = {k: v for k, v in fields.items() if isinstance(v, dict) and v and "layer" in k  # not id2label
              and all(str(x).isdigit() and int(x) < layers for x in v)}
-    if not lists and not dicts:
+    indices = {k: v for k, v in fields.items() if isinstance(v, list) and v and len(v) != layers and "layer" in k
+               and all(type(x) is int and 0 <= x < layers for x in v)}  # Kolibri's index_layers = [4, 14, 19, 29]
+    if not lists and not dicts and not indices:
         return {}
-    kinds = [tuple(repr(v[i]) for v in lists.values()) + tuple(
-        any(int(x) == i for x in d) for d in dicts.values()) for i in range(layers)]
+    members = [{int(x) for x in d} for d in dicts.values()] + [set(v) for v in indices.values()]
+    kinds = [tuple(repr(v[i]) for v in lists.values()) + tuple(i in m for m in members) for i in range(layers)]
     picked = _layer_pattern(kinds, 2)
     changes = {k: [v[i] for i in picked] for k, v in lists.items()}
     for k, d in dicts.items():
         changes[k] = {type(x)(picked.index(int(x))): value for x, value in d.items() if int(x) in picked}
+    for k, v in indices.items():
+        changes[k] = [picked.index(x) for x in v if x in picked]
     changes.update({k: len(picked) for k in _LAYER_COUNT_KEYS if k in fields})
     return changes
 

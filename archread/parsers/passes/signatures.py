@@ -22,7 +22,6 @@ from archread.parsers.passes.base import (
 from archread.parsers.passes.dead_code import DeadCode, _drop_unread_locals, roots
 from archread.parsers.passes.simplify import Simplify
 
-_LOOP_WRAPPERS = {"enumerate", "reversed", "zip"}
 _CALLABLE_DECORATORS = {"staticmethod", "classmethod"}
 
 
@@ -115,6 +114,7 @@ class _Graph:
         self._escaped_classes: set[str] = set()
         self._escaped_methods: set[str] = set()
         self._escaped_functions: set[str] = set()
+        self._paired: set[int] = set()  # ids of `self.layers` whose loop variable the calls resolve through
         self.calls: dict[int, cst.Call] = {}
         self.enclosing: dict[int, cst.FunctionDef] = {}  # id(call) -> the function it is in
         self._accounted: set[int] = set()  # ids of `C(...)` calls whose instance lands in a resolved attribute
@@ -222,20 +222,35 @@ class _Graph:
         return self.members.get(f"{self.family.find(cls)}:{attr}", set())
 
     def _loop_vars(self, fn: cst.FunctionDef, cls: str | None) -> dict[str, set[str] | None]:
-        """`for layer in self.layers` (also sliced, enumerated): the loop variable is one of the built classes."""
+        """`for layer in self.layers` (also sliced, reversed, enumerated, zipped with other sequences): the
+        loop variable is one of the built classes. A built attribute iterated any other way is a bare use
+        (`_escape_bare_attributes`): what it holds escapes."""
         found: dict[str, set[str] | None] = {}
-        for node in self.nodes(fn):
-            if type(node) is not cst.For:
-                continue
-            source, target = node.iter, node.target
-            if isinstance(source, cst.Call) and dotted(source.func) == "enumerate" and source.args:
-                source = source.args[0].value
-                target = target.elements[-1].value if isinstance(target, cst.Tuple) and len(target.elements) == 2 else None
-            if isinstance(source, cst.Subscript):
+        sources: dict[str, list[int]] = defaultdict(list)
+
+        def pair(target, source) -> None:
+            if type(source) is cst.Subscript:
                 source = source.value
-            if isinstance(target, cst.Name) and is_self_attr(source):
+            if type(source) is cst.Call and not any(a.star or (a.keyword and a.keyword.value != "strict") for a in source.args):
+                name, args = dotted(source.func), [a.value for a in source.args if not a.keyword]
+                elements = [e.value for e in target.elements] if type(target) in (cst.Tuple, cst.List) else None
+                if name == "reversed" and len(args) == 1:
+                    return pair(target, args[0])
+                if name == "enumerate" and len(args) == 1 and elements is not None and len(elements) == 2:
+                    return pair(elements[1], args[0])
+                if name == "zip" and elements is not None and len(elements) == len(args):
+                    for element, arg in zip(elements, args):
+                        pair(element, arg)
+                    return
+            if is_self_attr(source) and type(target) is cst.Name:
                 classes = self._attr_classes(cls, source.attr.value)
                 found[target.value] = None if target.value in found else classes
+                sources[target.value].append(id(source))
+
+        for node in self.nodes(fn):
+            if type(node) is cst.For:
+                pair(node.target, node.iter)
+        self._paired.update(i for name, ids in sources.items() if found[name] is not None for i in ids)
         return found
 
     def _resolve(self, call: cst.Call, cls: str | None, loops: dict) -> tuple[list[cst.FunctionDef] | None, int]:
@@ -348,21 +363,16 @@ class _Graph:
                 kind = type(node)  # exact types, as in is_self_attr
                 if kind is cst.Call:
                     fine.add(id(node.func))
-                    if dotted(node.func) in _LOOP_WRAPPERS | {"len"}:
-                        fine.update(id(a.value) for a in node.args)  # `enumerate(self.layers[:n])` too
-                        fine.update(id(a.value.value) for a in node.args if type(a.value) is cst.Subscript)
+                    if dotted(node.func) == "len":
+                        fine.update(id(a.value) for a in node.args)
                 elif kind is cst.Attribute:
                     fine.add(id(node.value))  # self.x.y: reads an attribute of the submodule
                 elif kind is cst.AssignTarget:
                     fine.add(id(node.target))
-                elif kind is cst.For:
-                    fine.add(id(node.iter))
-                    if type(node.iter) is cst.Subscript:
-                        fine.add(id(node.iter.value))
                 elif kind is cst.Comparison:  # `self.x is None`
                     fine.update(id(n) for n in (node.left, *(c.comparator for c in node.comparisons)))
             for node in self.nodes(cls):
-                if is_self_attr(node) and id(node) not in fine:
+                if is_self_attr(node) and id(node) not in fine and id(node) not in self._paired:
                     self._escaped_methods.add(node.attr.value)  # a bound method handed around
                     classes = self._attr_classes(cls_name, node.attr.value)
                     if classes:
@@ -683,8 +693,27 @@ class Signatures(StripPass):
         "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
         "        self.model = AModel()\n\n    def forward(self, input_ids=None):\n        return self.model(input_ids=input_ids)\n",
     )]
+    STRIP += [(  # a layer reached through `zip` (5.25 Ergo's `zip(config.layer_types, self.layers)`): the keyword it only
+        # forwarded into a `**kwargs` goes at the call with it
+        "class ALayer(nn.Module):\n    def forward(self, x, **kwargs):\n        return self.attn(x, **kwargs)\n"
+        "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+        "        self.layers = nn.ModuleList([ALayer() for _ in range(2)])\n\n"
+        "    def forward(self, x, kinds):\n        for kind, layer in zip(kinds, self.layers, strict=True):\n"
+        "            x = layer(x, position_ids=x)\n        return x\n",
+        "class ALayer(nn.Module):\n    def forward(self, x):\n        return self.attn(x)\n\n\n"
+        "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+        "        self.layers = nn.ModuleList([ALayer() for _ in range(2)])\n\n"
+        "    def forward(self, x, kinds):\n        for kind, layer in zip(kinds, self.layers, strict=True):\n"
+        "            x = layer(x)\n        return x\n",
+    )]
     KEEP = [
         # another caller may leave it None; and a parameter rebound before its test is another value
+        # layers iterated in a way not followed: whatever calls them may pass anything into `**kwargs`
+        "class ALayer(nn.Module):\n    def forward(self, x, **kwargs):\n        return self.attn(x, **kwargs)\n"
+        "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+        "        self.layers = nn.ModuleList([ALayer() for _ in range(2)])\n\n"
+        "    def forward(self, x):\n        for layer, kind in reversed(list(zip(self.layers, KINDS))):\n"
+        "            x = layer(x, position_ids=x)\n        return x\n",
         "class AModel(nn.Module):\n    def forward(self, input_ids=None):\n        if input_ids is not None:\n"
         "            return input_ids\n        return 0\n"
         "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
