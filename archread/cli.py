@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     diff = sub.add_parser("diff", help="components aligned with a reference, and the facts that differ")
     diff.add_argument("source")
     diff.add_argument("--against", default="llama", help="reference file or model type (default llama)")
-    diff.add_argument("--config", type=Path, help="config.json whose values override the configuration defaults")
+    diff.add_argument("--config", type=Path, help="a checkpoint's config.json: its reading (branches folded) and its values in the facts")
     diff.add_argument("--format", default="text", choices=["text", "markdown", "json", "html"])
     diff.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     diff.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 
     verify = sub.add_parser("verify", help="run the reduced model and the original on the same weights, layer by layer")
     verify.add_argument("source")
-    verify.add_argument("--config", type=Path, help="config.json to build the model from")
+    verify.add_argument("--config", type=Path, help="a checkpoint's config.json: its reading, built from it (shrunk without --weights)")
     verify.add_argument("--weights", type=Path, help="checkpoint folder with *.safetensors")
     verify.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     verify.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
@@ -102,12 +102,23 @@ def _diff(args) -> int:
     from archread.diff import diff_models
     from archread.diff.render import RENDER
     from archread.parsers import resolve
-    from archread.parsers.cache import collect, prefetch
 
-    sources = resolve(args.source), resolve(args.against)
-    model, reference = collect(prefetch(*sources), *sources)  # the two reductions run side by side
+    model, reference = _readings(resolve(args.source), resolve(args.against), args.config)
     _write(RENDER[args.format](diff_models(model, reference, args.config)), args.output, args.force)
     return 0
+
+
+def _readings(source, reference, config: Path | None) -> list:
+    """The model's and the reference's reductions, side by side in child processes; the model's for the
+    checkpoint configuration `config` when one is given (folded here, never cached: the cache is by source)."""
+    from archread.parsers.cache import collect, prefetch
+
+    if config is None:
+        return collect(prefetch(source, reference), source, reference)
+    from archread.runtime.config_values import reduce_for
+
+    children = prefetch(reference)
+    return [reduce_for(source, config), *collect(children, reference)]
 
 
 def _lint(args) -> int:
@@ -182,9 +193,10 @@ def _ui(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="archread", description="Open the reader for a modeling file.")
     parser.add_argument("source")
     parser.add_argument("--against", default="llama", help="reference model (default llama)")
+    parser.add_argument("--config", type=Path, help="a checkpoint's config.json: read the model as it configures it")
     args = parser.parse_args(argv)
     try:
-        app = build_app(args.source, args.against)
+        app = build_app(args.source, args.against, args.config)
     except ArchreadError as exc:
         print(f"archread: {exc}", file=sys.stderr)
         return 2
@@ -195,22 +207,28 @@ def _ui(argv: list[str]) -> int:
     return 0
 
 
-def build_app(source: str, against: str):
+def build_app(source: str, against: str, config: Path | None = None):
     """The reader for source against a reference. Both cached: the reader itself is the first screen.
-    Otherwise both reduce in child processes while the UI imports and paints a loading screen."""
+    Otherwise both reduce (in child processes) while the UI imports and paints a loading screen."""
     from archread.parsers import resolve
     from archread.parsers.cache import collect, is_cached, prefetch
 
     sources = resolve(source), resolve(against)
-    if all(map(is_cached, sources)):
+    if config is not None and not config.exists():
+        raise ArchreadError(f"{config}: no such file or folder")
+    if config is None and all(map(is_cached, sources)):
         ready = collect([], *sources)
         from archread.ui.app import ArchreadApp
 
         return ArchreadApp(*ready)
-    children = prefetch(*sources)
+    children = prefetch(*sources) if config is None else []
     from archread.ui.app import ArchreadApp
 
-    return ArchreadApp(pending=lambda: collect(children, *sources), what=f"{sources[0].label} against {sources[1].label}")
+    def pending():
+        return collect(children, *sources) if config is None else _readings(*sources, config)
+
+    what = f"{sources[0].label}{' as ' + config.name if config else ''} against {sources[1].label}"
+    return ArchreadApp(pending=pending, what=what, config=config)
 
 
 if __name__ == "__main__":

@@ -96,3 +96,15 @@ def test_bad_input_is_one_line_exit_2(argv, words, capsys):
     assert main(["diff", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err
+
+
+def test_a_checkpoint_configuration_diffs_its_reading(capsys, tmp_path):
+    # Llama against itself differs nowhere; read for a default-RoPE checkpoint, only its rotary embedding differs
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4}))
+    assert main(["diff", "llama", "--format", "json"]) == 0
+    generic = json.loads(capsys.readouterr().out)
+    assert main(["diff", "llama", "--config", str(config), "--format", "json"]) == 0
+    specialised = json.loads(capsys.readouterr().out)
+    changed = lambda report: [c["name"] for c in report["components"] if c["changed"]]  # noqa: E731
+    assert changed(generic) == [] and changed(specialised) == ["LlamaRotaryEmbedding"]

@@ -249,3 +249,26 @@ def test_the_reader_is_the_first_screen_when_both_reductions_are_cached(tmp_path
     warm = build_app("nemotron", "llama")
     assert warm.pending is None and warm.reduced.source.model_type == "nemotron"
     assert warm.reference.source.model_type == "llama"
+
+
+def test_a_checkpoint_configuration_gives_its_reading_and_verify_builds_from_it(tmp_path):
+    # default RoPE: the reader shows the branch-free rotary, and verify checks that reading on the config's model
+    from archread.cli import build_app
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model_type": "llama", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
+                                  "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 128}))
+    app = build_app("llama", "llama", config)
+    assert app.pending is not None and app.config == config  # never served from the by-source cache
+    reduced, reference = app.pending()
+    assert "ROPE_INIT_FUNCTIONS" in reference.code and "ROPE_INIT_FUNCTIONS" not in reduced.code
+    app = ArchreadApp(reduced, reference, config=config)
+
+    async def script(app, reader, pilot):
+        rotary = next(c for c in reader.diff.components if c.part.role == "rotary")
+        assert rotary.changed and not next(c for c in reader.diff.components if c.part.role == "mlp").changed
+        await pilot.press("v")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen.report is not None and app.screen.report.match
+    drive(app, script)

@@ -65,6 +65,13 @@ def config_values(path: Path, source) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def reduce_for(source, path: Path):
+    """source reduced for the configuration at path: the branches it decides are folded."""
+    from archread.parsers import reduce_source
+
+    return reduce_source(source, config_values(path, source))
+
+
 if __name__ == "__main__":
     try:
         print(json.dumps(read_values(sys.argv[1], Path(sys.argv[2]))))

@@ -94,7 +94,8 @@ def _config(transformers, model_type: str, config: Path | None, weights: Path | 
         if data.get("model_type") not in (None, model_type):
             raise ArchreadError(f"{path}: config is for {data['model_type']}, the modeling file is {model_type}")
         data.pop("model_type", None)
-        return transformers.AutoConfig.for_model(model_type, **data)
+        cfg = transformers.AutoConfig.for_model(model_type, **data)
+        return cfg if weights is not None else shrink(cfg)  # random weights: its choices, at a few dozen wide
     try:  # the class the root model is built from (AriaTextConfig, not the multimodal AriaConfig)
         return shrink(config_class() if config_class is not None else transformers.AutoConfig.for_model(model_type))
     except ValueError:
@@ -126,7 +127,7 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     torch.manual_seed(0)
     try:
         if weights is None:  # random weights: the original's own state dict, as its module tree names it
-            original, cfg = _build_original(original_cls, cfg, tiny=config is None)
+            original, cfg = _build_original(original_cls, cfg, tiny=True)
             state = {k: v.clone() for k, v in original.state_dict().items()}
         else:
             original = original_cls.from_pretrained(weights, config=cfg, local_files_only=True).eval()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from textual.app import App, SystemCommand
 
@@ -17,17 +18,18 @@ class ArchreadApp(App):
     TITLE = "archread"
 
     def __init__(self, reduced: Reduction | None = None, reference: Reduction | None = None, *,
-                 pending: Callable[[], list[Reduction]] | None = None, what: str = ""):
+                 pending: Callable[[], list[Reduction]] | None = None, what: str = "", config: Path | None = None):
         """Either both reductions, or `pending`: a call that waits for them (the CLI's reducing children),
-        run in a thread while a loading screen is already painted."""
+        run in a thread while a loading screen is already painted. config: a checkpoint's config.json, whose
+        values the facts read."""
         super().__init__()
         self.reduced, self.reference = reduced, reference
-        self.pending, self.what = pending, what
+        self.pending, self.what, self.config = pending, what, config
         self.failure: str | None = None  # a reduction that failed: the CLI prints it and exits 2
 
     def on_mount(self) -> None:
         if self.pending is None:
-            self.push_screen(ReaderScreen(self.reduced, self.reference))
+            self.push_screen(ReaderScreen(self.reduced, self.reference, self.config))
             return
         self.push_screen(LoadingScreen(self.what))
         self.run_worker(self._await_reductions, thread=True, exclusive=True)
@@ -42,7 +44,7 @@ class ArchreadApp(App):
 
     def _show_reader(self, reduced: Reduction, reference: Reduction) -> None:
         self.reduced, self.reference = reduced, reference
-        self.switch_screen(ReaderScreen(reduced, reference))
+        self.switch_screen(ReaderScreen(reduced, reference, self.config))
 
     def _reduction_failed(self, message: str) -> None:
         self.failure = message

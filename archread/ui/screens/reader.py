@@ -43,10 +43,11 @@ class ReaderScreen(Screen):
         Binding("q", "app.quit", "quit"),
     ]
 
-    def __init__(self, reduced: Reduction, reference: Reduction):
+    def __init__(self, reduced: Reduction, reference: Reduction, config: Path | None = None):
+        """config: the checkpoint's config.json the model was reduced for; the facts and verify read it too."""
         super().__init__()
-        self.reduced, self.reference = reduced, reference
-        self.diff: ArchDiff = diff_models(reduced, reference)
+        self.reduced, self.reference, self.config = reduced, reference, config
+        self.diff: ArchDiff = diff_models(reduced, reference, config)
         self.index = 0
         self.query_text = ""
         self.attribution: list | None = None
@@ -167,7 +168,7 @@ class ReaderScreen(Screen):
     def _load_reference(self, ref: str) -> None:
         try:
             reference = reduce_cached(resolve(ref))
-            diff = diff_models(self.reduced, reference)
+            diff = diff_models(self.reduced, reference, self.config)
         except ArchreadError as exc:
             self.app.call_from_thread(self.app.push_screen, ErrorDialog("cannot use that reference", str(exc)))
             return
@@ -228,8 +229,8 @@ class ReaderScreen(Screen):
     def action_lint(self) -> None:
         from archread.parsers.lint import lint_config, load_config
 
-        config = self.reduced.source.path.parent / "config.json"
-        if not config.is_file():
+        config = self.config or self.reduced.source.path.parent / "config.json"
+        if not config.exists():
             self.notify(f"no config.json next to {self.reduced.source.path.name}", severity="warning")
             return
         try:
@@ -248,7 +249,7 @@ class ReaderScreen(Screen):
     def action_verify(self) -> None:
         from archread.ui.screens.verify import VerifyScreen  # the screens a key opens load when it is pressed
 
-        self.app.push_screen(VerifyScreen(self.reduced))
+        self.app.push_screen(VerifyScreen(self.reduced, self.config))
 
     def action_help(self) -> None:
         from archread.ui.screens.help import HelpScreen

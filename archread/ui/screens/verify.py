@@ -1,6 +1,9 @@
-"""verify from the reader: runs in a worker (tiny config, random weights, CPU) and charts the error per layer."""
+"""verify from the reader: runs in a worker (tiny config — the checkpoint's, shrunk, when the reader has one —
+random weights, CPU) and charts the error per layer."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from textual import work
 from textual.containers import Vertical
@@ -14,10 +17,10 @@ from archread.ui.widgets.error_chart import ErrorChart
 
 
 class VerifyScreen(Panel):
-    def __init__(self, reduced: Reduction):
+    def __init__(self, reduced: Reduction, config: Path | None = None):
         chart = ErrorChart(id="chart")
         super().__init__(f"verify {reduced.source.label} (float32, cpu)", Vertical(LoadingIndicator(), chart))
-        self.chart, self.reduced, self.report = chart, reduced, None
+        self.chart, self.reduced, self.config, self.report = chart, reduced, config, None
 
     def on_mount(self) -> None:
         self._verify()
@@ -27,7 +30,7 @@ class VerifyScreen(Panel):
         try:
             from archread.runtime.verify import verify
 
-            report = verify(str(self.reduced.source.path), reduction=self.reduced)
+            report = verify(str(self.reduced.source.path), config=self.config, reduction=self.reduced)
         except ArchreadError as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
