@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 __all__ = [
-    "ACT2FN", "ACT2CLS", "get_activation", "ROPE_INIT_FUNCTIONS", "Conv1D",
+    "ACT2FN", "ACT2CLS", "get_activation", "ROPE_INIT_FUNCTIONS", "yarn_apply_mscale", "Conv1D",
     "create_causal_mask", "create_sliding_window_causal_mask", "create_chunked_causal_mask",
     "create_causal_mask_window_inclusive", "create_causal_mask_with_padding",
     "create_padding_mask", "_prepare_4d_attention_mask", "create_recurrent_attention_mask",
@@ -157,16 +157,28 @@ def _llama3(config=None, device=None, seq_len=None, **kwargs):
     return torch.where(medium, blended, scaled), 1.0
 
 
+def _mscale(scale: float, m: float = 1.0) -> float:
+    """YaRN's magnitude correction for a context stretched `scale` times."""
+    return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+
+
+def yarn_apply_mscale(rope_parameters, scaling):
+    """MLA attention scale under YaRN (5.25's DeepSeek family): the softmax scale also takes mscale², with
+    `mscale_all_dim`, when the RoPE is not the default one."""
+    if rope_parameters.get("rope_type", "default") == "default" or not rope_parameters.get("mscale_all_dim"):
+        return scaling
+    return scaling * _mscale(rope_parameters["factor"], rope_parameters["mscale_all_dim"]) ** 2
+
+
 def _yarn(config=None, device=None, seq_len=None, **kwargs):
     """YaRN (Peng et al. 2023): interpolate low frequencies, keep high ones, ramp between; scale attention."""
     base, dim, p = _rope_settings(config, kwargs)
     factor = p["factor"]
     old = p.get("original_max_position_embeddings") or config.max_position_embeddings
-    mscale = lambda s, m=1.0: 1.0 if s <= 1 else 0.1 * m * math.log(s) + 1.0  # noqa: E731
     if p.get("mscale") and p.get("mscale_all_dim"):
-        attention = mscale(factor, p["mscale"]) / mscale(factor, p["mscale_all_dim"])
+        attention = _mscale(factor, p["mscale"]) / _mscale(factor, p["mscale_all_dim"])
     else:
-        attention = p.get("attention_factor") or mscale(factor)
+        attention = p.get("attention_factor") or _mscale(factor)
     beta_fast, beta_slow = p.get("beta_fast") or 32, p.get("beta_slow") or 1
 
     def correction(rotations):

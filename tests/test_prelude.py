@@ -1,0 +1,36 @@
+"""The prelude's stand-ins for the framework's helpers compute what the framework's own do."""
+
+import math
+
+import pytest
+import torch
+from transformers import LlamaConfig
+from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS as FRAMEWORK
+
+from archread.prelude import ROPE_INIT_FUNCTIONS, yarn_apply_mscale
+
+ROPES = {
+    "linear": {"rope_type": "linear", "rope_theta": 10000.0, "factor": 4.0},
+    "llama3": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
+               "high_freq_factor": 4.0, "original_max_position_embeddings": 64},
+    "yarn": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 40.0, "original_max_position_embeddings": 64,
+             "mscale": 1.0, "mscale_all_dim": 1.0, "beta_fast": 32, "beta_slow": 1},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ROPES))
+def test_rope_initialisers_match_the_framework(kind):
+    config = LlamaConfig(hidden_size=64, num_attention_heads=4, max_position_embeddings=512, rope_parameters=ROPES[kind])
+    ours, theirs = ROPE_INIT_FUNCTIONS[kind](config), FRAMEWORK[kind](config)
+    torch.testing.assert_close(ours[0], theirs[0], rtol=1e-6, atol=0)
+    assert ours[1] == pytest.approx(theirs[1])
+
+
+def test_yarn_mscale_folds_into_the_attention_scale_only_off_the_default_rope():
+    # DeepSeek's reference: softmax_scale = qk_head_dim**-0.5 * mscale**2, mscale = 0.1 * mscale_all_dim * ln(factor) + 1
+    scale = 192 ** -0.5
+    yarn = {"rope_type": "yarn", "factor": 40.0, "mscale_all_dim": 1.0}
+    assert yarn_apply_mscale(yarn, scale) == pytest.approx(scale * (0.1 * math.log(40.0) + 1) ** 2)
+    assert yarn_apply_mscale({**yarn, "rope_type": "default"}, scale) == scale
+    assert yarn_apply_mscale({**yarn, "mscale_all_dim": 0}, scale) == scale
+    assert yarn_apply_mscale({**yarn, "factor": 1.0}, scale) == scale
