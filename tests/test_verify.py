@@ -92,6 +92,19 @@ def test_another_releases_configuration_answers_get_text_config():
         ConfigView(decoder={"a": 1}, text_config={"a": 2}).get_text_config()
 
 
+def test_another_releases_per_layer_configuration_answers_by_index_and_type():
+    # 5.25 Gemma4 reads config.per_layer_config[layer_idx]; the saved config holds only the overrides
+    from archread.runtime.verify_release import ConfigView
+
+    cfg = ConfigView(num_hidden_layers=3, head_dim=8, layer_types=["sliding", "sliding", "full"],
+                     per_layer_config={"2": {"head_dim": 32}})
+    assert [c.head_dim for c in cfg.per_layer_config] == [8, 8, 32] and cfg.head_dim == 8
+    assert cfg.per_layer_config["full"].head_dim == 32 and cfg.per_layer_config[-1].skip == []
+    assert "per_layer_config" not in cfg.to_dict()
+    with pytest.raises(IndexError):
+        cfg.per_layer_config[3]
+
+
 def test_a_release_whose_pins_cannot_resolve_brings_only_its_hub_and_tokenizers(tmp_path):
     # 5.25.0 pins a `kernels` release the registry lacks: it is installed alone, with the pins it has on these two
     from archread.runtime.release import _pins

@@ -39,20 +39,24 @@ def main(module_name: str, root: str, out: Path) -> None:
     save_file({"tokens": tokens, "logits": logits.clone(memory_format=fresh),
                **{f"tap:{k}": v.clone(memory_format=fresh) for k, v in taps.items()}},
               out / "taps.safetensors")
-    derived = {}  # properties (FalconConfig.rotary) and attribute_map aliases (hidden_size → n_embd) the code may read
+    # what the code may read besides the fields: attribute_map aliases (hidden_size → n_embd), properties
+    # (FalconConfig.rotary) and plain class attributes (5.25 Emu3's `attention_bias = False`, not a field)
+    plain = (int, float, str, bool, type(None), list, dict)
+    derived = {}
     for name in getattr(cfg, "attribute_map", {}):
         try:
             derived[name] = getattr(cfg, name)
         except AttributeError:
             pass
     for name in dir(type(cfg)):
-        if isinstance(getattr(type(cfg), name, None), property) and not name.startswith("_"):
-            try:
-                value = getattr(cfg, name)
-            except Exception:  # noqa: BLE001 - a property that needs more than the config has
-                continue
-            if isinstance(value, (int, float, str, bool, type(None), list, dict)):
-                derived[name] = value
+        if name.startswith("_") or not isinstance(getattr(type(cfg), name, None), (property, *plain)):
+            continue
+        try:
+            value = getattr(cfg, name)
+        except Exception:  # noqa: BLE001 - a property that needs more than the config has
+            continue
+        if isinstance(value, plain):
+            derived[name] = value
     fields = {**derived, **cfg.to_dict(), "_archread_names": names}
     (out / "config.json").write_text(json.dumps(fields, default=str))
 

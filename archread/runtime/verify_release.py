@@ -3,6 +3,7 @@ subprocess (runtime/release.py); the reduced model runs here on the weights and 
 
 from __future__ import annotations
 
+import copy
 import json
 import types
 
@@ -31,10 +32,36 @@ class ConfigView(types.SimpleNamespace):
     get_text_config = _text_config
 
     def __init__(self, **fields):
+        overrides = fields.pop("per_layer_config", None)
         super().__init__(**{k: _nested(v) for k, v in fields.items()})
+        if isinstance(overrides, dict):  # 5.25's heterogeneous layers, saved as {"03": {"head_dim": 512}}
+            self.per_layer_config = _PerLayer(self, {int(k): v for k, v in overrides.items()})
 
     def to_dict(self) -> dict:
-        return dict(vars(self))
+        return {k: v for k, v in vars(self).items() if not isinstance(v, _PerLayer)}
+
+
+class _PerLayer:
+    """`config.per_layer_config[i]` (5.25): layer i's configuration, the global one with that layer's overrides;
+    by layer type, the one of its first layer."""
+
+    def __init__(self, config: ConfigView, overrides: dict[int, dict]):
+        self.config, self.overrides = config, overrides
+
+    def __len__(self) -> int:
+        return self.config.num_hidden_layers
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return [self[i] for i in range(*key.indices(len(self)))]
+        if isinstance(key, str):
+            key = list(self.config.layer_types).index(key)
+        key = key + len(self) if key < 0 else key
+        if not 0 <= key < len(self):
+            raise IndexError("list index out of range")
+        view = copy.copy(self.config)
+        vars(view).update({"skip": [], **{k: _nested(v) for k, v in self.overrides.get(key, {}).items()}})
+        return view
 
 
 class _SubConfig(dict):
