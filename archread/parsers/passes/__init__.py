@@ -25,9 +25,10 @@ from archread.parsers.passes.returns import Returns
 from archread.parsers.passes.signatures import Signatures
 from archread.parsers.passes.simplify import Simplify
 from archread.parsers.passes.tensor_parallel import TensorParallel
+from archread.parsers.passes.whole_slices import WholeSlices
 
 PASSES = [
     Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, AttentionBackends, OptionalImports, Dropout,
-    Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, Inline, DeadCode, Signatures, Returns, Inline, Imports,
-    Format,
+    Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, Inline, DeadCode, Signatures, Returns, WholeSlices, Inline,
+    Imports, Format,
 ]
