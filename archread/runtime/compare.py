@@ -54,18 +54,20 @@ def watched(model: torch.nn.Module) -> list[str]:
 
 
 def run_with_taps(model: torch.nn.Module, tokens: torch.Tensor, names: list[str]):
-    """Logits and {module name: first output tensor}, in the order the modules ran."""
-    outputs: dict[str, torch.Tensor] = {}
+    """Logits and {module name: output tensor}, in the order the modules first ran. A module called several
+    times (a rotary embedding per layer type) gives all its outputs, flattened in an order of their own values:
+    the order of the calls may follow a set's (hash-seeded) iteration, different in each process."""
+    calls: dict[str, list[torch.Tensor]] = {}
     handles = []
     for name in names:
         module = model.get_submodule(name)
 
         def hook(_module, _args, out, name=name):
             tensor = _first_tensor(out)
-            if tensor is not None and name not in outputs:
+            if tensor is not None:
                 if tensor.is_complex():  # rotary tables kept as complex numbers: compare both parts
                     tensor = torch.view_as_real(tensor)
-                outputs[name] = tensor.detach().float().cpu()
+                calls.setdefault(name, []).append(tensor.detach().float().cpu())
 
         handles.append(module.register_forward_hook(hook))
     try:
@@ -74,6 +76,8 @@ def run_with_taps(model: torch.nn.Module, tokens: torch.Tensor, names: list[str]
     finally:
         for h in handles:
             h.remove()
+    outputs = {name: found[0] if len(found) == 1 else torch.cat(
+        [t.flatten() for t in sorted(found, key=lambda t: (t.numel(), t.double().sum().item()))]) for name, found in calls.items()}
     return logits.detach().float().cpu(), outputs
 
 

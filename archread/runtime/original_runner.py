@@ -40,8 +40,9 @@ def main(module_name: str, root: str, out: Path) -> None:
                **{f"tap:{k}": v.clone(memory_format=fresh) for k, v in taps.items()}},
               out / "taps.safetensors")
     # what the code may read besides the fields: attribute_map aliases (hidden_size → n_embd), properties
-    # (FalconConfig.rotary) and plain class attributes (5.25 Emu3's `attention_bias = False`, not a field)
-    plain = (int, float, str, bool, type(None), list, dict)
+    # (FalconConfig.rotary) and plain class attributes, private ones too (5.25 Emu3's `attention_bias = False`,
+    # Lfm3's `_rope_type_labels`: not fields)
+    plain = (int, float, str, bool, type(None), list, tuple, dict)
     derived = {}
     for name in getattr(cfg, "attribute_map", {}):
         try:
@@ -49,7 +50,7 @@ def main(module_name: str, root: str, out: Path) -> None:
         except AttributeError:
             pass
     for name in dir(type(cfg)):
-        if name.startswith("_") or not isinstance(getattr(type(cfg), name, None), (property, *plain)):
+        if name.startswith("__") or not isinstance(getattr(type(cfg), name, None), (property, *plain)):
             continue
         try:
             value = getattr(cfg, name)
