@@ -76,6 +76,8 @@ def read_defaults(path: Path, model_type: str | None = None) -> dict[str, Defaul
 
 
 def read_config_json(path: Path) -> dict[str, Default]:
+    """A config.json's values; a checkpoint folder's own config.json."""
+    path = Path(path) / "config.json" if Path(path).is_dir() else Path(path)
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:

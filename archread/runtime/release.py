@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,7 +34,9 @@ def release_site(version: str) -> Path:
     error = _pip(tmp, f"transformers=={version}")
     if error is not None:  # a pin the registry cannot meet (5.25.0 wants a `kernels` it does not have): the
         # release itself, then only the hub and tokenizers it pins; the rest is this environment's
-        error = _pip(tmp, "--no-deps", f"transformers=={version}") or _pip(tmp, *_pins(tmp, version))
+        error = _pip(tmp, "--no-deps", f"transformers=={version}")
+        pins = _pins(tmp, version) if error is None else []
+        error = error or (_pip(tmp, *pins) if pins else None)
     if error is not None:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ArchreadError(f"cannot install transformers {version} to run its original: {error}")
@@ -64,10 +67,11 @@ def _pins(site: Path, version: str) -> list[str]:
     wanted = {k.replace("_", "-") for k in KEEP} - {"transformers"}
     pins = []
     for line in metadata.read_text(encoding="utf-8").splitlines():
-        requirement = line.removeprefix("Requires-Dist:").strip()
-        name = requirement.split(";")[0].split("<")[0].split(">")[0].split("=")[0].split("[")[0].strip().lower()
-        if line.startswith("Requires-Dist:") and "extra ==" not in requirement and name in wanted:
-            pins.append(requirement.split(";")[0].strip())
+        if not line.startswith("Requires-Dist:") or "extra ==" in line:
+            continue
+        requirement = line.removeprefix("Requires-Dist:").split(";")[0].strip()
+        if re.split(r"[\s<>=!~\[(]", requirement, maxsplit=1)[0].lower().replace("_", "-") in wanted:
+            pins.append(requirement)
     return pins
 
 
