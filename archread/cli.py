@@ -187,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # what a model or release archread never met raised: still one line, not a traceback
+        print(f"archread: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
 
 
 def _ui(argv: list[str]) -> int:

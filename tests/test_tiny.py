@@ -45,3 +45,21 @@ def test_absent_special_token_ids_are_none():
     # transformers 5.0's PhiConfig has no pad_token_id while PhiModel reads config.pad_token_id
     tiny = shrink(HybridConfig())
     assert tiny.pad_token_id is None and tiny.eos_token_id is None
+
+
+def test_a_model_the_shrinking_leaves_large_is_refused_before_it_is_allocated():
+    # 5.24 Gemma4UnifiedAssistant keeps its sizes in a section shrink does not reach: 2.9 billion parameters
+    import pytest
+    import torch
+
+    from archread.errors import ArchreadError
+    from archread.runtime.tiny import check_small
+
+    class Wide(torch.nn.Module):
+        def __init__(self, config):
+            super().__init__()
+            self.proj = torch.nn.Linear(config.width, config.width)
+
+    check_small(Wide, type("C", (), {"width": 64})())
+    with pytest.raises(ArchreadError, match="100,010,000 parameters for Wide"):
+        check_small(Wide, type("C", (), {"width": 10_000})())

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import save_file
 
 from archread.runtime.compare import eager, run_with_taps, watched
-from archread.runtime.tiny import shrink, test_tokens
+from archread.runtime.tiny import check_small, shrink, test_tokens
 
 
 def main(module_name: str, root: str, out: Path) -> None:
@@ -29,6 +29,7 @@ def main(module_name: str, root: str, out: Path) -> None:
         config_class = type(transformers.AutoConfig.for_model(model_type))
     cfg = shrink(config_class())
     eager(cfg)
+    check_small(cls, cfg)
     torch.manual_seed(0)
     model = cls(cfg).eval().float()
     tokens = torch.randint(0, cfg.vocab_size, (2, test_tokens()), generator=torch.Generator().manual_seed(0))

@@ -167,5 +167,26 @@ def fill_unset(config):
     return type(config).from_dict({**fields, **changes}) if changes else None
 
 
+_MOST_PARAMETERS = 50_000_000  # a shrunk model has well under a million; a full-size one would exhaust memory
+
+
+def check_small(model_cls, config) -> None:
+    """Refuse, before allocating it, a model the shrunk configuration leaves large (sizes in a nested section the
+    shrinking does not reach): it is counted on the meta device first. A model that cannot be built there
+    (an initialiser reading values) is let through."""
+    import torch
+
+    from archread.errors import ArchreadError
+
+    try:
+        with torch.device("meta"):
+            count = sum(p.numel() for p in model_cls(config).parameters())
+    except Exception:  # noqa: BLE001 - the real build reports its own errors
+        return
+    if count > _MOST_PARAMETERS:
+        raise ArchreadError(f"the tiny configuration archread derives still builds {count:,} parameters for "
+                            f"{model_cls.__name__}; pass --config with a small configuration")
+
+
 def test_tokens() -> int:
     return _TEST_TOKENS

@@ -17,7 +17,7 @@ from archread.runtime.build import build_model
 from archread.runtime.compare import Error, eager, error, run_with_taps, watched
 from archread.runtime.config_values import config_values
 from archread.runtime.stream import place
-from archread.runtime.tiny import fill_unset, shrink, test_tokens
+from archread.runtime.tiny import check_small, fill_unset, shrink, test_tokens
 from archread.runtime.weights import load_into, load_weights
 
 FP32_MAX_ABS, FP32_REL_L2 = 1e-5, 1e-6  # DESIGN.md: litgpt's bar
@@ -97,9 +97,15 @@ def _config(transformers, model_type: str, config: Path | None, weights: Path | 
         cfg = transformers.AutoConfig.for_model(model_type, **data)
         return cfg if weights is not None else shrink(cfg)  # random weights: its choices, at a few dozen wide
     try:  # the class the root model is built from (AriaTextConfig, not the multimodal AriaConfig)
-        return shrink(config_class() if config_class is not None else transformers.AutoConfig.for_model(model_type))
+        default = config_class() if config_class is not None else transformers.AutoConfig.for_model(model_type)
     except ValueError:
         raise ArchreadError(f"the installed transformers has no configuration for '{model_type}'") from None
+    try:
+        return shrink(default)
+    except Exception as exc:  # its class validates sizes together (Dory: input + recurrent + output layers)
+        reason = " ".join(str(exc).split())
+        raise ArchreadError(f"the {type(default).__name__} class rejects archread's tiny configuration "
+                            f"({type(exc).__name__}: {reason}); pass --config with a small one") from None
 
 
 def verify(ref, config: Path | None = None, weights: Path | None = None, device: str = "cpu",
@@ -127,6 +133,7 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     torch.manual_seed(0)
     try:
         if weights is None:  # random weights: the original's own state dict, as its module tree names it
+            check_small(original_cls, cfg)
             original, cfg = _build_original(original_cls, cfg, tiny=True)
             state = {k: v.clone() for k, v in original.state_dict().items()}
         else:
