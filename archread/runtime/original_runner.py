@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from archread.runtime.compare import eager, run_with_taps, watched
-from archread.runtime.tiny import check_small, shrink, test_tokens
+from archread.runtime.compare import run_with_taps, watched
+from archread.runtime.tiny import build_tiny, shrink, test_tokens
 
 
 def main(module_name: str, root: str, out: Path) -> None:
@@ -27,11 +27,8 @@ def main(module_name: str, root: str, out: Path) -> None:
     if not getattr(config_class, "model_type", ""):
         model_type = module_name.rsplit(".", 1)[-1].removeprefix("modeling_")
         config_class = type(transformers.AutoConfig.for_model(model_type))
-    cfg = shrink(config_class())
-    eager(cfg)
-    check_small(cls, cfg)
-    torch.manual_seed(0)
-    model = cls(cfg).eval().float()
+    model, cfg = build_tiny(cls, shrink(config_class()))
+    model = model.float()
     tokens = torch.randint(0, cfg.vocab_size, (2, test_tokens()), generator=torch.Generator().manual_seed(0))
     names = watched(model)
     logits, taps = run_with_taps(model, tokens, names)

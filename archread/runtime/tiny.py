@@ -188,5 +188,26 @@ def check_small(model_cls, config) -> None:
                             f"{model_cls.__name__}; pass --config with a small configuration")
 
 
+def build_tiny(model_cls, config):
+    """(the model with random weights, the configuration it was built from), eager. A tiny configuration whose
+    optional sizes the model needed anyway (`None // None`) gets a second try with those sizes filled."""
+    import torch
+
+    from archread.runtime.compare import eager
+
+    eager(config)
+    check_small(model_cls, config)
+    torch.manual_seed(0)
+    try:
+        return model_cls(config).eval(), config
+    except TypeError as exc:
+        filled = fill_unset(config) if "NoneType" in str(exc) else None
+        if filled is None:
+            raise
+        eager(filled)
+        torch.manual_seed(0)
+        return model_cls(filled).eval(), filled
+
+
 def test_tokens() -> int:
     return _TEST_TOKENS

@@ -17,7 +17,7 @@ from archread.runtime.build import build_model
 from archread.runtime.compare import Error, eager, error, run_with_taps, watched
 from archread.runtime.config_values import config_values
 from archread.runtime.stream import place
-from archread.runtime.tiny import check_small, fill_unset, shrink, test_tokens
+from archread.runtime.tiny import build_tiny, shrink, test_tokens
 from archread.runtime.weights import load_into, load_weights
 
 FP32_MAX_ABS, FP32_REL_L2 = 1e-5, 1e-6  # DESIGN.md: litgpt's bar
@@ -133,8 +133,7 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     torch.manual_seed(0)
     try:
         if weights is None:  # random weights: the original's own state dict, as its module tree names it
-            check_small(original_cls, cfg)
-            original, cfg = _build_original(original_cls, cfg, tiny=True)
+            original, cfg = build_tiny(original_cls, cfg)
             state = {k: v.clone() for k, v in original.state_dict().items()}
         else:
             original = original_cls.from_pretrained(weights, config=cfg, local_files_only=True).eval()
@@ -146,20 +145,6 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     reduced = build_model(reduction, cfg)
     tied = load_into(reduced, state)
     return compare_models(reduced, original, cfg, source.label, original_cls.__name__, device, dtype, tied)
-
-
-def _build_original(original_cls, cfg, tiny: bool):
-    """The original with random weights; a tiny configuration whose optional sizes the model needed anyway
-    (`None // None`) gets a second try with those sizes filled."""
-    try:
-        return original_cls(cfg).eval(), cfg
-    except TypeError as exc:
-        filled = fill_unset(cfg) if tiny and "NoneType" in str(exc) else None
-        if filled is None:
-            raise
-        eager(filled)
-        torch.manual_seed(0)
-        return original_cls(filled).eval(), filled
 
 
 def _other_release(reduction, version: str, device: str, dtype: str, trust_code: bool) -> VerifyReport:
