@@ -34,8 +34,10 @@ def read_values(model_type: str, path: Path) -> dict:
         raise ArchreadError(f"{path}: transformers {transformers.__version__} has no configuration class for '{model_type}' to read it with")
     try:
         cfg = _config(transformers, model_type, path, None)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ArchreadError(f"{path}: the {model_type} configuration class rejects it ({exc})".splitlines()[0]) from None
+    except ArchreadError:
+        raise
+    except Exception as exc:  # TypeError, ValueError, the hub's strict-dataclass validation errors
+        raise ArchreadError(f"{path}: the {model_type} configuration class rejects it ({' '.join(str(exc).split())})") from None
     values, dumped = {}, cfg.to_dict()
     for name in {*dumped, *getattr(cfg, "attribute_map", {})}:
         try:

@@ -40,6 +40,9 @@ class ArchreadApp(App):
         except ArchreadError as exc:
             self.call_from_thread(self._reduction_failed, str(exc))
             return
+        except Exception as exc:  # noqa: BLE001 - what archread never met (a configuration class's own check): one line
+            self.call_from_thread(self._reduction_failed, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+            return
         self.call_from_thread(self._show_reader, reduced, reference)
 
     def _show_reader(self, reduced: Reduction, reference: Reduction) -> None:

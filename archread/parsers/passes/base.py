@@ -84,36 +84,35 @@ def sole_target(assign: cst.Assign) -> cst.BaseAssignTargetExpression | None:
 
 
 def _fields(kind: type, layout: bool) -> tuple[str, ...]:
+    """The fields walk reads, last first (it stacks them)."""
     names = tuple(f.name for f in dataclasses.fields(kind))
     if not layout:
         names = tuple(n for n in names if n not in _LAYOUT and not n.startswith("whitespace"))
-    _FIELDS[(kind, layout)] = names
-    return names
+    _FIELDS[(kind, layout)] = names[::-1]
+    return names[::-1]
 
 
 def walk(node: cst.CSTNode, layout: bool = False):
     """Every node under node, depth first, read straight from the dataclass fields (far cheaper than a visitor).
-    Whitespace, comments and punctuation only with `layout`."""
+    Whitespace, comments and punctuation only with `layout`. A list or tuple field holds only nodes."""
     stack = [node]
+    pop, push, extend = stack.pop, stack.append, stack.extend
     fields_of, node_type = _FIELDS, is_node
     while stack:
-        current = stack.pop()
+        current = pop()
         yield current
         kind = type(current)
         fields = fields_of.get((kind, layout))
         if fields is None:
             fields = _fields(kind, layout)
-        children = []
-        for name in fields:
+        for name in fields:  # last field first, each list reversed: the first child is popped first
             value = getattr(current, name)
             vkind = type(value)
             if vkind is list or vkind is tuple:
-                children.extend(v for v in value if node_type(type(v)))
+                if value:
+                    extend(reversed(value))
             elif node_type(vkind):
-                children.append(value)
-        if children:
-            children.reverse()
-            stack.extend(children)
+                push(value)
 
 
 def find(node: cst.CSTNode, kind: type, matcher=None) -> list:
