@@ -47,13 +47,16 @@ def test_absent_special_token_ids_are_none():
     assert tiny.pad_token_id is None and tiny.eos_token_id is None
 
 
-def test_a_model_the_shrinking_leaves_large_is_refused_before_it_is_allocated():
+def test_a_model_the_shrinking_leaves_large_is_refused_before_it_is_allocated(monkeypatch):
     # 5.24 Gemma4UnifiedAssistant keeps its sizes in a section shrink does not reach: 2.9 billion parameters
     import pytest
     import torch
 
     from archread.errors import ArchreadError
+    from archread.runtime import tiny
     from archread.runtime.tiny import check_small
+
+    monkeypatch.setattr(tiny, "_memory", lambda: 1 << 30)  # a 1 GiB machine: 100 M float32 parameters do not fit
 
     class Wide(torch.nn.Module):
         def __init__(self, config):
@@ -61,5 +64,5 @@ def test_a_model_the_shrinking_leaves_large_is_refused_before_it_is_allocated():
             self.proj = torch.nn.Linear(config.width, config.width)
 
     check_small(Wide, type("C", (), {"width": 64})())
-    with pytest.raises(ArchreadError, match="100,010,000 parameters for Wide"):
+    with pytest.raises(ArchreadError, match="100,010,000 parameters for Wide, more than this machine's 1 GiB"):
         check_small(Wide, type("C", (), {"width": 10_000})())

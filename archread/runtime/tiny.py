@@ -167,13 +167,23 @@ def fill_unset(config):
     return type(config).from_dict({**fields, **changes}) if changes else None
 
 
-_MOST_PARAMETERS = 50_000_000  # a shrunk model has well under a million; a full-size one would exhaust memory
+_BYTES_PER_PARAMETER = 12  # float32: the original, the copy of its state dict, the reduced model
+
+
+def _memory() -> int:
+    """This machine's physical memory in bytes (0 where the platform does not say)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 def check_small(model_cls, config) -> None:
-    """Refuse, before allocating it, a model the shrunk configuration leaves large (sizes in a nested section the
-    shrinking does not reach): it is counted on the meta device first. A model that cannot be built there
-    (an initialiser reading values) is let through."""
+    """Refuse, before allocating it, a model the shrunk configuration leaves too large for this machine (sizes in
+    a nested section the shrinking does not reach): it is counted on the meta device first. A model that cannot
+    be built there (an initialiser reading values) is let through."""
     import torch
 
     from archread.errors import ArchreadError
@@ -183,9 +193,11 @@ def check_small(model_cls, config) -> None:
             count = sum(p.numel() for p in model_cls(config).parameters())
     except Exception:  # noqa: BLE001 - the real build reports its own errors
         return
-    if count > _MOST_PARAMETERS:
+    memory = _memory()
+    if memory and count * _BYTES_PER_PARAMETER > 0.8 * memory:
         raise ArchreadError(f"the tiny configuration archread derives still builds {count:,} parameters for "
-                            f"{model_cls.__name__}; pass --config with a small configuration")
+                            f"{model_cls.__name__}, more than this machine's {memory / 2**30:.0f} GiB hold three "
+                            f"times; pass --config with a small configuration")
 
 
 def build_tiny(model_cls, config):
