@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.passes.base import StripPass, dotted, is_self_attr, method, walk
+from archread.parsers.passes.base import Family, StripPass, dotted, is_self_attr, method, walk
 
 _MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "__setitem__", "__delitem__"}
 
@@ -34,10 +34,9 @@ def _built_count(value: cst.CSTNode) -> str | None:
     return None
 
 
-def _changed(cls: cst.ClassDef, module: cst.Module, attr: str) -> bool:
-    """Whether anything but one assignment in cls writes `self.attr`, or anything stores into, deletes or calls
-    a mutating method on an `attr` (`self.model.layers.append(...)` too)."""
-    writes = 0
+def _changed(family: list[cst.ClassDef], module: cst.Module, attr: str) -> bool:
+    """Whether anything but one assignment in the class and the classes joined to it by inheritance writes
+    `self.attr`, or anything stores into, deletes or calls a mutating method on an `attr` (`self.model.layers`)."""
     for node in walk(module):
         kind = type(node)
         if kind is cst.AssignTarget or kind is cst.AugAssign or kind is cst.Del:
@@ -46,9 +45,8 @@ def _changed(cls: cst.ClassDef, module: cst.Module, attr: str) -> bool:
                 return True
         elif kind is cst.Attribute and node.attr.value in _MUTATORS and type(node.value) is cst.Attribute and node.value.attr.value == attr:
             return True
-    for node in walk(cls):
-        if type(node) is cst.AssignTarget and is_self_attr(node.target) and node.target.attr.value == attr:
-            writes += 1
+    writes = sum(1 for cls in family for node in walk(cls) if type(node) in (cst.AssignTarget, cst.AugAssign)
+                 and is_self_attr(node.target) and node.target.attr.value == attr)
     return writes != 1
 
 
@@ -94,19 +92,29 @@ class WholeSlices(StripPass):
         "        self.layers.append(ALayer(config, 0))\n\n"
         "    def forward(self, x):\n        for layer in self.layers[: self.config.num_hidden_layers]:\n"
         "            x = layer(x)\n        return x\n",
+        # a subclass builds its own, longer list
+        "class AModel(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n        self.config = config\n"
+        "        self.layers = nn.ModuleList([ALayer(config, i) for i in range(config.num_hidden_layers)])\n\n"
+        "    def forward(self, x):\n        for layer in self.layers[: self.config.num_hidden_layers]:\n"
+        "            x = layer(x)\n        return x\n\n\n"
+        "class BModel(AModel):\n    def __init__(self, config):\n        super().__init__(config)\n"
+        "        self.layers = nn.ModuleList([ALayer(config, i) for i in range(2 * config.num_hidden_layers)])\n",
     ]
 
     def leave_Module(self, original, updated):
+        classes = {s.name.value: s for s in updated.body if type(s) is cst.ClassDef}
+        family = Family(classes)
         body = []
         for stmt in updated.body:
-            counts = self._counts(stmt, updated) if type(stmt) is cst.ClassDef else None
+            joined = [c for n, c in classes.items() if family.find(n) == family.find(stmt.name.value)] if type(stmt) is cst.ClassDef else []
+            counts = self._counts(stmt, joined, updated) if joined else None
             if counts:
                 stmt = stmt.visit(_Unslice(counts))
             body.append(stmt)
         return updated.with_changes(body=body)
 
     @staticmethod
-    def _counts(cls: cst.ClassDef, module: cst.Module) -> dict[str, str]:
+    def _counts(cls: cst.ClassDef, family: list[cst.ClassDef], module: cst.Module) -> dict[str, str]:
         """attribute -> configuration field, for the module lists built in this class's own `__init__`, which
         also keeps the configuration it was given as `self.config`."""
         init = method(cls, "__init__")
@@ -121,6 +129,6 @@ class WholeSlices(StripPass):
             if attr == "config" and type(small.value) is cst.Name and small.value.value == "config":
                 keeps_config = True
             field = _built_count(small.value)
-            if field is not None and not _changed(cls, module, attr):
+            if field is not None and not _changed(family, module, attr):
                 counts[attr] = field
-        return counts if keeps_config and not _changed(cls, module, "config") else {}
+        return counts if keeps_config and not _changed(family, module, "config") else {}
