@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from archread.errors import ArchreadError
+from archread.errors import ArchreadError, one_line
 
 COMMANDS = ("reduce", "diff", "lint", "verify", "run")
 
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # what a model or release archread never met raised: still one line, not a traceback
-        print(f"archread: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"archread: {type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
         return 2
 
 

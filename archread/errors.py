@@ -7,3 +7,8 @@ class ArchreadError(Exception):
     def __init__(self, message: str, title: str = "archread"):
         super().__init__(message)
         self.title = title
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception from code archread does not own (a configuration class's validation spans lines), on one line."""
+    return " ".join(str(exc).split())

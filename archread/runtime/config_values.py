@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from archread.errors import ArchreadError
+from archread.errors import ArchreadError, one_line
 
 
 def _plain(value) -> bool:
@@ -37,7 +37,7 @@ def read_values(model_type: str, path: Path) -> dict:
     except ArchreadError:
         raise
     except Exception as exc:  # TypeError, ValueError, the hub's strict-dataclass validation errors
-        raise ArchreadError(f"{path}: the {model_type} configuration class rejects it ({' '.join(str(exc).split())})") from None
+        raise ArchreadError(f"{path}: the {model_type} configuration class rejects it ({one_line(exc)})") from None
     values, dumped = {}, cfg.to_dict()
     for name in {*dumped, *getattr(cfg, "attribute_map", {})}:
         try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from archread.errors import ArchreadError
+from archread.errors import ArchreadError, one_line
 from archread.parsers import reduce_source, resolve
 from archread.parsers.source import transformers_root
 from archread.runtime.build import build_model
@@ -103,9 +103,8 @@ def _config(transformers, model_type: str, config: Path | None, weights: Path | 
     try:
         return shrink(default)
     except Exception as exc:  # its class validates sizes together (Dory: input + recurrent + output layers)
-        reason = " ".join(str(exc).split())
         raise ArchreadError(f"the {type(default).__name__} class rejects archread's tiny configuration "
-                            f"({type(exc).__name__}: {reason}); pass --config with a small one") from None
+                            f"({type(exc).__name__}: {one_line(exc)}); pass --config with a small one") from None
 
 
 def verify(ref, config: Path | None = None, weights: Path | None = None, device: str = "cpu",

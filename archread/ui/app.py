@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.app import App, SystemCommand
 
-from archread.errors import ArchreadError
+from archread.errors import ArchreadError, one_line
 from archread.parsers import Reduction
 from archread.ui.screens.loading import LoadingScreen
 from archread.ui.screens.reader import ReaderScreen
@@ -41,7 +41,7 @@ class ArchreadApp(App):
             self.call_from_thread(self._reduction_failed, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - what archread never met (a configuration class's own check): one line
-            self.call_from_thread(self._reduction_failed, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+            self.call_from_thread(self._reduction_failed, f"{type(exc).__name__}: {one_line(exc)}")
             return
         self.call_from_thread(self._show_reader, reduced, reference)
 
