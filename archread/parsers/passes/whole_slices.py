@@ -7,6 +7,8 @@ the whole list and reads as `self.layers`.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import libcst as cst
 
 from archread.parsers.passes.base import Family, StripPass, dotted, is_self_attr, method, walk
@@ -34,20 +36,32 @@ def _built_count(value: cst.CSTNode) -> str | None:
     return None
 
 
-def _changed(family: list[cst.ClassDef], module: cst.Module, attr: str) -> bool:
-    """Whether anything but one assignment in the class and the classes joined to it by inheritance writes
-    `self.attr`, or anything stores into, deletes or calls a mutating method on an `attr` (`self.model.layers`)."""
-    for node in walk(module):
-        kind = type(node)
-        if kind is cst.AssignTarget or kind is cst.AugAssign or kind is cst.Del:
-            target = node.target.value if type(node.target) is cst.Subscript else node.target
-            if type(target) is cst.Attribute and target.attr.value == attr and (not is_self_attr(target) or target is not node.target):
-                return True
-        elif kind is cst.Attribute and node.attr.value in _MUTATORS and type(node.value) is cst.Attribute and node.value.attr.value == attr:
-            return True
-    writes = sum(1 for cls in family for node in walk(cls) if type(node) in (cst.AssignTarget, cst.AugAssign)
-                 and is_self_attr(node.target) and node.target.attr.value == attr)
-    return writes != 1
+class _Writes:
+    """One reading of the module: the attribute names something stores into, deletes or changes in place other
+    than by a plain `self.attr = …` (`self.model.layers.append`, `self.layers[0] = …`), and per class how often
+    it assigns `self.attr`."""
+
+    def __init__(self, module: cst.Module):
+        self.touched: set[str] = set()
+        self.assigned: dict[str, Counter] = {}
+        for stmt in module.body:
+            counts = self.assigned.setdefault(stmt.name.value, Counter()) if type(stmt) is cst.ClassDef else None
+            for node in walk(stmt):
+                kind = type(node)
+                if kind is cst.AssignTarget or kind is cst.AugAssign or kind is cst.Del:
+                    target = node.target.value if type(node.target) is cst.Subscript else node.target
+                    if type(target) is not cst.Attribute:
+                        continue
+                    if is_self_attr(target) and target is node.target and kind is not cst.Del and counts is not None:
+                        counts[target.attr.value] += 1
+                    else:
+                        self.touched.add(target.attr.value)
+                elif kind is cst.Attribute and node.attr.value in _MUTATORS and type(node.value) is cst.Attribute:
+                    self.touched.add(node.value.attr.value)
+
+    def once(self, attr: str, family: list[str]) -> bool:
+        """Whether `self.attr` is assigned exactly once across these classes and changed nowhere else."""
+        return attr not in self.touched and sum(self.assigned[c][attr] for c in family) == 1
 
 
 class _Unslice(cst.CSTTransformer):
@@ -103,32 +117,37 @@ class WholeSlices(StripPass):
 
     def leave_Module(self, original, updated):
         classes = {s.name.value: s for s in updated.body if type(s) is cst.ClassDef}
-        family = Family(classes)
+        built = {name: _built(cls) for name, cls in classes.items()}
+        if not any(built.values()):  # the usual module: no list built from a count with its config kept
+            return updated
+        writes, family = _Writes(updated), Family(classes)
         body = []
         for stmt in updated.body:
-            joined = [c for n, c in classes.items() if family.find(n) == family.find(stmt.name.value)] if type(stmt) is cst.ClassDef else []
-            counts = self._counts(stmt, joined, updated) if joined else None
+            counts = built.get(stmt.name.value) if type(stmt) is cst.ClassDef else None
             if counts:
-                stmt = stmt.visit(_Unslice(counts))
+                joined = [n for n in classes if family.find(n) == family.find(stmt.name.value)]
+                counts = {attr: n for attr, n in counts.items() if writes.once(attr, joined)}
+                if counts and writes.once("config", joined):
+                    stmt = stmt.visit(_Unslice(counts))
             body.append(stmt)
         return updated.with_changes(body=body)
 
-    @staticmethod
-    def _counts(cls: cst.ClassDef, family: list[cst.ClassDef], module: cst.Module) -> dict[str, str]:
-        """attribute -> configuration field, for the module lists built in this class's own `__init__`, which
-        also keeps the configuration it was given as `self.config`."""
-        init = method(cls, "__init__")
-        if init is None or not any(p.name.value == "config" for p in init.params.params):
-            return {}
-        counts, keeps_config = {}, False
-        for stmt in init.body.body:
-            small = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
-            if type(small) is not cst.Assign or len(small.targets) != 1 or not is_self_attr(small.targets[0].target):
-                continue
-            attr = small.targets[0].target.attr.value
-            if attr == "config" and type(small.value) is cst.Name and small.value.value == "config":
-                keeps_config = True
-            field = _built_count(small.value)
-            if field is not None and not _changed(family, module, attr):
-                counts[attr] = field
-        return counts if keeps_config and not _changed(family, module, "config") else {}
+
+def _built(cls: cst.ClassDef) -> dict[str, str]:
+    """attribute -> configuration field, for the module lists built from a count in this class's own `__init__`,
+    which also keeps the configuration it was given as `self.config`."""
+    init = method(cls, "__init__")
+    if init is None or not any(p.name.value == "config" for p in init.params.params):
+        return {}
+    counts, keeps_config = {}, False
+    for stmt in init.body.body:
+        small = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
+        if type(small) is not cst.Assign or len(small.targets) != 1 or not is_self_attr(small.targets[0].target):
+            continue
+        attr = small.targets[0].target.attr.value
+        if attr == "config" and type(small.value) is cst.Name and small.value.value == "config":
+            keeps_config = True
+        field = _built_count(small.value)
+        if field is not None:
+            counts[attr] = field
+    return counts if keeps_config else {}
