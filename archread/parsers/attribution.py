@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 
 from archread.parsers.context import PassContext
+from archread.parsers.fastcst import code_of, transform
 from archread.parsers.passes import PASSES
 from archread.parsers.pipeline import Chain, parse
 from archread.parsers.source import Source
@@ -27,7 +28,7 @@ def attribute(source: Source) -> list[tuple[str, str | None]]:
     alive = set(range(len(original)))
     for k in range(1, len(PASSES) + 1):
         ctx = PassContext()
-        now = _surviving(original, module.visit(Chain([cls(ctx) for cls in PASSES[:k]])).code)
+        now = _surviving(original, code_of(transform(module, Chain([cls(ctx) for cls in PASSES[:k]]))))
         for i in alive - now:
             label[i] = PASSES[k - 1].NAME
         alive &= now

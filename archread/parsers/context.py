@@ -8,11 +8,11 @@ from pathlib import Path
 
 import libcst as cst
 
-_EMPTY = cst.Module(body=[])
+from archread.parsers.fastcst import code_of
 
 
 def lines_of(node: cst.CSTNode) -> int:
-    return sum(1 for line in _EMPTY.code_for_node(node).splitlines() if line.strip())
+    return sum(1 for line in code_of(node).splitlines() if line.strip())
 
 
 @dataclass

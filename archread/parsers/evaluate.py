@@ -8,8 +8,9 @@ from typing import Callable
 
 import libcst as cst
 
+from archread.parsers.fastcst import code_of
+
 UNKNOWN = object()
-_EMPTY = cst.Module(body=[])
 COMPARE = {
     cst.Equal: operator.eq, cst.NotEqual: operator.ne, cst.LessThan: operator.lt,
     cst.LessThanEqual: operator.le, cst.GreaterThan: operator.gt, cst.GreaterThanEqual: operator.ge,
@@ -24,7 +25,7 @@ def literal_value(node: cst.CSTNode) -> object:
         return {"True": True, "False": False, "None": None}.get(node.value, UNKNOWN)
     if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString, cst.Tuple, cst.List, cst.Set)):
         try:
-            return ast.literal_eval(_EMPTY.code_for_node(node))
+            return ast.literal_eval(code_of(node))
         except (ValueError, SyntaxError):
             return UNKNOWN
     return UNKNOWN

@@ -9,6 +9,7 @@ from __future__ import annotations
 import libcst as cst
 
 from archread.parsers.passes.base import walk
+from archread.parsers.fastcst import transform
 
 # calls that change what they are called on or the world; a trailing underscore is torch's in-place mark
 _MUTATORS = frozenset({"register_buffer", "register_parameter", "add_module", "append", "extend", "insert", "update",
@@ -157,7 +158,7 @@ class _Replace(cst.CSTTransformer):
         self.target, self.parent, self.value = path[-1], path[-2], value
 
     def visit_root(self, root):
-        return root.visit(self)
+        return transform(root, self)
 
     def on_visit(self, node) -> bool:
         return id(node) in self.on_path

@@ -15,8 +15,9 @@ import libcst as cst
 
 from archread.errors import ArchreadError
 from archread.parsers.context import PassContext
+from archread.parsers.fastcst import code_of, is_node, parse_module, transform
 from archread.parsers.passes import PASSES, Simplify
-from archread.parsers.passes.base import StripPass, is_node
+from archread.parsers.passes.base import StripPass
 from archread.parsers.passes.config_values import ConfigValues
 from archread.parsers.passes.dead_code import roots
 from archread.parsers.reduction import Reduction
@@ -79,7 +80,7 @@ class Chain(cst.CSTTransformer):
 
 def parse(source: Source) -> cst.Module:
     try:
-        module = cst.parse_module(source.text)
+        module = parse_module(source.text)
     except cst.ParserSyntaxError as exc:
         try:  # Python's own parser places the error best; it only builds a tree, nothing runs
             ast.parse(source.text, str(source.path))
@@ -110,10 +111,10 @@ def reduce_source(source: Source, config: dict | None = None) -> Reduction:
     with warnings.catch_warnings():  # Python's hints on the reduced text (`None[0]`: "missed a comma?") are not the reader's
         warnings.simplefilter("ignore", SyntaxWarning)
         try:
-            reduced = module.visit(Chain([cls(ctx) for cls in _passes(config)]))
+            reduced = transform(module, Chain([cls(ctx) for cls in _passes(config)]))
         except Exception as exc:  # a pass bug on an unforeseen file: one line naming it, not a traceback
             raise ArchreadError(f"{source.path}: archread could not reduce this file ({type(exc).__name__}: {exc})".splitlines()[0]) from None
-        code = reduced.code
+        code = code_of(reduced)
         try:
             compile(code, str(source.path), "exec", dont_inherit=True)
         except SyntaxError as exc:  # a pass bug, not the user's: say where

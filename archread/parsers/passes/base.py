@@ -18,6 +18,7 @@ import libcst.matchers as m
 
 from archread.parsers.context import PassContext
 from archread.parsers.evaluate import UNKNOWN, evaluate
+from archread.parsers.fastcst import PLAIN_FIELD_TYPES, is_node, transform
 
 
 def literal(value: object) -> cst.BaseExpression:
@@ -40,20 +41,12 @@ def dotted(node: cst.CSTNode) -> str:
     return ""
 
 
-_FIELDS: dict[tuple[type, bool], tuple[str, ...]] = {}
-_IS_NODE: dict[type, bool] = {}  # CSTNode is an ABC: isinstance on it is slow, a type lookup is not
+_FIELDS: dict[bool, dict[type, tuple[str, ...]]] = {False: {}, True: {}}  # layout -> node type -> fields
 # fields that hold only layout (whitespace, comments, brackets, separators): a third of the tree, read by no
 # analysis; walk skips them unless asked for layout
 _LAYOUT = frozenset({"lpar", "rpar", "comma", "dot", "equal", "colon", "semicolon", "lbracket", "rbracket",
                      "lbrace", "rbrace", "leading_lines", "lines_after_decorators", "header", "footer", "newline",
                      "trailing_whitespace"})
-
-
-def is_node(kind: type) -> bool:
-    found = _IS_NODE.get(kind)
-    if found is None:
-        found = _IS_NODE[kind] = issubclass(kind, cst.CSTNode)
-    return found
 
 
 def is_self_attr(node: cst.CSTNode) -> bool:
@@ -85,10 +78,10 @@ def sole_target(assign: cst.Assign) -> cst.BaseAssignTargetExpression | None:
 
 def _fields(kind: type, layout: bool) -> tuple[str, ...]:
     """The fields walk reads, last first (it stacks them)."""
-    names = tuple(f.name for f in dataclasses.fields(kind))
+    names = tuple(f.name for f in dataclasses.fields(kind) if f.type not in PLAIN_FIELD_TYPES)
     if not layout:
         names = tuple(n for n in names if n not in _LAYOUT and not n.startswith("whitespace"))
-    _FIELDS[(kind, layout)] = names[::-1]
+    _FIELDS[layout][kind] = names[::-1]
     return names[::-1]
 
 
@@ -97,12 +90,12 @@ def walk(node: cst.CSTNode, layout: bool = False):
     Whitespace, comments and punctuation only with `layout`. A list or tuple field holds only nodes."""
     stack = [node]
     pop, push, extend = stack.pop, stack.append, stack.extend
-    fields_of, node_type = _FIELDS, is_node
+    fields_of, node_type = _FIELDS[layout], is_node
     while stack:
         current = pop()
         yield current
         kind = type(current)
-        fields = fields_of.get((kind, layout))
+        fields = fields_of.get(kind)
         if fields is None:
             fields = _fields(kind, layout)
         for name in fields:  # last field first, each list reversed: the first child is popped first
@@ -540,8 +533,8 @@ class Knockout(StripPass):
         # their keyword for it, so the body reads the fixed value itself
         fixed = {p.name.value for p in drop} - gone - set(bound_names(updated.body))
         if fixed:
-            body = updated.body.visit(ReplaceReads({n: partial(self._const, self.NAMES[n]) for n in fixed}))
-            updated = updated.with_changes(body=body.visit(FoldZero()))
+            body = transform(updated.body, ReplaceReads({n: partial(self._const, self.NAMES[n]) for n in fixed}))
+            updated = updated.with_changes(body=transform(body, FoldZero()))
             gone |= fixed
         if not gone:
             return updated

@@ -16,6 +16,7 @@ from archread.parsers.passes.base import (
     Family, FoldZero, LiteralsFrom, ReplaceReads, StatementTransformer, StripPass, bound_names, call_of, dotted, find,
     is_config, is_self_attr, names_in, only_small, sole_target, walk)
 from archread.parsers.passes.simplify import Simplify
+from archread.parsers.fastcst import transform
 
 _BUILTIN_CALLS = {"getattr", "hasattr", "int", "float", "bool", "len", "max", "min", "isinstance", "str", "range"}
 _LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
@@ -90,7 +91,7 @@ class DeadCode(StripPass):
     def leave_Module(self, original, updated):
         self._names: dict[int, tuple[cst.CSTNode, set[str]]] = {}
         module = self._reachable(updated)
-        module = module.visit(_Members(self))  # uncalled methods can leave helpers unreachable
+        module = transform(module, _Members(self))  # uncalled methods can leave helpers unreachable
         return self._reachable(module)
 
     def _names_of(self, stmt: cst.CSTNode) -> set[str]:
@@ -211,7 +212,7 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
         root = self.current[-1] if self.current else ""
         flags = {attr: value for (r, attr), value in self.constants.items() if r == root}
         if flags and any(is_self_attr(n) and n.attr.value in flags for n in walk(updated.body)):
-            updated = updated.visit(_ReadFlags(flags)).visit(Simplify(_flag_folding(self.owner)))
+            updated = transform(transform(updated, _ReadFlags(flags)), Simplify(_flag_folding(self.owner)))
         return _drop_unread_locals(updated, self.owner)
 
     def _inline_aliases(self, fn: cst.FunctionDef) -> cst.FunctionDef:
@@ -235,7 +236,7 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
             body.append(stmt)
         if not aliases:
             return fn
-        return fn.with_changes(body=fn.body.with_changes(body=body)).visit(_Substitute(aliases))
+        return transform(fn.with_changes(body=fn.body.with_changes(body=body)), _Substitute(aliases))
 
 
 _SELF_ATTR = m.Attribute(m.Name("self"), m.Name())
@@ -317,11 +318,11 @@ def _inline_literals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
     if not literals:
         return fn
     fn = fn.with_changes(body=fn.body.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])]))
-    fn = fn.visit(ReplaceReads({k: v.deep_clone for k, v in literals.items()}))
+    fn = transform(fn, ReplaceReads({k: v.deep_clone for k, v in literals.items()}))
     if any(type(v) is not cst.Name for v in literals.values()):
-        fn = fn.visit(FoldZero())
+        fn = transform(fn, FoldZero())
     if any(type(v) is cst.Name for v in literals.values()):
-        fn = fn.visit(Simplify(_flag_folding(owner)))  # `if has_layer_past:` now reads `if False:`
+        fn = transform(fn, Simplify(_flag_folding(owner)))  # `if has_layer_past:` now reads `if False:`
     return fn
 
 
@@ -369,12 +370,12 @@ def _drop_unread_locals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef
     fn = _drop_dead_tail_stores(_inline_literals(fn, owner), owner)
     seen, stored = _census(fn.body)
     if seen["enumerate"]:
-        fn = fn.visit(_UncountedLoops(seen))
+        fn = transform(fn, _UncountedLoops(seen))
     while True:
         dead = {name for name, count in stored.items() if seen[name] == count}
         if not dead:
             return fn
-        fn = fn.visit(_DropAssignments(dead, owner))
+        fn = transform(fn, _DropAssignments(dead, owner))
         seen, stored = _census(fn.body)
 
 

@@ -7,10 +7,10 @@ import re
 
 import libcst as cst
 
+from archread.parsers.fastcst import code_of, transform
 from archread.parsers.passes.base import StatementTransformer, StripPass, walk
 
 WIDTH = 119  # the line length transformers itself uses
-_EMPTY = cst.Module(body=[])
 _OPERATORS = (cst.CompFor, cst.CompIf, cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseAugOp, cst.AssignEqual, cst.Colon)
 _TIGHT_FIELDS = {"whitespace_before_args", "whitespace_before_params", "whitespace_after_star", "whitespace_after_arg", "whitespace_after_param", "whitespace_after_star_star"}
 
@@ -84,8 +84,8 @@ def _untrail(items):
 def _one_line(node: cst.CSTNode, indent: int) -> cst.CSTNode:
     if not any(isinstance(n, cst.ParenthesizedWhitespace) for n in walk(node, layout=True)):
         return node
-    flat = node.visit(_Flatten())
-    head = _EMPTY.code_for_node(flat).strip("\n")
+    flat = transform(node, _Flatten())
+    head = code_of(flat).strip("\n")
     if isinstance(flat, cst.BaseCompoundStatement):
         head = head.split("\n", 1)[0]
     elif "\n" in head:
@@ -97,16 +97,16 @@ def _one_line(node: cst.CSTNode, indent: int) -> cst.CSTNode:
 
 def height(stmt: cst.SimpleStatementLine, indent: int) -> int | None:
     """How many lines the layout gives a statement; None where it would have to leave a line too long."""
-    flat, text = stmt, _EMPTY.code_for_node(stmt).strip("\n")
+    flat, text = stmt, code_of(stmt).strip("\n")
     if "\n" in text:  # flattening is a whole visit: the text joined as it would join first, if it can say
         if '"""' not in text and "'''" not in text and "\\\n" not in text and indent + len(_joined(text)) <= WIDTH:
             return 1
-        flat = stmt.visit(_Flatten())
-        text = _EMPTY.code_for_node(flat).strip("\n")
+        flat = transform(stmt, _Flatten())
+        text = code_of(flat).strip("\n")
     if "\n" not in text and indent + len(text) <= WIDTH:
         return 1
     laid = _hug(flat, indent)
-    return None if laid is None else _EMPTY.code_for_node(laid).strip("\n").count("\n") + 1
+    return None if laid is None else code_of(laid).strip("\n").count("\n") + 1
 
 
 _LINE_BREAK = re.compile(r"([(\[{]?)[ \t]*\n\s*([)\]}]?)")
@@ -133,7 +133,7 @@ def _hug(flat: cst.CSTNode, indent: int) -> cst.CSTNode | None:
     value, call = call, _tail_call(call)
     if call is None:
         return _next_line(flat, small, indent)
-    first = _EMPTY.code_for_node(small.with_changes(value=_swap_tail(value, call, call.with_changes(args=[])))).strip()[:-1]
+    first = code_of(small.with_changes(value=_swap_tail(value, call, call.with_changes(args=[])))).strip()[:-1]
     args = _fill(call.args, indent)
     if args is None or indent + len(first) > WIDTH:
         return _next_line(flat, small, indent)
@@ -159,7 +159,7 @@ def _next_line(flat, small, indent: int):
     if not isinstance(value, cst.BaseExpression):
         return None
     bare = value.with_changes(lpar=[], rpar=[])
-    if indent + 4 + len(_EMPTY.code_for_node(bare).strip()) + 1 > WIDTH:
+    if indent + 4 + len(code_of(bare).strip()) + 1 > WIDTH:
         return None
     opened = bare.with_changes(lpar=[cst.LeftParen(whitespace_after=_break("    "))], rpar=[cst.RightParen()])
     return flat.with_changes(body=[small.with_changes(value=opened)])
@@ -167,7 +167,7 @@ def _next_line(flat, small, indent: int):
 
 def _hug_brackets(flat, small, value, indent: int):
     """`x = [` then the elements (or the comprehension) on as few lines as fit, `]` ending the last."""
-    head = _EMPTY.code_for_node(small.with_changes(value=cst.List([]))).strip()[:-1]
+    head = code_of(small.with_changes(value=cst.List([]))).strip()[:-1]
     if indent + len(head) > WIDTH:
         return None
     bracket = value.lbracket if hasattr(value, "lbracket") else value.lbrace
@@ -178,7 +178,7 @@ def _hug_brackets(flat, small, value, indent: int):
             return None
         hugged = value.with_changes(**{"lbracket" if hasattr(value, "lbracket") else "lbrace": opened}, elements=elements)
     else:
-        inner = _EMPTY.code_for_node(value).strip()[1:-1].strip()
+        inner = code_of(value).strip()[1:-1].strip()
         if indent + 4 + len(inner) + 1 > WIDTH:
             return None
         hugged = value.with_changes(**{"lbracket" if hasattr(value, "lbracket") else "lbrace": opened})
@@ -189,7 +189,7 @@ def _fill(items, indent: int):
     """Arguments (or parameters) packed greedily onto lines of the continuation indent; None if one alone
     is too wide."""
     items = list(items)
-    texts = [_EMPTY.code_for_node(i.with_changes(comma=cst.MaybeSentinel.DEFAULT)).strip() for i in items]
+    texts = [code_of(i.with_changes(comma=cst.MaybeSentinel.DEFAULT)).strip() for i in items]
     room = WIDTH - indent - 4
     if any(len(t) + 2 > room for t in texts):
         return None
@@ -248,7 +248,7 @@ class _Layout(StatementTransformer):  # every layout change is a statement's
         header = updated.with_changes(body=cst.SimpleStatementSuite([cst.Pass()]), decorators=[], leading_lines=[])
         flat = _one_line(header, 4 * self.depth)
         if flat is header and any(isinstance(n, cst.ParenthesizedWhitespace) for n in walk(header.params, layout=True)):
-            flat = _fill_header(header.visit(_Flatten()), 4 * self.depth) or header
+            flat = _fill_header(transform(header, _Flatten()), 4 * self.depth) or header
         return updated.with_changes(params=flat.params, whitespace_before_params=flat.whitespace_before_params)
 
     def leave_ClassDef(self, original, updated):
@@ -289,4 +289,4 @@ class Format(StripPass):
     KEEP = ["def f(x):\n    return x\n"]
 
     def leave_Module(self, original, updated):
-        return updated.visit(_Layout())
+        return transform(updated, _Layout())

@@ -10,6 +10,7 @@ from pathlib import Path
 import libcst as cst
 import libcst.matchers as m
 
+from archread.parsers.fastcst import code_of
 from archread.parsers.passes.base import StripPass, dotted, find, names_in
 from archread.parsers.prelude_names import PRELUDE_MODULE, prelude_names
 
@@ -44,7 +45,7 @@ class Imports(StripPass):
             "from einops import rearrange\ndef f(x):\n    return rearrange(x, 'b h d -> b (h d)')\n"]  # remote code's einops
 
     def leave_Module(self, original, updated):
-        code = updated.with_changes(body=[s for s in updated.body if not _is_import(s)]).code
+        code = code_of(updated.with_changes(body=[s for s in updated.body if not _is_import(s)]))
         used = global_reads(code)
         defined = set().union(*(_top_level_names(s) for s in updated.body))
         body, dropped = [], {}

@@ -20,9 +20,10 @@ from collections import Counter
 import libcst as cst
 
 from archread.parsers.expressions import PRIMARY, effect_free, read_site, replaced
+from archread.parsers.fastcst import code_of, transform
 from archread.parsers.passes.base import (
     ReplaceReads, StripPass, bound_names, name_counts, only_small, sole_target, walk)
-from archread.parsers.passes.format import WIDTH, _EMPTY, _Flatten, _joined, height
+from archread.parsers.passes.format import WIDTH, _Flatten, _joined, height
 
 _BLOCKS = (cst.If, cst.Else, cst.For, cst.While, cst.With)
 
@@ -167,7 +168,7 @@ def _bracketed_head(value, path: list) -> bool:
 
 def _lead(small) -> str:
     """What comes before the value: `return `, `x = `."""
-    return "return " if type(small) is cst.Return else _EMPTY.code_for_node(small.targets[0]).strip() + " "
+    return "return " if type(small) is cst.Return else code_of(small.targets[0]).strip() + " "
 
 
 def _fits(stmt: cst.SimpleStatementLine, indent: int) -> bool:
@@ -266,7 +267,7 @@ class Inline(StripPass):
                 self.ctx.removed[self.NAME] += 2  # its `def` line and the call
                 continue
             if type(f) is cst.FunctionDef and any(caller is f for caller, _ in todo.values()):
-                f = f.visit(_Splice(by_call))
+                f = transform(f, _Splice(by_call))
             members.append(f)
         return cls.with_changes(body=cls.body.with_changes(body=members))
 
@@ -285,7 +286,7 @@ class Inline(StripPass):
                 continue
             alias = _alias(stmt, out, body[i + 1:], binds) if scope == "body" else None
             if alias is not None:  # `seq_length_with_past = seq_length`, neither ever rebound: one name
-                body[i + 1:] = [s.visit(ReplaceReads({alias[0]: lambda: cst.Name(alias[1])})) for s in body[i + 1:]]
+                body[i + 1:] = [transform(s, ReplaceReads({alias[0]: lambda: cst.Name(alias[1])})) for s in body[i + 1:]]
                 self.ctx.removed[self.NAME] += 1
                 continue
             while True:  # a joined statement may take the temporary before it too
@@ -378,17 +379,17 @@ class Inline(StripPass):
         rename = ReplaceReads({b: lambda: cst.Name(a)})
         first = only_small(span[0])  # its value reads the b before it: only its target is renamed
         head = span[0].with_changes(body=[first.with_changes(targets=[first.targets[0].with_changes(target=cst.Name(a))])])
-        return j, [head, *(s.visit(rename) for s in span[1:])]
+        return j, [head, *(transform(s, rename) for s in span[1:])]
 
     def _measure(self, stmt, indent: int) -> tuple[int, int]:
         """(lines the layout will give stmt, as many as it has now where it cannot do better; its width on one
         line, at most), remembered: a statement is measured against every temporary before it."""
         hit = self._heights.get(id(stmt))
         if hit is None or hit[0] is not stmt:
-            text = _EMPTY.code_for_node(stmt).strip("\n")
+            text = code_of(stmt).strip("\n")
             lines = 1 if "\n" not in text and indent + len(text) <= WIDTH else (height(stmt, indent) or text.count("\n") + 1)
             if lines == 1 and "\n" in text:  # wrapped now, one line once laid out
-                text = _EMPTY.code_for_node(stmt.visit(_Flatten()))
+                text = code_of(transform(stmt, _Flatten()))
             hit = self._heights[id(stmt)] = (stmt, (lines, len(text.strip() if lines == 1 else _joined(text))))
         return hit[1]
 

@@ -15,6 +15,7 @@ import libcst as cst
 from archread.parsers.passes.base import StripPass, bound_names, name_counts, walk
 from archread.parsers.passes.dead_code import DeadCode, _drop_unread_locals
 from archread.parsers.passes.signatures import _Graph, _Memo, rewrite_defs
+from archread.parsers.fastcst import transform
 
 
 def _tuple_size(fn: cst.FunctionDef, nodes: list[cst.CSTNode]) -> int | None:
@@ -269,7 +270,7 @@ class Returns(StripPass):
             def redo(fn: cst.FunctionDef) -> cst.FunctionDef:
                 if id(fn) not in plan.touched:
                     return fn
-                return _drop_unread_locals(fn.visit(apply), dead)  # `attn_weights = None` has no reader now
+                return _drop_unread_locals(transform(fn, apply), dead)  # `attn_weights = None` has no reader now
 
             updated = rewrite_defs(updated, plan.touched, redo)
         return updated

@@ -21,6 +21,7 @@ from archread.parsers.passes.base import (
     walk)
 from archread.parsers.passes.dead_code import DeadCode, _drop_unread_locals, roots
 from archread.parsers.passes.simplify import Simplify
+from archread.parsers.fastcst import transform
 
 _CALLABLE_DECORATORS = {"staticmethod", "classmethod"}
 
@@ -51,7 +52,7 @@ def _none_reads(body: list, names: set[str], mark) -> list:
             if isinstance(stmt, (cst.If, cst.While)):  # the tests read the value it came in with (the bodies are
                 stmt = _replace_tests(stmt, replace)   # left alone: a branch may be dead by a test not folded here)
             elif not assigned:
-                stmt = stmt.visit(replace)
+                stmt = transform(stmt, replace)
             live -= assigned
         out.append(stmt)
     return out
@@ -62,7 +63,7 @@ def _replace_tests(stmt, replace: cst.CSTTransformer):
     orelse = getattr(stmt, "orelse", None)
     if isinstance(orelse, cst.If):
         orelse = _replace_tests(orelse, replace)
-    return stmt.with_changes(test=stmt.test.visit(replace), orelse=orelse)
+    return stmt.with_changes(test=transform(stmt.test, replace), orelse=orelse)
 
 
 def _none_test(node: cst.CSTNode, names: set[str]) -> bool | None:
@@ -633,7 +634,7 @@ class _Apply(cst.CSTTransformer):
             updated = updated.with_changes(body=updated.body.with_changes(body=body))
         given = {n for fn_id, n in self.plan.given if fn_id == key}
         if given:
-            updated = updated.with_changes(body=updated.body.visit(_GivenTests(given, self.mark)))
+            updated = updated.with_changes(body=transform(updated.body, _GivenTests(given, self.mark)))
         names = {n for fn_id, n in self.plan.params if fn_id == key}
         if not names and key not in self.plan.kwargs:
             return updated
@@ -746,9 +747,9 @@ class Signatures(StripPass):
             def redo(fn: cst.FunctionDef) -> cst.FunctionDef:
                 if id(fn) not in touched:
                     return fn
-                new = fn.visit(apply)
+                new = transform(fn, apply)
                 if any(i == id(fn) for i, _ in (*plan.nones, *plan.given)):  # `if inputs_embeds is None:` reads `if None is None:`
-                    new = new.visit(fold)
+                    new = transform(new, fold)
                 return _drop_unread_locals(new, dead)  # what the dropped arguments carried may be unread now
 
             updated = rewrite_defs(updated, touched, redo)

@@ -12,6 +12,7 @@ from collections import Counter
 import libcst as cst
 
 from archread.parsers.passes.base import Family, StripPass, dotted, is_self_attr, method, walk
+from archread.parsers.fastcst import transform
 
 _MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "__setitem__", "__delitem__"}
 
@@ -128,7 +129,7 @@ class WholeSlices(StripPass):
                 joined = [n for n in classes if family.find(n) == family.find(stmt.name.value)]
                 counts = {attr: n for attr, n in counts.items() if writes.once(attr, joined)}
                 if counts and writes.once("config", joined):
-                    stmt = stmt.visit(_Unslice(counts))
+                    stmt = transform(stmt, _Unslice(counts))
             body.append(stmt)
         return updated.with_changes(body=body)
 

@@ -1,0 +1,176 @@
+"""libcst's three operations as archread uses them, with the same results and without the bookkeeping
+archread never reads.
+
+- parse_module(text): libcst validates every node it builds; the parser's own output needs no checking
+  (libcst's source says as much), and that was a fifth of parsing.
+- transform(node, transformer) is `node.visit(transformer)`: libcst rebuilds and revalidates every node
+  it passes, changed or not, and looks up each hook by a formatted name for every node and every field;
+  here a node is rebuilt only where a child changed and hooks are looked up once per node type. The hooks
+  run in libcst's order: a node's fields are visited in the order its own `_visit_and_replace_children`
+  rebuilds them (read from that function's keyword names). Per-field hooks (`visit_Call_func`) are not
+  called: no archread pass defines one.
+- code_of(node) is `Module.code_for_node(node)`: libcst opens a generator-based context manager around
+  most nodes it writes, to record positions for its metadata, which were a third of generating code.
+
+tests/test_fastcst.py holds each to libcst's own result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Optional, Union
+
+import libcst as cst
+from libcst._nodes.base import CSTNode
+from libcst._nodes.internal import CodegenState
+
+_IS_NODE: dict[type, bool] = {}  # CSTNode is an ABC: isinstance on it is slow, a type lookup is not
+_REMOVE = cst.RemovalSentinel.REMOVE
+_ORDER: dict[type, tuple[str, ...] | None] = {}
+_EMPTY_IF_REMOVED: dict[tuple[type, str], object] = {}
+_HOOKS: dict[tuple[type, str, type], object] = {}
+PLAIN_FIELD_TYPES = (str, bool, Optional[str], Union[str, cst.MaybeSentinel])  # field types that never hold a node
+
+
+def is_node(kind: type) -> bool:
+    found = _IS_NODE.get(kind)
+    if found is None:
+        found = _IS_NODE[kind] = issubclass(kind, cst.CSTNode)
+    return found
+
+
+def _order(kind: type) -> tuple[str, ...] | None:
+    """The fields of kind in the order libcst visits them, none for a leaf; None where that order cannot be
+    read, and libcst itself visits the node."""
+    fields = {f.name for f in dataclasses.fields(kind)}
+    plain = {f.name for f in dataclasses.fields(kind) if f.type in PLAIN_FIELD_TYPES}
+    code = kind._visit_and_replace_children.__code__
+    found = [c for c in code.co_consts if type(c) is tuple and set(c) == fields]
+    leaf = not any(name.startswith("visit_") for name in code.co_names)  # `return self`: whitespace, comments
+    order = tuple(n for n in found[0] if n not in plain) if len(found) == 1 else () if leaf else None
+    _ORDER[kind] = order
+    return order
+
+
+def _removed_field(kind: type, name: str):
+    """What an optional field holds once its node is removed (None or MaybeSentinel.DEFAULT, its default);
+    a required field cannot lose its node."""
+    key = (kind, name)
+    if key not in _EMPTY_IF_REMOVED:
+        default = next(f.default for f in dataclasses.fields(kind) if f.name == name)
+        _EMPTY_IF_REMOVED[key] = default if default is None or default is cst.MaybeSentinel.DEFAULT else _REMOVE
+    empty = _EMPTY_IF_REMOVED[key]
+    if empty is _REMOVE:
+        raise TypeError(f"{kind.__name__}.{name} cannot be removed")
+    return empty
+
+
+def _hook(transformer, prefix: str, kind: type):
+    """The unbound visit_/leave_ method of this node type, or None."""
+    key = (type(transformer), prefix, kind)
+    hook = _HOOKS.get(key, False)
+    if hook is False:
+        hook = _HOOKS[key] = getattr(type(transformer), f"{prefix}_{kind.__name__}", None)
+    return hook
+
+
+def _entries(transformer):
+    """(on_visit, on_leave) of transformer: its own where it overrides libcst's, else a cached hook lookup."""
+    kind = type(transformer)
+
+    def on_visit(node):
+        hook = _hook(transformer, "visit", type(node))
+        return hook is None or hook(transformer, node) is not False
+
+    def on_leave(original, updated):
+        hook = _hook(transformer, "leave", type(original))
+        return updated if hook is None else hook(transformer, original, updated)
+
+    own = cst.CSTTransformer
+    return (on_visit if kind.on_visit is own.on_visit else transformer.on_visit,
+            on_leave if kind.on_leave is own.on_leave else transformer.on_leave)
+
+
+def transform(node: cst.CSTNode, transformer: cst.CSTTransformer):
+    """node.visit(transformer), without rebuilding what did not change."""
+    on_visit, on_leave = _entries(transformer)
+
+    def visit(node):
+        kind = type(node)
+        if not on_visit(node):
+            return on_leave(node, node)
+        order = _ORDER[kind] if kind in _ORDER else _order(kind)
+        if order is None:  # a node type this reading does not know: libcst rebuilds it
+            return on_leave(node, node._visit_and_replace_children(transformer))
+        changes = None
+        for name in order:
+            value = getattr(node, name)
+            vkind = type(value)
+            if vkind is tuple or vkind is list:
+                new = _sequence(value, visit)
+                if new is not value or vkind is list:  # libcst hands every sequence on as a tuple
+                    changes = changes or {}
+                    changes[name] = tuple(new)
+            elif is_node(vkind):
+                result = visit(value)
+                if result is not value:
+                    if result is _REMOVE:
+                        result = _removed_field(kind, name)
+                    elif type(result) is cst.FlattenSentinel:
+                        raise TypeError(f"{kind.__name__}.{name} cannot hold a sequence")
+                    changes = changes or {}
+                    changes[name] = result
+        return on_leave(node, node.with_changes(**changes) if changes else node)
+
+    return visit(node)
+
+
+def _sequence(children, visit):
+    """The visited children, removals dropped and flattenings spliced in; children itself if none changed. As
+    libcst does, a statement line emptied by its children's removal goes too."""
+    new = None
+    for i, child in enumerate(children):
+        result = visit(child)
+        if result is child and new is None:
+            continue
+        if new is None:
+            new = list(children[:i])
+        if result is _REMOVE:
+            continue
+        for item in (result.nodes if type(result) is cst.FlattenSentinel else (result,)):
+            if type(item) is cst.SimpleStatementLine and not item.body and not child._is_removable():
+                continue
+            new.append(item)
+    return children if new is None else new
+
+
+def parse_module(text: str) -> cst.Module:
+    """cst.parse_module(text), its nodes unvalidated: a parse builds only valid ones."""
+    validate = CSTNode.__post_init__
+    CSTNode.__post_init__ = _unchecked  # a class attribute: another thread building nodes meanwhile skips a check, no more
+    try:
+        return cst.parse_module(text)
+    finally:
+        CSTNode.__post_init__ = validate
+
+
+def _unchecked(node) -> None:
+    pass
+
+
+_NO_POSITIONS = contextlib.nullcontext()
+
+
+class _State(CodegenState):
+    def record_syntactic_position(self, node, *, start_node=None, end_node=None):
+        return _NO_POSITIONS
+
+
+def code_of(node: cst.CSTNode) -> str:
+    """The code of node, as `Module.code_for_node` writes it (a module's own indent and newline; four spaces
+    and "\\n" for any other node)."""
+    indent, newline = (node.default_indent, node.default_newline) if type(node) is cst.Module else ("    ", "\n")
+    state = _State(default_indent=indent, default_newline=newline)
+    node._codegen(state)
+    return "".join(state.tokens)

@@ -1,0 +1,101 @@
+"""fastcst gives libcst's results: parse_module is cst.parse_module, transform(node, t) is node.visit(t) (the
+same hooks in the same order, the same tree) and code_of(node) is the code libcst writes."""
+
+import libcst as cst
+import pytest
+
+from archread.parsers import resolve
+from archread.parsers.fastcst import code_of, parse_module, transform
+
+
+class Recorder(cst.CSTTransformer):
+    """Logs every hook libcst calls, in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.log = []
+
+    def on_visit(self, node):
+        self.log.append(("visit", type(node).__name__))
+        return True
+
+    def on_leave(self, original, updated):
+        self.log.append(("leave", type(original).__name__))
+        return updated
+
+
+class Rewrites(cst.CSTTransformer):
+    """A removal, a flattening, an optional field emptied, a renaming and a skipped subtree."""
+
+    def visit_ClassDef(self, node):
+        return node.name.value != "LlamaMLP"  # its children are not visited: its names stay
+
+    def leave_Expr(self, original, updated):  # docstrings and bare calls go; a line left empty goes with them
+        return cst.RemovalSentinel.REMOVE
+
+    def leave_Return(self, original, updated):  # `return x` -> `return`
+        return updated.with_changes(value=None)
+
+    def leave_Pass(self, original, updated):
+        return cst.FlattenSentinel([updated, updated.deep_clone()])
+
+    def leave_Name(self, original, updated):
+        return updated.with_changes(value="h") if updated.value == "hidden_states" else updated
+
+    def leave_Param(self, original, updated):  # `x=None` -> `x`: a sentinel field emptied
+        return updated.with_changes(default=None, equal=cst.MaybeSentinel.DEFAULT) if updated.default else updated
+
+
+def _mlp(module):
+    return next(s for s in module.body if type(s) is cst.ClassDef and s.name.value == "LlamaMLP")
+
+
+@pytest.fixture(scope="module")
+def llama():
+    return cst.parse_module(resolve("llama").text)
+
+
+def test_parse_module_builds_libcsts_tree(llama):
+    assert parse_module(llama.code).deep_equals(llama)
+    with pytest.raises(cst.ParserSyntaxError):
+        parse_module("def f(:\n")
+    with pytest.raises(cst.CSTValidationError):  # validation is back for the nodes the passes build
+        cst.Name("not a name")
+
+
+def test_hooks_run_in_libcsts_order(llama):
+    ours, theirs = Recorder(), Recorder()
+    transform(llama, ours)
+    llama.visit(theirs)
+    assert len(ours.log) > 10_000 and ours.log == theirs.log
+
+
+def test_rewrites_give_libcsts_result(llama):
+    ours, theirs = transform(llama, Rewrites()), llama.visit(Rewrites())
+    assert ours.code == theirs.code and ours.deep_equals(theirs)
+    assert ours.code_for_node(_mlp(ours)) == llama.code_for_node(_mlp(llama))  # not visited, not changed
+    assert ours.code != llama.code
+
+
+def test_an_unchanged_tree_is_not_rebuilt(llama):
+    assert transform(llama, Recorder()) is llama
+
+
+def test_a_required_node_cannot_be_removed():
+    class DropTest(cst.CSTTransformer):
+        def leave_Name(self, original, updated):
+            return cst.RemovalSentinel.REMOVE if updated.value == "c" else updated
+
+    with pytest.raises(TypeError):
+        transform(cst.parse_module("if c:\n    pass\n"), DropTest())
+
+
+def test_code_of_writes_libcsts_code(llama):
+    assert code_of(llama) == llama.code
+    tabbed = cst.parse_module("class A:\r\n\tdef f(self):\r\n\t\treturn 1\r\n")
+    assert code_of(tabbed) == tabbed.code  # the module's own indent and newline
+    inner = cst.Module(body=[])
+    for cls in (s for s in llama.body if type(s) is cst.ClassDef):
+        assert code_of(cls) == inner.code_for_node(cls)
+        for fn in (s for s in cls.body.body if type(s) is cst.FunctionDef):
+            assert code_of(fn.params) == inner.code_for_node(fn.params)
