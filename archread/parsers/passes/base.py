@@ -8,7 +8,6 @@ keyword arguments that pass it, and the `simplify` pass folds the branches away.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from functools import partial
 from typing import ClassVar
@@ -18,7 +17,7 @@ import libcst.matchers as m
 
 from archread.parsers.context import PassContext
 from archread.parsers.evaluate import UNKNOWN, evaluate
-from archread.parsers.fastcst import PLAIN_FIELD_TYPES, is_node, transform
+from archread.parsers.fastcst import transform, walk
 
 
 def literal(value: object) -> cst.BaseExpression:
@@ -40,13 +39,6 @@ def dotted(node: cst.CSTNode) -> str:
         return f"{head}.{node.attr.value}" if head else ""
     return ""
 
-
-_FIELDS: dict[bool, dict[type, tuple[str, ...]]] = {False: {}, True: {}}  # layout -> node type -> fields
-# fields that hold only layout (whitespace, comments, brackets, separators): a third of the tree, read by no
-# analysis; walk skips them unless asked for layout
-_LAYOUT = frozenset({"lpar", "rpar", "comma", "dot", "equal", "colon", "semicolon", "lbracket", "rbracket",
-                     "lbrace", "rbrace", "leading_lines", "lines_after_decorators", "header", "footer", "newline",
-                     "trailing_whitespace"})
 
 
 def is_self_attr(node: cst.CSTNode) -> bool:
@@ -74,38 +66,6 @@ def only_small(stmt: cst.CSTNode):
 def sole_target(assign: cst.Assign) -> cst.BaseAssignTargetExpression | None:
     """The target of `target = value`; None for `a = b = value`."""
     return assign.targets[0].target if len(assign.targets) == 1 else None
-
-
-def _fields(kind: type, layout: bool) -> tuple[str, ...]:
-    """The fields walk reads, last first (it stacks them)."""
-    names = tuple(f.name for f in dataclasses.fields(kind) if f.type not in PLAIN_FIELD_TYPES)
-    if not layout:
-        names = tuple(n for n in names if n not in _LAYOUT and not n.startswith("whitespace"))
-    _FIELDS[layout][kind] = names[::-1]
-    return names[::-1]
-
-
-def walk(node: cst.CSTNode, layout: bool = False):
-    """Every node under node, depth first, read straight from the dataclass fields (far cheaper than a visitor).
-    Whitespace, comments and punctuation only with `layout`. A list or tuple field holds only nodes."""
-    stack = [node]
-    pop, push, extend = stack.pop, stack.append, stack.extend
-    fields_of, node_type = _FIELDS[layout], is_node
-    while stack:
-        current = pop()
-        yield current
-        kind = type(current)
-        fields = fields_of.get(kind)
-        if fields is None:
-            fields = _fields(kind, layout)
-        for name in fields:  # last field first, each list reversed: the first child is popped first
-            value = getattr(current, name)
-            vkind = type(value)
-            if vkind is list or vkind is tuple:
-                if value:
-                    extend(reversed(value))
-            elif node_type(vkind):
-                push(value)
 
 
 def find(node: cst.CSTNode, kind: type, matcher=None) -> list:

@@ -40,7 +40,7 @@ def roots(module: cst.Module) -> list[str]:
 def _defines(stmt: cst.CSTNode) -> set[str]:
     if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
         return {stmt.name.value}
-    if m.matches(stmt, m.SimpleStatementLine([m.Assign() | m.AnnAssign()])):
+    if type(only_small(stmt)) in (cst.Assign, cst.AnnAssign):
         small = stmt.body[0]
         targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
         return {n.value for t in targets for n in find(t, cst.Name)}
@@ -112,7 +112,7 @@ class DeadCode(StripPass):
             todo.extend(self._names_of(module.body[index]))
         body = []
         for i, stmt in enumerate(module.body):
-            if i in keep or (not _defines(stmt) and not m.matches(stmt, m.SimpleStatementLine([m.Expr()]))):
+            if i in keep or (not _defines(stmt) and type(only_small(stmt)) is not cst.Expr):
                 body.append(stmt)
             else:
                 self.ctx.remove(self.NAME, stmt)
@@ -224,7 +224,8 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
         assigned = {n.target.value for n in find(fn.body, cst.AssignTarget) if isinstance(n.target, cst.Name)}
         aliases, body = {}, []
         for stmt in fn.body.body:
-            if m.matches(stmt, m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(_SELF_ATTR)])])):
+            small = only_small(stmt)
+            if type(small) is cst.Assign and len(small.targets) == 1 and is_self_attr(small.targets[0].target):
                 attr, value = stmt.body[0].targets[0].target.attr.value, stmt.body[0].value
                 if (
                     _alias_value(value) and not names_in(value) & assigned and not self.other[attr]
@@ -239,7 +240,6 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
         return transform(fn.with_changes(body=fn.body.with_changes(body=body)), _Substitute(aliases))
 
 
-_SELF_ATTR = m.Attribute(m.Name("self"), m.Name())
 _SCRATCH_BUFFER = m.Call(  # a buffer outside the state dict: only its readers need it
     func=m.Attribute(attr=m.Name("Buffer")), args=[m.ZeroOrMore(), m.Arg(keyword=m.Name("persistent"), value=m.Name("False")), m.ZeroOrMore()]
 )
@@ -290,15 +290,21 @@ def _dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
 
-def _literal_store(stmt) -> str | None:
-    """x of the statement `x = 0`, `x = 1.5`, `x = False`. Exact types, not a matcher: every statement is tested."""
+def _constant_store(stmt, names: tuple[str, ...]) -> str | None:
+    """x of the statement `x = 0`, `x = 1.5` or `x = N` for a name N of names (`True`, `None`). Exact types,
+    not a matcher: every statement is tested."""
     small = only_small(stmt)
     target = sole_target(small) if type(small) is cst.Assign else None
     if type(target) is not cst.Name:
         return None
     value = small.value
-    literal = type(value) in (cst.Integer, cst.Float) or (type(value) is cst.Name and value.value in ("True", "False"))
-    return target.value if literal else None
+    constant = type(value) in (cst.Integer, cst.Float) or (type(value) is cst.Name and value.value in names)
+    return target.value if constant else None
+
+
+def _literal_store(stmt) -> str | None:
+    """x of the statement `x = 0`, `x = 1.5`, `x = False`."""
+    return _constant_store(stmt, ("True", "False"))
 
 
 def _inline_literals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
@@ -329,14 +335,14 @@ def _inline_literals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
 def _drop_dead_tail_stores(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
     """`attn_weights = None` after the last read of attn_weights, at the top of the body (no loop brings
     control back): nothing reads the constant. A nested function or lambda may read it later: then all stay."""
-    constant = m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())], value=m.Name("None") | m.Integer() | m.Float())])
     body = fn.body.body
-    if not any(m.matches(stmt, constant) for stmt in body) or find(fn.body, (cst.FunctionDef, cst.Lambda)):
+    if not any(_constant_store(stmt, ("None",)) for stmt in body) or find(fn.body, (cst.FunctionDef, cst.Lambda)):
         return fn
     later: set[str] = set()
     kept = []
     for stmt in reversed(body):
-        if m.matches(stmt, constant) and stmt.body[0].targets[0].target.value not in later:
+        name = _constant_store(stmt, ("None",))
+        if name and name not in later:
             owner.removed(stmt)
             continue
         later |= names_in(stmt)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import libcst as cst
-import libcst.matchers as m
 
-from archread.parsers.passes.base import StripPass
+from archread.parsers.passes.base import StripPass, only_small
 
-_ONLY_RAISE = m.IndentedBlock(body=[m.SimpleStatementLine([m.Raise()])])
+
+def _only_raise(block) -> bool:
+    """An indented block of one `raise` statement. Exact types, not a matcher: every `if` is tested."""
+    return type(block) is cst.IndentedBlock and len(block.body) == 1 and type(only_small(block.body[0])) is cst.Raise
 
 
 class Guards(StripPass):
@@ -17,10 +19,10 @@ class Guards(StripPass):
     KEEP = ["def f(x):\n    if x is None:\n        x = 0\n    return x\n"]
 
     def leave_If(self, original, updated):
-        if isinstance(updated.orelse, cst.Else) and m.matches(updated.orelse.body, _ONLY_RAISE):
+        if isinstance(updated.orelse, cst.Else) and _only_raise(updated.orelse.body):
             self.ctx.remove(self.NAME, updated.orelse)
             updated = updated.with_changes(orelse=None)
-        if updated.orelse is None and m.matches(updated.body, _ONLY_RAISE):
+        if updated.orelse is None and _only_raise(updated.body):
             return self.removed(updated)
         return updated
 
