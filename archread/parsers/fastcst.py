@@ -30,6 +30,7 @@ from libcst._nodes.internal import CodegenState
 _IS_NODE: dict[type, bool] = {}  # CSTNode is an ABC: isinstance on it is slow, a type lookup is not
 _REMOVE = cst.RemovalSentinel.REMOVE
 _ORDER: dict[type, tuple[str, ...] | None] = {}
+_UNREAD = object()
 _EMPTY_IF_REMOVED: dict[tuple[type, str], object] = {}
 _HOOKS: dict[tuple[type, str, type], object] = {}
 _PLAIN = (str, bool, Optional[str], Union[str, cst.MaybeSentinel])  # field types that never hold a node
@@ -97,12 +98,15 @@ def _entries(transformer):
 def transform(node: cst.CSTNode, transformer: cst.CSTTransformer):
     """node.visit(transformer), without rebuilding what did not change."""
     on_visit, on_leave = _entries(transformer)
+    orders, nodes = _ORDER, _IS_NODE
 
     def visit(node):
         kind = type(node)
         if not on_visit(node):
             return on_leave(node, node)
-        order = _ORDER[kind] if kind in _ORDER else _order(kind)
+        order = orders.get(kind, _UNREAD)
+        if order is _UNREAD:
+            order = _order(kind)
         if order is None:  # a node type this reading does not know: libcst rebuilds it
             return on_leave(node, node._visit_and_replace_children(transformer))
         changes = None
@@ -114,7 +118,7 @@ def transform(node: cst.CSTNode, transformer: cst.CSTTransformer):
                 if new is not value or vkind is list:  # libcst hands every sequence on as a tuple
                     changes = changes or {}
                     changes[name] = tuple(new)
-            elif is_node(vkind):
+            elif nodes.get(vkind) or (vkind not in nodes and is_node(vkind)):
                 result = visit(value)
                 if result is not value:
                     if result is _REMOVE:

@@ -2,7 +2,9 @@
 
 The passes run as one chained traversal: each node is handed to every pass in order once its
 children are done, so a condition knocked out by one pass is folded by `simplify` in the same
-walk, and the module-level passes (dead code, imports, layout) see the finished tree.
+walk, and the module-level passes (dead code, imports, layout) see the finished tree. A pass that
+will remove a node whatever is inside it (a framework class) says so on the way in, by returning
+False from its visit hook, and nobody walks the inside.
 """
 
 from __future__ import annotations
@@ -34,27 +36,28 @@ class Chain(cst.CSTTransformer):
     def __init__(self, passes: list[StripPass]):
         super().__init__()
         self.passes = passes
-        self._table: dict[tuple[str, type], list] = {}
+        self._table: dict[str, dict[type, list]] = {"visit": {}, "leave": {}}  # prefix -> node type -> hooks
 
     def _hooks(self, prefix: str, kind: type) -> list:
         """(index, bound method) of the passes that override prefix_Kind; the no-op defaults are skipped."""
-        key = (prefix, kind)
-        hooks = self._table.get(key)
-        if hooks is None:
-            name = f"{prefix}_{kind.__name__}"
-            default = getattr(cst.CSTTransformer, name, None)
-            hooks = self._table[key] = [
-                (i, getattr(p, name)) for i, p in enumerate(self.passes) if getattr(type(p), name, default) is not default
-            ]
+        name = f"{prefix}_{kind.__name__}"
+        default = getattr(cst.CSTTransformer, name, None)
+        hooks = self._table[prefix][kind] = [
+            (i, getattr(p, name)) for i, p in enumerate(self.passes) if getattr(type(p), name, default) is not default
+        ]
         return hooks
 
     def on_visit(self, node):
-        for _, hook in self._hooks("visit", type(node)):
-            hook(node)
-        return True
+        kind = type(node)
+        hooks = self._table["visit"].get(kind)
+        inside = True
+        for _, hook in self._hooks("visit", kind) if hooks is None else hooks:
+            if hook(node) is False:
+                inside = False
+        return inside
 
-    # no pass hooks a single field (`visit_Call_func`): libcst's per-field lookups by formatted name are skipped,
-    # a sixth of the walk
+    # no pass hooks a single field (`visit_Call_func`): where libcst itself walks a node (fastcst's fallback), its
+    # per-field lookups by formatted name are skipped
     def on_visit_attribute(self, node, attribute):
         pass
 
@@ -62,10 +65,11 @@ class Chain(cst.CSTTransformer):
         pass
 
     def on_leave(self, original, updated):
-        start = 0
+        start, table = 0, self._table["leave"]
         while True:
             kind = type(updated)
-            for index, hook in self._hooks("leave", kind):
+            hooks = table.get(kind)
+            for index, hook in self._hooks("leave", kind) if hooks is None else hooks:
                 if index < start:
                     continue
                 updated = hook(original, updated)

@@ -11,6 +11,16 @@ _BACKEND_WORDS = ("Flash", "Sdpa", "SDPA", "Flex")
 _REGISTRY = "ALL_ATTENTION_FUNCTIONS"
 
 
+def _backend_of(name: str) -> str | None:
+    """The class a backend class's name varies (`LlamaFlashAttention2` -> `LlamaAttention`); None without a
+    backend word. The word may mean something else (`FlexOlmoForCausalLM`): callers check the class
+    subclasses the class its name says."""
+    for word in _BACKEND_WORDS:
+        if word in name:
+            return name.replace(word, "", 1).rstrip("0123456789")
+    return None
+
+
 def _string_keys(d: cst.Dict) -> dict[str, cst.BaseExpression]:
     out = {}
     for el in d.elements:
@@ -38,10 +48,15 @@ class AttentionBackends(Knockout):
         self.tables: dict[str, cst.BaseExpression] = {}  # NAME_ATTENTION_CLASSES -> its "eager" entry
         self.functions: set[str] = set()
         self.alias: list[dict[str, cst.BaseExpression]] = []
+        self.backends: set[str] = set()
 
     def visit_Module(self, node: cst.Module) -> None:
         super().visit_Module(node)
         self.functions = {s.name.value for s in node.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))}
+        local = {s.name.value for s in node.body if isinstance(s, cst.ClassDef)}
+        self.backends = {  # a backend named after the local class it subclasses (LlamaFlashAttention2(LlamaAttention))
+            s.name.value for s in node.body if isinstance(s, cst.ClassDef) and _backend_of(s.name.value) in local
+            and _backend_of(s.name.value) in {dotted(b.value) for b in s.bases}}
         for stmt in node.body:
             if m.matches(stmt, m.SimpleStatementLine([m.Assign(targets=[m.AssignTarget(m.Name())], value=m.Dict())])):
                 assign = stmt.body[0]
@@ -100,8 +115,15 @@ class AttentionBackends(Knockout):
             return self.tables[updated.value.value]
         return updated
 
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return node.name.value not in self.backends  # removed whole: nothing inside needs reading
+
+    def leave_ClassDef(self, original, updated):
+        return self.removed(original) if original.name.value in self.backends else updated
+
     def leave_Module(self, original, updated):
-        """Backend subclasses of a local attention class (LlamaFlashAttention2(LlamaAttention))."""
+        """Backend subclasses of a local attention class (GPTNeoFlashAttention2(GPTNeoSelfAttention)) that
+        visit_Module did not name."""
         local = {s.name.value for s in updated.body if isinstance(s, cst.ClassDef)}
         body = []
         for stmt in updated.body:

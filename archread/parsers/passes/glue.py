@@ -88,8 +88,9 @@ class Glue(Knockout):
         """The framework's environment probes (is_mamba_ssm_available(), is_torch_fx_proxy()) are False here."""
         return callee.startswith("is_") and callee in self.framework
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         self._in_model.append(any(dotted(b.value) in self.glue for b in node.bases))
+        return node.name.value not in self.glue  # removed whole: nothing inside needs reading
 
     def leave_ClassDef(self, original, updated):
         in_model = self._in_model.pop()
