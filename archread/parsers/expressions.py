@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.passes.base import walk
-from archread.parsers.fastcst import transform
+from archread.parsers.fastcst import children, transform, walk
 
 # calls that change what they are called on or the world; a trailing underscore is torch's in-place mark
 _MUTATORS = frozenset({"register_buffer", "register_parameter", "add_module", "append", "extend", "insert", "update",
@@ -111,13 +110,14 @@ def _path(node: cst.CSTNode, name: str) -> list | None:
 
 
 def _children(node: cst.CSTNode):
-    """The expression children of node, leaving out names that are not reads (`.attr`, `key=`)."""
+    """The expression children of node, leaving out names that are not reads (`.attr`, `key=`). In no
+    particular order: _path looks for a name read once."""
     kind = type(node)
     if kind is cst.Attribute:
         return [node.value]
     if kind is cst.Arg:
         return [node.value]
-    return [n for n in node.children if not isinstance(n, (cst.BaseParenthesizableWhitespace, cst.Comma))]
+    return children(node)
 
 
 def placed(value: cst.BaseExpression, parent: cst.CSTNode | None, child: cst.CSTNode) -> cst.BaseExpression:

@@ -12,7 +12,7 @@ never reads.
 - code_of(node) is `Module.code_for_node(node)`: libcst opens a generator-based context manager around
   most nodes it writes, to record positions for its metadata, which were a third of generating code.
 - walk(node) yields the nodes under node from their dataclass fields, for analyses that read and do not
-  rebuild; layout (whitespace, punctuation) only when asked.
+  rebuild; layout (whitespace, punctuation) only when asked. children(node) are the nodes one level down.
 
 tests/test_fastcst.py holds each to libcst's own result.
 """
@@ -69,13 +69,13 @@ def _removed_field(kind: type, name: str):
     return empty
 
 
-def _hook(transformer, prefix: str, kind: type):
+def hook(transformer, prefix: str, kind: type):
     """The unbound visit_/leave_ method of this node type, or None."""
     key = (type(transformer), prefix, kind)
-    hook = _HOOKS.get(key, False)
-    if hook is False:
-        hook = _HOOKS[key] = getattr(type(transformer), f"{prefix}_{kind.__name__}", None)
-    return hook
+    found = _HOOKS.get(key, False)
+    if found is False:
+        found = _HOOKS[key] = getattr(type(transformer), f"{prefix}_{kind.__name__}", None)
+    return found
 
 
 def _entries(transformer):
@@ -83,12 +83,12 @@ def _entries(transformer):
     kind = type(transformer)
 
     def on_visit(node):
-        hook = _hook(transformer, "visit", type(node))
-        return hook is None or hook(transformer, node) is not False
+        visit = hook(transformer, "visit", type(node))
+        return visit is None or visit(transformer, node) is not False
 
     def on_leave(original, updated):
-        hook = _hook(transformer, "leave", type(original))
-        return updated if hook is None else hook(transformer, original, updated)
+        leave = hook(transformer, "leave", type(original))
+        return updated if leave is None else leave(transformer, original, updated)
 
     own = cst.CSTTransformer
     return (on_visit if kind.on_visit is own.on_visit else transformer.on_visit,
@@ -189,6 +189,20 @@ def walk(node: cst.CSTNode, layout: bool = False):
                     extend(reversed(value))
             elif node_type(vkind):
                 push(value)
+
+
+def children(node: cst.CSTNode) -> list:
+    """The nodes directly under node, layout left out (libcst's `children` runs a visitor over node)."""
+    kind = type(node)
+    fields = _FIELDS[False].get(kind) or _fields(kind, False)
+    found = []
+    for name in reversed(fields):
+        value = getattr(node, name)
+        if type(value) is list or type(value) is tuple:
+            found += value
+        elif is_node(type(value)):
+            found.append(value)
+    return found
 
 
 def parse_module(text: str) -> cst.Module:

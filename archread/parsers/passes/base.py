@@ -17,7 +17,7 @@ import libcst.matchers as m
 
 from archread.parsers.context import PassContext
 from archread.parsers.evaluate import UNKNOWN, evaluate
-from archread.parsers.fastcst import transform, walk
+from archread.parsers.fastcst import hook, transform, walk
 
 
 def literal(value: object) -> cst.BaseExpression:
@@ -196,7 +196,10 @@ class StatementTransformer(cst.CSTTransformer):
         descend = _DESCEND.get(kind)
         if descend is None:
             descend = _DESCEND[kind] = kind is cst.Module or issubclass(kind, _CONTAINERS)
-        return descend and super().on_visit(node)
+        if not descend:
+            return False
+        visit = hook(self, "visit", kind)
+        return visit is None or visit(self, node) is not False
 
 
 class LiteralsFrom:

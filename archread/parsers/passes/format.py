@@ -95,9 +95,10 @@ def _one_line(node: cst.CSTNode, indent: int) -> cst.CSTNode:
     return _hug(flat, indent) or node
 
 
-def height(stmt: cst.SimpleStatementLine, indent: int) -> int | None:
-    """How many lines the layout gives a statement; None where it would have to leave a line too long."""
-    flat, text = stmt, code_of(stmt).strip("\n")
+def height(stmt: cst.SimpleStatementLine, indent: int, text: str | None = None) -> int | None:
+    """How many lines the layout gives a statement (whose code the caller may have); None where it would have
+    to leave a line too long."""
+    flat, text = stmt, (code_of(stmt) if text is None else text).strip("\n")
     if "\n" in text:  # flattening is a whole visit: the text joined as it would join first, if it can say
         if '"""' not in text and "'''" not in text and "\\\n" not in text and indent + len(_joined(text)) <= WIDTH:
             return 1

@@ -387,7 +387,7 @@ class Inline(StripPass):
         hit = self._heights.get(id(stmt))
         if hit is None or hit[0] is not stmt:
             text = code_of(stmt).strip("\n")
-            lines = 1 if "\n" not in text and indent + len(text) <= WIDTH else (height(stmt, indent) or text.count("\n") + 1)
+            lines = 1 if "\n" not in text and indent + len(text) <= WIDTH else (height(stmt, indent, text) or text.count("\n") + 1)
             if lines == 1 and "\n" in text:  # wrapped now, one line once laid out
                 text = code_of(transform(stmt, _Flatten()))
             hit = self._heights[id(stmt)] = (stmt, (lines, len(text.strip() if lines == 1 else _joined(text))))
