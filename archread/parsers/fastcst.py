@@ -95,10 +95,30 @@ def _entries(transformer):
             on_leave if kind.on_leave is own.on_leave else transformer.on_leave)
 
 
+def _hooked(transformer):
+    """kind -> whether visiting a node of that kind may run any of transformer's code: its `has_hooks` where
+    it says (a chain of passes), else its visit_/leave_ methods unless it overrides libcst's dispatch."""
+    says = getattr(transformer, "has_hooks", None)
+    if says is not None:
+        return says
+    kind, own = type(transformer), cst.CSTTransformer
+    if kind.on_visit is not own.on_visit or kind.on_leave is not own.on_leave:
+        return lambda node_kind: True
+    return lambda node_kind: hook(transformer, "visit", node_kind) is not None or hook(transformer, "leave", node_kind) is not None
+
+
 def transform(node: cst.CSTNode, transformer: cst.CSTTransformer):
     """node.visit(transformer), without rebuilding what did not change."""
     on_visit, on_leave = _entries(transformer)
-    orders, nodes = _ORDER, _IS_NODE
+    orders, nodes, hooked, silent = _ORDER, _IS_NODE, _hooked(transformer), {}
+
+    def quiet(kind) -> bool:
+        """A leaf (whitespace, a comment) no hook reads: visiting it changes nothing. Half the nodes."""
+        found = silent.get(kind)
+        if found is None:
+            order = orders.get(kind, _UNREAD)
+            found = silent[kind] = (_order(kind) if order is _UNREAD else order) == () and not hooked(kind)
+        return found
 
     def visit(node):
         kind = type(node)
@@ -118,7 +138,7 @@ def transform(node: cst.CSTNode, transformer: cst.CSTTransformer):
                 if new is not value or vkind is list:  # libcst hands every sequence on as a tuple
                     changes = changes or {}
                     changes[name] = tuple(new)
-            elif nodes.get(vkind) or (vkind not in nodes and is_node(vkind)):
+            elif (nodes.get(vkind) or (vkind not in nodes and is_node(vkind))) and not quiet(vkind):
                 result = visit(value)
                 if result is not value:
                     if result is _REMOVE:

@@ -47,6 +47,13 @@ class Chain(cst.CSTTransformer):
         ]
         return hooks
 
+    def has_hooks(self, kind: type) -> bool:
+        """Whether any pass hooks this node type (fastcst skips leaves nobody reads)."""
+        table = self._table
+        visits, leaves = table["visit"].get(kind), table["leave"].get(kind)
+        return bool(self._hooks("visit", kind) if visits is None else visits) or bool(
+            self._hooks("leave", kind) if leaves is None else leaves)
+
     def on_visit(self, node):
         kind = type(node)
         hooks = self._table["visit"].get(kind)
