@@ -5,7 +5,10 @@ import libcst as cst
 import pytest
 
 from archread.parsers import resolve
+from archread.parsers.context import PassContext
 from archread.parsers.fastcst import code_of, parse_module, transform
+from archread.parsers.passes import PASSES
+from archread.parsers.pipeline import Chain
 
 
 class Recorder(cst.CSTTransformer):
@@ -99,3 +102,18 @@ def test_code_of_writes_libcsts_code(llama):
         assert code_of(cls) == inner.code_for_node(cls)
         for fn in (s for s in cls.body.body if type(s) is cst.FunctionDef):
             assert code_of(fn.params) == inner.code_for_node(fn.params)
+
+
+def test_a_hooked_leaf_is_visited(llama):
+    class Shout(cst.CSTTransformer):  # comments are leaves: skipped only where nothing hooks them
+        def leave_Comment(self, original, updated):
+            return updated.with_changes(value=updated.value.upper())
+
+    ours = transform(llama, Shout())
+    assert ours.code == llama.visit(Shout()).code and "# COPYRIGHT" in ours.code
+
+
+def test_the_chain_of_passes_gives_libcsts_reduction(llama):
+    ours = transform(llama, Chain([cls(PassContext()) for cls in PASSES]))
+    theirs = llama.visit(Chain([cls(PassContext()) for cls in PASSES]))
+    assert code_of(ours) == theirs.code and len(theirs.code) < len(llama.code) // 2

@@ -8,7 +8,8 @@ never reads.
   here a node is rebuilt only where a child changed and hooks are looked up once per node type. The hooks
   run in libcst's order: a node's fields are visited in the order its own `_visit_and_replace_children`
   rebuilds them (read from that function's keyword names). Per-field hooks (`visit_Call_func`) are not
-  called: no archread pass defines one.
+  called: no archread pass defines one. A leaf no hook reads (whitespace, a comment: half the nodes) is not
+  visited; a transformer that overrides libcst's dispatch says which node types it hooks by `has_hooks`.
 - code_of(node) is `Module.code_for_node(node)`: libcst opens a generator-based context manager around
   most nodes it writes, to record positions for its metadata, which were a third of generating code.
 - walk(node) yields the nodes under node from their dataclass fields, for analyses that read and do not
@@ -113,7 +114,7 @@ def transform(node: cst.CSTNode, transformer: cst.CSTTransformer):
     orders, nodes, hooked, silent = _ORDER, _IS_NODE, _hooked(transformer), {}
 
     def quiet(kind) -> bool:
-        """A leaf (whitespace, a comment) no hook reads: visiting it changes nothing. Half the nodes."""
+        """A leaf (whitespace, a comment) no hook reads: visiting it changes nothing."""
         found = silent.get(kind)
         if found is None:
             order = orders.get(kind, _UNREAD)
@@ -214,7 +215,9 @@ def walk(node: cst.CSTNode, layout: bool = False):
 def children(node: cst.CSTNode) -> list:
     """The nodes directly under node, layout left out (libcst's `children` runs a visitor over node)."""
     kind = type(node)
-    fields = _FIELDS[False].get(kind) or _fields(kind, False)
+    fields = _FIELDS[False].get(kind)
+    if fields is None:
+        fields = _fields(kind, False)
     found = []
     for name in reversed(fields):
         value = getattr(node, name)
