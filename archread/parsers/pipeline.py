@@ -16,6 +16,7 @@ import warnings
 import libcst as cst
 
 from archread.errors import ArchreadError
+from archread.parsers.borrowed import borrow
 from archread.parsers.context import PassContext
 from archread.parsers.fastcst import code_of, is_node, parse_module, transform
 from archread.parsers.passes import PASSES, Simplify
@@ -100,6 +101,7 @@ def parse(source: Source) -> cst.Module:
         raise ArchreadError(f"{source.path}:{exc.raw_line}:{exc.raw_column + 1}: syntax error") from None
     except RecursionError:
         raise ArchreadError(f"{source.path}: nested too deeply to parse") from None
+    module = borrow(module, source.path)
     if not roots(module):
         raise ArchreadError(f"{source.path}: no nn.Module model here (no class defines forward)")
     return module

@@ -37,16 +37,19 @@ def model_types(root: Path) -> list[str]:
     return sorted(p.parent.name for p in root.glob("models/*/modeling_*.py") if p.stem == f"modeling_{p.parent.name}")
 
 
+def tree_of(path: Path) -> Path | None:
+    """The transformers package folder a modeling file lives in, if it lives in one."""
+    return next((p for p in path.resolve().parents if p.name == "transformers" and (p / "models").is_dir()), None)
+
+
 def release_of(path: Path) -> str | None:
     """The version of the transformers tree a modeling file lives in, read from its __init__.py."""
-    for parent in path.resolve().parents:
-        if parent.name == "transformers" and (parent / "models").is_dir():
-            init = parent / "__init__.py"  # read, not imported: importlib.metadata alone costs 50 ms at start-up
-            if init.is_file():
-                for line in init.read_text(encoding="utf-8", errors="replace").splitlines():
-                    if line.startswith("__version__"):
-                        return line.split("=", 1)[1].strip().strip("\"'")
-            return None
+    tree = tree_of(path)
+    init = tree / "__init__.py" if tree is not None else None  # read, not imported: importlib.metadata costs 50 ms
+    if init is not None and init.is_file():
+        for line in init.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("__version__"):
+                return line.split("=", 1)[1].strip().strip("\"'")
     return None
 
 
@@ -80,8 +83,7 @@ def _modeling_file_in(folder: Path) -> Path:
 
 
 def _model_type_of(path: Path) -> str:
-    stem = path.stem
-    return stem[len("modeling_"):] if stem.startswith("modeling_") else stem
+    return path.stem.removeprefix("modeling_").removeprefix("modular_")
 
 
 def resolve(ref: str | Path) -> Source:

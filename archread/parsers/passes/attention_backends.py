@@ -123,11 +123,12 @@ class AttentionBackends(Knockout):
 
     def leave_Module(self, original, updated):
         """Backend subclasses of a local attention class (GPTNeoFlashAttention2(GPTNeoSelfAttention)) that
-        visit_Module did not name."""
+        visit_Module did not name; attention ones only (FlexOlmoModel(OlmoeModel) is a model)."""
         local = {s.name.value for s in updated.body if isinstance(s, cst.ClassDef)}
         body = []
         for stmt in updated.body:
-            if isinstance(stmt, cst.ClassDef) and any(w in stmt.name.value for w in _BACKEND_WORDS):
+            name = stmt.name.value if isinstance(stmt, cst.ClassDef) else ""
+            if "Attention" in name and any(w in name for w in _BACKEND_WORDS):
                 if any(dotted(b.value) in local for b in stmt.bases):
                     self.ctx.remove(self.NAME, stmt)
                     continue

@@ -23,8 +23,8 @@ _LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 
 
 def roots(module: cst.Module) -> list[str]:
-    """The model classes the reduction keeps: the LM heads that have a forward (their own or a base's here),
-    else every class defining one. A head without a forward (a Flax or TensorFlow `__call__`) is no torch model."""
+    """The model classes the reduction keeps: the LM heads that have a forward (their own or a base's here)
+    and no other head is built on, else every class defining one. A head without a forward (a Flax or TensorFlow `__call__`) is no torch model."""
     classes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)}
 
     def defines(name: str) -> bool:
@@ -34,7 +34,9 @@ def roots(module: cst.Module) -> list[str]:
         bases = {dotted(b.value) for b in classes[name].bases} & classes.keys()
         return defines(name) or any(runs(b, seen | {name}) for b in bases - seen)
 
-    return [n for n in classes if n.endswith(_LM_SUFFIXES) and runs(n)] or [n for n in classes if defines(n)]
+    heads = [n for n in classes if n.endswith(_LM_SUFFIXES) and runs(n)]
+    based = {dotted(b.value) for n in heads for b in classes[n].bases}  # a head another is built on is a part
+    return [n for n in heads if n not in based] or heads or [n for n in classes if defines(n)]
 
 
 def _defines(stmt: cst.CSTNode) -> set[str]:

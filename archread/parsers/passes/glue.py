@@ -98,7 +98,8 @@ class Glue(Knockout):
             return self.removed(original)
         if not in_model:  # a plain nn.Module may still carry metadata naming the framework (`config_class = XConfig`)
             body = [s for s in updated.body.body if not self._metadata(s)]
-            if len(body) == len(updated.body.body) or not body:
+            body = [_keep_config(s, original.name.value, self.configured) if _is_init(s) else s for s in body]
+            if body == list(updated.body.body) or not body:
                 return updated
             return updated.with_changes(body=updated.body.with_changes(body=body))
         bases = [b for b in updated.bases if dotted(b.value) not in self.glue]
@@ -109,8 +110,8 @@ class Glue(Knockout):
             if isinstance(stmt, cst.SimpleStatementLine) and not self._read_value(stmt):  # framework metadata
                 self.ctx.remove(self.NAME, stmt)
                 continue
-            if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "__init__" and original.name.value in self.configured:
-                stmt = _keep_config(stmt)
+            if _is_init(stmt):
+                stmt = _keep_config(stmt, original.name.value, self.configured)
             body.append(stmt)
         return updated.with_changes(bases=bases, body=updated.body.with_changes(body=body))
 
@@ -158,17 +159,24 @@ class Glue(Knockout):
         return updated
 
 
-def _keep_config(init: cst.FunctionDef) -> cst.FunctionDef:
-    """super().__init__(config) -> super().__init__(); self.config = config (nn.Module takes no config)."""
+def _keep_config(init: cst.FunctionDef, cls: str, configured: set[str]) -> cst.FunctionDef:
+    """super().__init__(config) -> super().__init__(); self.config = config (nn.Module takes no config), where
+    the call lands on a framework base that took it: cls's, or X's for `super(X, self)` (an unrolled parent's)."""
     body = []
     for stmt in init.body.body:
         if m.matches(stmt, m.SimpleStatementLine([m.Expr(_SUPER_INIT)])) and stmt.body[0].value.args:
-            config = stmt.body[0].value.args[0].value
-            body.append(stmt.with_deep_changes(stmt.body[0].value, args=[]))
-            body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(_self("config"))], config)]))
-            continue
+            pinned = stmt.body[0].value.func.value.args
+            if (dotted(pinned[0].value) if pinned else cls) in configured:
+                config = stmt.body[0].value.args[0].value
+                body.append(stmt.with_deep_changes(stmt.body[0].value, args=[]))
+                body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(_self("config"))], config)]))
+                continue
         body.append(stmt)
     return init.with_changes(body=init.body.with_changes(body=body))
+
+
+def _is_init(stmt: cst.CSTNode) -> bool:
+    return type(stmt) is cst.FunctionDef and stmt.name.value == "__init__"
 
 
 def _self(attr: str) -> cst.Attribute:

@@ -66,6 +66,14 @@ class Outputs(Knockout):
             for n in walk(init.body) if init else ():
                 if type(n) is cst.Assign and type(n.value) is cst.Call and len(n.targets) == 1 and is_self_attr(n.targets[0].target):
                     self.attr_class[(cls.name.value, n.targets[0].target.attr.value)] = dotted(n.value.func)
+        inherits = {n: b[0] for n, b in bases.items() if len(b) == 1 and b[0] in bases}
+        by_name = {c.name.value: c for c in classes}
+        for start in by_name:  # a subclass without a forward of its own returns what its base's does
+            name = start
+            while name not in self.single and name in inherits and method(by_name[name], "forward") is None:
+                name = inherits[name]
+            if name in self.single:
+                self.single.add(start)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._class.append(node.name.value)

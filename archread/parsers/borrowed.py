@@ -1,0 +1,325 @@
+"""Definitions a modeling file takes from other models' modeling files, put in the module.
+
+A modular file (`class Olmo2Attention(OlmoAttention)` after `from ..olmo.modeling_olmo import OlmoAttention`),
+remote code built on transformers' Llama, and the 4.2x files that reuse RoBERTa's classes read their math
+from another file. That file is read, never imported, and each definition the module takes, with what it
+needs there in turn, replaces the import, so the reduced module stands alone and loads the same weights.
+
+Where the module defines a name a lender's code needs too, a modular file's own wins, as the modular
+converter has it (a redefined `apply_rotary_pos_emb` is the one the inherited attention calls); anywhere
+else the lender's is kept under its model's suffix, as Python would run it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+
+from archread.parsers.fastcst import code_of, parse_module, transform
+from archread.parsers.modular import prefixes, unroll_init
+from archread.parsers.passes.base import dotted, names_in
+from archread.parsers.source import transformers_root, tree_of
+
+_BLOCKS = (cst.If, cst.Try)
+
+
+def _bound_at_top(stmt: cst.CSTNode) -> dict[str, cst.CSTNode | None]:
+    """Names a module-level statement binds -> the import alias that binds it (None for a definition);
+    an `if`/`try` block (`if is_x_available(): from x import f`) binds what its statements bind."""
+    kind = type(stmt)
+    if kind in (cst.ClassDef, cst.FunctionDef):
+        return {stmt.name.value: None}
+    if kind in _BLOCKS:
+        found = {}
+        blocks = [stmt.body, getattr(stmt, "orelse", None), *getattr(stmt, "handlers", ())]
+        for block in blocks:
+            inner = getattr(block, "body", None)
+            for s in getattr(inner, "body", ()) if inner is not None else ():
+                found.update(dict.fromkeys(_bound_at_top(s)))  # the whole block defines them
+        return found
+    found = {}
+    for small in getattr(stmt, "body", ()) if kind is cst.SimpleStatementLine else ():
+        if type(small) in (cst.Import, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+            for alias in small.names:
+                bound = alias.evaluated_alias or alias.evaluated_name.split(".")[0]
+                found[bound] = alias
+        elif type(small) is cst.Assign:
+            found.update(dict.fromkeys(n.value for t in small.targets for n in _target_names(t.target)))
+        elif type(small) is cst.AnnAssign:
+            found.update(dict.fromkeys(n.value for n in _target_names(small.target)))
+    return found
+
+
+def _target_names(target: cst.CSTNode) -> list[cst.Name]:
+    if type(target) is cst.Name:
+        return [target]
+    if type(target) in (cst.Tuple, cst.List):
+        return [n for e in target.elements for n in _target_names(e.value)]
+    return []
+
+
+def lender_path(imp: cst.ImportFrom, here: Path) -> Path | None:
+    """The modeling file `from <module> import …` in the file at `here` reads from, if it is one: relative to
+    here, or inside the transformers tree here belongs to (else the installed one)."""
+    name = dotted(imp.module) if imp.module else ""
+    parts = name.split(".")
+    if not parts[-1].startswith("modeling_"):
+        return None  # configuration, activations, utilities: the framework, which the prelude stands for
+    level = len(imp.relative)
+    if level:
+        folder = here.parent
+        for _ in range(level - 1):
+            folder = folder.parent
+        candidates = [folder.joinpath(*parts).with_suffix(".py")]
+        root = tree_of(here) or transformers_root()
+        if level == 2 and len(parts) == 2 and root is not None:  # remote code copied from a models/<name>/ file
+            candidates.append(root / "models" / parts[0] / f"{parts[1]}.py")
+    elif parts[0] == "transformers":
+        root = tree_of(here) or transformers_root()
+        candidates = [root.joinpath(*parts[1:]).with_suffix(".py")] if root is not None else []
+    else:
+        return None
+    # a model's file (models/<name>/) or one beside here; modeling_utils, modeling_outputs … are the framework
+    return next((p for p in candidates if p.is_file() and (p.parent.parent.name == "models" or p.parent == here.parent)), None)
+
+
+@dataclass
+class _Lender:
+    path: Path
+    body: list
+    binds: dict[str, int]  # name -> index of the last top-level statement binding it
+    aliases: dict[str, cst.ImportAlias | None]
+    package: list[str]  # ["transformers", "models", "llama"]: what its relative imports are relative to
+    known: dict[str, str] = field(default_factory=dict)  # name -> the name it goes by in the module
+    renamed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def model(self) -> str:
+        return self.path.stem.removeprefix("modeling_")
+
+
+_PARSED: dict[tuple[Path, int], cst.Module | None] = {}  # immutable trees, shared by every reduction of a run
+
+
+def _parsed(path: Path) -> cst.Module | None:
+    key = (path, path.stat().st_mtime_ns)
+    if key not in _PARSED:
+        try:
+            _PARSED[key] = parse_module(path.read_text(encoding="utf-8"))
+        except (cst.ParserSyntaxError, UnicodeDecodeError, RecursionError):
+            _PARSED[key] = None  # a lender that does not parse lends nothing: its import stays
+    return _PARSED[key]
+
+
+def _lender(path: Path) -> _Lender | None:
+    module = _parsed(path)
+    if module is None:
+        return None
+    binds, aliases = {}, {}
+    for i, stmt in enumerate(module.body):
+        for name, alias in _bound_at_top(stmt).items():
+            binds[name], aliases[name] = i, alias
+    root = tree_of(path)
+    package = ["transformers", *path.parent.relative_to(root).parts] if root is not None else []
+    return _Lender(path, list(module.body), binds, aliases, package)
+
+
+class _Borrowing:
+    def __init__(self, modular: bool):
+        self.own: set[str] = set()  # names the module binds itself
+        self.modular = modular
+        self.lenders: dict[Path, _Lender | None] = {}
+        self.lent: list = []  # borrowed statements, each after those it reads (depth first)
+        self.placed: dict[str, str] = {}  # module-level name -> code of its borrowed definition
+        self.imports: dict[str, cst.SimpleStatementLine] = {}  # framework names the borrowed code reads
+        self.claimed: dict[str, tuple[Path, str]] = {}  # a name the module imports -> (lender, its name there)
+        self.prefixes: dict[str, str] = {}  # modular: a lender's class-name prefix -> the module's ("Olmo" -> "Olmo2")
+
+    def swapped(self, name: str) -> str | None:
+        """In a modular file, the module's class that takes the role of a lender's (`OlmoMLP` -> `Olmo2MLP` where
+        the module defines it): the modular converter renames the lender's references so."""
+        for theirs, ours in self.prefixes.items():
+            if name.startswith(theirs) and ours + name[len(theirs):] in self.own:
+                return ours + name[len(theirs):]
+        return None
+
+    def lender(self, path: Path) -> _Lender | None:
+        if path not in self.lenders:
+            self.lenders[path] = _lender(path)
+        return self.lenders[path]
+
+    def take(self, lender: _Lender, name: str) -> str | None:
+        """Put lender's definition of name (and what it reads there) in the module: the name it goes by, or
+        None where the lender has no such name."""
+        if name in lender.known:
+            return lender.known[name]
+        index = lender.binds.get(name)
+        if index is None:
+            return None
+        alias = lender.aliases[name]
+        if alias is not None:
+            got = lender.known[name] = self._through_import(lender, name, alias)
+            return got
+        if name in self.own and self.modular:
+            lender.known[name] = name  # the module's own stands for it
+            return name
+        stmt = lender.body[index]
+        code = code_of(stmt)
+        clash = self.claimed.get(name, (lender.path, name)) != (lender.path, name) or self.placed.get(name, code) != code
+        if name in self.own or clash:
+            lender.renamed[name] = f"{name}_{lender.model}"
+        elif name in self.placed:  # the same definition from another lender (`# Copied from`): once is enough
+            lender.known[name] = name
+            return name
+        for bound in _bound_at_top(stmt):  # the statement's names, known before its reads are followed (cycles)
+            lender.known.setdefault(bound, lender.renamed.get(bound, bound))
+        self.placed[lender.known[name]] = code
+        for read in sorted(names_in(stmt) - {name}):
+            if lender.binds.get(read, index) != index:
+                self.take(lender, read)
+        self.lent.append((lender, stmt))
+        return lender.known[name]
+
+    def renamed(self, lender: _Lender, stmt):
+        """stmt as the module reads it: renamed where its names clash; in a modular file, the roles the module's
+        classes take swapped in inside functions (class bases stay: Python must find them defined)."""
+        swaps = {}
+        if self.modular:
+            own = _bound_at_top(stmt).keys()
+            swaps = {n: self.swapped(n) for n in names_in(stmt) - own if self.swapped(n)}
+        return transform(stmt, _Rename(lender.renamed, swaps)) if lender.renamed or swaps else stmt
+
+    def _through_import(self, lender: _Lender, name: str, alias: cst.ImportAlias) -> str:
+        stmt = lender.body[lender.binds[name]]
+        imp = next((s for s in getattr(stmt, "body", ()) if type(s) is cst.ImportFrom and alias in s.names), None)
+        other = lender_path(imp, lender.path) if imp is not None else None
+        if other is not None and self.lender(other) is not None:
+            got = self.take(self.lenders[other], alias.evaluated_name)
+            if got is not None:
+                if got != name:
+                    lender.renamed[name] = got
+                return got
+        if name not in self.own and name not in self.imports:
+            self.imports[name] = self._framework_import(lender, stmt, alias)
+        return name
+
+    def _framework_import(self, lender: _Lender, stmt, alias: cst.ImportAlias):
+        """The statement binding one framework name, its relative import made absolute (the module lives elsewhere)."""
+        small = next((s for s in getattr(stmt, "body", ()) if type(s) in (cst.Import, cst.ImportFrom) and alias in s.names), None)
+        if small is None:  # bound inside an `if`/`try` block: the block comes whole
+            return stmt
+        small = small.with_changes(names=[alias.with_changes(comma=cst.MaybeSentinel.DEFAULT)])
+        if type(small) is cst.ImportFrom and small.relative and lender.package:
+            up = len(small.relative) - 1
+            base = lender.package[: len(lender.package) - up]
+            module = ".".join([*base, dotted(small.module)] if small.module else base)
+            small = small.with_changes(relative=[], module=cst.parse_expression(module))
+        return cst.SimpleStatementLine(body=[small])
+
+
+class _Rename(cst.CSTTransformer):
+    """A lender's definition under the names it and what it reads go by in the module; `inside` renames
+    only within functions. Attribute and keyword names stay."""
+
+    def __init__(self, names: dict[str, str], inside: dict[str, str]):
+        super().__init__()
+        self.names, self.inside, self.depth = names, inside, 0
+
+    def visit_FunctionDef(self, node):
+        self.depth += 1
+
+    def leave_FunctionDef(self, original, updated):
+        self.depth -= 1
+        return updated.with_changes(name=cst.Name(self.names.get(original.name.value, original.name.value)))
+
+    def leave_ClassDef(self, original, updated):
+        return updated.with_changes(name=cst.Name(self.names.get(original.name.value, original.name.value)))
+
+    def leave_Attribute(self, original, updated):
+        return updated.with_changes(attr=original.attr)
+
+    def leave_Arg(self, original, updated):
+        return updated.with_changes(keyword=original.keyword)
+
+    def leave_Name(self, original, updated):
+        new = (self.depth and self.inside.get(original.value)) or self.names.get(original.value)
+        return updated.with_changes(value=new) if new else updated
+
+
+def _passes_through(fn: cst.FunctionDef) -> bool:
+    """`def forward(self, **super_kwargs): return super().forward(**super_kwargs)` (a docstring allowed): the
+    modular idiom for "the parent's, as it is", which in Python is the same as not defining it."""
+    params = fn.params
+    if params.params[1:] or params.kwonly_params or params.posonly_params or len(params.params) != 1:
+        return False
+    body = [s for s in fn.body.body if not (type(s) is cst.SimpleStatementLine and type(s.body[0]) is cst.Expr
+                                               and type(s.body[0].value) in (cst.SimpleString, cst.ConcatenatedString))]
+    ret = body[0].body[0] if len(body) == 1 and type(body[0]) is cst.SimpleStatementLine else None
+    call = ret.value if type(ret) is cst.Return else None
+    if type(call) is not cst.Call or dotted(call.func) != "" or type(call.func) is not cst.Attribute:
+        return False
+    if call.func.attr.value != fn.name.value or not (type(call.func.value) is cst.Call and dotted(call.func.value.func) == "super"):
+        return False
+    star = params.star_arg.name.value if isinstance(params.star_arg, cst.Param) else None
+    stars = params.star_kwarg.name.value if params.star_kwarg is not None else None
+    passed = [(a.star, a.value.value if type(a.value) is cst.Name else None) for a in call.args]
+    return not call.func.value.args and passed == [(s, n) for s, n in (("*", star), ("**", stars)) if n]
+
+
+def _inherited(stmt):
+    """A class without the methods that only hand their arguments to the parent's."""
+    if type(stmt) is not cst.ClassDef or type(stmt.body) is not cst.IndentedBlock:
+        return stmt
+    body = [s for s in stmt.body.body if not (type(s) is cst.FunctionDef and _passes_through(s))]
+    if len(body) == len(stmt.body.body):
+        return stmt
+    return stmt.with_changes(body=stmt.body.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])]))
+
+
+def borrow(module: cst.Module, here: Path) -> cst.Module:
+    """module with the definitions it imports from other modeling files in place of those imports."""
+    borrowing = _Borrowing(modular=here.stem.startswith("modular_"))
+    lending = {}  # index of a module statement -> (import, lender)
+    for i, stmt in enumerate(module.body):
+        imp = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
+        if type(imp) is cst.ImportFrom and not isinstance(imp.names, cst.ImportStar):
+            path = lender_path(imp, here)
+            if path is not None and borrowing.lender(path) is not None:
+                lending[i] = imp, borrowing.lender(path)
+    if not lending:
+        return module
+    borrowing.own = {name for i, stmt in enumerate(module.body) if i not in lending for name in _bound_at_top(stmt)}
+    for imp, lender in lending.values():  # what the module imports by name keeps that name
+        for alias in imp.names:
+            borrowing.claimed.setdefault(alias.evaluated_alias or alias.evaluated_name, (lender.path, alias.evaluated_name))
+    body, aliases, first = [], [], None
+    for i, stmt in enumerate(module.body):
+        if i not in lending:
+            body.append(stmt)
+            continue
+        imp, lender = lending[i]
+        first = len(body) if first is None else first
+        kept = []
+        for alias in imp.names:
+            got = borrowing.take(lender, alias.evaluated_name)
+            bound = alias.evaluated_alias or alias.evaluated_name
+            if got is None:
+                kept.append(alias)
+            elif got != bound:  # `import LlamaMLP as BaseMLP`
+                aliases.append(cst.parse_statement(f"{bound} = {got}\n"))
+        if kept:
+            kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            body.append(stmt.with_changes(body=[imp.with_changes(names=kept)]))
+    at = next((i for i in range(first, len(body)) if type(body[i]) in (cst.ClassDef, cst.FunctionDef)
+               or names_in(body[i]) & borrowing.placed.keys()), len(body))
+    if borrowing.modular:
+        borrowing.prefixes = prefixes(module, {a.evaluated_alias or a.evaluated_name for imp, _ in lending.values() for a in imp.names})
+    lent = [borrowing.renamed(lender, stmt) for lender, stmt in borrowing.lent]
+    body = [_inherited(stmt) for stmt in body]
+    if borrowing.modular:  # the converter's `super().__init__`: the lent parent's body, less what the child redoes
+        lent_classes = {s.name.value: s for s in lent if type(s) is cst.ClassDef}
+        body = [unroll_init(s, lent_classes.get(dotted(s.bases[0].value))) if type(s) is cst.ClassDef and len(s.bases) == 1
+                else s for s in body]
+    return module.with_changes(body=[*body[:at], *borrowing.imports.values(), *lent, *aliases, *body[at:]])

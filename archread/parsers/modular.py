@@ -1,0 +1,125 @@
+"""How the modular converter reads a modular file where Python inheritance would read it otherwise.
+
+`class Gemma2MLP(GemmaMLP)` whose `__init__` calls `super().__init__(config)` then sets `self.act_fn` again
+means GemmaMLP's `__init__` with that line replaced: the parent's body is unrolled in place and the parent's
+assignments the child redoes (or deletes) go. Run as Python, the parent's line would still run, and read a
+configuration field (`hidden_act`) the new model's configuration may not have.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from archread.parsers.fastcst import transform, walk
+from archread.parsers.passes.base import ReplaceReads, dotted, is_self_attr, method
+
+
+def prefixes(module: cst.Module, lent: set[str]) -> dict[str, str]:
+    """Lender prefix -> module prefix, read off the module's classes built on lent ones: `Olmo2Attention(OlmoAttention)`
+    gives "Olmo" -> "Olmo2" (the names agree from the first capital of the common ending on)."""
+    found = {}
+    for cls in (s for s in module.body if type(s) is cst.ClassDef):
+        for theirs in (dotted(b.value) for b in cls.bases):
+            if theirs not in lent:
+                continue
+            ours, common = cls.name.value, 0
+            while common < min(len(ours), len(theirs)) and ours[-1 - common] == theirs[-1 - common]:
+                common += 1
+            tail = ours[len(ours) - common:]
+            cut = next((i for i, ch in enumerate(tail) if ch.isupper()), None)
+            if cut is not None and tail[cut:] not in (ours, theirs):
+                found.setdefault(theirs[: len(theirs) - len(tail) + cut], ours[: len(ours) - len(tail) + cut])
+    return dict(sorted(found.items(), key=lambda kv: -len(kv[0])))  # longest first: "Qwen2Moe" before "Qwen2"
+
+
+def _super_init(stmt) -> cst.Call | None:
+    small = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
+    call = small.value if type(small) is cst.Expr else None
+    if type(call) is cst.Call and type(call.func) is cst.Attribute and call.func.attr.value == "__init__" \
+            and type(call.func.value) is cst.Call and dotted(call.func.value.func) == "super" and not call.func.value.args:
+        return call
+    return None
+
+
+def _self_targets(stmt) -> set[str]:
+    """`self.a = …` or `del self.a` at a statement's top: {"a"}."""
+    small = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
+    if type(small) is cst.Assign:
+        return {t.target.attr.value for t in small.targets if is_self_attr(t.target)}
+    if type(small) is cst.Del and is_self_attr(small.target):
+        return {small.target.attr.value}
+    return set()
+
+
+def _bindings(init: cst.FunctionDef, call: cst.Call) -> dict | None:
+    """Parameter -> expression the call gives it (or its default); None where it cannot be read plainly."""
+    params = init.params
+    if params.star_arg is not cst.MaybeSentinel.DEFAULT or params.star_kwarg is not None or params.posonly_params:
+        return None
+    named = [*params.params[1:], *params.kwonly_params]
+    given = {}
+    for i, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        if arg.keyword is None:
+            if i >= len(params.params) - 1:
+                return None
+            given[params.params[i + 1].name.value] = arg.value
+        else:
+            given[arg.keyword.value] = arg.value
+    bound = {}
+    for p in named:
+        value = given.pop(p.name.value, p.default)
+        if value is None:
+            return None
+        if not (type(value) is cst.Name and value.value == p.name.value):
+            bound[p.name.value] = value
+    return None if given else bound
+
+
+class _BaseInitSelf(cst.CSTTransformer):
+    """`nn.Module.__init__()`: the converter's way to skip the parent's `__init__`; Python needs the `self`."""
+
+    def leave_Call(self, original, updated):
+        func = updated.func
+        if not updated.args and type(func) is cst.Attribute and func.attr.value == "__init__" \
+                and dotted(func.value).endswith("Module"):
+            return updated.with_changes(args=[cst.Arg(cst.Name("self"))])
+        return updated
+
+
+def unroll_init(cls: cst.ClassDef, parent: cst.ClassDef | None) -> cst.ClassDef:
+    """cls with `super().__init__(…)` in its `__init__` replaced by the parent's body, less what cls redoes.
+    The parent's own `super().__init__()` becomes `super(Parent, self).__init__()`: from cls it is the parent's
+    base that must run, not the parent's `__init__` again."""
+    init, theirs = method(cls, "__init__"), method(parent, "__init__") if parent is not None else None
+    if init is not None:
+        fixed = transform(init, _BaseInitSelf())
+        if fixed is not init:
+            cls = cls.with_changes(body=cls.body.with_changes(body=[fixed if m is init else m for m in cls.body.body]))
+            init = fixed
+    if init is None or theirs is None or any(type(n) is cst.Return for n in walk(theirs.body)):
+        return cls
+    body = list(init.body.body)
+    at = next((i for i, s in enumerate(body) if _super_init(s) is not None), None)
+    bound = _bindings(theirs, _super_init(body[at])) if at is not None else None
+    if bound is None:
+        return cls
+    redone = set().union(*(_self_targets(s) for s in body[at + 1:]))
+    inherited, dropped = [], set()
+    for stmt in theirs.body.body:
+        if _self_targets(stmt) & redone:
+            dropped |= _self_targets(stmt)
+            continue
+        if _super_init(stmt) is not None:
+            call = _super_init(stmt)
+            up = call.func.value.with_changes(args=[cst.Arg(cst.Name(parent.name.value)), cst.Arg(cst.Name("self"))])
+            stmt = stmt.with_changes(body=[stmt.body[0].with_changes(value=call.with_changes(func=call.func.with_changes(value=up)))])
+        inherited.append(stmt)
+    if bound:
+        inherited = [transform(s, ReplaceReads({k: (lambda v=v: v) for k, v in bound.items()})) for s in inherited]
+    own = [s for s in body[at + 1:]  # `del self.a` of a line that no longer runs
+           if not (type(s) is cst.SimpleStatementLine and type(s.body[0]) is cst.Del and _self_targets(s) <= dropped)]
+    members = [init.with_changes(body=init.body.with_changes(body=[*body[:at], *inherited, *own])) if m is init else m
+               for m in cls.body.body]
+    return cls.with_changes(body=cls.body.with_changes(body=members))

@@ -1,0 +1,95 @@
+"""Code taken from other models' files: modular files, remote code built on transformers' layers."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from archread.parsers import reduce_source, resolve
+from archread.parsers.source import transformers_root
+from archread.runtime.build import build_model
+from archread.runtime.verify import verify
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("model", ["olmo2", "qwen3", "gemma2"])
+def test_a_modular_file_reads_as_the_model_generated_from_it(model):
+    # olmo2: `del self.input_layernorm`, two lenders; qwen3: built on qwen2 and llama; gemma2: on gemma
+    path = transformers_root() / "models" / model / f"modular_{model}.py"
+    reduction = reduce_source(resolve(path))
+    assert "modeling_" not in reduction.code  # nothing left to import from the lenders
+    report = verify(path, reduction=reduction)
+    assert report.match, report.to_text()
+    assert report.logits.max_abs <= 1e-5
+
+
+def test_remote_code_on_llama_layers_stands_alone_and_computes_the_same():
+    reduction = reduce_source(resolve(DATA / "remote_bar"))
+    code = reduction.code
+    assert "transformers" not in code and "class LlamaDecoderLayer(nn.Module)" in code
+    # the repo's own rotate_half would shadow Llama's at module level: Llama's keeps its reading under its own name
+    assert "rotate_half_llama(q)" in code
+    from transformers import LlamaConfig
+
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2)
+    config._attn_implementation = "eager"
+    spec = importlib.util.spec_from_file_location("modeling_bar", DATA / "remote_bar" / "modeling_bar.py")
+    original = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(original)  # the test runs the repo's code; archread only read it
+    torch.manual_seed(0)
+    model = original.BarForCausalLM(config).eval()
+    reduced = build_model(reduction, config)
+    reduced.load_state_dict(model.state_dict(), strict=True)
+    ids = torch.randint(0, 64, (2, 7))
+    with torch.no_grad():
+        assert torch.allclose(reduced(input_ids=ids), model(ids), atol=1e-5)
+
+
+def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / "transformers"
+    for name, text in {"__init__.py": "__version__ = '9.0.0'\n", **files}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+LENDER = (
+    "import torch\nfrom torch import nn\n\n\ndef helper(x):\n    return x * 2\n\n\n"
+    "class AMLP(nn.Module):\n    def __init__(self, n):\n        super().__init__()\n        self.proj = nn.Linear(n, n)\n\n"
+    "    def forward(self, x):\n        return helper(self.proj(x))\n\n\n"
+    "class AModel(nn.Module):\n    def __init__(self, n):\n        super().__init__()\n        self.mlp = AMLP(n)\n\n"
+    "    def forward(self, x):\n        return self.mlp(x)\n"
+)
+BORROWER = (
+    "import torch\nfrom torch import nn\nfrom ..a.modeling_a import AModel\n\n\ndef helper(x):\n    return x + 1\n\n\n"
+    "class BMLP(nn.Module):\n    def __init__(self, n):\n        super().__init__()\n        self.proj = nn.Linear(n, n)\n\n"
+    "    def forward(self, x):\n        return helper(self.proj(x))\n\n\n"
+    "class BModel(AModel):\n    pass\n\n\n"
+    "class BForCausalLM(nn.Module):\n    def __init__(self, n):\n        super().__init__()\n        self.model = BModel(n)\n\n"
+    "    def forward(self, x):\n        return self.model(x) + helper(x)\n"
+)
+
+
+def test_a_name_both_files_define_keeps_each_files_reading(tmp_path):
+    # Python runs a.AMLP with a's helper, whatever b defines under that name
+    root = _tree(tmp_path, {"models/a/modeling_a.py": LENDER, "models/b/modeling_b.py": BORROWER})
+    code = reduce_source(resolve(root / "models" / "b" / "modeling_b.py")).code
+    assert "def helper_a(x):\n    return x * 2" in code and "return helper_a(self.proj(x))" in code
+    assert "def helper(x):\n    return x + 1" in code and "from ..a" not in code
+
+
+def test_in_a_modular_file_the_modules_own_classes_take_their_roles(tmp_path):
+    # the modular converter's reading: AModel's `AMLP(n)` becomes the module's BMLP, a's helper gives way to b's
+    root = _tree(tmp_path, {"models/a/modeling_a.py": LENDER, "models/b/modular_b.py": BORROWER})
+    code = reduce_source(resolve(root / "models" / "b" / "modular_b.py")).code
+    assert "self.mlp = BMLP(n)" in code and "helper_a" not in code and "return x * 2" not in code
+    assert "class BModel(AModel):" in code
+
+
+def test_a_lender_that_is_not_there_is_named(tmp_path):
+    root = _tree(tmp_path, {"models/b/modeling_b.py": BORROWER})
+    result = reduce_source(resolve(root / "models" / "b" / "modeling_b.py"))
+    assert "unresolved name AModel (imported from ..a.modeling_a)" in result.warnings
