@@ -61,6 +61,7 @@ class Glue(Knockout):
         self.glue: set[str] = set()
         self.framework: set[str] = set()
         self.configured: set[str] = set()  # classes whose framework base took `config` in __init__
+        self.models: set[str] = set()  # classes whose class-level metadata is the framework's
         self._in_model: list[bool] = []
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -75,6 +76,7 @@ class Glue(Knockout):
                 self.parameters.update(t.target.attr.value for t in n.targets if type(t.target) is cst.Attribute)
         self.glue = set(self.framework)
         self.glue.discard("ACT2FN")
+        self.models = set()
         for stmt in node.body:  # bases resolve top-down, as Python defines them
             if not isinstance(stmt, cst.ClassDef) or not stmt.bases:
                 continue
@@ -83,13 +85,15 @@ class Glue(Knockout):
                 self.glue.add(stmt.name.value)
             if any(b in self.glue and ("PreTrained" in b or b in self.configured) for b in bases):
                 self.configured.add(stmt.name.value)
+            if any(b in self.glue or b in self.models for b in bases):
+                self.models.add(stmt.name.value)  # built on the framework, here or through a local class
 
     def fixed_call(self, callee: str) -> bool:
         """The framework's environment probes (is_mamba_ssm_available(), is_torch_fx_proxy()) are False here."""
         return callee.startswith("is_") and callee in self.framework
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self._in_model.append(any(dotted(b.value) in self.glue for b in node.bases))
+        self._in_model.append(any(dotted(b.value) in self.glue or dotted(b.value) in self.models for b in node.bases))
         return node.name.value not in self.glue  # removed whole: nothing inside needs reading
 
     def leave_ClassDef(self, original, updated):
@@ -98,11 +102,12 @@ class Glue(Knockout):
             return self.removed(original)
         if not in_model:  # a plain nn.Module may still carry metadata naming the framework (`config_class = XConfig`)
             body = [s for s in updated.body.body if not self._metadata(s)]
-            body = [_keep_config(s, original.name.value, self.configured) if _is_init(s) else s for s in body]
+            body = [_keep_config(s, original.name.value, self.configured, self.glue, False) if _is_init(s) else s for s in body]
             if body == list(updated.body.body) or not body:
                 return updated
             return updated.with_changes(body=updated.body.with_changes(body=body))
         bases = [b for b in updated.bases if dotted(b.value) not in self.glue]
+        local_base = bool(bases) and bases[0] is not updated.bases[0]  # a framework base came first
         if not bases:
             bases = [cst.Arg(_NN_MODULE)]
         body = []
@@ -111,7 +116,7 @@ class Glue(Knockout):
                 self.ctx.remove(self.NAME, stmt)
                 continue
             if _is_init(stmt):
-                stmt = _keep_config(stmt, original.name.value, self.configured)
+                stmt = _keep_config(stmt, original.name.value, self.configured, self.glue, local_base)
             body.append(stmt)
         return updated.with_changes(bases=bases, body=updated.body.with_changes(body=body))
 
@@ -159,20 +164,31 @@ class Glue(Knockout):
         return updated
 
 
-def _keep_config(init: cst.FunctionDef, cls: str, configured: set[str]) -> cst.FunctionDef:
+def _keep_config(init: cst.FunctionDef, cls: str, configured: set[str], glue: set[str], local_base: bool) -> cst.FunctionDef:
     """super().__init__(config) -> super().__init__(); self.config = config (nn.Module takes no config), where
-    the call lands on a framework base that took it: cls's, or X's for `super(X, self)` (an unrolled parent's)."""
+    the call lands on a framework base that took it: cls's, or X's for `super(X, self)` (an unrolled parent's).
+    Where a local base stays behind the framework's (`class A(APreTrainedModel, BForCausalLM)`), or the call names
+    the framework class (`APreTrainedModel.__init__(self, config)`), it is nn.Module's that runs."""
     body = []
     for stmt in init.body.body:
-        if m.matches(stmt, m.SimpleStatementLine([m.Expr(_SUPER_INIT)])) and stmt.body[0].value.args:
-            pinned = stmt.body[0].value.func.value.args
+        small = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
+        call = small.value if type(small) is cst.Expr and type(small.value) is cst.Call else None
+        config = None
+        if call is not None and m.matches(call, _SUPER_INIT) and call.args:
+            pinned = call.func.value.args
             if (dotted(pinned[0].value) if pinned else cls) in configured:
-                config = stmt.body[0].value.args[0].value
-                body.append(stmt.with_deep_changes(stmt.body[0].value, args=[]))
-                body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(_self("config"))], config)]))
-                continue
+                config = call.args[0].value
+                stmt = _MODULE_INIT if local_base and not pinned else stmt.with_deep_changes(call, args=[])
+        elif call is not None and type(call.func) is cst.Attribute and call.func.attr.value == "__init__" \
+                and dotted(call.func.value) in glue and len(call.args) == 2:
+            config, stmt = call.args[1].value, _MODULE_INIT
         body.append(stmt)
+        if config is not None:
+            body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(_self("config"))], config)]))
     return init.with_changes(body=init.body.with_changes(body=body))
+
+
+_MODULE_INIT = cst.parse_statement("nn.Module.__init__(self)\n")
 
 
 def _is_init(stmt: cst.CSTNode) -> bool:
