@@ -93,3 +93,15 @@ def test_a_lender_that_is_not_there_is_named(tmp_path):
     root = _tree(tmp_path, {"models/b/modeling_b.py": BORROWER})
     result = reduce_source(resolve(root / "models" / "b" / "modeling_b.py"))
     assert "unresolved name AModel (imported from ..a.modeling_a)" in result.warnings
+
+
+def test_a_cached_reading_is_stale_once_a_file_it_read_from_changes(tmp_path, monkeypatch):
+    from archread.parsers.cache import reduce_cached
+
+    monkeypatch.setenv("ARCHREAD_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("ARCHREAD_NO_CACHE", raising=False)
+    root = _tree(tmp_path, {"models/a/modeling_a.py": LENDER, "models/b/modeling_b.py": BORROWER})
+    source = resolve(root / "models" / "b" / "modeling_b.py")
+    assert "return x * 2" in reduce_cached(source).code
+    (root / "models" / "a" / "modeling_a.py").write_text(LENDER.replace("x * 2", "x * 3"))
+    assert "return x * 3" in reduce_cached(source).code

@@ -20,7 +20,7 @@ import libcst as cst
 from archread.parsers.fastcst import code_of, parse_module, transform
 from archread.parsers.modular import prefixes, unroll_init
 from archread.parsers.passes.base import dotted, names_in
-from archread.parsers.source import transformers_root, tree_of
+from archread.parsers.source import digest, transformers_root, tree_of
 
 _BLOCKS = (cst.If, cst.Try)
 
@@ -81,8 +81,10 @@ def lender_path(imp: cst.ImportFrom, here: Path) -> Path | None:
         candidates = [root.joinpath(*parts[1:]).with_suffix(".py")] if root is not None else []
     else:
         return None
-    # a model's file (models/<name>/) or one beside here; modeling_utils, modeling_outputs … are the framework
-    return next((p for p in candidates if p.is_file() and (p.parent.parent.name == "models" or p.parent == here.parent)), None)
+    # a model's file (models/<name>/) or one beside here; modeling_utils, modeling_outputs … and the auto classes'
+    # registry (models/auto/) are the framework
+    return next((p for p in candidates if p.is_file() and p.parent.name != "auto"
+                 and (p.parent.parent.name == "models" or p.parent == here.parent)), None)
 
 
 @dataclass
@@ -92,6 +94,7 @@ class _Lender:
     binds: dict[str, int]  # name -> index of the last top-level statement binding it
     aliases: dict[str, cst.ImportAlias | None]
     package: list[str]  # ["transformers", "models", "llama"]: what its relative imports are relative to
+    digest: str
     known: dict[str, str] = field(default_factory=dict)  # name -> the name it goes by in the module
     renamed: dict[str, str] = field(default_factory=dict)
 
@@ -100,21 +103,22 @@ class _Lender:
         return self.path.stem.removeprefix("modeling_")
 
 
-_PARSED: dict[tuple[Path, int], cst.Module | None] = {}  # immutable trees, shared by every reduction of a run
+_PARSED: dict[tuple[Path, int], tuple[cst.Module | None, str]] = {}  # immutable trees, shared by a run's reductions
 
 
-def _parsed(path: Path) -> cst.Module | None:
+def _parsed(path: Path) -> tuple[cst.Module | None, str]:
     key = (path, path.stat().st_mtime_ns)
     if key not in _PARSED:
+        text = path.read_text(encoding="utf-8", errors="replace")
         try:
-            _PARSED[key] = parse_module(path.read_text(encoding="utf-8"))
-        except (cst.ParserSyntaxError, UnicodeDecodeError, RecursionError):
-            _PARSED[key] = None  # a lender that does not parse lends nothing: its import stays
+            _PARSED[key] = parse_module(text), digest(text)
+        except (cst.ParserSyntaxError, RecursionError):
+            _PARSED[key] = None, digest(text)  # a lender that does not parse lends nothing: its import stays
     return _PARSED[key]
 
 
 def _lender(path: Path) -> _Lender | None:
-    module = _parsed(path)
+    module, text_digest = _parsed(path)
     if module is None:
         return None
     binds, aliases = {}, {}
@@ -123,7 +127,7 @@ def _lender(path: Path) -> _Lender | None:
             binds[name], aliases[name] = i, alias
     root = tree_of(path)
     package = ["transformers", *path.parent.relative_to(root).parts] if root is not None else []
-    return _Lender(path, list(module.body), binds, aliases, package)
+    return _Lender(path, list(module.body), binds, aliases, package, text_digest)
 
 
 class _Borrowing:
@@ -278,8 +282,9 @@ def _inherited(stmt):
     return stmt.with_changes(body=stmt.body.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])]))
 
 
-def borrow(module: cst.Module, here: Path) -> cst.Module:
-    """module with the definitions it imports from other modeling files in place of those imports."""
+def borrow(module: cst.Module, here: Path, read: dict[str, str] | None = None) -> cst.Module:
+    """module with the definitions it imports from other modeling files in place of those imports; `read`
+    gets each lender's path and digest (a cached reading is stale once one changes)."""
     borrowing = _Borrowing(modular=here.stem.startswith("modular_"))
     lending = {}  # index of a module statement -> (import, lender)
     for i, stmt in enumerate(module.body):
@@ -317,6 +322,8 @@ def borrow(module: cst.Module, here: Path) -> cst.Module:
     if borrowing.modular:
         borrowing.prefixes = prefixes(module, {a.evaluated_alias or a.evaluated_name for imp, _ in lending.values() for a in imp.names})
     lent = [borrowing.renamed(lender, stmt) for lender, stmt in borrowing.lent]
+    if read is not None:
+        read.update((str(path), lender.digest) for path, lender in borrowing.lenders.items() if lender is not None)
     body = [_inherited(stmt) for stmt in body]
     if borrowing.modular:  # the converter's `super().__init__`: the lent parent's body, less what the child redoes
         lent_classes = {s.name.value: s for s in lent if type(s) is cst.ClassDef}

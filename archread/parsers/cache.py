@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from archread.parsers.reduction import Reduction
-from archread.parsers.source import Source
+from archread.parsers.source import Source, digest
 
 
 def archread_cache() -> Path:
@@ -40,12 +40,20 @@ def _key(source: Source) -> str:
     return hashlib.sha256(f"{_code_hash()}\0{source.path}\0{source.release}\0{source.text}".encode()).hexdigest()[:32]
 
 
+def _digest_of(path: Path) -> str | None:
+    try:
+        return digest(path.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+
+
 def reduce_cached(source: Source) -> Reduction:
     path = cache_dir() / f"{_key(source)}.json"
     if os.environ.get("ARCHREAD_NO_CACHE") != "1":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return Reduction(source=source, **{k: v for k, v in data.items() if k != "source"})
+            if all(_digest_of(Path(p)) == d for p, d in data.get("lenders", {}).items()):  # the files it read from
+                return Reduction(source=source, **{k: v for k, v in data.items() if k != "source"})
         except (OSError, ValueError, TypeError):
             pass
     from archread.parsers.pipeline import reduce_source  # only on a miss: the pipeline is the costly import

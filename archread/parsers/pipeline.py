@@ -90,7 +90,7 @@ class Chain(cst.CSTTransformer):
                 return updated
 
 
-def parse(source: Source) -> cst.Module:
+def parse(source: Source, lenders: dict[str, str] | None = None) -> cst.Module:
     try:
         module = parse_module(source.text)
     except cst.ParserSyntaxError as exc:
@@ -101,7 +101,7 @@ def parse(source: Source) -> cst.Module:
         raise ArchreadError(f"{source.path}:{exc.raw_line}:{exc.raw_column + 1}: syntax error") from None
     except RecursionError:
         raise ArchreadError(f"{source.path}: nested too deeply to parse") from None
-    module = borrow(module, source.path)
+    module = borrow(module, source.path, lenders)
     if not roots(module):
         raise ArchreadError(f"{source.path}: no nn.Module model here (no class defines forward)")
     return module
@@ -119,7 +119,8 @@ def reduce_source(source: Source, config: dict | None = None) -> Reduction:
     """The reduced module; `config` (attribute -> value of a checkpoint's configuration) also folds the
     branches that configuration decides."""
     start = time.perf_counter()
-    module = parse(source)
+    lenders: dict[str, str] = {}
+    module = parse(source, lenders)
     ctx = PassContext(folder=source.path.parent, config=config)
     with warnings.catch_warnings():  # Python's hints on the reduced text (`None[0]`: "missed a comma?") are not the reader's
         warnings.simplefilter("ignore", SyntaxWarning)
@@ -138,5 +139,5 @@ def reduce_source(source: Source, config: dict | None = None) -> Reduction:
     removed["format"] = max(0, original - reduced_lines - sum(v for k, v in removed.items() if k != "format"))
     return Reduction(
         source=source, code=code, original_lines=original, reduced_lines=reduced_lines, removed=removed,
-        warnings=ctx.warnings, seconds=time.perf_counter() - start, roots=roots(reduced),
+        warnings=ctx.warnings, seconds=time.perf_counter() - start, roots=roots(reduced), lenders=lenders,
     )

@@ -17,3 +17,4 @@ class Reduction:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     roots: list[str] = field(default_factory=list)
+    lenders: dict[str, str] = field(default_factory=dict)  # other modeling files read -> digest of their text

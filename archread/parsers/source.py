@@ -6,6 +6,7 @@ Nothing here imports or executes the file; the installed transformers is located
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,10 @@ def release_of(path: Path) -> str | None:
             if line.startswith("__version__"):
                 return line.split("=", 1)[1].strip().strip("\"'")
     return None
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def read_text(path: Path) -> str:
