@@ -105,3 +105,20 @@ def test_a_cached_reading_is_stale_once_a_file_it_read_from_changes(tmp_path, mo
     assert "return x * 2" in reduce_cached(source).code
     (root / "models" / "a" / "modeling_a.py").write_text(LENDER.replace("x * 2", "x * 3"))
     assert "return x * 3" in reduce_cached(source).code
+
+
+def test_a_modular_childs_init_is_the_parents_with_its_own_lines_in_place(tmp_path):
+    # the converter's `super().__init__`: the parent's `self.dim = config.a` becomes the child's, where it was
+    # (the parent's next line reads it); the parent's local the child sets again goes too (config.n may not exist)
+    lender = ("from torch import nn\n\n\nclass AMLP(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+              "        n = config.n\n        self.dim = config.a\n        self.proj = nn.Linear(self.dim, n)\n\n"
+              "    def forward(self, x):\n        return self.proj(x)\n")
+    child = ("from torch import nn\nfrom ..a.modeling_a import AMLP\n\n\nclass BMLP(AMLP):\n    def __init__(self, config):\n"
+             "        super().__init__(config)\n        n = 2\n        self.dim = config.b\n\n\n"
+             "class BForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+             "        self.mlp = BMLP(config)\n\n    def forward(self, x):\n        return self.mlp(x)\n")
+    root = _tree(tmp_path, {"models/a/modeling_a.py": lender, "models/b/modular_b.py": child})
+    code = reduce_source(resolve(root / "models" / "b" / "modular_b.py")).code
+    init = code[code.index("class BMLP"):code.index("class BForCausalLM")]
+    assert "config.a" not in init and "config.n" not in init
+    assert init.index("config.b") < init.index("nn.Linear(")

@@ -189,6 +189,12 @@ def _fields(kind: type, layout: bool) -> tuple[str, ...]:
     return names[::-1]
 
 
+def node_fields(kind: type) -> tuple[str, ...]:
+    """The fields of a node type that may hold nodes, layout left out, last first: for walks of their own."""
+    fields = _FIELDS[False].get(kind)
+    return fields if fields is not None else _fields(kind, False)
+
+
 def walk(node: cst.CSTNode, layout: bool = False):
     """Every node under node, depth first, read straight from the dataclass fields (far cheaper than a visitor).
     Whitespace, comments and punctuation only with `layout`. A list or tuple field holds only nodes."""

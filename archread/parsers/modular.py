@@ -11,7 +11,7 @@ from __future__ import annotations
 import libcst as cst
 
 from archread.parsers.fastcst import transform, walk
-from archread.parsers.passes.base import ReplaceReads, dotted, is_self_attr, method
+from archread.parsers.passes.base import ReplaceReads, bound_names, dotted, is_self_attr, method, names_in
 
 
 def prefixes(module: cst.Module, lent: set[str]) -> dict[str, str]:
@@ -42,12 +42,14 @@ def _super_init(stmt) -> cst.Call | None:
 
 
 def _self_targets(stmt) -> set[str]:
-    """`self.a = …` or `del self.a` at a statement's top: {"a"}."""
+    """What a line at a method's top sets or deletes: `self.a = …`, `del self.a` -> {"self.a"}; a local `x = …`
+    -> {"x"} (the converter replaces a parent's local the child sets again, as it does an attribute)."""
     small = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
     if type(small) is cst.Assign:
-        return {t.target.attr.value for t in small.targets if is_self_attr(t.target)}
+        return {f"self.{t.target.attr.value}" if is_self_attr(t.target) else t.target.value for t in small.targets
+                if is_self_attr(t.target) or type(t.target) is cst.Name}
     if type(small) is cst.Del and is_self_attr(small.target):
-        return {small.target.attr.value}
+        return {f"self.{small.target.attr.value}"}
     return set()
 
 
@@ -89,7 +91,8 @@ class _BaseInitSelf(cst.CSTTransformer):
 
 
 def unroll_init(cls: cst.ClassDef, parent: cst.ClassDef | None) -> cst.ClassDef:
-    """cls with `super().__init__(…)` in its `__init__` replaced by the parent's body, less what cls redoes.
+    """cls with `super().__init__(…)` in its `__init__` replaced by the parent's body, cls's own line where it
+    sets again what a line of the parent's set (the parent's line goes where cls deletes the attribute).
     The parent's own `super().__init__()` becomes `super(Parent, self).__init__()`: from cls it is the parent's
     base that must run, not the parent's `__init__` again."""
     init, theirs = method(cls, "__init__"), method(parent, "__init__") if parent is not None else None
@@ -105,21 +108,33 @@ def unroll_init(cls: cst.ClassDef, parent: cst.ClassDef | None) -> cst.ClassDef:
     bound = _bindings(theirs, _super_init(body[at])) if at is not None else None
     if bound is None:
         return cls
-    redone = set().union(*(_self_targets(s) for s in body[at + 1:]))
-    inherited, dropped = [], set()
+    later = body[at + 1:]
+    redone = set().union(*(_self_targets(s) for s in later))
+    local = set(bound_names(cst.IndentedBlock(body=later))) if later else set()  # the child's own locals
+    first = {}  # attr -> index in later of the child's `self.a = …` that can take the parent's line's place
+    for j, s in enumerate(later):
+        small = s.body[0] if type(s) is cst.SimpleStatementLine and len(s.body) == 1 else None
+        if type(small) is cst.Assign and len(_self_targets(s)) == 1 and not names_in(small.value) & local:
+            first.setdefault(next(iter(_self_targets(s))), j)
+    inherited, dropped, moved = [], set(), set()
     for stmt in theirs.body.body:
-        if _self_targets(stmt) & redone:
-            dropped |= _self_targets(stmt)
+        targets = _self_targets(stmt)
+        if targets & redone:  # the child's line where the parent's was (later lines may read it), or none
+            dropped |= targets
+            j = first.get(next(iter(targets))) if len(targets) == 1 else None
+            if j is not None and j not in moved:
+                moved.add(j)
+                inherited.append(later[j])
             continue
         if _super_init(stmt) is not None:
             call = _super_init(stmt)
             up = call.func.value.with_changes(args=[cst.Arg(cst.Name(parent.name.value)), cst.Arg(cst.Name("self"))])
             stmt = stmt.with_changes(body=[stmt.body[0].with_changes(value=call.with_changes(func=call.func.with_changes(value=up)))])
+        if bound:
+            stmt = transform(stmt, ReplaceReads({k: (lambda v=v: v) for k, v in bound.items()}))
         inherited.append(stmt)
-    if bound:
-        inherited = [transform(s, ReplaceReads({k: (lambda v=v: v) for k, v in bound.items()})) for s in inherited]
-    own = [s for s in body[at + 1:]  # `del self.a` of a line that no longer runs
-           if not (type(s) is cst.SimpleStatementLine and type(s.body[0]) is cst.Del and _self_targets(s) <= dropped)]
+    own = [s for j, s in enumerate(later) if j not in moved  # and no `del self.a` of a line that no longer runs
+           and not (type(s) is cst.SimpleStatementLine and type(s.body[0]) is cst.Del and _self_targets(s) <= dropped)]
     members = [init.with_changes(body=init.body.with_changes(body=[*body[:at], *inherited, *own])) if m is init else m
                for m in cls.body.body]
     return cls.with_changes(body=cls.body.with_changes(body=members))

@@ -17,7 +17,7 @@ import libcst.matchers as m
 
 from archread.parsers.context import PassContext
 from archread.parsers.evaluate import UNKNOWN, evaluate
-from archread.parsers.fastcst import hook, transform, walk
+from archread.parsers.fastcst import hook, is_node, node_fields, transform, walk
 
 
 def literal(value: object) -> cst.BaseExpression:
@@ -119,19 +119,28 @@ def method(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
 
 
 def name_counts(node: cst.CSTNode) -> Counter:
-    """How often each bare Name is read or written under node (attribute and keyword names excluded)."""
-    skip, found = set(), Counter()
-    name, attribute, arg = cst.Name, cst.Attribute, cst.Arg
-    for n in walk(node):  # parents come before their children
-        t = type(n)
-        if t is name:
-            if id(n) not in skip:
-                found[n.value] += 1
-        elif t is attribute:
-            skip.add(id(n.attr))
-        elif t is arg and n.keyword is not None:
-            skip.add(id(n.keyword))
-    return found
+    """How often each bare Name is read or written under node (attribute and keyword names excluded). Its own
+    walk, not `walk`: the analyses call it on every statement, and it need not stop at every node."""
+    found: dict[str, int] = {}
+    stack = [node]
+    pop, push, extend, get = stack.pop, stack.append, stack.extend, found.get
+    name, attribute, arg, node_type = cst.Name, cst.Attribute, cst.Arg, is_node
+    while stack:
+        current = pop()
+        kind = type(current)
+        if kind is name:
+            found[current.value] = get(current.value, 0) + 1
+        elif kind is attribute or kind is arg:  # `x.attr`, `f(keyword=x)`: only x is a name here
+            push(current.value)
+        else:
+            for field in node_fields(kind):
+                value = getattr(current, field)
+                vkind = type(value)
+                if vkind is list or vkind is tuple:
+                    extend(value)
+                elif node_type(vkind):
+                    push(value)
+    return Counter(found)
 
 
 def names_in(node: cst.CSTNode) -> set[str]:
