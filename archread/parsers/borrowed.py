@@ -252,31 +252,32 @@ class _Rename(cst.CSTTransformer):
         return updated.with_changes(value=new) if new else updated
 
 
-def _passes_through(fn: cst.FunctionDef) -> bool:
-    """`def forward(self, **super_kwargs): return super().forward(**super_kwargs)` (a docstring allowed): the
-    modular idiom for "the parent's, as it is", which in Python is the same as not defining it."""
+def _passes_through(fn: cst.FunctionDef, modular: bool) -> bool:
+    """`def forward(self, *args, **kwargs): return super().forward(*args, **kwargs)` (a docstring allowed), the
+    same in Python as not defining it. In a modular file `super().forward(**super_kwargs)` or `super().forward()`,
+    returned or not and with or without `self`, is the converter's "the parent's, as it is"."""
     params = fn.params
-    if params.params[1:] or params.kwonly_params or params.posonly_params or len(params.params) != 1:
+    if params.params[1:] or params.kwonly_params or params.posonly_params or (not params.params and not modular):
         return False
     body = [s for s in fn.body.body if not (type(s) is cst.SimpleStatementLine and type(s.body[0]) is cst.Expr
                                                and type(s.body[0].value) in (cst.SimpleString, cst.ConcatenatedString))]
-    ret = body[0].body[0] if len(body) == 1 and type(body[0]) is cst.SimpleStatementLine else None
-    call = ret.value if type(ret) is cst.Return else None
-    if type(call) is not cst.Call or dotted(call.func) != "" or type(call.func) is not cst.Attribute:
+    small = body[0].body[0] if len(body) == 1 and type(body[0]) is cst.SimpleStatementLine else None
+    call = small.value if type(small) is cst.Return or (modular and type(small) is cst.Expr) else None
+    if type(call) is not cst.Call or type(call.func) is not cst.Attribute or call.func.attr.value != fn.name.value:
         return False
-    if call.func.attr.value != fn.name.value or not (type(call.func.value) is cst.Call and dotted(call.func.value.func) == "super"):
+    if not (type(call.func.value) is cst.Call and dotted(call.func.value.func) == "super" and not call.func.value.args):
         return False
     star = params.star_arg.name.value if isinstance(params.star_arg, cst.Param) else None
     stars = params.star_kwarg.name.value if params.star_kwarg is not None else None
     passed = [(a.star, a.value.value if type(a.value) is cst.Name else None) for a in call.args]
-    return not call.func.value.args and passed == [(s, n) for s, n in (("*", star), ("**", stars)) if n]
+    return passed == [(s, n) for s, n in (("*", star), ("**", stars)) if n] or (modular and not passed)
 
 
-def _inherited(stmt):
+def _inherited(stmt, modular: bool):
     """A class without the methods that only hand their arguments to the parent's."""
     if type(stmt) is not cst.ClassDef or type(stmt.body) is not cst.IndentedBlock:
         return stmt
-    body = [s for s in stmt.body.body if not (type(s) is cst.FunctionDef and _passes_through(s))]
+    body = [s for s in stmt.body.body if not (type(s) is cst.FunctionDef and _passes_through(s, modular))]
     if len(body) == len(stmt.body.body):
         return stmt
     return stmt.with_changes(body=stmt.body.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])]))
@@ -324,9 +325,9 @@ def borrow(module: cst.Module, here: Path, read: dict[str, str] | None = None) -
     lent = [borrowing.renamed(lender, stmt) for lender, stmt in borrowing.lent]
     if read is not None:
         read.update((str(path), lender.digest) for path, lender in borrowing.lenders.items() if lender is not None)
-    body = [_inherited(stmt) for stmt in body]
+    body = [_inherited(stmt, borrowing.modular) for stmt in body]
     if borrowing.modular:  # the converter's `super().__init__`: the lent parent's body, less what the child redoes
         lent_classes = {s.name.value: s for s in lent if type(s) is cst.ClassDef}
-        body = [unroll_init(s, lent_classes.get(dotted(s.bases[0].value))) if type(s) is cst.ClassDef and len(s.bases) == 1
-                else s for s in body]
+        body = [unroll_init(s, lent_classes.get(dotted(s.bases[0].value))) if type(s) is cst.ClassDef and s.bases
+                else s for s in body]  # the first base is the parent the converter unrolls
     return module.with_changes(body=[*body[:at], *borrowing.imports.values(), *lent, *aliases, *body[at:]])

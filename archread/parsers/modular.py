@@ -53,8 +53,10 @@ def _self_targets(stmt) -> set[str]:
     return set()
 
 
-def _bindings(init: cst.FunctionDef, call: cst.Call) -> dict | None:
-    """Parameter -> expression the call gives it (or its default); None where it cannot be read plainly."""
+def _bindings(init: cst.FunctionDef, call: cst.Call, child: set[str]) -> dict | None:
+    """Parameter -> expression the call gives it (or its default); None where it cannot be read plainly. A
+    parameter the call leaves out is the child's of that name (`super().__init__()` in a child taking `config`:
+    the converter's text is the parent's, read with the child's names)."""
     params = init.params
     if params.star_arg is not cst.MaybeSentinel.DEFAULT or params.star_kwarg is not None or params.posonly_params:
         return None
@@ -72,9 +74,9 @@ def _bindings(init: cst.FunctionDef, call: cst.Call) -> dict | None:
     bound = {}
     for p in named:
         value = given.pop(p.name.value, p.default)
-        if value is None:
+        if value is None and p.name.value not in child:
             return None
-        if not (type(value) is cst.Name and value.value == p.name.value):
+        if value is not None and not (type(value) is cst.Name and value.value == p.name.value):
             bound[p.name.value] = value
     return None if given else bound
 
@@ -105,7 +107,8 @@ def unroll_init(cls: cst.ClassDef, parent: cst.ClassDef | None) -> cst.ClassDef:
         return cls
     body = list(init.body.body)
     at = next((i for i, s in enumerate(body) if _super_init(s) is not None), None)
-    bound = _bindings(theirs, _super_init(body[at])) if at is not None else None
+    child = {p.name.value for p in (*init.params.params, *init.params.kwonly_params)}
+    bound = _bindings(theirs, _super_init(body[at]), child) if at is not None else None
     if bound is None:
         return cls
     later = body[at + 1:]

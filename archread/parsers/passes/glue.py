@@ -110,6 +110,7 @@ class Glue(Knockout):
         local_base = bool(bases) and bases[0] is not updated.bases[0]  # a framework base came first
         if not bases:
             bases = [cst.Arg(_NN_MODULE)]
+        bases[-1] = bases[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)  # `(LlamaModel, )` once the rest went
         body = []
         for stmt in updated.body.body:
             if isinstance(stmt, cst.SimpleStatementLine) and not self._read_value(stmt):  # framework metadata

@@ -43,6 +43,7 @@ class Outputs(Knockout):
         self.output_classes: set[str] = set()
         self.single: set[str] = set()  # local classes whose forward now returns one tensor
         self.attr_class: dict[tuple[str, str], str] = {}  # (class, self attribute) -> class it holds
+        self.inherits: dict[str, str] = {}  # local class -> its first local base
         self._class: list[str] = []
         self._unwrap: set[str] = set()  # locals bound to a call of a single-output submodule
         self._slices: set[str] = set()  # locals that select which positions get logits
@@ -66,7 +67,7 @@ class Outputs(Knockout):
             for n in walk(init.body) if init else ():
                 if type(n) is cst.Assign and type(n.value) is cst.Call and len(n.targets) == 1 and is_self_attr(n.targets[0].target):
                     self.attr_class[(cls.name.value, n.targets[0].target.attr.value)] = dotted(n.value.func)
-        inherits = {n: b[0] for n, b in bases.items() if len(b) == 1 and b[0] in bases}
+        inherits = self.inherits = {n: b[0] for n, b in bases.items() if b and b[0] in bases}  # where Python looks first
         by_name = {c.name.value: c for c in classes}
         for start in by_name:  # a subclass without a forward of its own returns what its base's does
             name = start
@@ -99,7 +100,10 @@ class Outputs(Knockout):
         if isinstance(value, cst.Call) and dotted(value.func).startswith("self."):
             held = self._class[-1] if self._class else ""
             for attr in dotted(value.func).split(".")[1:]:  # self.model.decoder(...): through each submodule
-                held = self.attr_class.get((held, attr))
+                owner = held
+                while (owner, attr) not in self.attr_class and owner in self.inherits:  # set in a base's __init__
+                    owner = self.inherits[owner]
+                held = self.attr_class.get((owner, attr))
             if held in self.single:
                 self._unwrap.add(target.value)
         if _LOGIT_SLICES & names_in(value):
