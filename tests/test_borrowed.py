@@ -122,3 +122,25 @@ def test_a_modular_childs_init_is_the_parents_with_its_own_lines_in_place(tmp_pa
     init = code[code.index("class BMLP"):code.index("class BForCausalLM")]
     assert "config.a" not in init and "config.n" not in init
     assert init.index("config.b") < init.index("nn.Linear(")
+
+
+def test_the_prefixes_a_modular_file_swaps_are_read_off_its_classes():
+    from archread.parsers.fastcst import parse_module
+    from archread.parsers.modular import prefixes
+
+    module = parse_module("class DiffLlamaDecoderLayer(LlamaDecoderLayer):\n    pass\n\n\n"
+                          "class Olmo2Attention(OlmoAttention):\n    pass\n\n\nclass Qwen2MoeMLP(Qwen2MLP):\n    pass\n")
+    found = prefixes(module, {"LlamaDecoderLayer", "OlmoAttention", "Qwen2MLP"})
+    assert found == {"Llama": "DiffLlama", "Qwen2": "Qwen2Moe", "Olmo": "Olmo2"}
+
+
+def test_a_model_named_with_a_backend_word_is_not_a_backend():
+    # FlexOlmo's attention subclasses Olmo2's: a model's class, not a FlexAttention backend of it
+    text = ("from torch import nn\n\n\nclass OlmoAttention(nn.Module):\n    def forward(self, x):\n        return x\n\n\n"
+            "class FlexOlmoAttention(OlmoAttention):\n    def forward(self, x):\n        return 2 * x\n\n\n"
+            "class FlexOlmoForCausalLM(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.attn = FlexOlmoAttention()\n\n    def forward(self, x):\n        return self.attn(x)\n")
+    from archread.parsers.source import Source
+
+    code = reduce_source(Source(path=Path("modeling_flex_olmo.py"), text=text, model_type="flex_olmo", release=None)).code
+    assert "class FlexOlmoAttention(OlmoAttention)" in code

@@ -16,19 +16,16 @@ from archread.parsers.passes.base import ReplaceReads, bound_names, dotted, is_s
 
 def prefixes(module: cst.Module, lent: set[str]) -> dict[str, str]:
     """Lender prefix -> module prefix, read off the module's classes built on lent ones: `Olmo2Attention(OlmoAttention)`
-    gives "Olmo" -> "Olmo2" (the names agree from the first capital of the common ending on)."""
+    gives "Olmo" -> "Olmo2", `DiffLlamaDecoderLayer(LlamaDecoderLayer)` "Llama" -> "DiffLlama" (the longest
+    ending from a capital of the lent name that both share)."""
     found = {}
     for cls in (s for s in module.body if type(s) is cst.ClassDef):
+        ours = cls.name.value
         for theirs in (dotted(b.value) for b in cls.bases):
-            if theirs not in lent:
-                continue
-            ours, common = cls.name.value, 0
-            while common < min(len(ours), len(theirs)) and ours[-1 - common] == theirs[-1 - common]:
-                common += 1
-            tail = ours[len(ours) - common:]
-            cut = next((i for i, ch in enumerate(tail) if ch.isupper()), None)
-            if cut is not None and tail[cut:] not in (ours, theirs):
-                found.setdefault(theirs[: len(theirs) - len(tail) + cut], ours[: len(ours) - len(tail) + cut])
+            cut = next((i for i in range(1, len(theirs)) if theirs[i].isupper() and ours.endswith(theirs[i:])
+                        and len(ours) > len(theirs) - i), None) if theirs in lent else None
+            if cut is not None and ours[: len(ours) - len(theirs) + cut] != theirs[:cut]:
+                found.setdefault(theirs[:cut], ours[: len(ours) - len(theirs) + cut])
     return dict(sorted(found.items(), key=lambda kv: -len(kv[0])))  # longest first: "Qwen2Moe" before "Qwen2"
 
 

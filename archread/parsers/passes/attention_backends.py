@@ -13,10 +13,10 @@ _REGISTRY = "ALL_ATTENTION_FUNCTIONS"
 
 def _backend_of(name: str) -> str | None:
     """The class a backend class's name varies (`LlamaFlashAttention2` -> `LlamaAttention`); None without a
-    backend word. The word may mean something else (`FlexOlmoForCausalLM`): callers check the class
-    subclasses the class its name says."""
+    backend word before `Attention` (`FlexOlmoAttention` is FlexOlmo's). Callers check the class subclasses
+    the class its name says."""
     for word in _BACKEND_WORDS:
-        if word in name:
+        if word + "Attention" in name:
             return name.replace(word, "", 1).rstrip("0123456789")
     return None
 
@@ -123,12 +123,12 @@ class AttentionBackends(Knockout):
 
     def leave_Module(self, original, updated):
         """Backend subclasses of a local attention class (GPTNeoFlashAttention2(GPTNeoSelfAttention)) that
-        visit_Module did not name; attention ones only (FlexOlmoModel(OlmoeModel) is a model)."""
+        visit_Module did not name; a backend word before `Attention` only (FlexOlmoModel(OlmoeModel) is a model)."""
         local = {s.name.value for s in updated.body if isinstance(s, cst.ClassDef)}
         body = []
         for stmt in updated.body:
             name = stmt.name.value if isinstance(stmt, cst.ClassDef) else ""
-            if "Attention" in name and any(w in name for w in _BACKEND_WORDS):
+            if any(w + "Attention" in name for w in _BACKEND_WORDS):
                 if any(dotted(b.value) in local for b in stmt.bases):
                     self.ctx.remove(self.NAME, stmt)
                     continue
