@@ -18,7 +18,7 @@ from pathlib import Path
 import libcst as cst
 
 from archread.parsers.fastcst import code_of, parse_module, transform
-from archread.parsers.modular import prefixes, unroll_init
+from archread.parsers.modular import as_converted, prefixes
 from archread.parsers.passes.base import dotted, names_in
 from archread.parsers.source import digest, transformers_root, tree_of
 
@@ -326,8 +326,8 @@ def borrow(module: cst.Module, here: Path, read: dict[str, str] | None = None) -
     if read is not None:
         read.update((str(path), lender.digest) for path, lender in borrowing.lenders.items() if lender is not None)
     body = [_inherited(stmt, borrowing.modular) for stmt in body]
-    if borrowing.modular:  # the converter's `super().__init__`: the lent parent's body, less what the child redoes
+    if borrowing.modular:  # the classes as the converter writes them: the first base is the parent it unrolls
         lent_classes = {s.name.value: s for s in lent if type(s) is cst.ClassDef}
-        body = [unroll_init(s, lent_classes.get(dotted(s.bases[0].value))) if type(s) is cst.ClassDef and s.bases
-                else s for s in body]  # the first base is the parent the converter unrolls
+        body = [as_converted(s, lent_classes.get(dotted(s.bases[0].value))) if type(s) is cst.ClassDef and s.bases
+                else s for s in body]
     return module.with_changes(body=[*body[:at], *borrowing.imports.values(), *lent, *aliases, *body[at:]])

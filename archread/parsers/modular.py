@@ -89,18 +89,44 @@ class _BaseInitSelf(cst.CSTTransformer):
         return updated
 
 
-def unroll_init(cls: cst.ClassDef, parent: cst.ClassDef | None) -> cst.ClassDef:
+_BINDING = ("staticmethod", "classmethod")
+
+
+def _as_parent_binds(cls: cst.ClassDef, parent: cst.ClassDef) -> cst.ClassDef:
+    """An override written without the parent's @staticmethod (GLM's `compute_default_rope_parameters(config)`):
+    the converter keeps the parent's decorator, and Python would hand it `self` without it."""
+    members = []
+    for m in cls.body.body:
+        theirs = method(parent, m.name.value) if type(m) is cst.FunctionDef and not m.decorators else None
+        kept = [d for d in theirs.decorators if dotted(d.decorator) in _BINDING] if theirs is not None else []
+        members.append(m.with_changes(decorators=kept) if kept else m)
+    return cls.with_changes(body=cls.body.with_changes(body=members))
+
+
+def as_converted(cls: cst.ClassDef, parent: cst.ClassDef | None) -> cst.ClassDef:
+    """A modular file's class built on a lent one (parent, None where its first base is not lent), as the
+    converter writes it: overrides bind as the parent's do, `nn.Module.__init__()` gets its `self`, and
+    `super().__init__(…)` is the parent's body unrolled."""
+    if type(cls.body) is not cst.IndentedBlock:
+        return cls
+    if parent is not None:
+        cls = _as_parent_binds(cls, parent)
+    init = method(cls, "__init__")
+    if init is None:
+        return cls
+    fixed = transform(init, _BaseInitSelf())
+    if fixed is not init:
+        cls = cls.with_changes(body=cls.body.with_changes(body=[fixed if m is init else m for m in cls.body.body]))
+    return _unroll_init(cls, fixed, parent) if parent is not None else cls
+
+
+def _unroll_init(cls: cst.ClassDef, init: cst.FunctionDef, parent: cst.ClassDef) -> cst.ClassDef:
     """cls with `super().__init__(…)` in its `__init__` replaced by the parent's body, cls's own line where it
     sets again what a line of the parent's set (the parent's line goes where cls deletes the attribute).
     The parent's own `super().__init__()` becomes `super(Parent, self).__init__()`: from cls it is the parent's
     base that must run, not the parent's `__init__` again."""
-    init, theirs = method(cls, "__init__"), method(parent, "__init__") if parent is not None else None
-    if init is not None:
-        fixed = transform(init, _BaseInitSelf())
-        if fixed is not init:
-            cls = cls.with_changes(body=cls.body.with_changes(body=[fixed if m is init else m for m in cls.body.body]))
-            init = fixed
-    if init is None or theirs is None or any(type(n) is cst.Return for n in walk(theirs.body)):
+    theirs = method(parent, "__init__")
+    if theirs is None or any(type(n) is cst.Return for n in walk(theirs.body)):
         return cls
     body = list(init.body.body)
     at = next((i for i, s in enumerate(body) if _super_init(s) is not None), None)
