@@ -58,8 +58,10 @@ def _bindings(init: cst.FunctionDef, call: cst.Call, child: set[str]) -> dict | 
     if params.star_arg is not cst.MaybeSentinel.DEFAULT or params.star_kwarg is not None or params.posonly_params:
         return None
     named = [*params.params[1:], *params.kwonly_params]
-    given = {}
-    for i, arg in enumerate(call.args):
+    given, args = {}, list(call.args)
+    if args and args[0].keyword is None and type(args[0].value) is cst.Name and args[0].value.value == "self":
+        args = args[1:]  # `super().__init__(self, config)`: the converter reads past the stray `self`
+    for i, arg in enumerate(args):
         if arg.star:
             return None
         if arg.keyword is None:
