@@ -42,8 +42,19 @@ class _Code:
         self.functions = {n.name: n for n in self.tree.body if isinstance(n, ast.FunctionDef)}
 
     def method(self, cls: str | None, name: str) -> ast.FunctionDef | None:
-        node = self.classes.get(cls or "")
-        return next((m for m in node.body if isinstance(m, ast.FunctionDef) and m.name == name), None) if node else None
+        """cls's method, or the one it inherits from a class here (Python looks in the first base first)."""
+        seen = set()
+        while cls in self.classes and cls not in seen:
+            seen.add(cls)
+            found = next((m for m in self.classes[cls].body if isinstance(m, ast.FunctionDef) and m.name == name), None)
+            if found is not None:
+                return found
+            cls = self.base(cls)
+        return None
+
+    def base(self, cls: str) -> str | None:
+        bases = self.classes[cls].bases
+        return _dotted(bases[0]) if bases and _dotted(bases[0]) in self.classes else None
 
     def attrs(self, cls: str | None) -> dict[str, ast.expr]:
         """self.X = <expr> in __init__ (the last assignment wins), through the branches config defaults take."""
@@ -67,6 +78,12 @@ class _Code:
                     if isinstance(child, ast.stmt):
                         walk([child])
         init = self.method(cls, "__init__")
+        base = self.base(cls) if cls in self.classes else None
+        if base and init is not None and init in self.classes[cls].body and any(  # `super().__init__(…)` runs the base's first
+                isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "__init__"
+                and isinstance(n.func.value, ast.Call) and _dotted(n.func.value.func) == "super" and not n.func.value.args
+                for n in ast.walk(init)):
+            out.update(self.attrs(base))
         walk(init.body if init else [])
         return out
 
