@@ -144,3 +144,16 @@ def test_a_model_named_with_a_backend_word_is_not_a_backend():
 
     code = reduce_source(Source(path=Path("modeling_flex_olmo.py"), text=text, model_type="flex_olmo", release=None)).code
     assert "class FlexOlmoAttention(OlmoAttention)" in code
+
+
+@pytest.mark.parametrize("model", ["olmo2", "gemma2"])
+def test_a_modular_file_differs_from_llama_as_its_generated_file_does(model):
+    # facts follow inherited methods and attributes, and read the configuration file beside the modular one
+    from archread.diff import diff_models
+
+    llama = reduce_source(resolve("llama"))
+    facts = {}
+    for name in (f"modular_{model}.py", f"modeling_{model}.py"):
+        diff = diff_models(reduce_source(resolve(transformers_root() / "models" / model / name)), llama)
+        facts[name] = {f.key: f.model for f in diff.differing}
+    assert facts[f"modular_{model}.py"] == facts[f"modeling_{model}.py"] != {}

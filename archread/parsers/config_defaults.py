@@ -32,8 +32,12 @@ class _Missing:
 
 
 def config_file(modeling: Path) -> Path | None:
-    candidate = modeling.with_name(modeling.name.replace("modeling_", "configuration_", 1))
-    return candidate if candidate.is_file() else None
+    """configuration_x.py beside modeling_x.py or modular_x.py (whose own configuration class holds only the new
+    fields); else a file not named modeling_* itself, which may define its configuration."""
+    candidate = modeling.with_name(f"configuration_{modeling.stem.removeprefix('modeling_').removeprefix('modular_')}.py")
+    if candidate.is_file():
+        return candidate
+    return None if modeling.stem.startswith("modeling_") else modeling
 
 
 def read_defaults(path: Path, model_type: str | None = None) -> dict[str, Default]:

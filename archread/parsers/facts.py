@@ -43,12 +43,16 @@ class _Code:
 
     def method(self, cls: str | None, name: str) -> ast.FunctionDef | None:
         """cls's method, or the one it inherits from a class here (Python looks in the first base first)."""
+        owner = self.definer(cls, name)
+        return next(m for m in self.classes[owner].body if isinstance(m, ast.FunctionDef) and m.name == name) if owner else None
+
+    def definer(self, cls: str | None, name: str) -> str | None:
+        """The class here whose method `name` cls runs: cls itself or a base."""
         seen = set()
         while cls in self.classes and cls not in seen:
             seen.add(cls)
-            found = next((m for m in self.classes[cls].body if isinstance(m, ast.FunctionDef) and m.name == name), None)
-            if found is not None:
-                return found
+            if any(isinstance(m, ast.FunctionDef) and m.name == name for m in self.classes[cls].body):
+                return cls
             cls = self.base(cls)
         return None
 
@@ -104,7 +108,9 @@ class _Code:
         return None
 
     def by_role(self, role: str) -> list[str]:
-        return [n for n in self.classes if role_of(n, True) == role]
+        """Classes of a role, those no class here is built on first (a lent parent is a part of its child)."""
+        based = {self.base(n) for n in self.classes}
+        return sorted((n for n in self.classes if role_of(n, True) == role), key=lambda n: n in based)
 
     def config_value(self, node: ast.expr | None):
         """The default of config.X / self.config.X, a literal's value, or None."""
@@ -244,7 +250,7 @@ def _norm_facts(c: _Code, layer: str | None) -> list[Fact]:
     leaf = built.rsplit(".", 1)[-1]
     forward = c.method(leaf, "forward")
     if leaf in c.classes and forward is not None:
-        body = c.classes[leaf]  # forward and the helpers it calls (Gemma's _norm)
+        body = c.classes[c.definer(leaf, "forward")]  # forward and the helpers it calls (Gemma's _norm)
         text_names = _names(body)
         calls = {_dotted(n.func).rsplit(".", 1)[-1] for n in _calls(body)}
         base = {_dotted(b) for b in c.classes[leaf].bases}
@@ -599,8 +605,8 @@ def _precision_facts(c: _Code, layer: str | None) -> list[Fact]:
         out.append(Fact("precision.rope_float32", upcast, forward.lineno,
                         "" if upcast else "frequencies and positions multiplied in the activation dtype"))
     norm = next((b.rsplit(".", 1)[-1] for b, r in _role_attrs(c, layer).values() if r == "norm"), None)
-    if norm in c.classes:
-        cls = c.classes[norm]
+    if c.definer(norm, "forward"):
+        cls = c.classes[c.definer(norm, "forward")]
         order = None
         for n in _walk(cls):
             if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult) and "weight" in _names(n):
