@@ -144,6 +144,10 @@ def test_a_model_named_with_a_backend_word_is_not_a_backend():
 
     code = reduce_source(Source(path=Path("modeling_flex_olmo.py"), text=text, model_type="flex_olmo", release=None)).code
     assert "class FlexOlmoAttention(OlmoAttention)" in code
+    # MiMo-V2-Flash's attention on DeepSeek-V3's: the word is the model's name, the base another model's
+    mimo = text.replace("FlexOlmo", "MiMoV2Flash").replace("OlmoAttention", "DeepseekV3Attention")
+    code = reduce_source(Source(path=Path("modeling_mimo.py"), text=mimo, model_type="mimo", release=None)).code
+    assert "class MiMoV2FlashAttention(DeepseekV3Attention)" in code
 
 
 @pytest.mark.parametrize("model", ["olmo2", "gemma2"])

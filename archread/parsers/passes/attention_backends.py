@@ -122,16 +122,17 @@ class AttentionBackends(Knockout):
         return self.removed(original) if original.name.value in self.backends else updated
 
     def leave_Module(self, original, updated):
-        """Backend subclasses of a local attention class (GPTNeoFlashAttention2(GPTNeoSelfAttention)) that
-        visit_Module did not name; a backend word before `Attention` only (FlexOlmoModel(OlmoeModel) is a model)."""
+        """Backend subclasses of a local attention class of the same model (GPTNeoFlashAttention2(GPTNeoSelfAttention))
+        that visit_Module did not name. A backend word before `Attention` only (FlexOlmoModel(OlmoeModel) is a model),
+        and the base named as the class is before it (MiMoV2FlashAttention(DeepseekV3Attention) is MiMo-V2-Flash's)."""
         local = {s.name.value for s in updated.body if isinstance(s, cst.ClassDef)}
         body = []
         for stmt in updated.body:
             name = stmt.name.value if isinstance(stmt, cst.ClassDef) else ""
-            if any(w + "Attention" in name for w in _BACKEND_WORDS):
-                if any(dotted(b.value) in local for b in stmt.bases):
-                    self.ctx.remove(self.NAME, stmt)
-                    continue
+            heads = [name.split(w + "Attention")[0] for w in _BACKEND_WORDS if w + "Attention" in name]
+            if heads and any(dotted(b.value) in local and dotted(b.value).startswith(heads[0]) for b in stmt.bases):
+                self.ctx.remove(self.NAME, stmt)
+                continue
             body.append(stmt)
         return updated.with_changes(body=body)
 
