@@ -132,8 +132,15 @@ def _unroll_init(cls: cst.ClassDef, init: cst.FunctionDef, parent: cst.ClassDef)
         return cls
     body = list(init.body.body)
     at = next((i for i, s in enumerate(body) if _super_init(s) is not None), None)
-    child = {p.name.value for p in (*init.params.params, *init.params.kwonly_params)}
-    bound = _bindings(theirs, _super_init(body[at]), child) if at is not None else None
+    call = _super_init(body[at]) if at is not None else None
+    star = init.params.star_kwarg
+    if call is not None and star is not None and not init.params.params[1:] and not init.params.kwonly_params \
+            and [(a.star, getattr(a.value, "value", None)) for a in call.args] == [("**", star.name.value)]:
+        call, params = call.with_changes(args=[]), theirs.params  # `**super_kwargs`: the parent's parameters
+    else:
+        params = init.params
+    child = {p.name.value for p in (*params.params, *params.kwonly_params)}
+    bound = _bindings(theirs, call, child) if call is not None else None
     if bound is None:
         return cls
     later = body[at + 1:]
@@ -163,6 +170,6 @@ def _unroll_init(cls: cst.ClassDef, init: cst.FunctionDef, parent: cst.ClassDef)
         inherited.append(stmt)
     own = [s for j, s in enumerate(later) if j not in moved  # and no `del self.a` of a line that no longer runs
            and not (type(s) is cst.SimpleStatementLine and type(s.body[0]) is cst.Del and _self_targets(s) <= dropped)]
-    members = [init.with_changes(body=init.body.with_changes(body=[*body[:at], *inherited, *own])) if m is init else m
+    members = [init.with_changes(params=params, body=init.body.with_changes(body=[*body[:at], *inherited, *own])) if m is init else m
                for m in cls.body.body]
     return cls.with_changes(body=cls.body.with_changes(body=members))
