@@ -126,7 +126,7 @@ def _lender(path: Path) -> _Lender | None:
         for name, alias in _bound_at_top(stmt).items():
             binds[name], aliases[name] = i, alias
     root = tree_of(path)
-    package = ["transformers", *path.parent.relative_to(root).parts] if root is not None else []
+    package = ["transformers", *path.resolve().parent.relative_to(root).parts] if root is not None else []
     return _Lender(path, list(module.body), binds, aliases, package, text_digest)
 
 
@@ -286,6 +286,7 @@ def _inherited(stmt, modular: bool):
 def borrow(module: cst.Module, here: Path, read: dict[str, str] | None = None) -> cst.Module:
     """module with the definitions it imports from other modeling files in place of those imports; `read`
     gets each lender's path and digest (a cached reading is stale once one changes)."""
+    here = here.resolve()  # relative imports and the tree's packages are read off absolute paths
     borrowing = _Borrowing(modular=here.stem.startswith("modular_"))
     lending = {}  # index of a module statement -> (import, lender)
     for i, stmt in enumerate(module.body):

@@ -1,9 +1,9 @@
 """How the modular converter reads a modular file where Python inheritance would read it otherwise.
 
 `class Gemma2MLP(GemmaMLP)` whose `__init__` calls `super().__init__(config)` then sets `self.act_fn` again
-means GemmaMLP's `__init__` with that line replaced: the parent's body is unrolled in place and the parent's
-assignments the child redoes (or deletes) go. Run as Python, the parent's line would still run, and read a
-configuration field (`hidden_act`) the new model's configuration may not have.
+means GemmaMLP's `__init__` with that line replaced: the parent's body is unrolled in place, the child's line
+where the parent's was (or none, where the child deletes the attribute). Run as Python, the parent's line
+would still run, and read a configuration field (`hidden_act`) the new model's configuration may not have.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _super_init(stmt) -> cst.Call | None:
     return None
 
 
-def _self_targets(stmt) -> set[str]:
+def _set_here(stmt) -> set[str]:
     """What a line at a method's top sets or deletes: `self.a = …`, `del self.a` -> {"self.a"}; a local `x = …`
     -> {"x"} (the converter replaces a parent's local the child sets again, as it does an attribute)."""
     small = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
@@ -144,16 +144,16 @@ def _unroll_init(cls: cst.ClassDef, init: cst.FunctionDef, parent: cst.ClassDef)
     if bound is None:
         return cls
     later = body[at + 1:]
-    redone = set().union(*(_self_targets(s) for s in later))
+    redone = set().union(*(_set_here(s) for s in later))
     local = set(bound_names(cst.IndentedBlock(body=later))) if later else set()  # the child's own locals
-    first = {}  # attr -> index in later of the child's `self.a = …` that can take the parent's line's place
+    first = {}  # what is set -> index in later of the child's line that can take the parent's line's place
     for j, s in enumerate(later):
         small = s.body[0] if type(s) is cst.SimpleStatementLine and len(s.body) == 1 else None
-        if type(small) is cst.Assign and len(_self_targets(s)) == 1 and not names_in(small.value) & local:
-            first.setdefault(next(iter(_self_targets(s))), j)
+        if type(small) is cst.Assign and len(_set_here(s)) == 1 and not names_in(small.value) & local:
+            first.setdefault(next(iter(_set_here(s))), j)
     inherited, dropped, moved = [], set(), set()
     for stmt in theirs.body.body:
-        targets = _self_targets(stmt)
+        targets = _set_here(stmt)
         if targets & redone:  # the child's line where the parent's was (later lines may read it), or none
             dropped |= targets
             j = first.get(next(iter(targets))) if len(targets) == 1 else None
@@ -169,7 +169,7 @@ def _unroll_init(cls: cst.ClassDef, init: cst.FunctionDef, parent: cst.ClassDef)
             stmt = transform(stmt, ReplaceReads({k: (lambda v=v: v) for k, v in bound.items()}))
         inherited.append(stmt)
     own = [s for j, s in enumerate(later) if j not in moved  # and no `del self.a` of a line that no longer runs
-           and not (type(s) is cst.SimpleStatementLine and type(s.body[0]) is cst.Del and _self_targets(s) <= dropped)]
+           and not (type(s) is cst.SimpleStatementLine and type(s.body[0]) is cst.Del and _set_here(s) <= dropped)]
     members = [init.with_changes(params=params, body=init.body.with_changes(body=[*body[:at], *inherited, *own])) if m is init else m
                for m in cls.body.body]
     return cls.with_changes(body=cls.body.with_changes(body=members))
