@@ -161,3 +161,14 @@ def test_a_modular_file_differs_from_llama_as_its_generated_file_does(model):
         diff = diff_models(reduce_source(resolve(transformers_root() / "models" / model / name)), llama)
         facts[name] = {f.key: f.model for f in diff.differing}
     assert facts[f"modular_{model}.py"] == facts[f"modeling_{model}.py"] != {}
+
+
+def test_in_a_modular_file_a_name_imported_from_another_lender_stands_for_the_lenders_own(tmp_path):
+    # ERNIE-MoE imports ERNIE's apply_rotary_pos_emb next to Llama's attention: the attention calls ERNIE's
+    other = "def helper(x):\n    return x * 3\n"
+    child = BORROWER.replace("from ..a.modeling_a import AModel\n", "from ..a.modeling_a import AModel\nfrom ..c.modeling_c import helper\n")
+    child = child.replace("def helper(x):\n    return x + 1\n\n\n", "")
+    child = child[: child.index("class BMLP")] + child[child.index("class BModel"):]  # a's AMLP is the one built
+    root = _tree(tmp_path, {"models/a/modeling_a.py": LENDER, "models/c/modeling_c.py": other, "models/b/modular_b.py": child})
+    code = reduce_source(resolve(root / "models" / "b" / "modular_b.py")).code
+    assert "return x * 3" in code and "x * 2" not in code and "helper_a" not in code

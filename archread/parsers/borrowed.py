@@ -5,9 +5,9 @@ remote code built on transformers' Llama, and the 4.2x files that reuse RoBERTa'
 from another file. That file is read, never imported, and each definition the module takes, with what it
 needs there in turn, replaces the import, so the reduced module stands alone and loads the same weights.
 
-Where the module defines a name a lender's code needs too, a modular file's own wins, as the modular
-converter has it (a redefined `apply_rotary_pos_emb` is the one the inherited attention calls); anywhere
-else the lender's is kept under its model's suffix, as Python would run it.
+Where the module defines or imports a name a lender's code needs too, a modular file's wins, as the modular
+converter has it (a redefined or imported `apply_rotary_pos_emb` is the one the inherited attention calls);
+anywhere else the lender's is kept under its model's suffix, as Python would run it.
 """
 
 from __future__ import annotations
@@ -169,6 +169,10 @@ class _Borrowing:
         if name in self.own and self.modular:
             lender.known[name] = name  # the module's own stands for it
             return name
+        claimed = self.claimed.get(name)
+        if self.modular and claimed is not None and claimed[0] != lender.path:  # imported to stand for it (ERNIE's RoPE)
+            lender.known[name] = name
+            return self.take(self.lenders[claimed[0]], claimed[1]) or name
         stmt = lender.body[index]
         code = code_of(stmt)
         clash = self.claimed.get(name, (lender.path, name)) != (lender.path, name) or self.placed.get(name, code) != code
