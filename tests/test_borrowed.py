@@ -14,9 +14,10 @@ from archread.runtime.verify import verify
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.mark.parametrize("model", ["olmo2", "qwen3", "gemma2"])
+@pytest.mark.parametrize("model", ["olmo2", "qwen3", "gemma2", "helium"])
 def test_a_modular_file_reads_as_the_model_generated_from_it(model):
-    # olmo2: `del self.input_layernorm`, two lenders; qwen3: built on qwen2 and llama; gemma2: on gemma
+    # olmo2: `del self.input_layernorm`, two lenders; qwen3: built on qwen2 and llama; gemma2: on gemma;
+    # helium: `HeliumModel(HeliumPreTrainedModel, LlamaModel)`, the lent parent second
     path = transformers_root() / "models" / model / f"modular_{model}.py"
     reduction = reduce_source(resolve(path))
     assert "modeling_" not in reduction.code  # nothing left to import from the lenders
@@ -172,3 +173,11 @@ def test_in_a_modular_file_a_name_imported_from_another_lender_stands_for_the_le
     root = _tree(tmp_path, {"models/a/modeling_a.py": LENDER, "models/c/modeling_c.py": other, "models/b/modular_b.py": child})
     code = reduce_source(resolve(root / "models" / "b" / "modular_b.py")).code
     assert "return x * 3" in code and "x * 2" not in code and "helper_a" not in code
+
+
+def test_a_method_is_looked_up_in_pythons_order_over_the_modules_classes():
+    from archread.parsers.passes.base import local_mro
+
+    bases = {"HeliumModel": ["HeliumPreTrainedModel", "LlamaModel"], "HeliumPreTrainedModel": ["LlamaPreTrainedModel"],
+             "LlamaModel": ["LlamaPreTrainedModel"], "LlamaPreTrainedModel": ["PreTrainedModel"]}
+    assert local_mro(bases, "HeliumModel") == ["HeliumModel", "HeliumPreTrainedModel", "LlamaModel", "LlamaPreTrainedModel"]

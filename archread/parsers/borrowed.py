@@ -331,8 +331,8 @@ def borrow(module: cst.Module, here: Path, read: dict[str, str] | None = None) -
     if read is not None:
         read.update((str(path), lender.digest) for path, lender in borrowing.lenders.items() if lender is not None)
     body = [_inherited(stmt, borrowing.modular) for stmt in body]
-    if borrowing.modular:  # the classes as the converter writes them: the first base is the parent it unrolls
-        lent_classes = {s.name.value: s for s in lent if type(s) is cst.ClassDef}
-        body = [as_converted(s, lent_classes.get(dotted(s.bases[0].value))) if type(s) is cst.ClassDef and s.bases
-                else s for s in body]
+    if borrowing.modular:  # the classes as the converter writes them: the first lent base is the parent it unrolls
+        lent_classes = {s.name.value: s for s in lent if type(s) is cst.ClassDef}  # (HeliumModel(HeliumPreTrainedModel, LlamaModel))
+        body = [as_converted(s, next((lent_classes[b] for b in (dotted(a.value) for a in s.bases) if b in lent_classes), None))
+                if type(s) is cst.ClassDef else s for s in body]
     return module.with_changes(body=[*body[:at], *borrowing.imports.values(), *lent, *aliases, *body[at:]])

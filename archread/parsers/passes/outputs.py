@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.passes.base import Knockout, dotted, is_self_attr, method, names_in, top_imports, walk
+from archread.parsers.passes.base import Knockout, dotted, is_self_attr, local_mro, method, names_in, top_imports, walk
 
 OUTPUT_NAMES = {
     "output_attentions": False, "output_hidden_states": False, "return_dict": True, "output_router_logits": False,
@@ -43,7 +43,7 @@ class Outputs(Knockout):
         self.output_classes: set[str] = set()
         self.single: set[str] = set()  # local classes whose forward now returns one tensor
         self.attr_class: dict[tuple[str, str], str] = {}  # (class, self attribute) -> class it holds
-        self.inherits: dict[str, str] = {}  # local class -> its first local base
+        self.mro: dict[str, list[str]] = {}  # local class -> the local classes Python looks in, in order
         self._class: list[str] = []
         self._unwrap: set[str] = set()  # locals bound to a call of a single-output submodule
         self._slices: set[str] = set()  # locals that select which positions get logits
@@ -67,13 +67,10 @@ class Outputs(Knockout):
             for n in walk(init.body) if init else ():
                 if type(n) is cst.Assign and type(n.value) is cst.Call and len(n.targets) == 1 and is_self_attr(n.targets[0].target):
                     self.attr_class[(cls.name.value, n.targets[0].target.attr.value)] = dotted(n.value.func)
-        inherits = self.inherits = {n: b[0] for n, b in bases.items() if b and b[0] in bases}  # where Python looks first
         by_name = {c.name.value: c for c in classes}
-        for start in by_name:  # a subclass without a forward of its own returns what its base's does
-            name = start
-            while name not in self.single and name in inherits and method(by_name[name], "forward") is None:
-                name = inherits[name]
-            if name in self.single:
+        self.mro = {n: local_mro(bases, n) for n in bases}  # where Python looks a method or attribute up
+        for start, order in self.mro.items():  # a subclass without a forward of its own returns what its base's does
+            if next((n for n in order if method(by_name[n], "forward") is not None), None) in self.single:
                 self.single.add(start)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
@@ -100,9 +97,7 @@ class Outputs(Knockout):
         if isinstance(value, cst.Call) and dotted(value.func).startswith("self."):
             held = self._class[-1] if self._class else ""
             for attr in dotted(value.func).split(".")[1:]:  # self.model.decoder(...): through each submodule
-                owner = held
-                while (owner, attr) not in self.attr_class and owner in self.inherits:  # set in a base's __init__
-                    owner = self.inherits[owner]
+                owner = next((c for c in self.mro.get(held, [held]) if (c, attr) in self.attr_class), held)  # a base's __init__
                 held = self.attr_class.get((owner, attr))
             if held in self.single:
                 self._unwrap.add(target.value)
