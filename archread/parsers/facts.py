@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from archread.parsers.components import role_of
 from archread.parsers.config_defaults import Default
+from archread.parsers.mro import local_mro
 
 ACT_NAMES = {"swish": "silu", "silu": "silu", "gelu": "gelu", "gelu_pytorch_tanh": "gelu_tanh", "gelu_new": "gelu_tanh",
              "gelu_fast": "gelu_tanh", "gelu_python": "gelu", "relu": "relu", "relu2": "relu2", "relu_squared": "relu2",
@@ -40,6 +41,7 @@ class _Code:
         self.config = config
         self.classes = {n.name: n for n in self.tree.body if isinstance(n, ast.ClassDef)}
         self.functions = {n.name: n for n in self.tree.body if isinstance(n, ast.FunctionDef)}
+        self.bases = {name: [_dotted(b) for b in c.bases] for name, c in self.classes.items()}
 
     def method(self, cls: str | None, name: str) -> ast.FunctionDef | None:
         """cls's method, or the one it inherits from a class here (Python looks in the first base first)."""
@@ -47,14 +49,11 @@ class _Code:
         return next(m for m in self.classes[owner].body if isinstance(m, ast.FunctionDef) and m.name == name) if owner else None
 
     def definer(self, cls: str | None, name: str) -> str | None:
-        """The class here whose method `name` cls runs: cls itself or a base."""
-        seen = set()
-        while cls in self.classes and cls not in seen:
-            seen.add(cls)
-            if any(isinstance(m, ast.FunctionDef) and m.name == name for m in self.classes[cls].body):
-                return cls
-            cls = self.base(cls)
-        return None
+        """The class here whose method `name` cls runs: cls itself or a base, in Python's lookup order."""
+        if cls not in self.classes:
+            return None
+        return next((c for c in local_mro(self.bases, cls)
+                     if any(isinstance(m, ast.FunctionDef) and m.name == name for m in self.classes[c].body)), None)
 
     def base(self, cls: str) -> str | None:
         bases = self.classes[cls].bases

@@ -103,7 +103,7 @@ class Glue(Knockout):
         if not in_model:  # a plain nn.Module may still carry metadata naming the framework (`config_class = XConfig`)
             body = [s for s in updated.body.body if not self._metadata(s)]
             body = [_keep_config(s, original.name.value, self.configured, self.glue, False) if _is_init(s) else s for s in body]
-            if body == list(updated.body.body) or not body:
+            if all(a is b for a, b in zip(body, updated.body.body)) and len(body) == len(updated.body.body) or not body:
                 return updated
             return updated.with_changes(body=updated.body.with_changes(body=body))
         bases = [b for b in updated.bases if dotted(b.value) not in self.glue]
@@ -170,7 +170,7 @@ def _keep_config(init: cst.FunctionDef, cls: str, configured: set[str], glue: se
     the call lands on a framework base that took it: cls's, or X's for `super(X, self)` (an unrolled parent's).
     Where a local base stays behind the framework's (`class A(APreTrainedModel, BForCausalLM)`), or the call names
     the framework class (`APreTrainedModel.__init__(self, config)`), it is nn.Module's that runs."""
-    body = []
+    body, changed = [], False
     for stmt in init.body.body:
         small = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
         call = small.value if type(small) is cst.Expr and type(small.value) is cst.Call else None
@@ -186,7 +186,8 @@ def _keep_config(init: cst.FunctionDef, cls: str, configured: set[str], glue: se
         body.append(stmt)
         if config is not None:
             body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(_self("config"))], config)]))
-    return init.with_changes(body=init.body.with_changes(body=body))
+            changed = True
+    return init.with_changes(body=init.body.with_changes(body=body)) if changed else init  # most classes: untouched
 
 
 _MODULE_INIT = cst.parse_statement("nn.Module.__init__(self)\n")

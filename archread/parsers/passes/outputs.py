@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.passes.base import Knockout, dotted, is_self_attr, local_mro, method, names_in, top_imports, walk
+from archread.parsers.mro import local_mro
+from archread.parsers.passes.base import Knockout, dotted, is_self_attr, method, names_in, top_imports, walk
 
 OUTPUT_NAMES = {
     "output_attentions": False, "output_hidden_states": False, "return_dict": True, "output_router_logits": False,
