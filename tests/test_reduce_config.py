@@ -26,13 +26,19 @@ def _reduce(capsys, *argv):
     return code, out, err
 
 
+def _assumed(out: str) -> str:
+    """The `# assumes …` lines a folded reading opens with."""
+    return "".join(line for line in out.splitlines(keepends=True) if line.startswith("#"))
+
+
 def test_the_default_rope_leaves_no_dispatch(capsys, tmp_path):
     _, generic, _ = _reduce(capsys, "llama")
     code, out, _ = _reduce(capsys, "llama", "--config", str(_config(tmp_path)))
     assert code == 0
     compile(out, "reduced", "exec")
     assert 'if self.rope_type != "default"' in generic and "ROPE_INIT_FUNCTIONS" in generic
-    assert "rope_type" not in out and "ROPE_INIT_FUNCTIONS" not in out
+    assert "rope_type" not in out.removeprefix(_assumed(out)) and "ROPE_INIT_FUNCTIONS" not in out
+    assert _assumed(out) == "# assumes rope_parameters['rope_type']='default'\n"
     assert "nn.Linear(config.hidden_size" in out  # sizes stay names: only decisions are specialised
     assert len(out.splitlines()) < len(generic.splitlines())
 
@@ -70,13 +76,28 @@ def test_remote_code_configuration_is_not_run(capsys, tmp_path):
 
 @pytest.mark.corpus
 def test_an_older_release_reads_the_configuration_with_its_own_class(capsys, tmp_path, release):
-    # 4.41.2 Llama picks a rotary class from config.rope_scaling, a field its own LlamaConfig keeps
+    # 4.41.2 Llama picks a rotary class from config.rope_scaling, a field its own LlamaConfig keeps (default None)
     path = str(release("4.41.2") / "models" / "llama" / "modeling_llama.py")
-    _, generic, _ = _reduce(capsys, path)
-    code, out, _ = _reduce(capsys, path, "--config", str(_config(tmp_path)))
+    _, default, _ = _reduce(capsys, path)
+    code, out, _ = _reduce(capsys, path, "--config", str(_config(tmp_path, rope_scaling={"type": "linear", "factor": 2.0})))
     assert code == 0
-    assert "LlamaDynamicNTKScalingRotaryEmbedding" in generic and "Scaling" not in out
-    assert len(out.splitlines()) < len(generic.splitlines()) - 25
+    assert _assumed(default) == "# assumes rope_scaling=None\n" and "Scaling" not in default
+    assert "LlamaLinearScalingRotaryEmbedding(" in out
+    assert _assumed(out) == "# assumes rope_scaling['type']='linear'\n"
+
+
+def test_a_reading_is_read_again_for_a_configuration_it_does_not_assume():
+    # Mistral's default configuration slides a 4096 window; a checkpoint without one gets its own reading
+    from transformers import MistralConfig
+
+    from archread.parsers import reduce_source, resolve
+    from archread.runtime.build import for_config
+
+    default = reduce_source(resolve("mistral"))
+    assert default.assumed == {"sliding_window": 4096} and default.code.startswith("# assumes sliding_window=4096\n")
+    assert for_config(default, MistralConfig()) is default
+    full = for_config(default, MistralConfig(sliding_window=None))
+    assert full.assumed["sliding_window"] is None and "create_sliding_window_causal_mask" not in full.code
 
 
 def test_a_field_that_differs_between_sections_is_not_one_value(tmp_path):

@@ -91,3 +91,71 @@ def read_config_json(path: Path) -> dict[str, Default]:
     if not isinstance(data, dict):
         raise ArchreadError(f"{path}: not a configuration (a JSON object is expected)")
     return {k: Default(v, str(path)) for k, v in data.items()}
+
+
+def _stored_plainly(classes: list[ast.ClassDef]) -> tuple[set[str], set[str]]:
+    """(fields an `__init__` stores as given, `self.x = x`; fields some method sets any other way)."""
+    plain, rewritten = set(), set()
+    for cls in classes:
+        for fn in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
+            rebound = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}  # `x = x or d`
+            for node in ast.walk(fn):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+                for t in targets:
+                    if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
+                        given = fn.name == "__init__" and isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == t.attr and t.attr not in rebound
+                        (plain if given else rewritten).add(t.attr)
+    return plain, rewritten
+
+
+def _framework_rewrites(config: Path) -> set[str]:
+    """Fields the framework's own configuration code sets (5.x's rope_parameters, built from rope_scaling): their
+    declared default is not the value a model sees. Read from the configuration utilities of the same tree."""
+    names: set[str] = set()
+    root = next((p for p in config.parents if p.name == "transformers" and (p / "configuration_utils.py").is_file()), None)
+    if root is None:
+        from archread.parsers.source import transformers_root
+
+        root = transformers_root()
+    for name in ("configuration_utils.py", "modeling_rope_utils.py"):
+        try:
+            tree = ast.parse((root / name).read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, TypeError):
+            continue
+        names |= _stored_plainly([n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)])[1]
+    return names
+
+
+def default_values(modeling: Path) -> tuple[dict, Path | None]:
+    """The values a default configuration holds, as far as its file shows them statically, for the default
+    reading: a literal default that every configuration class of the file declaring it agrees on and keeps as
+    given (a 4.x `self.x = x`, a 5.x field no method sets again); a field derived in code is left out."""
+    path = config_file(modeling)
+    if path is None or path == modeling:
+        return {}, None
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError):
+        return {}, path
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    plain, rewritten = _stored_plainly(classes)
+    rewritten |= _framework_rewrites(path) | {  # sections the framework builds (`sub_configs = {"text_config": …}`)
+        k.value for cls in classes for s in cls.body if isinstance(s, ast.Assign) and isinstance(s.value, ast.Dict)
+        and any(getattr(t, "id", "").startswith("sub_configs") for t in s.targets)
+        for k in s.value.keys if isinstance(k, ast.Constant)}
+    values: dict = {}
+    for cls in classes:
+        declared = {}
+        for stmt in cls.body:
+            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+                declared[stmt.target.id] = _literal(stmt.value)
+            elif isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__":
+                args = stmt.args.args[-len(stmt.args.defaults):] if stmt.args.defaults else []
+                pairs = list(zip(args, stmt.args.defaults)) + list(zip(stmt.args.kwonlyargs, stmt.args.kw_defaults))
+                declared.update({a.arg: _literal(d) for a, d in pairs if d is not None and a.arg in plain})
+        for name, value in declared.items():
+            if name in rewritten or value is _Missing or values.get(name, value) != value:
+                rewritten.add(name)
+            else:
+                values[name] = value
+    return {k: v for k, v in values.items() if k not in rewritten}, path

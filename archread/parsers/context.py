@@ -23,7 +23,8 @@ class PassContext:
     imported: dict[str, str] = field(default_factory=dict)  # dropped import name -> its module
     folder: Path | None = None  # the modeling file's folder: its configuration file may hold a helper it calls
     call_graph: tuple | None = None  # (module, its call graph): built by `signatures`, reused by `returns`
-    config: dict | None = None  # a checkpoint configuration's values (`reduce --config`): attribute -> value
+    config: dict | None = None  # the configuration's values (its defaults, or `reduce --config`): attribute -> value
+    assumed: dict = field(default_factory=dict)  # a field a folded branch read -> (its value, top-level definitions that read it)
 
     def remove(self, pass_name: str, node: cst.CSTNode) -> None:
         self.removed[pass_name] += lines_of(node)

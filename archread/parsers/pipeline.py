@@ -17,6 +17,7 @@ import libcst as cst
 
 from archread.errors import ArchreadError
 from archread.parsers.borrowed import borrow
+from archread.parsers.config_defaults import default_values
 from archread.parsers.context import PassContext
 from archread.parsers.fastcst import code_of, is_node, parse_module, transform
 from archread.parsers.passes import PASSES, Simplify
@@ -24,7 +25,8 @@ from archread.parsers.passes.base import StripPass
 from archread.parsers.passes.config_values import ConfigValues
 from archread.parsers.passes.dead_code import roots
 from archread.parsers.reduction import Reduction
-from archread.parsers.source import Source
+from archread.parsers.passes.format import WIDTH
+from archread.parsers.source import Source, digest
 
 
 def nonblank(text: str) -> int:
@@ -107,20 +109,39 @@ def parse(source: Source, lenders: dict[str, str] | None = None) -> cst.Module:
     return module
 
 
-def _passes(config: dict | None) -> list[type[StripPass]]:
-    """The strip passes; with a configuration, the branches it decides fold before the generic folding."""
-    if config is None:
+def _passes(config: dict) -> list[type[StripPass]]:
+    """The strip passes; the branches the configuration decides fold before the generic folding."""
+    if not config:
         return PASSES
     at = PASSES.index(Simplify)
     return [*PASSES[:at], ConfigValues, *PASSES[at:]]
 
 
+def assumptions(assumed: dict) -> str:
+    """The comment that opens a reading folded for some configuration values: which, so the reader knows what
+    another checkpoint may change (`reduce --config` reads it for that one)."""
+    words = [f"{k}={v!r}" for k, v in assumed.items()]
+    lines, line = [], "# assumes"
+    for i, word in enumerate(words):
+        word += "," if i < len(words) - 1 else ""
+        if len(line) + 1 + len(word) > WIDTH and line != "#":
+            lines.append(line)
+            line = "#"
+        line += " " + word
+    return "\n".join([*lines, line]) + "\n" if words else ""
+
+
 def reduce_source(source: Source, config: dict | None = None) -> Reduction:
-    """The reduced module; `config` (attribute -> value of a checkpoint's configuration) also folds the
-    branches that configuration decides."""
+    """The reduced module, its branches folded for `config` (attribute -> value of a checkpoint's configuration),
+    else for the defaults its configuration file declares: the model as a default configuration builds it. The
+    fields a fold read open the module (`# assumes rope_scaling=None`) and travel in `Reduction.assumed`."""
     start = time.perf_counter()
     lenders: dict[str, str] = {}
     module = parse(source, lenders)
+    if config is None:
+        config, path = default_values(source.path)
+        if path is not None:
+            lenders[str(path)] = digest(path.read_text(encoding="utf-8", errors="replace"))
     ctx = PassContext(folder=source.path.parent, config=config)
     with warnings.catch_warnings():  # Python's hints on the reduced text (`None[0]`: "missed a comma?") are not the reader's
         warnings.simplefilter("ignore", SyntaxWarning)
@@ -128,7 +149,9 @@ def reduce_source(source: Source, config: dict | None = None) -> Reduction:
             reduced = transform(module, Chain([cls(ctx) for cls in _passes(config)]))
         except Exception as exc:  # a pass bug on an unforeseen file: one line naming it, not a traceback
             raise ArchreadError(f"{source.path}: archread could not reduce this file ({type(exc).__name__}: {exc})".splitlines()[0]) from None
-        code = code_of(reduced)
+        defined = {"", *(s.name.value for s in reduced.body if type(s) in (cst.ClassDef, cst.FunctionDef))}
+        assumed = {k: value for k, (value, owners) in sorted(ctx.assumed.items()) if owners & defined}  # not dead code's
+        code = assumptions(assumed) + code_of(reduced)
         try:
             compile(code, str(source.path), "exec", dont_inherit=True)
         except SyntaxError as exc:  # a pass bug, not the user's: say where
@@ -140,4 +163,5 @@ def reduce_source(source: Source, config: dict | None = None) -> Reduction:
     return Reduction(
         source=source, code=code, original_lines=original, reduced_lines=reduced_lines, removed=removed,
         warnings=ctx.warnings, seconds=time.perf_counter() - start, roots=roots(reduced), lenders=lenders,
+        assumed=assumed,
     )

@@ -17,4 +17,5 @@ class Reduction:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     roots: list[str] = field(default_factory=list)
-    lenders: dict[str, str] = field(default_factory=dict)  # other modeling files read -> digest of their text
+    lenders: dict[str, str] = field(default_factory=dict)  # other files read (modeling, configuration) -> digest of their text
+    assumed: dict = field(default_factory=dict)  # configuration field -> the value the folded branches read

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import types
 
 import torch
@@ -20,7 +21,31 @@ def load_module(reduction: Reduction) -> types.ModuleType:
     return module
 
 
+_MISSING = object()
+
+
+def _read(config, key: str):
+    """The value of an assumed key (`rope_scaling`, `rope_parameters['rope_type']`) in a live configuration."""
+    name, *keys = key.split("[")
+    value = getattr(config, name, _MISSING)
+    for k in keys:
+        value = value.get(ast.literal_eval(k.rstrip("]")), _MISSING) if isinstance(value, dict) else _MISSING
+    return value
+
+
+def for_config(reduction: Reduction, config) -> Reduction:
+    """The reading that holds for this configuration: a reading folded for values (`# assumes …`) the
+    configuration does not hold is read again for the configuration's own."""
+    if all(_read(config, k) == v for k, v in reduction.assumed.items()):
+        return reduction
+    from archread.parsers import reduce_source
+    from archread.runtime.config_values import values_of
+
+    return reduce_source(reduction.source, values_of(config))
+
+
 def build_model(reduction: Reduction, config) -> torch.nn.Module:
+    reduction = for_config(reduction, config)
     module = load_module(reduction)
     root = reduction.roots[0]
     try:

@@ -38,6 +38,11 @@ def read_values(model_type: str, path: Path) -> dict:
         raise
     except Exception as exc:  # TypeError, ValueError, the hub's strict-dataclass validation errors
         raise ArchreadError(f"{path}: the {model_type} configuration class rejects it ({one_line(exc)})") from None
+    return values_of(cfg)
+
+
+def values_of(cfg) -> dict:
+    """attribute -> plain value of a live configuration object."""
     values, dumped = {}, cfg.to_dict()
     for name in {*dumped, *getattr(cfg, "attribute_map", {})}:
         try:

@@ -23,8 +23,8 @@ from archread.parsers.fastcst import hook, is_node, node_fields, transform, walk
 def literal(value: object) -> cst.BaseExpression:
     if isinstance(value, bool) or value is None:
         return cst.Name(repr(value))
-    if isinstance(value, int):
-        return cst.Integer(str(value))
+    if isinstance(value, int):  # libcst's Integer holds digits only: -1 is a minus applied to 1
+        return cst.Integer(str(value)) if value >= 0 else cst.UnaryOperation(cst.Minus(), cst.Integer(str(-value)))
     if isinstance(value, str):
         return cst.SimpleString(repr(value))
     raise TypeError(value)

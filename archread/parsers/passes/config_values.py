@@ -24,6 +24,25 @@ def _key(node: cst.Subscript) -> str | None:
     return None
 
 
+def config_field(node: cst.CSTNode) -> str | None:
+    """The configuration read as a key of `Reduction.assumed`: `config.x["k"]` -> `x['k']`, `getattr(config, "x")`
+    -> `x`, `config.x.get("k")` -> `x['k']`."""
+    kind = type(node)
+    if kind is cst.Attribute:
+        return node.attr.value if is_config(node.value) else None
+    if kind is cst.Subscript:
+        outer, key = config_field(node.value), _key(node)
+        return f"{outer}[{key!r}]" if outer and key is not None else None
+    if kind is cst.Call and node.args and type(node.args[-1].value) is cst.SimpleString:
+        key = node.args[-1].value.evaluated_value
+        if dotted(node.func) == "getattr" and is_config(node.args[0].value) and len(node.args) > 1:
+            return node.args[1].value.evaluated_value if type(node.args[1].value) is cst.SimpleString else None
+        if type(node.func) is cst.Attribute and node.func.attr.value == "get" and len(node.args) == 1:
+            outer = config_field(node.func.value)
+            return f"{outer}[{key!r}]" if outer else None
+    return None
+
+
 def config_read(node: cst.CSTNode, values: dict) -> object:
     """The value a read of the configuration gives (`config.x`, `self.config.x["k"]`, `getattr(config, "x")`,
     `config.x.get("k")`), or UNKNOWN."""
@@ -72,8 +91,13 @@ class ConfigValues(Knockout):
         classes = {s.name.value: s for s in node.body if type(s) is cst.ClassDef}
         self.family = Family(classes)
         self.stored = self._stored(classes)
-        self._classes: list[str] = []
+        self._class = ""  # the family of the class being walked (a pass before may drop a class: no leave hook then)
+        self._top = {id(s): s.name.value for s in node.body if type(s) in (cst.ClassDef, cst.FunctionDef)}
+        self._owner = ""  # the top-level definition being walked
+        self._locals: dict = {}  # local -> (value, field), for a local of this function set once from a read
+        self._outer: list[dict] = []
         self._compared: set[int] = set()
+        self._passed: set[int] = set()
 
     def _stored(self, classes: dict) -> dict[tuple[str, str], object]:
         """(family, attr) -> value, for `self.attr = <config read>` stored once in the whole module."""
@@ -85,21 +109,46 @@ class ConfigValues(Knockout):
                     if is_self_attr(target):
                         stores[target.attr.value] += 1
                         if type(n) is cst.Assign and len(targets) == 1:
-                            found[(self.family.find(name), target.attr.value)] = config_read(n.value, self.values)
-        return {k: v for k, v in found.items() if stores[k[1]] == 1 and isinstance(v, _LITERAL)}
+                            found[(self.family.find(name), target.attr.value)] = (config_read(n.value, self.values), config_field(n.value))
+        return {k: v for k, v in found.items() if stores[k[1]] == 1 and isinstance(v[0], _LITERAL)}
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self._classes.append(self.family.find(node.name.value) if node.name.value in self.family.parent else "")
+        self._class = self.family.find(node.name.value) if node.name.value in self.family.parent else ""
+        self._owner = self._top.get(id(node), self._owner)
 
-    def leave_ClassDef(self, original, updated):
-        self._classes.pop()
-        return updated
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        super().visit_FunctionDef(node)
+        self._owner = self._top.get(id(node), self._owner)
+        self._outer.append(self._locals)
+        self._locals = self._read_once(node)
 
-    def _value(self, node: cst.CSTNode) -> object:
-        if is_self_attr(node) and self._classes:
-            return self.stored.get((self._classes[-1], node.attr.value), UNKNOWN)
+    def leave_FunctionDef(self, original, updated):
+        self._locals = self._outer.pop() if self._outer else {}
+        return super().leave_FunctionDef(original, updated)
+
+    def _read_once(self, fn: cst.FunctionDef) -> dict:
+        """local -> (value, field) for a local the function sets once, from a configuration read, and never
+        binds otherwise (`scaling_type = self.config.rope_scaling["type"]`)."""
+        found, stores = {}, Counter(p.name.value for p in walk(fn.params) if type(p) is cst.Param)
+        for n in walk(fn.body):
+            kind = type(n)
+            targets = [t.target for t in n.targets] if kind is cst.Assign else [n.target] if kind in (
+                cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr, cst.CompFor) else [n.asname.name] if kind is cst.WithItem and n.asname else []
+            stores.update(t.value for top in targets for t in walk(top) if type(t) is cst.Name)
+            if kind is cst.Assign and len(n.targets) == 1 and type(n.targets[0].target) is cst.Name:
+                value = config_read(n.value, self.values)
+                if isinstance(value, _LITERAL):
+                    found[n.targets[0].target.value] = (value, config_field(n.value))
+        return {k: v for k, v in found.items() if stores[k] == 1}
+
+    def _value(self, node: cst.CSTNode) -> tuple[object, str | None]:
+        """(the value a read gives, the configuration field it comes from)."""
+        if is_self_attr(node) and self._class:
+            return self.stored.get((self._class, node.attr.value), (UNKNOWN, None))
+        if type(node) is cst.Name:
+            return self._locals.get(node.value, (UNKNOWN, None))
         value = config_read(node, self.values)
-        return value if isinstance(value, _LITERAL) else UNKNOWN
+        return (value, config_field(node)) if isinstance(value, _LITERAL) else (UNKNOWN, None)
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         super().visit_Comparison(node)
@@ -107,11 +156,26 @@ class ConfigValues(Knockout):
 
     def _fixed(self, original, updated):
         if id(original) in self._tests:
-            value = self._value(updated)
+            value, name = self._value(updated)
             # a number only where it is compared (`num_experts > 1`): `head_dim or hidden // heads` stays a size
             if value is not UNKNOWN and (not isinstance(value, int) or isinstance(value, bool) or id(original) in self._compared):
+                if name is not None:  # the reading holds for this value only, where the definition survives
+                    self.ctx.assumed.setdefault(name, (value, set()))[1].add(self._owner)
                 return self._const(value)
         return updated
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        super().visit_Arg(node)
+        self._passed.add(id(node.value))
+
+    def visit_Element(self, node: cst.Element) -> None:
+        super().visit_Element(node)
+        self._passed.add(id(node.value))
+
+    def leave_Name(self, original, updated):
+        updated = super().leave_Name(original, updated)
+        # a local read as a decision (`if scaling_type == "linear"`), not one passed on as an argument
+        return updated if id(original) in self._passed or type(updated) is not cst.Name else self._fixed(original, updated)
 
     def leave_Attribute(self, original, updated):
         return self._fixed(original, updated)
