@@ -13,13 +13,26 @@ import torch
 from torch import nn
 
 __all__ = [
-    "ACT2FN", "ACT2CLS", "get_activation", "ROPE_INIT_FUNCTIONS", "yarn_apply_mscale", "Conv1D",
+    "Module", "ACT2FN", "ACT2CLS", "get_activation", "ROPE_INIT_FUNCTIONS", "yarn_apply_mscale", "Conv1D",
     "create_causal_mask", "create_sliding_window_causal_mask", "create_chunked_causal_mask",
     "create_causal_mask_window_inclusive", "create_causal_mask_with_padding",
     "create_padding_mask", "_prepare_4d_attention_mask", "create_recurrent_attention_mask",
     "create_bidirectional_mask", "create_bidirectional_sliding_window_mask", "maybe_autocast", "init",
     "KVSharingDict", "BlockMask",
 ]
+
+
+# -- the base of a reduced module's classes --------------------------------------------------
+
+
+class Module(nn.Module):
+    """nn.Module, set up before the subclass's `__init__` runs: a reduced class needs no `super().__init__()`.
+    (A second set-up, from a `super().__init__()` left in, finds nothing registered yet to reset.)"""
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        nn.Module.__init__(self)
+        return self
 
 
 # -- activations --------------------------------------------------------------------------

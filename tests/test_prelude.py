@@ -1,5 +1,6 @@
 """The prelude's stand-ins for the framework's helpers compute what the framework's own do."""
 
+import copy
 import math
 
 import pytest
@@ -7,7 +8,7 @@ import torch
 from transformers import LlamaConfig
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS as FRAMEWORK
 
-from archread.prelude import ROPE_INIT_FUNCTIONS, yarn_apply_mscale
+from archread.prelude import ROPE_INIT_FUNCTIONS, Module, yarn_apply_mscale
 
 ROPES = {
     "linear": {"rope_type": "linear", "rope_theta": 10000.0, "factor": 4.0},
@@ -34,3 +35,21 @@ def test_yarn_mscale_folds_into_the_attention_scale_only_off_the_default_rope():
     assert yarn_apply_mscale({**yarn, "rope_type": "default"}, scale) == scale
     assert yarn_apply_mscale({**yarn, "mscale_all_dim": 0}, scale) == scale
     assert yarn_apply_mscale({**yarn, "factor": 1.0}, scale) == scale
+
+
+def test_module_is_set_up_before_the_subclass_init():
+    class Block(Module):
+        def __init__(self, n):
+            self.proj = torch.nn.Linear(n, n)  # no super().__init__(): registering works already
+
+    class Kept(Module):
+        def __init__(self, n):
+            super().__init__()  # a set-up left in resets nothing registered yet
+            self.proj = torch.nn.Linear(n, n)
+
+    block, kept = Block(3), Kept(3)
+    assert list(block.state_dict()) == ["proj.weight", "proj.bias"] == list(kept.state_dict())
+    kept.load_state_dict(block.state_dict(), strict=True)
+    twin = copy.deepcopy(block)
+    assert torch.equal(twin.proj.weight, block.proj.weight) and twin.proj.weight is not block.proj.weight
+    assert isinstance(block, torch.nn.Module) and block.training

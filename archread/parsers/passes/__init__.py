@@ -19,6 +19,7 @@ from archread.parsers.passes.inline import Inline
 from archread.parsers.passes.kv_cache import KVCache
 from archread.parsers.passes.logging_calls import LoggingCalls
 from archread.parsers.passes.masks import Masks
+from archread.parsers.passes.module_base import ModuleBase
 from archread.parsers.passes.optional_imports import OptionalImports
 from archread.parsers.passes.outputs import Outputs
 from archread.parsers.passes.returns import Returns
@@ -30,5 +31,5 @@ from archread.parsers.passes.whole_slices import WholeSlices
 PASSES = [
     Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, AttentionBackends, OptionalImports, Dropout,
     Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, Inline, DeadCode, Signatures, Returns, WholeSlices, Inline,
-    Imports, Format,
+    ModuleBase, Imports, Format,
 ]
