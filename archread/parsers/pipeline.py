@@ -138,11 +138,12 @@ def reduce_source(source: Source, config: dict | None = None) -> Reduction:
     start = time.perf_counter()
     lenders: dict[str, str] = {}
     module = parse(source, lenders)
-    if config is None:
+    defaults = config is None
+    if defaults:
         config, path = default_values(source.path)
         if path is not None:
             lenders[str(path)] = digest(path.read_text(encoding="utf-8", errors="replace"))
-    ctx = PassContext(folder=source.path.parent, config=config)
+    ctx = PassContext(folder=source.path.parent, config=config, defaults=defaults)
     with warnings.catch_warnings():  # Python's hints on the reduced text (`None[0]`: "missed a comma?") are not the reader's
         warnings.simplefilter("ignore", SyntaxWarning)
         try:

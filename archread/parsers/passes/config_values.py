@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections import Counter
 
 import libcst as cst
+import libcst.matchers as m
 
-from archread.parsers.evaluate import UNKNOWN
+from archread.parsers.evaluate import UNKNOWN, evaluate
+from archread.parsers.fastcst import children
 from archread.parsers.passes.base import Family, Knockout, dotted, is_config, is_self_attr, walk
 
 _LITERAL = (bool, int, str, type(None))
@@ -97,20 +99,52 @@ class ConfigValues(Knockout):
         self._locals: dict = {}  # local -> (value, field), for a local of this function set once from a read
         self._outer: list[dict] = []
         self._compared: set[int] = set()
+        self._null_checked: set[int] = set()  # `x is None`: whether there is one, not how many
         self._passed: set[int] = set()
 
     def _stored(self, classes: dict) -> dict[tuple[str, str], object]:
         """(family, attr) -> value, for `self.attr = <config read>` stored once in the whole module."""
         found, stores = {}, Counter()
         for name, cls in classes.items():
-            for n in walk(cls):
+            for n in self._live(cls):
                 targets = [t.target for t in n.targets] if type(n) is cst.Assign else [n.target] if type(n) in (cst.AugAssign, cst.AnnAssign) else []
                 for target in targets:
                     if is_self_attr(target):
                         stores[target.attr.value] += 1
                         if type(n) is cst.Assign and len(targets) == 1:
-                            found[(self.family.find(name), target.attr.value)] = (config_read(n.value, self.values), config_field(n.value))
+                            found[(self.family.find(name), target.attr.value)] = self._read(n.value)
         return {k: v for k, v in found.items() if stores[k[1]] == 1 and isinstance(v[0], _LITERAL)}
+
+    def _live(self, node: cst.CSTNode):
+        """The nodes under node, but for the branch of an `if` the configuration rules out (so the 4.48
+        `if config.rope_scaling is not None: self.rope_type = …  else: self.rope_type = "default"` stores once)."""
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            yield current
+            if type(current) is cst.If:
+                truth = evaluate(current.test, lambda n: self._read(n)[0] if type(n) is not cst.IfExp else UNKNOWN)
+                if truth is not UNKNOWN:
+                    stack.extend([current.test, *([current.body] if truth else [current.orelse] if current.orelse else [])])
+                    continue
+            stack.extend(reversed(children(current)))
+
+    def _read(self, node: cst.CSTNode) -> tuple[object, str | None]:
+        """(value, field) of a stored expression: a configuration read, or a choice made on one
+        (`config.rope_scaling["type"] if config.rope_scaling is not None else "default"`)."""
+        if type(node) is cst.IfExp:
+            test = node.test
+            if type(test) is cst.Comparison and len(test.comparisons) == 1 and type(test.comparisons[0].operator) in (cst.Is, cst.IsNot) \
+                    and m.matches(test.comparisons[0].comparator, m.Name("None")):
+                value = config_read(test.left, self.values)
+                if value is not UNKNOWN:
+                    taken = (value is None) == (type(test.comparisons[0].operator) is cst.Is)
+                    chosen = self._read(node.body if taken else node.orelse)[0]
+                    return chosen, config_field(test.left) if chosen is not UNKNOWN else None
+            return UNKNOWN, None
+        if type(node) is cst.SimpleString:
+            return node.evaluated_value, None
+        return config_read(node, self.values), config_field(node)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._class = self.family.find(node.name.value) if node.name.value in self.family.parent else ""
@@ -153,12 +187,18 @@ class ConfigValues(Knockout):
     def visit_Comparison(self, node: cst.Comparison) -> None:
         super().visit_Comparison(node)
         self._compared.update(id(n) for n in (node.left, *(c.comparator for c in node.comparisons)))
+        if len(node.comparisons) == 1 and type(node.comparisons[0].operator) in (cst.Is, cst.IsNot) \
+                and m.matches(node.comparisons[0].comparator, m.Name("None")):
+            self._null_checked.add(id(node.left))
 
     def _fixed(self, original, updated):
         if id(original) in self._tests:
             value, name = self._value(updated)
-            # a number only where it is compared (`num_experts > 1`): `head_dim or hidden // heads` stays a size
-            if value is not UNKNOWN and (not isinstance(value, int) or isinstance(value, bool) or id(original) in self._compared):
+            # a number is a size: a checkpoint's folds only where it is compared (`num_experts > 1`, not `head_dim or
+            # hidden // heads`), a default's only against None (`sliding_window is None`)
+            number = isinstance(value, int) and not isinstance(value, bool)
+            compared = self._null_checked if self.ctx.defaults else self._compared
+            if value is not UNKNOWN and (not number or id(original) in compared):
                 if name is not None:  # the reading holds for this value only, where the definition survives
                     self.ctx.assumed.setdefault(name, (value, set()))[1].add(self._owner)
                 return self._const(value)
