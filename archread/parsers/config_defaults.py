@@ -31,6 +31,10 @@ class _Missing:
     pass
 
 
+class Partial(dict):
+    """A value known only in part (the keys it holds): a key it lacks is unknown, not absent."""
+
+
 def config_file(modeling: Path) -> Path | None:
     """configuration_x.py beside modeling_x.py or modular_x.py (whose own configuration class holds only the new
     fields); else a file not named modeling_* itself, which may define its configuration."""
@@ -138,24 +142,30 @@ def default_values(modeling: Path) -> tuple[dict, Path | None]:
     except (OSError, SyntaxError):
         return {}, path
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
-    plain, rewritten = _stored_plainly(classes)
-    rewritten |= _framework_rewrites(path) | {  # sections the framework builds (`sub_configs = {"text_config": …}`)
+    plain, own = _stored_plainly(classes)
+    rewritten = own | _framework_rewrites(path) | {  # sections the framework builds (`sub_configs = {"text_config": …}`)
         k.value for cls in classes for s in cls.body if isinstance(s, ast.Assign) and isinstance(s.value, ast.Dict)
         and any(getattr(t, "id", "").startswith("sub_configs") for t in s.targets)
         for k in s.value.keys if isinstance(k, ast.Constant)}
-    values: dict = {}
+    values, rope_types, framework_rope = {}, set(), False
     for cls in classes:
         declared = {}
         for stmt in cls.body:
             if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
                 declared[stmt.target.id] = _literal(stmt.value)
+            elif isinstance(stmt, ast.Assign) and [getattr(t, "id", None) for t in stmt.targets] == ["default_rope_type"]:
+                rope_types.add(_literal(stmt.value))
             elif isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__":
                 args = stmt.args.args[-len(stmt.args.defaults):] if stmt.args.defaults else []
                 pairs = list(zip(args, stmt.args.defaults)) + list(zip(stmt.args.kwonlyargs, stmt.args.kw_defaults))
                 declared.update({a.arg: _literal(d) for a, d in pairs if d is not None and a.arg in plain})
         for name, value in declared.items():
+            framework_rope |= name == "rope_parameters" and value is None and name not in own
             if name in rewritten or value is _Missing or values.get(name, value) != value:
                 rewritten.add(name)
             else:
                 values[name] = value
-    return {k: v for k, v in values.items() if k not in rewritten}, path
+    values = {k: v for k, v in values.items() if k not in rewritten}
+    if framework_rope and len(rope_types) <= 1:  # 5.x builds them: of the class's `default_rope_type`, else "default"
+        values["rope_parameters"] = Partial(rope_type=rope_types.pop() if rope_types else "default")
+    return values, path

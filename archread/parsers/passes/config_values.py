@@ -13,6 +13,7 @@ from collections import Counter
 import libcst as cst
 import libcst.matchers as m
 
+from archread.parsers.config_defaults import Partial
 from archread.parsers.evaluate import UNKNOWN, evaluate
 from archread.parsers.fastcst import children
 from archread.parsers.passes.base import Family, Knockout, dotted, is_config, is_self_attr, walk
@@ -60,6 +61,8 @@ def config_read(node: cst.CSTNode, values: dict) -> object:
             return values.get(strings[1], UNKNOWN)  # absent from the values: its default may or may not apply
         if type(node.func) is cst.Attribute and node.func.attr.value == "get" and len(node.args) == 1 and strings[0]:
             outer = config_read(node.func.value, values)
+            if isinstance(outer, Partial) and strings[0] not in outer:
+                return UNKNOWN
             return outer.get(strings[0]) if isinstance(outer, dict) else UNKNOWN  # dict.get: None when absent
     return UNKNOWN
 

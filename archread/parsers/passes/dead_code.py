@@ -93,8 +93,11 @@ class DeadCode(StripPass):
     def leave_Module(self, original, updated):
         self._names: dict[int, tuple[cst.CSTNode, set[str]]] = {}
         module = self._reachable(updated)
-        module = transform(module, _Members(self))  # uncalled methods can leave helpers unreachable
-        return self._reachable(module)
+        sweep = _Members(self)
+        module = transform(module, sweep)
+        if sweep.methods_removed:  # what only they read (`self.max_seq_len_cached`) is unread now
+            module = transform(module, _Members(self))
+        return self._reachable(module)  # uncalled methods can leave helpers unreachable
 
     def _names_of(self, stmt: cst.CSTNode) -> set[str]:
         hit = self._names.get(id(stmt))
@@ -135,6 +138,7 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
         self.constants: dict[tuple[str, str], str] = {}  # (family, attr) -> "True"/"False": its one store
         self.family: Family | None = None
         self.current: list[str] = []
+        self.methods_removed = 0
 
     def visit_Module(self, node: cst.Module) -> None:
         self.uses = _attr_uses(node)
@@ -192,6 +196,7 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
                     uses -= _attr_uses(stmt.body)[stmt.name.value]
                 if uses == 0:
                     self.owner.ctx.remove(self.owner.NAME, stmt)
+                    self.methods_removed += 1
                     continue
             body.append(stmt)
         return updated.with_changes(body=updated.body.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])]))
