@@ -99,9 +99,11 @@ def test_bad_input_is_one_line_exit_2(argv, words, capsys):
 
 
 def test_a_checkpoint_configuration_diffs_its_reading(capsys, tmp_path):
-    # Llama against itself differs nowhere; read for a default-RoPE checkpoint, only its rotary embedding differs
+    # Llama against itself differs nowhere; read for a llama3-RoPE checkpoint, only its rotary embedding differs
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4}))
+    config.write_text(json.dumps({"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "rope_parameters": {
+        "rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 128}}))
     assert main(["diff", "llama", "--format", "json"]) == 0
     generic = json.loads(capsys.readouterr().out)
     assert main(["diff", "llama", "--config", str(config), "--format", "json"]) == 0

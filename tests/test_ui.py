@@ -252,16 +252,19 @@ def test_the_reader_is_the_first_screen_when_both_reductions_are_cached(tmp_path
 
 
 def test_a_checkpoint_configuration_gives_its_reading_and_verify_builds_from_it(tmp_path):
-    # default RoPE: the reader shows the branch-free rotary, and verify checks that reading on the config's model
+    # llama3 RoPE: the reader shows the rotary that calls its initialiser, and verify checks that reading on the
+    # config's model
     from archread.cli import build_app
 
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"model_type": "llama", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
-                                  "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 128}))
+                                  "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 128, "rope_parameters": {
+                                      "rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
+                                      "high_freq_factor": 4.0, "original_max_position_embeddings": 128}}))
     app = build_app("llama", "llama", config)
     assert app.pending is not None and app.config == config  # never served from the by-source cache
     reduced, reference = app.pending()
-    assert "ROPE_INIT_FUNCTIONS" in reference.code and "ROPE_INIT_FUNCTIONS" not in reduced.code
+    assert "ROPE_INIT_FUNCTIONS" not in reference.code and "ROPE_INIT_FUNCTIONS[" in reduced.code
     app = ArchreadApp(reduced, reference, config=config)
 
     async def script(app, reader, pilot):

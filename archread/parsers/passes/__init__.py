@@ -2,7 +2,8 @@
 
 `inline` runs twice: first so that `outputs = (h,); return outputs` reads as the tuple return `returns`
 takes apart and a helper's body sits in the `__init__` whose aliases dead code resolves, then to join what
-`returns` leaves (`h = self.attn(x); return h`)."""
+`returns` leaves (`h = self.attn(x); return h`). `dead_code` runs again after them: an attribute only an argument
+`signatures` dropped had read (`sliding_window=self.sliding_window`) is unread now."""
 
 from archread.parsers.passes.annotations import Annotations
 from archread.parsers.passes.attention_backends import AttentionBackends
@@ -31,5 +32,5 @@ from archread.parsers.passes.whole_slices import WholeSlices
 PASSES = [
     Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, AttentionBackends, OptionalImports, Dropout,
     Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, Inline, DeadCode, Signatures, Returns, WholeSlices, Inline,
-    ModuleBase, Imports, Format,
+    DeadCode, ModuleBase, Imports, Format,
 ]

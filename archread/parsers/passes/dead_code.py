@@ -93,10 +93,11 @@ class DeadCode(StripPass):
     def leave_Module(self, original, updated):
         self._names: dict[int, tuple[cst.CSTNode, set[str]]] = {}
         module = self._reachable(updated)
-        sweep = _Members(self)
-        module = transform(module, sweep)
-        if sweep.methods_removed:  # what only they read (`self.max_seq_len_cached`) is unread now
-            module = transform(module, _Members(self))
+        for _ in range(3):  # what only a removed method or store read (`self.max_seq_len_cached`) is unread now
+            sweep = _Members(self)
+            module = transform(module, sweep)
+            if not sweep.removed:
+                break
         return self._reachable(module)  # uncalled methods can leave helpers unreachable
 
     def _names_of(self, stmt: cst.CSTNode) -> set[str]:
@@ -138,7 +139,7 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
         self.constants: dict[tuple[str, str], str] = {}  # (family, attr) -> "True"/"False": its one store
         self.family: Family | None = None
         self.current: list[str] = []
-        self.methods_removed = 0
+        self.removed = 0  # methods and attribute stores
 
     def visit_Module(self, node: cst.Module) -> None:
         self.uses = _attr_uses(node)
@@ -196,7 +197,7 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
                     uses -= _attr_uses(stmt.body)[stmt.name.value]
                 if uses == 0:
                     self.owner.ctx.remove(self.owner.NAME, stmt)
-                    self.methods_removed += 1
+                    self.removed += 1
                     continue
             body.append(stmt)
         return updated.with_changes(body=updated.body.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])]))
@@ -205,6 +206,7 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
         kept = [s for s in updated.body if not self._unread_store(s)]
         if len(kept) == len(updated.body):
             return updated
+        self.removed += 1
         return updated.with_changes(body=kept) if kept else self.owner.removed(original)
 
     def _unread_store(self, stmt: cst.BaseSmallStatement) -> bool:
