@@ -110,3 +110,26 @@ def test_a_field_that_differs_between_sections_is_not_one_value(tmp_path):
                                 "text_config": {"model_type": "gemma3_text", "vocab_size": 100}}))
     values = read_values("gemma3", path)
     assert "vocab_size" not in values and "mm_tokens_per_image" in values  # a top-level field stays
+
+
+def test_a_default_reading_names_every_value_a_fold_rests_on(tmp_path):
+    # a choice stored under a branch the defaults decide (`self.kind`) rests on the field that decided it;
+    # a default size (`num_experts > 1`) decides nothing
+    from archread.parsers import reduce_source, resolve
+
+    (tmp_path / "configuration_toy.py").write_text(
+        "class ToyConfig(PretrainedConfig):\n    model_type = 'toy'\n\n"
+        "    def __init__(self, hidden_size=8, use_gate=True, num_experts=4, **kwargs):\n"
+        "        self.hidden_size = hidden_size\n        self.use_gate = use_gate\n        self.num_experts = num_experts\n")
+    (tmp_path / "modeling_toy.py").write_text(
+        "from torch import nn\n\n\nclass ToyMLP(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+        "        if config.use_gate:\n            self.kind = 'gated'\n        else:\n            self.kind = 'plain'\n"
+        "        self.up = nn.Linear(config.hidden_size, config.hidden_size)\n        if config.num_experts > 1:\n"
+        "            self.router = nn.Linear(config.hidden_size, config.num_experts)\n\n"
+        "    def forward(self, x):\n        if self.kind == 'gated':\n            return self.up(x) * x\n        return self.up(x)\n\n\n"
+        "class ToyForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n        self.mlp = ToyMLP(config)\n\n"
+        "    def forward(self, x):\n        return self.mlp(x)\n")
+    reading = reduce_source(resolve(tmp_path / "modeling_toy.py"))
+    assert reading.assumed == {"use_gate": True}
+    assert "        return self.up(x) * x\n\n" in reading.code and "plain" not in reading.code  # nothing after the return
+    assert "if config.num_experts > 1:" in reading.code

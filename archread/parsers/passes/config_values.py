@@ -27,6 +27,16 @@ def _key(node: cst.Subscript) -> str | None:
     return None
 
 
+def _null_check(node: cst.Comparison) -> bool:
+    """`x is None` / `x is not None`."""
+    return len(node.comparisons) == 1 and type(node.comparisons[0].operator) in (cst.Is, cst.IsNot) \
+        and m.matches(node.comparisons[0].comparator, m.Name("None"))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def config_field(node: cst.CSTNode) -> str | None:
     """The configuration read as a key of `Reduction.assumed`: `config.x["k"]` -> `x['k']`, `getattr(config, "x")`
     -> `x`, `config.x.get("k")` -> `x['k']`."""
@@ -105,49 +115,67 @@ class ConfigValues(Knockout):
         self._null_checked: set[int] = set()  # `x is None`: whether there is one, not how many
         self._passed: set[int] = set()
 
-    def _stored(self, classes: dict) -> dict[tuple[str, str], object]:
-        """(family, attr) -> value, for `self.attr = <config read>` stored once in the whole module."""
+    def _stored(self, classes: dict) -> dict[tuple[str, str], tuple]:
+        """(family, attr) -> (value, the (field, value) reads it rests on), for `self.attr = <config read>`
+        stored once in the whole module (once where the configuration leaves it: see `_live`)."""
         found, stores = {}, Counter()
         for name, cls in classes.items():
-            for n in self._live(cls):
+            for n, decided in self._live(cls):
                 targets = [t.target for t in n.targets] if type(n) is cst.Assign else [n.target] if type(n) in (cst.AugAssign, cst.AnnAssign) else []
                 for target in targets:
                     if is_self_attr(target):
                         stores[target.attr.value] += 1
                         if type(n) is cst.Assign and len(targets) == 1:
-                            found[(self.family.find(name), target.attr.value)] = self._read(n.value)
-        return {k: v for k, v in found.items() if stores[k[1]] == 1 and isinstance(v[0], _LITERAL)}
+                            value, reads = self._read(n.value)
+                            found[(self.family.find(name), target.attr.value)] = (value, reads + decided)
+        return {k: v for k, v in found.items() if stores[k[1]] == 1 and isinstance(v[0], _LITERAL) and v[1]}
 
     def _live(self, node: cst.CSTNode):
-        """The nodes under node, but for the branch of an `if` the configuration rules out (so the 4.48
-        `if config.rope_scaling is not None: self.rope_type = …  else: self.rope_type = "default"` stores once)."""
-        stack = [node]
+        """(node, the reads that decided the branches it sits in) under node, but for the branch of an `if` the
+        configuration rules out (so 4.48's `if config.rope_scaling is not None: self.rope_type = …  else:
+        self.rope_type = "default"` stores once)."""
+        stack = [(node, ())]
         while stack:
-            current = stack.pop()
-            yield current
+            current, decided = stack.pop()
+            yield current, decided
             if type(current) is cst.If:
-                truth = evaluate(current.test, lambda n: self._read(n)[0] if type(n) is not cst.IfExp else UNKNOWN)
+                truth, reads = self._decide(current.test)
                 if truth is not UNKNOWN:
-                    stack.extend([current.test, *([current.body] if truth else [current.orelse] if current.orelse else [])])
+                    kept = current.body if truth else current.orelse
+                    stack.extend((n, decided + reads) for n in ([current.test] + ([kept] if kept else [])))
                     continue
-            stack.extend(reversed(children(current)))
+            stack.extend((n, decided) for n in reversed(children(current)))
 
-    def _read(self, node: cst.CSTNode) -> tuple[object, str | None]:
-        """(value, field) of a stored expression: a configuration read, or a choice made on one
-        (`config.rope_scaling["type"] if config.rope_scaling is not None else "default"`)."""
+    def _decide(self, test: cst.CSTNode) -> tuple[object, tuple]:
+        """The value of a condition on configuration reads, and the (field, value) reads that give it."""
+        reads, null_checked = [], {id(c.left) for c in walk(test) if type(c) is cst.Comparison and _null_check(c)}
+
+        def leaf(n):
+            value, rests = self._read(n) if type(n) is not cst.IfExp else (UNKNOWN, ())
+            if _is_number(value) and self.ctx.defaults and id(n) not in null_checked:
+                return UNKNOWN  # a default size decides nothing (`if config.num_experts > 0`)
+            if value is not UNKNOWN:
+                reads.extend(rests)
+            return value
+        truth = evaluate(test, leaf)
+        return truth, tuple(reads)
+
+    def _read(self, node: cst.CSTNode) -> tuple[object, tuple]:
+        """(value, the (field, value) reads it rests on) of an expression: a configuration read, a literal, or
+        a choice made on a read (`config.rope_scaling["type"] if config.rope_scaling is not None else "default"`)."""
         if type(node) is cst.IfExp:
-            test = node.test
-            if type(test) is cst.Comparison and len(test.comparisons) == 1 and type(test.comparisons[0].operator) in (cst.Is, cst.IsNot) \
-                    and m.matches(test.comparisons[0].comparator, m.Name("None")):
-                value = config_read(test.left, self.values)
+            if type(node.test) is cst.Comparison and _null_check(node.test):
+                value = config_read(node.test.left, self.values)
                 if value is not UNKNOWN:
-                    taken = (value is None) == (type(test.comparisons[0].operator) is cst.Is)
-                    chosen = self._read(node.body if taken else node.orelse)[0]
-                    return chosen, config_field(test.left) if chosen is not UNKNOWN else None
-            return UNKNOWN, None
+                    taken = (value is None) == (type(node.test.comparisons[0].operator) is cst.Is)
+                    chosen, rests = self._read(node.body if taken else node.orelse)
+                    if chosen is not UNKNOWN:
+                        return chosen, rests + ((config_field(node.test.left), value),)
+            return UNKNOWN, ()
         if type(node) is cst.SimpleString:
-            return node.evaluated_value, None
-        return config_read(node, self.values), config_field(node)
+            return node.evaluated_value, ()
+        value, name = config_read(node, self.values), config_field(node)
+        return value, ((name, value),) if name is not None and isinstance(value, _LITERAL) else ()
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._class = self.family.find(node.name.value) if node.name.value in self.family.parent else ""
@@ -173,37 +201,35 @@ class ConfigValues(Knockout):
                 cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr, cst.CompFor) else [n.asname.name] if kind is cst.WithItem and n.asname else []
             stores.update(t.value for top in targets for t in walk(top) if type(t) is cst.Name)
             if kind is cst.Assign and len(n.targets) == 1 and type(n.targets[0].target) is cst.Name:
-                value = config_read(n.value, self.values)
-                if isinstance(value, _LITERAL):
-                    found[n.targets[0].target.value] = (value, config_field(n.value))
+                value, reads = self._read(n.value)
+                if isinstance(value, _LITERAL) and reads:
+                    found[n.targets[0].target.value] = (value, reads)
         return {k: v for k, v in found.items() if stores[k] == 1}
 
-    def _value(self, node: cst.CSTNode) -> tuple[object, str | None]:
-        """(the value a read gives, the configuration field it comes from)."""
+    def _value(self, node: cst.CSTNode) -> tuple[object, tuple]:
+        """(the value a read gives, the (field, value) reads it rests on)."""
         if is_self_attr(node) and self._class:
-            return self.stored.get((self._class, node.attr.value), (UNKNOWN, None))
+            return self.stored.get((self._class, node.attr.value), (UNKNOWN, ()))
         if type(node) is cst.Name:
-            return self._locals.get(node.value, (UNKNOWN, None))
-        value = config_read(node, self.values)
-        return (value, config_field(node)) if isinstance(value, _LITERAL) else (UNKNOWN, None)
+            return self._locals.get(node.value, (UNKNOWN, ()))
+        value, reads = self._read(node) if type(node) is not cst.IfExp else (UNKNOWN, ())
+        return (value, reads) if isinstance(value, _LITERAL) else (UNKNOWN, ())
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         super().visit_Comparison(node)
         self._compared.update(id(n) for n in (node.left, *(c.comparator for c in node.comparisons)))
-        if len(node.comparisons) == 1 and type(node.comparisons[0].operator) in (cst.Is, cst.IsNot) \
-                and m.matches(node.comparisons[0].comparator, m.Name("None")):
+        if _null_check(node):
             self._null_checked.add(id(node.left))
 
     def _fixed(self, original, updated):
         if id(original) in self._tests:
-            value, name = self._value(updated)
+            value, reads = self._value(updated)
             # a number is a size: a checkpoint's folds only where it is compared (`num_experts > 1`, not `head_dim or
             # hidden // heads`), a default's only against None (`sliding_window is None`)
-            number = isinstance(value, int) and not isinstance(value, bool)
             compared = self._null_checked if self.ctx.defaults else self._compared
-            if value is not UNKNOWN and (not number or id(original) in compared):
-                if name is not None:  # the reading holds for this value only, where the definition survives
-                    self.ctx.assumed.setdefault(name, (value, set()))[1].add(self._owner)
+            if value is not UNKNOWN and (not _is_number(value) or id(original) in compared):
+                for name, held in reads:  # the reading holds for these values only, where the definition survives
+                    self.ctx.assumed.setdefault(name, (held, set()))[1].add(self._owner)
                 return self._const(value)
         return updated
 

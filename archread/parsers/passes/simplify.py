@@ -20,7 +20,8 @@ class Simplify(StripPass):
     NAME = "simplify"
     DESCRIPTION = "Fold conditions fixed by knock-outs; drop branches that can no longer run."
     # the None folds need a None a knock-out made: the signatures pass's examples exercise them
-    STRIP = [("if False:\n    x = 1\ny = 2\n", "y = 2\n")]
+    STRIP = [("if False:\n    x = 1\ny = 2\n", "y = 2\n"),
+             ("def f(x):\n    if True:\n        return x\n    return 2 * x\n", "def f(x):\n    return x\n")]
     KEEP = ["if flag:\n    x = 1\n"]
 
     def __init__(self, ctx):
@@ -131,6 +132,15 @@ class Simplify(StripPass):
 
     def leave_For(self, original, updated):
         return cst.RemovalSentinel.REMOVE if not updated.body.body else updated
+
+    def leave_IndentedBlock(self, original, updated):
+        # a folded `if` whose body returns leaves what followed it unreachable
+        for i, stmt in enumerate(updated.body[:-1]):
+            if type(stmt) is cst.SimpleStatementLine and type(stmt.body[-1]) in (cst.Return, cst.Raise):
+                for dead in updated.body[i + 1:]:
+                    self.ctx.remove(self.NAME, dead)
+                return updated.with_changes(body=updated.body[:i + 1])
+        return updated
 
     def leave_With(self, original, updated):
         # `with torch.autocast(..., enabled=False):` and friends keep their body; empty ones go
