@@ -24,8 +24,8 @@ from archread.parsers.passes import PASSES, Simplify
 from archread.parsers.passes.base import StripPass
 from archread.parsers.passes.config_values import ConfigValues
 from archread.parsers.passes.dead_code import roots
-from archread.parsers.reduction import Reduction
 from archread.parsers.passes.format import WIDTH
+from archread.parsers.reduction import Reduction
 from archread.parsers.source import Source, digest
 
 
