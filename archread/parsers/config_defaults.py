@@ -7,6 +7,7 @@ defaults of `__init__`. Values that are not literals (interval(...)(default=…)
 from __future__ import annotations
 
 import ast
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,22 +113,28 @@ def _stored_plainly(classes: list[ast.ClassDef]) -> tuple[set[str], set[str]]:
     return plain, rewritten
 
 
-def _framework_rewrites(config: Path) -> set[str]:
+def _framework_rewrites(config: Path) -> frozenset[str]:
     """Fields the framework's own configuration code sets (5.x's rope_parameters, built from rope_scaling): their
     declared default is not the value a model sees. Read from the configuration utilities of the same tree."""
-    names: set[str] = set()
     root = next((p for p in config.parents if p.name == "transformers" and (p / "configuration_utils.py").is_file()), None)
     if root is None:
         from archread.parsers.source import transformers_root
 
         root = transformers_root()
+    return _rewritten_by(root)
+
+
+@functools.lru_cache(maxsize=8)
+def _rewritten_by(root: Path | None) -> frozenset[str]:
+    """What `_framework_rewrites` reads, once per tree: parsing the two files costs more than a small reduction."""
+    names: set[str] = set()
     for name in ("configuration_utils.py", "modeling_rope_utils.py"):
         try:
             tree = ast.parse((root / name).read_text(encoding="utf-8"))
         except (OSError, SyntaxError, TypeError):
             continue
         names |= _stored_plainly([n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)])[1]
-    return names
+    return frozenset(names)
 
 
 def default_values(modeling: Path) -> tuple[dict, Path | None]:

@@ -15,10 +15,10 @@ import libcst.matchers as m
 
 from archread.parsers.config_defaults import Partial
 from archread.parsers.evaluate import UNKNOWN, evaluate
-from archread.parsers.fastcst import children
-from archread.parsers.passes.base import Family, Knockout, dotted, is_config, is_self_attr, walk
+from archread.parsers.passes.base import Family, Knockout, bound_names, dotted, is_config, is_self_attr, walk
 
 _LITERAL = (bool, int, str, type(None))
+_BLOCKS = ("body", "orelse", "handlers", "finalbody")  # where a statement holds statements
 
 
 def _key(node: cst.Subscript) -> str | None:
@@ -109,8 +109,8 @@ class ConfigValues(Knockout):
         self._class = ""  # the family of the class being walked (a pass before may drop a class: no leave hook then)
         self._top = {id(s): s.name.value for s in node.body if type(s) in (cst.ClassDef, cst.FunctionDef)}
         self._owner = ""  # the top-level definition being walked
-        self._locals: dict = {}  # local -> (value, field), for a local of this function set once from a read
-        self._outer: list[dict] = []
+        self._scope: list = [None, {}]  # the function being walked and its locals set once from a read
+        self._outer: list[list] = []
         self._compared: set[int] = set()
         self._null_checked: set[int] = set()  # `x is None`: whether there is one, not how many
         self._passed: set[int] = set()
@@ -131,20 +131,28 @@ class ConfigValues(Knockout):
         return {k: v for k, v in found.items() if stores[k[1]] == 1 and isinstance(v[0], _LITERAL) and v[1]}
 
     def _live(self, node: cst.CSTNode):
-        """(node, the reads that decided the branches it sits in) under node, but for the branch of an `if` the
-        configuration rules out (so 4.48's `if config.rope_scaling is not None: self.rope_type = …  else:
-        self.rope_type = "default"` stores once)."""
+        """(small statement, the reads that decided the branches it sits in) under node, but for the branch of an
+        `if` the configuration rules out (so 4.48's `if config.rope_scaling is not None: self.rope_type = …  else:
+        self.rope_type = "default"` stores once). Statements only: no expression holds an assignment."""
         stack = [(node, ())]
         while stack:
             current, decided = stack.pop()
-            yield current, decided
-            if type(current) is cst.If:
+            kind = type(current)
+            if kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite:
+                yield from ((small, decided) for small in current.body)
+                continue
+            if kind is cst.If:
                 truth, reads = self._decide(current.test)
                 if truth is not UNKNOWN:
                     kept = current.body if truth else current.orelse
-                    stack.extend((n, decided + reads) for n in ([current.test] + ([kept] if kept else [])))
+                    stack.extend([(kept, decided + reads)] if kept is not None else [])
                     continue
-            stack.extend((n, decided) for n in reversed(children(current)))
+            for name in _BLOCKS:
+                part = getattr(current, name, None)
+                if type(part) in (list, tuple):
+                    stack.extend((p, decided) for p in part)
+                elif part is not None:
+                    stack.append((part, decided))
 
     def _decide(self, test: cst.CSTNode) -> tuple[object, tuple]:
         """The value of a condition on configuration reads, and the (field, value) reads that give it."""
@@ -184,34 +192,34 @@ class ConfigValues(Knockout):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         super().visit_FunctionDef(node)
         self._owner = self._top.get(id(node), self._owner)
-        self._outer.append(self._locals)
-        self._locals = self._read_once(node)
+        self._outer.append(self._scope)
+        self._scope = [node, None]  # the function, and its locals read once (`_read_once`) when a test first needs them
 
     def leave_FunctionDef(self, original, updated):
-        self._locals = self._outer.pop() if self._outer else {}
+        self._scope = self._outer.pop() if self._outer else [None, {}]
         return super().leave_FunctionDef(original, updated)
 
     def _read_once(self, fn: cst.FunctionDef) -> dict:
-        """local -> (value, field) for a local the function sets once, from a configuration read, and never
+        """local -> (value, reads) for a local the function sets once, from a configuration read, and never
         binds otherwise (`scaling_type = self.config.rope_scaling["type"]`)."""
-        found, stores = {}, Counter(p.name.value for p in walk(fn.params) if type(p) is cst.Param)
-        for n in walk(fn.body):
-            kind = type(n)
-            targets = [t.target for t in n.targets] if kind is cst.Assign else [n.target] if kind in (
-                cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr, cst.CompFor) else [n.asname.name] if kind is cst.WithItem and n.asname else []
-            stores.update(t.value for top in targets for t in walk(top) if type(t) is cst.Name)
-            if kind is cst.Assign and len(n.targets) == 1 and type(n.targets[0].target) is cst.Name:
-                value, reads = self._read(n.value)
+        stores = bound_names(fn.body) + Counter(p.name.value for p in walk(fn.params) if type(p) is cst.Param)
+        found = {}
+        for small, _ in self._live(fn.body):
+            if type(small) is cst.Assign and len(small.targets) == 1 and type(small.targets[0].target) is cst.Name \
+                    and stores[small.targets[0].target.value] == 1:
+                value, reads = self._read(small.value)
                 if isinstance(value, _LITERAL) and reads:
-                    found[n.targets[0].target.value] = (value, reads)
-        return {k: v for k, v in found.items() if stores[k] == 1}
+                    found[small.targets[0].target.value] = (value, reads)
+        return found
 
     def _value(self, node: cst.CSTNode) -> tuple[object, tuple]:
         """(the value a read gives, the (field, value) reads it rests on)."""
         if is_self_attr(node) and self._class:
             return self.stored.get((self._class, node.attr.value), (UNKNOWN, ()))
         if type(node) is cst.Name:
-            return self._locals.get(node.value, (UNKNOWN, ()))
+            if self._scope[1] is None:
+                self._scope[1] = self._read_once(self._scope[0])
+            return self._scope[1].get(node.value, (UNKNOWN, ()))
         value, reads = self._read(node) if type(node) is not cst.IfExp else (UNKNOWN, ())
         return (value, reads) if isinstance(value, _LITERAL) else (UNKNOWN, ())
 
