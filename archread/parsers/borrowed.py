@@ -19,46 +19,8 @@ import libcst as cst
 
 from archread.parsers.fastcst import code_of, parse_module, transform
 from archread.parsers.modular import as_converted, prefixes
-from archread.parsers.passes.base import dotted, names_in
+from archread.parsers.passes.base import bound_at_top, dotted, names_in
 from archread.parsers.source import digest, transformers_root, tree_of
-
-_BLOCKS = (cst.If, cst.Try)
-
-
-def _bound_at_top(stmt: cst.CSTNode) -> dict[str, cst.CSTNode | None]:
-    """Names a module-level statement binds -> the import alias that binds it (None for a definition);
-    an `if`/`try` block (`if is_x_available(): from x import f`) binds what its statements bind."""
-    kind = type(stmt)
-    if kind in (cst.ClassDef, cst.FunctionDef):
-        return {stmt.name.value: None}
-    if kind in _BLOCKS:
-        found = {}
-        blocks = [stmt.body, getattr(stmt, "orelse", None), *getattr(stmt, "handlers", ())]
-        for block in blocks:
-            inner = getattr(block, "body", None)
-            for s in getattr(inner, "body", ()) if inner is not None else ():
-                found.update(dict.fromkeys(_bound_at_top(s)))  # the whole block defines them
-        return found
-    found = {}
-    for small in getattr(stmt, "body", ()) if kind is cst.SimpleStatementLine else ():
-        if type(small) in (cst.Import, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-            for alias in small.names:
-                bound = alias.evaluated_alias or alias.evaluated_name.split(".")[0]
-                found[bound] = alias
-        elif type(small) is cst.Assign:
-            found.update(dict.fromkeys(n.value for t in small.targets for n in _target_names(t.target)))
-        elif type(small) is cst.AnnAssign:
-            found.update(dict.fromkeys(n.value for n in _target_names(small.target)))
-    return found
-
-
-def _target_names(target: cst.CSTNode) -> list[cst.Name]:
-    if type(target) is cst.Name:
-        return [target]
-    if type(target) in (cst.Tuple, cst.List):
-        return [n for e in target.elements for n in _target_names(e.value)]
-    return []
-
 
 def lender_path(imp: cst.ImportFrom, here: Path) -> Path | None:
     """The modeling file `from <module> import …` in the file at `here` reads from, if it is one: relative to
@@ -123,7 +85,7 @@ def _lender(path: Path) -> _Lender | None:
         return None
     binds, aliases = {}, {}
     for i, stmt in enumerate(module.body):
-        for name, alias in _bound_at_top(stmt).items():
+        for name, alias in bound_at_top(stmt).items():
             binds[name], aliases[name] = i, alias
     root = tree_of(path)
     package = ["transformers", *path.resolve().parent.relative_to(root).parts] if root is not None else []
@@ -181,7 +143,7 @@ class _Borrowing:
         elif name in self.placed:  # the same definition from another lender (`# Copied from`): once is enough
             lender.known[name] = name
             return name
-        for bound in _bound_at_top(stmt):  # the statement's names, known before its reads are followed (cycles)
+        for bound in bound_at_top(stmt):  # the statement's names, known before its reads are followed (cycles)
             lender.known.setdefault(bound, lender.renamed.get(bound, bound))
         self.placed[lender.known[name]] = code
         for read in sorted(names_in(stmt) - {name}):
@@ -195,7 +157,7 @@ class _Borrowing:
         classes take swapped in inside functions (class bases stay: Python must find them defined)."""
         swaps = {}
         if self.modular:
-            own = _bound_at_top(stmt).keys()
+            own = bound_at_top(stmt).keys()
             swaps = {n: self.swapped(n) for n in names_in(stmt) - own if self.swapped(n)}
         return transform(stmt, _Rename(lender.renamed, swaps)) if lender.renamed or swaps else stmt
 
@@ -301,7 +263,7 @@ def borrow(module: cst.Module, here: Path, read: dict[str, str] | None = None) -
                 lending[i] = imp, borrowing.lender(path)
     if not lending:
         return module
-    borrowing.own = {name for i, stmt in enumerate(module.body) if i not in lending for name in _bound_at_top(stmt)}
+    borrowing.own = {name for i, stmt in enumerate(module.body) if i not in lending for name in bound_at_top(stmt)}
     for imp, lender in lending.values():  # what the module imports by name keeps that name
         for alias in imp.names:
             borrowing.claimed.setdefault(alias.evaluated_alias or alias.evaluated_name, (lender.path, alias.evaluated_name))

@@ -191,6 +191,36 @@ def _bound_by(target: cst.CSTNode):
         yield from _bound_by(target.name)
 
 
+_TOP_BLOCKS = (cst.If, cst.Try)
+
+
+def bound_at_top(stmt: cst.CSTNode) -> dict[str, cst.CSTNode | None]:
+    """Names a module-level statement binds -> the import alias that binds it (None for a definition);
+    an `if`/`try` block (`if is_x_available(): from x import f`) binds what its statements bind."""
+    kind = type(stmt)
+    if kind in (cst.ClassDef, cst.FunctionDef):
+        return {stmt.name.value: None}
+    if kind in _TOP_BLOCKS:
+        found = {}
+        blocks = [stmt.body, getattr(stmt, "orelse", None), *getattr(stmt, "handlers", ())]
+        for block in blocks:
+            inner = getattr(block, "body", None)
+            for s in getattr(inner, "body", ()) if inner is not None else ():
+                found.update(dict.fromkeys(bound_at_top(s)))  # the whole block defines them
+        return found
+    found = {}
+    for small in getattr(stmt, "body", ()) if kind is cst.SimpleStatementLine else ():
+        if type(small) in (cst.Import, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+            for alias in small.names:
+                bound = alias.evaluated_alias or alias.evaluated_name.split(".")[0]
+                found[bound] = alias
+        elif type(small) is cst.Assign:
+            found.update(dict.fromkeys(n for t in small.targets for n in _bound_by(t.target)))
+        elif type(small) is cst.AnnAssign:
+            found.update(dict.fromkeys(_bound_by(small.target)))
+    return found
+
+
 _CONTAINERS = (cst.BaseCompoundStatement, cst.BaseSuite, cst.Else, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally,
                cst.MatchCase)
 _DESCEND: dict[type, bool] = {}  # node type -> whether a StatementTransformer looks inside it

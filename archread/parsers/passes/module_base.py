@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.fastcst import walk
-from archread.parsers.passes.base import StripPass, dotted, only_small
+from archread.parsers.passes.base import StripPass, bound_at_top, dotted, only_small
 
 _NN_MODULE = ("nn.Module", "torch.nn.Module")
 
@@ -23,16 +22,6 @@ def _module_setup(stmt: cst.CSTNode, cls: str) -> bool:
     return dotted(owner) in _NN_MODULE and [dotted(a.value) for a in call.args] == ["self"]
 
 
-def _binds_module(module: cst.Module) -> bool:
-    """Whether the file has a `Module` of its own (imported or defined): the prelude's would clash."""
-    for node in walk(module):
-        if type(node) in (cst.ClassDef, cst.FunctionDef) and node.name.value == "Module":
-            return True
-        if type(node) is cst.ImportAlias and (dotted(node.asname.name) if node.asname else dotted(node.name).split(".")[-1]) == "Module":
-            return True
-    return False
-
-
 class ModuleBase(StripPass):
     NAME = "module_init"
     DESCRIPTION = "super().__init__() of classes built on nn.Module (the prelude's Module sets them up)."
@@ -44,10 +33,12 @@ class ModuleBase(StripPass):
     KEEP = [  # a local base's __init__ is math; an __init__ with nothing else keeps its signature
         "class B(A):\n    def __init__(self, n):\n        super().__init__(n)\n        self.q = nn.Linear(n, n)\n",
         "class A(nn.Module):\n    def __init__(self, n):\n        super().__init__()\n\n    def forward(self, x):\n        return x\n",
+        "from torch.nn import Module\nclass A(nn.Module):\n    def __init__(self, n):\n        super().__init__()\n"  # its own Module
+        "        self.p = Module()\n",
     ]
 
     def leave_Module(self, original, updated):
-        if _binds_module(updated):
+        if any("Module" in bound_at_top(s) for s in updated.body):  # the file's own `Module`: the prelude's would clash
             return updated
         return updated.with_changes(body=[self._rebased(s) if type(s) is cst.ClassDef else s for s in updated.body])
 
