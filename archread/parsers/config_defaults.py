@@ -62,18 +62,10 @@ def read_defaults(path: Path, model_type: str | None = None) -> dict[str, Defaul
     chosen = [c for c in classes if model_type and own_type(c) == model_type] or classes
     out: dict[str, Default] = {}
     for cls in chosen[:1]:
-        for stmt in cls.body:
-            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
-                value = _literal(stmt.value)
-                if value is not _Missing:
-                    out[stmt.target.id] = Default(value, f"{path}:{stmt.lineno}")
-            if isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__":
-                args = stmt.args.args[-len(stmt.args.defaults):] if stmt.args.defaults else []
-                pairs = list(zip(args, stmt.args.defaults)) + list(zip(stmt.args.kwonlyargs, stmt.args.kw_defaults))
-                for arg, node in pairs:
-                    value = _literal(node) if node is not None else _Missing
-                    if value is not _Missing:
-                        out.setdefault(arg.arg, Default(value, f"{path}:{node.lineno}"))
+        for name, node, _ in _declared(cls):
+            value = _literal(node)
+            if value is not _Missing:
+                out.setdefault(name, Default(value, f"{path}:{node.lineno}"))
         for node in ast.walk(cls):  # defaults given in code: kwargs.setdefault("partial_rotary_factor", 0.5)
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and len(node.args) == 2
                     and node.func.attr in ("setdefault", "pop", "get") and isinstance(node.args[0], ast.Constant)
@@ -82,6 +74,19 @@ def read_defaults(path: Path, model_type: str | None = None) -> dict[str, Defaul
                 if value is not _Missing:
                     out.setdefault(node.args[0].value, Default(value, f"{path}:{node.lineno}"))
     return out
+
+
+def _declared(cls: ast.ClassDef):
+    """(field, its default's node, whether an `__init__` parameter declares it) for each default the class
+    declares: a 5.x annotated field (`hidden_act: str = "silu"`), then a 4.x keyword default of `__init__`."""
+    for stmt in cls.body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+            yield stmt.target.id, stmt.value, False
+    for stmt in cls.body:
+        if isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__":
+            args = stmt.args.args[-len(stmt.args.defaults):] if stmt.args.defaults else []
+            pairs = list(zip(args, stmt.args.defaults)) + list(zip(stmt.args.kwonlyargs, stmt.args.kw_defaults))
+            yield from ((arg.arg, node, True) for arg, node in pairs if node is not None)
 
 
 def read_config_json(path: Path) -> dict[str, Default]:
@@ -156,16 +161,12 @@ def default_values(modeling: Path) -> tuple[dict, Path | None]:
         for k in s.value.keys if isinstance(k, ast.Constant)}
     values, rope_types, framework_rope = {}, set(), False
     for cls in classes:
+        rope_types.update(_literal(s.value) for s in cls.body if isinstance(s, ast.Assign)
+                          and [getattr(t, "id", None) for t in s.targets] == ["default_rope_type"])
         declared = {}
-        for stmt in cls.body:
-            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
-                declared[stmt.target.id] = _literal(stmt.value)
-            elif isinstance(stmt, ast.Assign) and [getattr(t, "id", None) for t in stmt.targets] == ["default_rope_type"]:
-                rope_types.add(_literal(stmt.value))
-            elif isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__":
-                args = stmt.args.args[-len(stmt.args.defaults):] if stmt.args.defaults else []
-                pairs = list(zip(args, stmt.args.defaults)) + list(zip(stmt.args.kwonlyargs, stmt.args.kw_defaults))
-                declared.update({a.arg: _literal(d) for a, d in pairs if d is not None and a.arg in plain})
+        for name, node, param in _declared(cls):  # an `__init__` that stores its parameter sets the field last
+            if not param or name in plain:
+                declared[name] = _literal(node)
         for name, value in declared.items():
             framework_rope |= name == "rope_parameters" and value is None and name not in own
             if name in rewritten or value is _Missing or values.get(name, value) != value:
