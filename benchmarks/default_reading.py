@@ -15,7 +15,7 @@ from pathlib import Path
 from archread.errors import ArchreadError
 from archread.parsers import reduce_source, resolve
 from archread.parsers.source import transformers_root
-from archread.runtime.build import _MISSING, _read
+from archread.runtime.build import MISSING, held_value
 
 
 def main() -> None:
@@ -45,14 +45,14 @@ def main() -> None:
         counts["assuming"] += 1
         for key, value in reduction.assumed.items():
             counts["values"] += 1
-            held = _read(cfg, key)
-            if held is _MISSING and hasattr(cfg, "get_text_config"):  # a multimodal file's text model reads its section
-                held = _read(cfg.get_text_config(), key)
+            held = held_value(cfg, key)
+            if held is MISSING and hasattr(cfg, "get_text_config"):  # a multimodal file's text model reads its section
+                held = held_value(cfg.get_text_config(), key)
             if held == value:
                 counts["agree"] += 1
             else:
                 print(f"  {path.parent.name}: assumes {key}={value!r}, {type(cfg).__name__}() holds "
-                      f"{'nothing' if held is _MISSING else repr(held)}")
+                      f"{'nothing' if held is MISSING else repr(held)}")
     print(f"transformers {version}: {counts['files']} readings, {counts['assuming']} assume values; "
           f"{counts['agree']} of {counts['values']} assumed values are the class's own defaults")
 

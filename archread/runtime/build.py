@@ -21,22 +21,22 @@ def load_module(reduction: Reduction) -> types.ModuleType:
     return module
 
 
-_MISSING = object()
+MISSING = object()  # a key the configuration does not hold
 
 
-def _read(config, key: str):
+def held_value(config, key: str):
     """The value of an assumed key (`rope_scaling`, `rope_parameters['rope_type']`) in a live configuration."""
     name, *keys = key.split("[")
-    value = getattr(config, name, _MISSING)
+    value = getattr(config, name, MISSING)
     for k in keys:
-        value = value.get(ast.literal_eval(k.rstrip("]")), _MISSING) if isinstance(value, dict) else _MISSING
+        value = value.get(ast.literal_eval(k.rstrip("]")), MISSING) if isinstance(value, dict) else MISSING
     return value
 
 
 def for_config(reduction: Reduction, config) -> Reduction:
     """The reading that holds for this configuration: a reading folded for values (`# assumes …`) the
     configuration does not hold is read again for the configuration's own."""
-    if all(_read(config, k) == v for k, v in reduction.assumed.items()):
+    if all(held_value(config, k) == v for k, v in reduction.assumed.items()):
         return reduction
     from archread.parsers import reduce_source
     from archread.runtime.config_values import values_of
