@@ -75,9 +75,10 @@ def _reduce(args) -> int:
     _write(result.code, args.output, args.force)
     if args.stats:
         err = sys.stderr
-        share = result.reduced_lines / max(result.original_lines, 1)
-        print(f"{result.source.path}: {result.original_lines} → {result.reduced_lines} non-blank lines "
-              f"({share:.0%}) in {result.seconds * 1000:.0f} ms", file=err)
+        lines, nonblank, reduced = result.file_lines, result.original_lines, result.reduced_lines
+        print(f"{result.source.path}: {lines} lines ({nonblank} non-blank) → {reduced} non-blank lines "
+              f"({reduced / max(lines, 1):.0%} of the file, {reduced / max(nonblank, 1):.0%} of its non-blank lines) "
+              f"in {result.seconds * 1000:.0f} ms", file=err)
         for name, lines in sorted(result.removed.items(), key=lambda kv: -kv[1]):
             if lines:
                 print(f"  {name:<20} -{lines}", file=err)

@@ -164,5 +164,5 @@ def reduce_source(source: Source, config: dict | None = None) -> Reduction:
     return Reduction(
         source=source, code=code, original_lines=original, reduced_lines=reduced_lines, removed=removed,
         warnings=ctx.warnings, seconds=time.perf_counter() - start, roots=roots(reduced), lenders=lenders,
-        assumed=assumed,
+        assumed=assumed, file_lines=len(source.text.splitlines()),
     )

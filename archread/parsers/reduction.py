@@ -11,11 +11,12 @@ from archread.parsers.source import Source
 class Reduction:
     source: Source
     code: str
-    original_lines: int
+    original_lines: int  # non-blank, as the reduced count
     reduced_lines: int
     removed: dict[str, int]
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    file_lines: int = 0  # every line of the original, blank ones too: the size the file is quoted by
     roots: list[str] = field(default_factory=list)
     lenders: dict[str, str] = field(default_factory=dict)  # other files read (modeling, configuration) -> digest of their text
     assumed: dict = field(default_factory=dict)  # configuration field -> the value the folded branches read

@@ -119,12 +119,38 @@ def mlp_candidates(module: torch.nn.Module):
     return out
 
 
+def _by_name(fn):
+    """A call's (args, kwargs) as {parameter: value} of fn, defaults filled and `**kwargs` spread; None where a
+    `*args` caught something. A reduction may pass by position what the original passed by keyword (`scaling`)."""
+    signature = inspect.signature(fn)
+    kinds = {p.name: p.kind for p in signature.parameters.values()}
+
+    def named(args, kwargs) -> dict | None:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        out = {}
+        for name, value in bound.arguments.items():
+            if kinds[name] is inspect.Parameter.VAR_POSITIONAL:
+                if value:
+                    return None
+            elif kinds[name] is inspect.Parameter.VAR_KEYWORD:
+                out.update(value)
+            else:
+                out[name] = value
+        return out
+    return named
+
+
 def rope_candidates(fn):
+    named, (q, k, cos, sin) = _by_name(fn), list(inspect.signature(fn).parameters)[:4]
+
     def bound(interleaved):
-        def rope(q, k, cos, sin, *rest, **kw):
-            if rest or any(v not in (None, 1) for v in kw.values()) or cos.dim() != 3:
+        def rope(*args, **kwargs):
+            given = named(args, kwargs)
+            if given is None or given[cos].dim() != 3 or any(
+                    v not in (None, 1) for n, v in given.items() if n not in (q, k, cos, sin)):
                 raise Fallback
-            return apply_rope(q, k, cos, sin, interleaved)
+            return apply_rope(given[q], given[k], given[cos], given[sin], interleaved)
         return rope
     return [("rope(half)", bound(False)), ("rope(interleaved)", bound(True))]
 
@@ -132,11 +158,17 @@ def rope_candidates(fn):
 def attention_candidates(fn, pair: bool = True):
     """`pair`: the function returns (output, weights), as HF's does; a reduction whose callers read only the
     output (the `returns` pass) returns the output alone."""
-    def bound(module, query, key, value, attention_mask, *rest, scaling=None, dropout=0.0, softcap=None, **kw):
-        window = getattr(attention_mask, "causal_window", None)  # set by the prelude's causal masks only
-        if rest or window is None or any(kw.get(k) is not None for k in ("sinks", "s_aux", "head_mask")):
+    named, leading = _by_name(fn), list(inspect.signature(fn).parameters)[1:5]  # after the module: q, k, v, mask
+
+    def bound(*args, **kwargs):
+        given = named(args, kwargs)
+        if given is None:
             raise Fallback
-        out = attention(query, key, value, scaling, window or None, softcap).transpose(1, 2)
+        query, key, value, mask = (given[n] for n in leading)
+        window = getattr(mask, "causal_window", None)  # set by the prelude's causal masks only
+        if window is None or any(given.get(k) is not None for k in ("sinks", "s_aux", "head_mask")):
+            raise Fallback
+        out = attention(query, key, value, given.get("scaling"), window or None, given.get("softcap")).transpose(1, 2)
         return (out, None) if pair else out
     return [("attention(causal flash)", bound)]
 

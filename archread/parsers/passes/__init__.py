@@ -17,6 +17,7 @@ from archread.parsers.passes.glue import Glue
 from archread.parsers.passes.guards import Guards
 from archread.parsers.passes.imports import Imports
 from archread.parsers.passes.inline import Inline
+from archread.parsers.passes.keywords import Keywords
 from archread.parsers.passes.kv_cache import KVCache
 from archread.parsers.passes.logging_calls import LoggingCalls
 from archread.parsers.passes.masks import Masks
@@ -32,5 +33,5 @@ from archread.parsers.passes.whole_slices import WholeSlices
 PASSES = [
     Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, AttentionBackends, OptionalImports, Dropout,
     Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, Inline, DeadCode, Signatures, Returns, WholeSlices, Inline,
-    DeadCode, ModuleBase, Imports, Format,
+    DeadCode, Signatures, Keywords, ModuleBase, Imports, Format,
 ]
