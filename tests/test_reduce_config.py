@@ -133,3 +133,18 @@ def test_a_default_reading_names_every_value_a_fold_rests_on(tmp_path):
     assert reading.assumed == {"use_gate": True}
     assert "        return self.up(x) * x\n\n" in reading.code and "plain" not in reading.code  # nothing after the return
     assert "if config.num_experts > 1:" in reading.code
+
+
+def test_a_field_filled_in_where_none_reads_as_its_filling(tmp_path):
+    """`if self.x is None: self.x = {...}` in a configuration method: the default configuration holds the filling;
+    a filling under any other test, or a second one, leaves the field unknown."""
+    from archread.parsers.config_defaults import default_values
+
+    (tmp_path / "configuration_toy.py").write_text(
+        "class ToyConfig(PretrainedConfig):\n    model_type = 'toy'\n    rope_parameters: dict | None = None\n"
+        "    mode: str | None = None\n    kind: str | None = None\n\n    def __post_init__(self, **kwargs):\n"
+        "        if self.rope_parameters is None:\n            self.rope_parameters = {'rope_type': 'llama3', 'factor': 8.0}\n"
+        "        if self.mode is None:\n            self.mode = 'fast'\n        if self.kind == 'a':\n            self.kind = 'b'\n")
+    (tmp_path / "modeling_toy.py").write_text("class ToyModel:\n    pass\n")
+    values, _ = default_values(tmp_path / "modeling_toy.py")
+    assert values["rope_parameters"] == {"rope_type": "llama3"} and values["mode"] == "fast" and "kind" not in values

@@ -103,19 +103,40 @@ def read_config_json(path: Path) -> dict[str, Default]:
     return {k: Default(v, str(path)) for k, v in data.items()}
 
 
-def _stored_plainly(classes: list[ast.ClassDef]) -> tuple[set[str], set[str]]:
-    """(fields an `__init__` stores as given, `self.x = x`; fields some method sets any other way)."""
-    plain, rewritten = set(), set()
+def _stored_plainly(classes: list[ast.ClassDef]) -> tuple[set[str], set[str], dict]:
+    """(fields an `__init__` stores as given, `self.x = x`; fields some method sets any other way; fields a
+    method fills only where they are None, with a literal: `if self.x is None: self.x = {...}` → {x: literal})."""
+    plain, rewritten, filled = set(), set(), {}
     for cls in classes:
         for fn in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
             rebound = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}  # `x = x or d`
+            fills = {id(f): (name, value) for name, f, value in _fills(fn)}
             for node in ast.walk(fn):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
                 for t in targets:
                     if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
+                        if id(node) in fills:
+                            filled.setdefault(t.attr, []).append(fills[id(node)][1])
+                            continue
                         given = fn.name == "__init__" and isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == t.attr and t.attr not in rebound
                         (plain if given else rewritten).add(t.attr)
-    return plain, rewritten
+    return plain, rewritten, {k: v[0] for k, v in filled.items() if k not in rewritten and len(v) == 1}
+
+
+def _fills(fn: ast.FunctionDef):
+    """(field, the assignment, its literal) for `if self.x is None: self.x = <literal>` in fn."""
+    for node in ast.walk(fn):
+        test = node.test if isinstance(node, ast.If) else None
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Is)
+                and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value is None
+                and isinstance(test.left, ast.Attribute) and isinstance(test.left.value, ast.Name) and test.left.value.id == "self"):
+            continue
+        for stmt in node.body:
+            target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else None
+            if isinstance(target, ast.Attribute) and getattr(target.value, "id", None) == "self" and target.attr == test.left.attr:
+                value = _literal(stmt.value)
+                if value is not _Missing:
+                    yield target.attr, stmt, value
 
 
 def _framework_rewrites(config: Path) -> frozenset[str]:
@@ -154,7 +175,7 @@ def default_values(modeling: Path) -> tuple[dict, Path | None]:
     except (OSError, SyntaxError):
         return {}, path
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
-    plain, own = _stored_plainly(classes)
+    plain, own, filled = _stored_plainly(classes)
     rewritten = own | _framework_rewrites(path) | {  # sections the framework builds (`sub_configs = {"text_config": …}`)
         k.value for cls in classes for s in cls.body if isinstance(s, ast.Assign) and isinstance(s.value, ast.Dict)
         and any(getattr(t, "id", "").startswith("sub_configs") for t in s.targets)
@@ -167,8 +188,14 @@ def default_values(modeling: Path) -> tuple[dict, Path | None]:
         for name, node, param in _declared(cls):  # an `__init__` that stores its parameter sets the field last
             if not param or name in plain:
                 declared[name] = _literal(node)
+                if declared[name] is None and name in filled:  # None only until a method fills it in
+                    declared[name] = filled[name]
         for name, value in declared.items():
             framework_rope |= name == "rope_parameters" and value is None and name not in own
+            if name == "rope_parameters" and name in filled and isinstance(value, dict) and "rope_type" in value:
+                rope_types.add(value["rope_type"])  # the framework completes it, keeping the type filled in
+                framework_rope = True
+                continue
             if name in rewritten or value is _Missing or values.get(name, value) != value:
                 rewritten.add(name)
             else:

@@ -192,6 +192,16 @@ def _kwarg(call: ast.Call, name: str):
     return next((k.value for k in call.keywords if k.arg == name), None)
 
 
+def _passed(call: ast.Call, fn: ast.FunctionDef | None, name: str, implicit: int = 0):
+    """What the call gives fn's parameter `name`, by keyword or by position (a reading passes `softcap=softcap`
+    positionally); implicit: the leading parameters the call does not fill (a method's self)."""
+    value = _kwarg(call, name)
+    params = [a.arg for a in (*fn.args.posonlyargs, *fn.args.args)][implicit:] if fn else []
+    if value is None and name in params and params.index(name) < len(call.args):
+        value = call.args[params.index(name)]
+    return None if isinstance(value, ast.Starred) else value
+
+
 def _line(node) -> int | None:
     return getattr(node, "lineno", None)
 
@@ -289,10 +299,10 @@ def _adds_one_to_weight(fn) -> bool:
 
 def _bias_default(c: _Code, cls: str, built: ast.Call) -> bool:
     """A norm subclass of nn.LayerNorm has a bias unless its constructor call or default turns it off."""
-    passed = _kwarg(built, "bias")
+    init = c.method(cls, "__init__")
+    passed = _passed(built, init, "bias", implicit=1)
     if passed is not None:
         return bool(c.config_value(passed))
-    init = c.method(cls, "__init__")
     args = init.args if init else None
     if args is None:
         return True
@@ -446,7 +456,7 @@ def _attention_facts(c: _Code, layer: str | None) -> list[Fact]:
         if "tanh" in {_dotted(n.func).rsplit(".", 1)[-1] for n in _calls(node)}:
             soft = True
     if soft and callee:  # the eager function's softcap is on only where the caller passes one
-        passed = [_kwarg(n, "softcap") for n in _calls(forward) if _dotted(n.func) in c.functions]
+        passed = [_passed(n, c.functions[_dotted(n.func)], "softcap") for n in _calls(forward) if _dotted(n.func) in c.functions]
         soft = any(p is not None and not (isinstance(p, ast.Constant) and p.value is None) and
                    c.config_value(c.attrs(attn).get(getattr(p, "attr", ""), p)) is not None for p in passed)
     out.append(Fact("attn.softcap", soft, _line(forward)))

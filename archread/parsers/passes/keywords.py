@@ -3,10 +3,12 @@
 `self.self_attn(hidden_states=self.input_layernorm(hidden_states), position_embeddings=position_embeddings,
 attention_mask=attention_mask)` says each name twice; where the callee is a definition of the module (resolved
 as the signatures pass resolves calls) and the keywords fill its next parameters in order, the call reads
-`self.self_attn(self.input_layernorm(hidden_states), position_embeddings, attention_mask)`. A keyword goes only
-where it fills the callee's first parameter (the call's subject) or its value carries the same name
-(`attention_mask=attention_mask`, `scaling=self.scaling`); `attention_mask=causal_mask` keeps its keyword, and
-every keyword after it too. Every definition a call may reach must take those parameters in that order.
+`self.self_attn(self.input_layernorm(hidden_states), position_embeddings, attention_mask)`. A call's keywords go
+only where every one fills the callee's first parameter (the call's subject) or a value carrying the same name
+(`attention_mask=attention_mask`, `scaling=self.scaling`), the next parameters in the callee's order; one
+keyword that says something (`attention_mask=causal_mask`) keeps them all, so the same call reads the same in
+two models whose layers take their arguments in another order (the diff against Llama shows no difference
+there). Every definition a call may reach must take those parameters in that order.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ def _order(graph: _Graph, call: cst.Call) -> list[str] | None:
 
 
 def _positional(call: cst.Call, order: list[str]) -> list[cst.Arg] | None:
-    """The call's arguments with the redundant keywords that continue its positional ones made positional;
-    None when none is."""
+    """The call's arguments with its keywords made positional, where every one is redundant and they continue
+    its positional ones in the callee's order; None otherwise."""
     args = list(call.args)
     if any(a.star for a in args):
         return None
@@ -50,15 +52,12 @@ def _positional(call: cst.Call, order: list[str]) -> list[cst.Arg] | None:
         if arg is None or not (index == 0 or _named_as(arg.value, order[index])):
             break
         moved.append(arg)
-    if not moved:
-        return None
-    rest = [a for a in args if a.keyword is not None and all(a is not m for m in moved)]
-    new_order = [*args[:given], *moved, *rest]
-    if new_order != args and not effect_free(*(a.value for a in args if a.keyword is not None)):
+    if not moved or len(moved) < len(keyed):
+        return None  # a keyword that says something keeps them all: calls read alike in readings that differ in order
+    if [*args[:given], *moved] != args and not effect_free(*(a.value for a in moved)):
         return None  # the keywords would be evaluated in another order, and one may tell
-    plain = [m.with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT) for m in moved]
-    out = [*args[:given], *plain, *rest]
-    return [*out[:-1], out[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)]
+    plain = [*args[:given], *(m.with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT) for m in moved)]
+    return [*plain[:-1], plain[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)]
 
 
 class _Apply(cst.CSTTransformer):
@@ -86,10 +85,10 @@ class Keywords(StripPass):
         "        return self.attn(self.norm(x), mask, self.scale)\n",
     )]
     KEEP = [
-        # the keyword names what the value is not: it and what follows stay
+        # the keyword names what the value is not: every keyword stays
         "class AAttention(nn.Module):\n    def forward(self, x, mask=None, scale=None):\n        return x * mask * scale\n\n\n"
         "class ALayer(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n        self.attn = AAttention()\n\n"
-        "    def forward(self, x, causal):\n        return self.attn(x, mask=causal, scale=x)\n",
+        "    def forward(self, x, causal, scale):\n        return self.attn(x, mask=causal, scale=scale)\n",
         # a callee from outside the module: its order is not known here
         "def f(x, mask):\n    return F.scaled_dot_product_attention(x, x, x, attn_mask=mask)\n",
     ]
