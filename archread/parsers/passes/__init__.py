@@ -3,7 +3,8 @@
 `inline` runs twice: first so that `outputs = (h,); return outputs` reads as the tuple return `returns`
 takes apart and a helper's body sits in the `__init__` whose aliases dead code resolves, then to join what
 `returns` leaves (`h = self.attn(x); return h`). `dead_code` runs again after them: an attribute only an argument
-`signatures` dropped had read (`sliding_window=self.sliding_window`) is unread now."""
+`signatures` dropped had read (`sliding_window=self.sliding_window`) is unread now; then `signatures` again, for
+the parameter only that attribute had read (Qwen3 attention's `layer_idx`), and `keywords` on its call graph."""
 
 from archread.parsers.passes.annotations import Annotations
 from archread.parsers.passes.attention_backends import AttentionBackends

@@ -94,6 +94,8 @@ def _static_body(helper: cst.FunctionDef, call: cst.Call, caller: cst.FunctionDe
     local = set(bound_names(helper.body))
     if local & (set(names) | set(name_counts(caller)) | set(given.values())):
         return None  # a parameter rebound, or a local that would meet the caller's own names
+    if (set(name_counts(helper.body)) - local - set(names)) & set(bound_names(caller.body)):
+        return None  # a global it reads (`torch`) that the caller binds as a local of its own
     rename = ReplaceReads({p: (lambda a=a: cst.Name(a)) for p, a in given.items() if p != a})
     return [transform(s, rename) for s in steps] + [transform(ret.value, rename)]
 
