@@ -7,15 +7,41 @@ class on a tiny configuration with random weights, run it, and write what verify
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
+import re
 import sys
+from importlib import metadata
 from pathlib import Path
 
-import torch
-from safetensors.torch import save_file
+_HUB = {"transformers", "huggingface-hub", "tokenizers"}  # what the release brings its own of
 
-from archread.runtime.compare import run_with_taps, watched
-from archread.runtime.tiny import build_tiny, shrink, test_tokens
+
+def _hide_what_leans_on_another_hub() -> None:
+    """Packages of this environment that require the hub, transformers or tokenizers but that the release did not
+    bring (transformers 5.25 pulls in `kernels`, which imports names 4.52's hub lacks): the release's optional
+    integrations would import them against its own, older hub. They are marked absent (`sys.modules[name] =
+    None`: `find_spec` then says None and an import fails), so the release runs as if they were not installed."""
+    release = Path(importlib.util.find_spec("transformers").origin).parents[1]
+    for dist in metadata.distributions():
+        name = re.sub(r"[-_.]+", "-", (dist.metadata["Name"] or "").lower())
+        located = getattr(dist, "_path", None)
+        if name in _HUB or name == "archread" or (located is not None and Path(located).parent == release):
+            continue
+        needs = {re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0].lower().replace("_", "-")
+                 for r in dist.requires or () if "extra ==" not in r}
+        if needs & _HUB:
+            for top in (dist.read_text("top_level.txt") or "").split() or [name.replace("-", "_")]:
+                sys.modules.setdefault(top, None)
+
+
+_hide_what_leans_on_another_hub()
+
+import torch  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+
+from archread.runtime.compare import run_with_taps, watched  # noqa: E402
+from archread.runtime.tiny import build_tiny, shrink, test_tokens  # noqa: E402
 
 
 def main(module_name: str, root: str, out: Path) -> None:
