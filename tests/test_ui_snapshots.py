@@ -8,7 +8,7 @@ import pytest
 from archread.parsers import reduce_source, resolve
 from archread.ui.app import ArchreadApp
 
-TAKEN_WITH = "5.24.0"
+TAKEN_WITH = "5.25.0"
 pytestmark = pytest.mark.skipif(importlib.metadata.version("transformers") != TAKEN_WITH,
                                 reason=f"snapshots show transformers {TAKEN_WITH}'s files")
 SIZE = (140, 40)
