@@ -110,13 +110,13 @@ def _stored_plainly(classes: list[ast.ClassDef]) -> tuple[set[str], set[str], di
     for cls in classes:
         for fn in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
             rebound = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}  # `x = x or d`
-            fills = {id(f): (name, value) for name, f, value in _fills(fn)}
+            fills = {id(f): value for f, value in _fills(fn)}
             for node in ast.walk(fn):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
                 for t in targets:
                     if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
                         if id(node) in fills:
-                            filled.setdefault(t.attr, []).append(fills[id(node)][1])
+                            filled.setdefault(t.attr, []).append(fills[id(node)])
                             continue
                         given = fn.name == "__init__" and isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == t.attr and t.attr not in rebound
                         (plain if given else rewritten).add(t.attr)
@@ -124,7 +124,7 @@ def _stored_plainly(classes: list[ast.ClassDef]) -> tuple[set[str], set[str], di
 
 
 def _fills(fn: ast.FunctionDef):
-    """(field, the assignment, its literal) for `if self.x is None: self.x = <literal>` in fn."""
+    """(the assignment, its literal) for each `if self.x is None: self.x = <literal>` in fn."""
     for node in ast.walk(fn):
         test = node.test if isinstance(node, ast.If) else None
         if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Is)
@@ -136,7 +136,7 @@ def _fills(fn: ast.FunctionDef):
             if isinstance(target, ast.Attribute) and getattr(target.value, "id", None) == "self" and target.attr == test.left.attr:
                 value = _literal(stmt.value)
                 if value is not _Missing:
-                    yield target.attr, stmt, value
+                    yield stmt, value
 
 
 def _framework_rewrites(config: Path) -> frozenset[str]:

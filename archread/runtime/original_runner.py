@@ -22,11 +22,10 @@ def _hide_what_leans_on_another_hub() -> None:
     bring (transformers 5.25 pulls in `kernels`, which imports names 4.52's hub lacks): the release's optional
     integrations would import them against its own, older hub. They are marked absent (`sys.modules[name] =
     None`: `find_spec` then says None and an import fails), so the release runs as if they were not installed."""
-    release = Path(importlib.util.find_spec("transformers").origin).parents[1]
+    release = Path(importlib.util.find_spec("transformers").origin).resolve().parents[1]
     for dist in metadata.distributions():
         name = re.sub(r"[-_.]+", "-", (dist.metadata["Name"] or "").lower())
-        located = getattr(dist, "_path", None)
-        if name in _HUB or name == "archread" or (located is not None and Path(located).parent == release):
+        if name in _HUB or name == "archread" or Path(dist.locate_file("")).resolve() == release:
             continue
         needs = {re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0].lower().replace("_", "-")
                  for r in dist.requires or () if "extra ==" not in r}
