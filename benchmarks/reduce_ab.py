@@ -2,16 +2,23 @@
 processes (best of three reductions per process); prints every round and the best of each side.
 
     python benchmarks/reduce_ab.py --old c78195d FILE [--rounds 5]
+    python benchmarks/reduce_ab.py --old c78195d FILE --instructions
 
-A single run on a busy VM says little; alternating the two sides in one sitting makes the ratio fair.
+A single run on a busy VM says little; alternating the two sides in one sitting makes the ratio fair. On this
+VM even that is not enough: the same process ran 0.44 s and 0.70 s within the hour, in CPU time as in wall time
+(a neighbour's load, not preemption). `--instructions` counts instead the CPU instructions one (warm) reduction
+executes, under valgrind's callgrind: the same count every run, whatever the neighbours do; about a minute a side.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +32,7 @@ import archread
 assert archread.__file__.startswith(sys.argv[1]), archread.__file__
 source = resolve(sys.argv[2])
 best = float("inf")
-for _ in range(3):
+for _ in range(int(sys.argv[3])):
     start = time.perf_counter()
     reduce_source(source)
     best = min(best, time.perf_counter() - start)
@@ -33,10 +40,27 @@ print(best)
 """
 
 
+def _child(root: Path, file: Path, reductions: int, under: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    return subprocess.run([*under, sys.executable, "-c", _CHILD, str(root), str(file), str(reductions)], check=True,
+                          capture_output=True, text=True, env={"ARCHREAD_NO_CACHE": "1", "PATH": os.environ["PATH"], "PYTHONHASHSEED": "0"})
+
+
 def timed(root: Path, file: Path) -> float:
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(root), str(file)], check=True, capture_output=True, text=True,
-                         env={"ARCHREAD_NO_CACHE": "1", "PATH": ""})
-    return float(out.stdout.strip())
+    return float(_child(root, file, 3).stdout.strip())
+
+
+def instructions(root: Path, file: Path) -> int:
+    """Instructions of the second reduction in a process: a run of two less a run of one (both run at once)."""
+    with ThreadPoolExecutor(2) as pool:
+        counts = list(pool.map(lambda n: _collected(_child(root, file, n, _CALLGRIND).stderr), (1, 2)))
+    return counts[1] - counts[0]
+
+
+_CALLGRIND = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
+
+
+def _collected(log: str) -> int:
+    return int(re.search(r"Collected : (\d+)", log).group(1))
 
 
 def main() -> None:
@@ -44,11 +68,16 @@ def main() -> None:
     parser.add_argument("--old", required=True, help="a commit of this repository")
     parser.add_argument("file", type=Path)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--instructions", action="store_true", help="count instructions (valgrind) instead of timing")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.old], check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
         sides = {args.old: Path(tmp), "this checkout": ROOT}
+        if args.instructions:
+            old, new = (instructions(root, args.file.resolve()) for root in sides.values())
+            print(f"instructions of one reduction: {args.old} {old / 1e6:.0f} M, this checkout {new / 1e6:.0f} M ({new / old:.3f}×)")
+            return
         best = {name: float("inf") for name in sides}
         for round_ in range(1, args.rounds + 1):
             row = []

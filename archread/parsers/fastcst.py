@@ -11,7 +11,9 @@ never reads.
   called: no archread pass defines one. A leaf no hook reads (whitespace, a comment: half the nodes) is not
   visited; a transformer that overrides libcst's dispatch says which node types it hooks by `has_hooks`.
 - code_of(node) is `Module.code_for_node(node)`: libcst opens a generator-based context manager around
-  most nodes it writes, to record positions for its metadata, which were a third of generating code.
+  most nodes it writes, to record positions for its metadata, which were a third of generating code. Its
+  parentheses and brackets are written by generator-based context managers too: replaced, for every writer,
+  by a plain one that does the same.
 - walk(node) yields the nodes under node from their dataclass fields, for analyses that read and do not
   rebuild; layout (whitespace, punctuation) only when asked. children(node) are the nodes one level down.
 
@@ -25,6 +27,7 @@ import dataclasses
 from typing import Optional, Union
 
 import libcst as cst
+from libcst._nodes import expression as cst_expression
 from libcst._nodes.base import CSTNode
 from libcst._nodes.internal import CodegenState
 
@@ -256,6 +259,36 @@ class _State(CodegenState):
         return _NO_POSITIONS
 
 
+class _Around:
+    """libcst's `_parenthesize`, `_bracketize` and `_braceize` as a plain context manager, doing what theirs do
+    (theirs are generators: a frame and a wrapper object for every expression written)."""
+
+    __slots__ = ("node", "before", "after", "state", "position")
+
+    def __init__(self, node, before, after, state, position: bool):
+        self.node, self.before, self.after, self.state, self.position = node, before, after, state, position
+
+    def __enter__(self):
+        for token in self.before:
+            token._codegen(self.state)
+        if self.position:  # only the parentheses record where the expression inside them lies
+            self.position = self.state.record_syntactic_position(self.node)
+            self.position.__enter__()
+
+    def __exit__(self, *exc):
+        if self.position:
+            self.position.__exit__(*exc)
+        if exc[0] is None:  # as a generator would: an error inside ends the writing
+            for token in self.after:
+                token._codegen(self.state)
+
+
+# set once, for every writer of code: the same tokens and positions as libcst's own (tests/test_fastcst.py)
+cst_expression._BaseParenthesizedNode._parenthesize = lambda node, state: _Around(node, node.lpar, node.rpar, state, True)
+cst_expression.BaseList._bracketize = lambda node, state: _Around(node, (node.lbracket,), (node.rbracket,), state, False)
+cst_expression._BaseSetOrDict._braceize = lambda node, state: _Around(node, (node.lbrace,), (node.rbrace,), state, False)
+
+
 def code_of(node: cst.CSTNode) -> str:
     """The code of node, as `Module.code_for_node` writes it (a module's own indent and newline; four spaces
     and "\\n" for any other node)."""
@@ -263,4 +296,3 @@ def code_of(node: cst.CSTNode) -> str:
     state = _State(default_indent=indent, default_newline=newline)
     node._codegen(state)
     return "".join(state.tokens)
-
