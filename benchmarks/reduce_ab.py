@@ -7,7 +7,8 @@ processes (best of three reductions per process); prints every round and the bes
 A single run on a busy VM says little; alternating the two sides in one sitting makes the ratio fair. On this
 VM even that is not enough: the same process ran 0.44 s and 0.70 s within the hour, in CPU time as in wall time
 (a neighbour's load, not preemption). `--instructions` counts instead the CPU instructions one (warm) reduction
-executes, under valgrind's callgrind: the same count every run, whatever the neighbours do; about a minute a side.
+executes, under valgrind's callgrind, the cycle collector off (whether a full collection falls inside the count
+is chance): the same count, within a few tenths of a percent, whatever the neighbours do; a few minutes a side.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # the editable install's import hook would serve this checkout to both sides: drop it, then import from ROOT
 _CHILD = """
-import sys, time
+import gc, sys, time
+if sys.argv[4:] == ["quiet"]:  # counting: no cycle collection, which runs or not at a count's whim (a full one: ~10%)
+    gc.disable()
 sys.meta_path = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
 sys.path.insert(0, sys.argv[1])
 from archread.parsers import reduce_source, resolve
@@ -41,7 +44,8 @@ print(best)
 
 
 def _child(root: Path, file: Path, reductions: int, under: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    return subprocess.run([*under, sys.executable, "-c", _CHILD, str(root), str(file), str(reductions)], check=True,
+    quiet = ["quiet"] if under else []
+    return subprocess.run([*under, sys.executable, "-c", _CHILD, str(root), str(file), str(reductions), *quiet], check=True,
                           capture_output=True, text=True, env={"ARCHREAD_NO_CACHE": "1", "PATH": os.environ["PATH"], "PYTHONHASHSEED": "0"})
 
 

@@ -3,10 +3,12 @@ same hooks in the same order, the same tree) and code_of(node) is the code libcs
 
 import libcst as cst
 import pytest
+from libcst.metadata import PositionProvider
 
 from archread.parsers import resolve
 from archread.parsers.context import PassContext
-from archread.parsers.fastcst import code_of, parse_module, transform
+from archread.parsers import fastcst
+from archread.parsers.fastcst import code_of, parse_module, remembering, transform, walk
 from archread.parsers.passes import PASSES
 from archread.parsers.pipeline import Chain
 
@@ -117,3 +119,25 @@ def test_the_chain_of_passes_gives_libcsts_reduction(llama):
     ours = transform(llama, Chain([cls(PassContext()) for cls in PASSES]))
     theirs = llama.visit(Chain([cls(PassContext()) for cls in PASSES]))
     assert code_of(ours) == theirs.code and len(theirs.code) < len(llama.code) // 2
+
+
+def test_remembered_walks_read_as_walks(llama):
+    rewritten = transform(llama, Rewrites())  # shares most statements with llama
+    plain = [list(walk(tree)) for tree in (llama, rewritten, _mlp(rewritten))]
+    laid_out = list(walk(llama, layout=True))
+    assert len(plain[0]) > 2_000 and len(laid_out) > len(plain[0])
+    with remembering():
+        for _ in range(2):  # read, then read again from what was kept
+            assert [list(walk(tree)) for tree in (llama, rewritten, _mlp(rewritten))] == plain
+        assert list(walk(llama, layout=True)) == laid_out
+    assert fastcst._KEPT is None  # released with the block
+
+
+def test_positions_are_recorded_as_libcst_records_them():
+    # the parentheses and brackets are written by archread's context manager: a node's syntactic position
+    # still lies inside its parentheses, and a list's brackets are still its own
+    wrapper = cst.MetadataWrapper(cst.parse_module("x = (a + b)\ny = [c, (d)]\n"))
+    positions = wrapper.resolve(PositionProvider)
+    found = {code_of(n): (p.start.line, p.start.column, p.end.line, p.end.column) for n, p in positions.items()
+             if type(n) in (cst.BinaryOperation, cst.List, cst.Name)}
+    assert found["(a + b)"] == (1, 5, 1, 10) and found["[c, (d)]"] == (2, 4, 2, 12) and found["(d)"] == (2, 9, 2, 10)

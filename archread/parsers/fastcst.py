@@ -16,6 +16,8 @@ never reads.
   by a plain one that does the same.
 - walk(node) yields the nodes under node from their dataclass fields, for analyses that read and do not
   rebuild; layout (whitespace, punctuation) only when asked. children(node) are the nodes one level down.
+  Inside `remembering()` (a whole reduction) each statement is read once: the passes walk the same
+  unchanged functions again and again, and this was an eighth of a reduction's instructions.
 
 tests/test_fastcst.py holds each to libcst's own result.
 """
@@ -200,7 +202,14 @@ def node_fields(kind: type) -> tuple[str, ...]:
 
 def walk(node: cst.CSTNode, layout: bool = False):
     """Every node under node, depth first, read straight from the dataclass fields (far cheaper than a visitor).
-    Whitespace, comments and punctuation only with `layout`. A list or tuple field holds only nodes."""
+    Whitespace, comments and punctuation only with `layout`. A list or tuple field holds only nodes. Inside
+    `remembering()`, what is read is kept (see there)."""
+    if layout or _KEPT is None:
+        return _walk(node, layout)
+    return iter(_kept(node, _KEPT))
+
+
+def _walk(node: cst.CSTNode, layout: bool):
     stack = [node]
     pop, push, extend = stack.pop, stack.append, stack.extend
     fields_of, node_type = _FIELDS[layout], is_node
@@ -219,6 +228,57 @@ def walk(node: cst.CSTNode, layout: bool = False):
                     extend(reversed(value))
             elif node_type(vkind):
                 push(value)
+
+
+_KEPT: dict[int, tuple[cst.CSTNode, list]] | None = None  # id(node) -> (node, the nodes walk gives), while remembering
+_STATEMENT: dict[type, bool] = {}
+
+
+@contextlib.contextmanager
+def remembering():
+    """Walks keep what they read, for the length of the block: a tree is never changed, only rebuilt around
+    what did not change, so the passes' many walks over the same functions and statements (a reduction reads
+    each node some ten times) read each statement once. Kept by identity, the node held so its id stays its."""
+    global _KEPT
+    outer, _KEPT = _KEPT, {} if _KEPT is None else _KEPT
+    try:
+        yield
+    finally:
+        _KEPT = outer
+
+
+def _kept(node: cst.CSTNode, kept: dict) -> list:
+    """walk(node) as a list: each statement below read from what is kept of it, or read and kept."""
+    hit = kept.get(id(node))
+    if hit is not None and hit[0] is node:
+        return hit[1]
+    found, stack = [], [node]
+    pop, push, extend, add, grow = stack.pop, stack.append, stack.extend, found.append, found.extend
+    fields_of, node_type, statement = _FIELDS[False], is_node, _STATEMENT
+    while stack:
+        current = pop()
+        kind = type(current)
+        if current is not node:
+            whole = statement.get(kind)
+            if whole is None:
+                whole = statement[kind] = issubclass(kind, (cst.BaseStatement, cst.BaseSmallStatement))
+            if whole:
+                grow(_kept(current, kept))
+                continue
+        add(current)
+        fields = fields_of.get(kind)
+        if fields is None:
+            fields = _fields(kind, False)
+        for name in fields:
+            value = getattr(current, name)
+            vkind = type(value)
+            if vkind is list or vkind is tuple:
+                if value:
+                    extend(reversed(value))
+            elif node_type(vkind):
+                push(value)
+    kept[id(node)] = (node, found)
+    return found
 
 
 def children(node: cst.CSTNode) -> list:

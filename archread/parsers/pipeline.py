@@ -21,7 +21,7 @@ from archread.errors import ArchreadError
 from archread.parsers.borrowed import borrow
 from archread.parsers.config_defaults import default_values
 from archread.parsers.context import PassContext
-from archread.parsers.fastcst import code_of, is_node, parse_module, transform
+from archread.parsers.fastcst import code_of, is_node, parse_module, remembering, transform
 from archread.parsers.passes import PASSES, Simplify
 from archread.parsers.passes.base import StripPass
 from archread.parsers.passes.config_values import ConfigValues
@@ -148,7 +148,7 @@ def _no_cycle_collection():
 
 
 def reduce_source(source: Source, config: dict | None = None) -> Reduction:
-    with _no_cycle_collection():
+    with _no_cycle_collection(), remembering():
         return _reduce(source, config)
 
 
