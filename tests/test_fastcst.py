@@ -8,7 +8,7 @@ from libcst.metadata import PositionProvider
 from archread.parsers import resolve
 from archread.parsers.context import PassContext
 from archread.parsers import fastcst
-from archread.parsers.fastcst import code_of, parse_module, remembering, transform, walk
+from archread.parsers.fastcst import code_of, parse_module, remembered, remembering, transform, walk
 from archread.parsers.passes import PASSES
 from archread.parsers.pipeline import Chain
 
@@ -141,3 +141,30 @@ def test_positions_are_recorded_as_libcst_records_them():
     found = {code_of(n): (p.start.line, p.start.column, p.end.line, p.end.column) for n, p in positions.items()
              if type(n) in (cst.BinaryOperation, cst.List, cst.Name)}
     assert found["(a + b)"] == (1, 5, 1, 10) and found["[c, (d)]"] == (2, 4, 2, 12) and found["(d)"] == (2, 9, 2, 10)
+
+
+def test_with_changes_is_libcsts(llama):
+    import dataclasses
+
+    for node in list(walk(llama))[:2_000]:
+        field = dataclasses.fields(node)[0].name
+        ours = node.with_changes(**{field: getattr(node, field)})
+        assert ours is not node and ours.deep_equals(dataclasses.replace(node, **{field: getattr(node, field)}))
+    with pytest.raises(cst.CSTValidationError):  # validated as libcst validates
+        cst.Name("x").with_changes(value="not a name")
+    with pytest.raises(TypeError):
+        cst.Name("x").with_changes(valu="y")
+
+
+def test_facts_are_remembered_only_inside_a_reduction():
+    node, asked = cst.Name("x"), []
+
+    def fact():
+        asked.append(1)
+        return len(asked)
+
+    assert remembered("f", node, fact) == 1 and remembered("f", node, fact) == 2  # outside: computed each time
+    with remembering():
+        assert remembered("f", node, fact) == 3 and remembered("f", node, fact) == 3
+        assert remembered("g", node, fact) == 4  # another fact of the same node
+    assert remembered("f", node, fact) == 5

@@ -17,7 +17,10 @@ never reads.
 - walk(node) yields the nodes under node from their dataclass fields, for analyses that read and do not
   rebuild; layout (whitespace, punctuation) only when asked. children(node) are the nodes one level down.
   Inside `remembering()` (a whole reduction) each statement is read once: the passes walk the same
-  unchanged functions again and again, and this was an eighth of a reduction's instructions.
+  unchanged functions again and again, and this was an eighth of a reduction's instructions. There too,
+  `remembered` keeps any other fact a node alone decides (its names, its height), for every pass.
+- with_changes is libcst's (replace the fields, validate the new node) without `dataclasses.replace`'s
+  generic field walk: set for every caller, as nodes are rebuilt by the ten thousand.
 
 tests/test_fastcst.py holds each to libcst's own result.
 """
@@ -230,7 +233,7 @@ def _walk(node: cst.CSTNode, layout: bool):
                 push(value)
 
 
-_KEPT: dict[int, tuple[cst.CSTNode, list]] | None = None  # id(node) -> (node, the nodes walk gives), while remembering
+_KEPT: dict | None = None  # while remembering: id(node) -> (node, the nodes walk gives); (fact, id) -> (node, fact)
 _STATEMENT: dict[type, bool] = {}
 
 
@@ -245,6 +248,18 @@ def remembering():
         yield
     finally:
         _KEPT = outer
+
+
+def remembered(fact: str, node: cst.CSTNode, compute):
+    """compute(), a fact about node that only node decides (its names, its height), kept inside `remembering()`
+    for the next pass that asks: nodes never change, so neither do their facts."""
+    if _KEPT is None:
+        return compute()
+    key = (fact, id(node))
+    hit = _KEPT.get(key)
+    if hit is None or hit[0] is not node:
+        hit = _KEPT[key] = (node, compute())
+    return hit[1]
 
 
 def _kept(node: cst.CSTNode, kept: dict) -> list:
@@ -347,6 +362,27 @@ class _Around:
 cst_expression._BaseParenthesizedNode._parenthesize = lambda node, state: _Around(node, node.lpar, node.rpar, state, True)
 cst_expression.BaseList._bracketize = lambda node, state: _Around(node, (node.lbracket,), (node.rbracket,), state, False)
 cst_expression._BaseSetOrDict._braceize = lambda node, state: _Around(node, (node.lbrace,), (node.rbrace,), state, False)
+
+
+def _with_changes(node, **changes):
+    """libcst's `with_changes` (`dataclasses.replace`, then validation) without replace's generic field walk."""
+    kind = type(node)
+    fields = _INIT_FIELDS.get(kind)
+    if fields is None:
+        names = tuple(f.name for f in dataclasses.fields(kind))
+        fields = _INIT_FIELDS[kind] = (names, frozenset(names))
+    if not changes.keys() <= fields[1]:
+        raise TypeError(f"{kind.__name__} has no field {sorted(changes.keys() - fields[1])[0]}")
+    new = object.__new__(kind)
+    for name in fields[0]:
+        _set(new, name, changes[name] if name in changes else getattr(node, name))
+    new.__post_init__()
+    return new
+
+
+_INIT_FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {}  # the fields in order, and as a set
+_set = object.__setattr__
+CSTNode.with_changes = _with_changes
 
 
 def code_of(node: cst.CSTNode) -> str:

@@ -17,7 +17,7 @@ import libcst.matchers as m
 
 from archread.parsers.context import PassContext
 from archread.parsers.evaluate import UNKNOWN, evaluate
-from archread.parsers.fastcst import hook, is_node, node_fields, transform, walk
+from archread.parsers.fastcst import hook, is_node, node_fields, remembered, transform, walk
 
 
 def literal(value: object) -> cst.BaseExpression:
@@ -119,8 +119,13 @@ def method(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
 
 
 def name_counts(node: cst.CSTNode) -> Counter:
-    """How often each bare Name is read or written under node (attribute and keyword names excluded). Its own
-    walk, not `walk`: the analyses call it on every statement, and it need not stop at every node."""
+    """How often each bare Name is read or written under node (attribute and keyword names excluded); shared
+    inside a reduction (`remembered`): read it, never change it."""
+    return remembered("name_counts", node, lambda: _name_counts(node))
+
+
+def _name_counts(node: cst.CSTNode) -> Counter:
+    """Its own walk, not `walk`: it need not stop at every node."""
     found: dict[str, int] = {}
     stack = [node]
     pop, push, extend, get = stack.pop, stack.append, stack.extend, found.get
@@ -143,8 +148,8 @@ def name_counts(node: cst.CSTNode) -> Counter:
     return Counter(found)
 
 
-def names_in(node: cst.CSTNode) -> set[str]:
-    return set(name_counts(node))
+def names_in(node: cst.CSTNode) -> frozenset[str]:
+    return remembered("names_in", node, lambda: frozenset(name_counts(node)))
 
 
 class Family:
@@ -169,7 +174,12 @@ _BINDERS = {cst.AssignTarget: "target", cst.AugAssign: "target", cst.AnnAssign: 
 
 
 def bound_names(body: cst.CSTNode) -> Counter:
-    """How often each name is bound: assignments, augmented assignments, loop, `with … as` and walrus targets."""
+    """How often each name is bound: assignments, augmented assignments, loop, `with … as` and walrus targets;
+    shared inside a reduction (`remembered`): read it, never change it."""
+    return remembered("bound_names", body, lambda: _bound_names(body))
+
+
+def _bound_names(body: cst.CSTNode) -> Counter:
     stores: Counter = Counter()
     for node in walk(body):
         field = _BINDERS.get(type(node))

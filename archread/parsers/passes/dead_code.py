@@ -91,7 +91,6 @@ class DeadCode(StripPass):
             "        return x\n"]
 
     def leave_Module(self, original, updated):
-        self._names: dict[int, tuple[cst.CSTNode, set[str]]] = {}
         module = self._reachable(updated)
         for _ in range(3):  # what only a removed method or store read (`self.max_seq_len_cached`) is unread now
             sweep = _Members(self)
@@ -99,12 +98,6 @@ class DeadCode(StripPass):
             if not sweep.removed:
                 break
         return self._reachable(module)  # uncalled methods can leave helpers unreachable
-
-    def _names_of(self, stmt: cst.CSTNode) -> set[str]:
-        hit = self._names.get(id(stmt))
-        if hit is None or hit[0] is not stmt:
-            hit = self._names[id(stmt)] = (stmt, names_in(stmt))
-        return hit[1]
 
     def _reachable(self, module: cst.Module) -> cst.Module:
         defined = {name: i for i, stmt in enumerate(module.body) for name in _defines(stmt)}
@@ -115,7 +108,7 @@ class DeadCode(StripPass):
             if index is None or index in keep:
                 continue
             keep.add(index)
-            todo.extend(self._names_of(module.body[index]))
+            todo.extend(names_in(module.body[index]))
         body = []
         for i, stmt in enumerate(module.body):
             if i in keep or (not _defines(stmt) and type(only_small(stmt)) is not cst.Expr):

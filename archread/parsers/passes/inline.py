@@ -22,7 +22,7 @@ from collections import Counter
 import libcst as cst
 
 from archread.parsers.expressions import PRIMARY, effect_free, read_site, replaced
-from archread.parsers.fastcst import code_of, transform
+from archread.parsers.fastcst import code_of, remembered, transform
 from archread.parsers.passes.base import (
     ReplaceReads, StripPass, bound_names, dotted, name_counts, only_small, sole_target, walk)
 from archread.parsers.passes.format import WIDTH, _Flatten, _joined, height
@@ -228,6 +228,14 @@ def _bracketed_head(value, path: list) -> bool:
         type(parent) in (cst.Call, cst.Subscript) and getattr(parent, "func", getattr(parent, "value", None)) is path[-1])
 
 
+def _measured(stmt, indent: int) -> tuple[int, int]:
+    text = code_of(stmt).strip("\n")
+    lines = 1 if "\n" not in text and indent + len(text) <= WIDTH else (height(stmt, indent, text) or text.count("\n") + 1)
+    if lines == 1 and "\n" in text:  # wrapped now, one line once laid out
+        text = code_of(transform(stmt, _Flatten()))
+    return lines, len(text.strip() if lines == 1 else _joined(text))
+
+
 def _lead(small) -> str:
     """What comes before the value: `return `, `x = `."""
     return "return " if type(small) is cst.Return else code_of(small.targets[0]).strip() + " "
@@ -298,8 +306,6 @@ class Inline(StripPass):
     ]
 
     def leave_Module(self, original, updated):
-        self._heights: dict[int, tuple[cst.CSTNode, tuple[int, int]]] = {}
-        self._counted: dict[int, tuple[cst.CSTNode, Counter]] = {}
         updated = self._inline_helpers(updated)
         updated = updated.with_changes(body=self._block(updated.body, 0, Counter, None))
         return self._inline_statics(updated)  # after the joins: they make `self.m(x)` of `fn = self.m; fn(x)`
@@ -445,7 +451,7 @@ class Inline(StripPass):
                 seen.add(name)
                 continue
             seen.add(name)
-            if kind is cst.Assign and name in self._names(small.targets[0]) and not bound_names(small.targets[0])[name]:
+            if kind is cst.Assign and name in name_counts(small.targets[0]) and not bound_names(small.targets[0])[name]:
                 continue  # `out[start:end] = f(x[start:end])`: the target reads it too, after the value
             site = read_site(small.value, name)
             if site is None or _literal(first.value) or not effect_free(first.value, *site[1]):
@@ -481,7 +487,7 @@ class Inline(StripPass):
         if j is None:
             return None
         span = done[j:]
-        if any(a in self._names(s) or any(type(n) in _SCOPED for n in walk(s)) for s in span) \
+        if any(a in name_counts(s) or any(type(n) in _SCOPED for n in walk(s)) for s in span) \
                 or any(bound_names(s)[b] for s in span[1:]):
             return None
         if not self._dead_after(b, small, span[0], stmt, rest, scope, counts):
@@ -494,28 +500,14 @@ class Inline(StripPass):
     def _measure(self, stmt, indent: int) -> tuple[int, int]:
         """(lines the layout will give stmt, as many as it has now where it cannot do better; its width on one
         line, at most), remembered: a statement is measured against every temporary before it."""
-        hit = self._heights.get(id(stmt))
-        if hit is None or hit[0] is not stmt:
-            text = code_of(stmt).strip("\n")
-            lines = 1 if "\n" not in text and indent + len(text) <= WIDTH else (height(stmt, indent, text) or text.count("\n") + 1)
-            if lines == 1 and "\n" in text:  # wrapped now, one line once laid out
-                text = code_of(transform(stmt, _Flatten()))
-            hit = self._heights[id(stmt)] = (stmt, (lines, len(text.strip() if lines == 1 else _joined(text))))
-        return hit[1]
-
-    def _names(self, stmt) -> Counter:
-        """name_counts of a statement, remembered: the statements after a candidate are read for each one."""
-        hit = self._counted.get(id(stmt))
-        if hit is None or hit[0] is not stmt:
-            hit = self._counted[id(stmt)] = (stmt, name_counts(stmt))
-        return hit[1]
+        return remembered(f"measure at {indent}", stmt, lambda: _measured(stmt, indent))
 
     def _dead_after(self, name: str, small, definition, stmt, rest: list, scope: str, counts) -> bool:
         """Whether nothing reads name's value after stmt (which reads it once)."""
         if type(small) is cst.Return or (type(small) is cst.Assign and bound_names(small.targets[0])[name]):
             return True
         for later in rest:
-            if name not in self._names(later):
+            if name not in name_counts(later):
                 continue
             later_small = only_small(later)
             return _assigned_name(later_small) == name and name not in name_counts(later_small.value)  # rebound first

@@ -17,7 +17,7 @@ import libcst as cst
 
 from archread.parsers.expressions import effect_free
 from archread.parsers.passes.base import StripPass
-from archread.parsers.passes.signatures import _Graph, _Memo, _params, rewrite_defs
+from archread.parsers.passes.signatures import _Graph, _params, rewrite_defs
 from archread.parsers.fastcst import transform
 
 
@@ -95,7 +95,7 @@ class Keywords(StripPass):
 
     def leave_Module(self, original, updated):
         known = self.ctx.call_graph  # the signatures pass's graph, when it describes this very module
-        graph = known[1] if known and known[0] is updated else _Graph(updated, known[1].memo if known else _Memo())
+        graph = known[1] if known and known[0] is updated else _Graph(updated)
         orders = {}
         for call_id, call in graph.calls.items():
             order = _order(graph, call)

@@ -14,12 +14,13 @@ import libcst as cst
 
 from archread.parsers.passes.base import StripPass, bound_names, name_counts, walk
 from archread.parsers.passes.dead_code import DeadCode, _drop_unread_locals
-from archread.parsers.passes.signatures import _Graph, _Memo, rewrite_defs
+from archread.parsers.passes.signatures import _Graph, rewrite_defs
 from archread.parsers.fastcst import transform
 
 
-def _tuple_size(fn: cst.FunctionDef, nodes: list[cst.CSTNode]) -> int | None:
+def _tuple_size(fn: cst.FunctionDef) -> int | None:
     """N when every return of fn returns an N-tuple literal without a starred element; else None."""
+    nodes = list(walk(fn))
     if any(type(n) is cst.FunctionDef for n in nodes[1:]):  # exact types: libcst's ABC isinstance is slow
         return None  # a nested def's returns are not fn's
     sizes = set()
@@ -91,7 +92,7 @@ class _Plan:
     def _assignments(self, fn: cst.FunctionDef) -> dict[int, tuple[cst.Assign, list, int]]:
         """id(call) -> (its assignment, the statements of its block, its index there) for `target = call`."""
         found = {}
-        for node in self.graph.nodes(fn):
+        for node in walk(fn):
             if type(node) is cst.IndentedBlock:
                 for i, stmt in enumerate(node.body):
                     if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
@@ -127,7 +128,7 @@ class _Plan:
         candidates = {id(d): d for d in defs if id(d) not in graph.escaped and graph.sites.get(id(d))}
         assigned: dict[int, dict] = {}
         for group in self._groups(candidates):
-            sizes = {_tuple_size(candidates[d], graph.nodes(candidates[d])) for d in group}
+            sizes = {_tuple_size(candidates[d]) for d in group}
             size = sizes.pop() if len(sizes) == 1 else None
             if size is None:
                 continue
@@ -258,10 +259,10 @@ class Returns(StripPass):
     ]
 
     def leave_Module(self, original, updated):
-        known = self.ctx.call_graph  # the signatures pass's graph of this very module, and what it memoised
-        dead, memo = DeadCode(self.ctx), known[1].memo if known else _Memo()
+        known = self.ctx.call_graph  # the signatures pass's graph of this very module
+        dead = DeadCode(self.ctx)
         for _ in range(3):  # a layer that stops returning its attention's weights may then return one value
-            graph = known[1] if known and known[0] is updated else _Graph(updated, memo)
+            graph = known[1] if known and known[0] is updated else _Graph(updated)
             plan = _Plan(graph)
             if not plan.build([*graph.functions.values(), *(f for c in graph.classes.values() for f in graph._methods(c))]):
                 break

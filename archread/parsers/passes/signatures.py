@@ -21,7 +21,7 @@ from archread.parsers.passes.base import (
     walk)
 from archread.parsers.passes.dead_code import DeadCode, _drop_unread_locals, roots
 from archread.parsers.passes.simplify import Simplify
-from archread.parsers.fastcst import transform
+from archread.parsers.fastcst import remembered, transform
 
 _CALLABLE_DECORATORS = {"staticmethod", "classmethod"}
 
@@ -102,7 +102,7 @@ def _pure(node: cst.CSTNode) -> bool:
 class _Graph:
     """Which definitions each call reaches, and which definitions something unresolved might reach."""
 
-    def __init__(self, module: cst.Module, memo: "_Memo"):
+    def __init__(self, module: cst.Module):
         self.functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
         self.classes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)}
         self.family = Family(self.classes)
@@ -119,11 +119,7 @@ class _Graph:
         self.calls: dict[int, cst.Call] = {}
         self.enclosing: dict[int, cst.FunctionDef] = {}  # id(call) -> the function it is in
         self._accounted: set[int] = set()  # ids of `C(...)` calls whose instance lands in a resolved attribute
-        self.memo = memo
         self._scan(module)
-
-    def nodes(self, node: cst.CSTNode) -> list[cst.CSTNode]:
-        return self.memo.get("nodes", node, lambda: list(walk(node)))
 
     # -- resolution helpers -------------------------------------------------------------
 
@@ -183,7 +179,7 @@ class _Graph:
                     if decorators - _CALLABLE_DECORATORS:
                         self._escaped_methods.add(stmt.name.value)
             for fn in self._methods(cls):
-                for node in self.nodes(fn):
+                for node in walk(fn):
                     if type(node) is cst.Assign and len(node.targets) == 1 and is_self_attr(node.targets[0].target):
                         key = f"{self.family.find(cls_name)}:{node.targets[0].target.attr.value}"
                         built = self._built(node.value)
@@ -248,7 +244,7 @@ class _Graph:
                 found[target.value] = None if target.value in found else classes
                 sources[target.value].append(id(source))
 
-        for node in self.nodes(fn):
+        for node in walk(fn):
             if type(node) is cst.For:
                 pair(node.target, node.iter)
         self._paired.update(i for name, ids in sources.items() if found[name] is not None for i in ids)
@@ -292,7 +288,7 @@ class _Graph:
 
     def _scan_body(self, fn: cst.FunctionDef, cls: str | None) -> None:
         loops = self._loop_vars(fn, cls)
-        for node in self.nodes(fn):
+        for node in walk(fn):
             if type(node) is cst.Call:
                 self.calls[id(node)] = node
                 self.enclosing[id(node)] = fn
@@ -321,7 +317,7 @@ class _Graph:
                     self._escaped_classes.update(classes)
 
     def _attribute_only(self, fn: cst.FunctionDef, name: str) -> bool:
-        for node in self.nodes(fn):
+        for node in walk(fn):
             if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == name:
                 return False
             if isinstance(node, cst.Call) and any(isinstance(a.value, cst.Name) and a.value.value == name for a in node.args):
@@ -333,7 +329,7 @@ class _Graph:
     def _escape_references(self, module: cst.Module) -> None:
         """Local names used other than as a resolved call, a base class or a built attribute escape."""
         allowed: set[int] = set()
-        everything = [n for stmt in module.body for n in (self.nodes(stmt) if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)) else walk(stmt))]
+        everything = [n for stmt in module.body for n in walk(stmt)]
         for node in everything:  # exact types, as in is_self_attr
             kind = type(node)
             if kind is cst.ClassDef or kind is cst.FunctionDef:
@@ -360,7 +356,7 @@ class _Graph:
         """`layer = self.layers[0]`, `f(self.mlp)`: the submodule may be called from anywhere."""
         for cls_name, cls in self.classes.items():
             fine: set[int] = set()
-            for node in self.nodes(cls):
+            for node in walk(cls):
                 kind = type(node)  # exact types, as in is_self_attr
                 if kind is cst.Call:
                     fine.add(id(node.func))
@@ -372,7 +368,7 @@ class _Graph:
                     fine.add(id(node.target))
                 elif kind is cst.Comparison:  # `self.x is None`
                     fine.update(id(n) for n in (node.left, *(c.comparator for c in node.comparisons)))
-            for node in self.nodes(cls):
+            for node in walk(cls):
                 if is_self_attr(node) and id(node) not in fine and id(node) not in self._paired:
                     self._escaped_methods.add(node.attr.value)  # a bound method handed around
                     classes = self._attr_classes(cls_name, node.attr.value)
@@ -381,20 +377,6 @@ class _Graph:
 
 
 _HARNESS = cst.Call(func=cst.Name("model"), args=[cst.Arg(cst.Name("input_ids"))])
-
-
-class _Memo:
-    """What a round learnt about a definition, kept for the next round while the definition is unchanged
-    (rounds rebuild only the definitions they touch; the node itself is kept to check identity)."""
-
-    def __init__(self):
-        self._found: dict[tuple[str, int], tuple[cst.CSTNode, object]] = {}
-
-    def get(self, kind: str, node: cst.CSTNode, compute):
-        hit = self._found.get((kind, id(node)))
-        if hit is None or hit[0] is not node:
-            hit = self._found[(kind, id(node))] = (node, compute())
-        return hit[1]
 
 
 class _Plan:
@@ -415,11 +397,11 @@ class _Plan:
         return {p.name.value for p in (*_params(fn), *fn.params.kwonly_params)}
 
     def _reads(self, fn: cst.FunctionDef, name: str) -> int:
-        return self.graph.memo.get("counts", fn, lambda: name_counts(fn.body))[name]
+        return name_counts(fn.body)[name]
 
     def _read_on_entry(self, fn: cst.FunctionDef, name: str) -> bool:
         """Whether the body reads the value the parameter came in with, not only one it assigns first."""
-        return read_on_entry(name, self.graph.memo.get("statements", fn, lambda: [(s, names_in(s)) for s in fn.body.body]))
+        return read_on_entry(name, remembered("statements", fn, lambda: [(s, names_in(s)) for s in fn.body.body]))
 
     def _splats(self, fn: cst.FunctionDef) -> list[cst.Call] | None:
         """The calls `**kwargs` is forwarded into, or None if it is missing or read any other way."""
@@ -430,7 +412,7 @@ class _Plan:
         if isinstance(star, cst.Param):
             name = star.name.value
             into = [
-                n for n in self.graph.nodes(fn) if isinstance(n, cst.Call)
+                n for n in walk(fn) if isinstance(n, cst.Call)
                 and any(a.star == "**" and isinstance(a.value, cst.Name) and a.value.value == name for a in n.args)
             ]
             into = into if len(into) == self._reads(fn, name) else None
@@ -527,7 +509,7 @@ class _Plan:
                         continue
                     caller = self.graph.enclosing.get(id(call))
                     if isinstance(value, cst.Name) and caller is not None and (id(caller), value.value) in self.nones:
-                        if not self.graph.memo.get("bound", caller, lambda: bound_names(caller.body))[value.value]:
+                        if not bound_names(caller.body)[value.value]:
                             continue
                     self.nones.discard((fn_id, name))
                     changed = True
@@ -550,15 +532,15 @@ class _Plan:
                         given.add(key)
                         changed = True
         def tested(fn: cst.FunctionDef) -> set[str]:  # remembered across rounds while fn is unchanged
-            return self.graph.memo.get("none_tested", fn, lambda: _none_tested(fn))
+            return remembered("none_tested", fn, lambda: _none_tested(fn))
 
         self.given = {(i, name) for i, name in given if name in tested(self.defs[i])}
 
     def _rebound(self, fn: cst.FunctionDef, name: str) -> bool:
         """Bound again in the body, or in a function whose lambda parameter may shadow it."""
-        if self.graph.memo.get("bound", fn, lambda: bound_names(fn.body))[name]:
+        if bound_names(fn.body)[name]:
             return True
-        return self.graph.memo.get("lambda", fn, lambda: any(type(n) is cst.Lambda for n in self.graph.nodes(fn)))
+        return remembered("lambda", fn, lambda: any(type(n) is cst.Lambda for n in walk(fn)))
 
     def _gives(self, call: cst.Call, implicit: int, index: int, name: str, given: set) -> bool:
         """Whether the call fills parameter `name` (at index) with a value that is not None."""
@@ -731,9 +713,9 @@ class Signatures(StripPass):
     ]
 
     def leave_Module(self, original, updated):
-        dead, memo = DeadCode(self.ctx), _Memo()
+        dead = DeadCode(self.ctx)
         for _ in range(4):  # a parameter dropped can leave its caller's parameter unread
-            graph = _Graph(updated, memo)
+            graph = _Graph(updated)
             defs = [*graph.functions.values(), *(f for c in graph.classes.values() for f in graph._methods(c))]
             plan = _Plan(graph, defs)
             if not plan.build():
