@@ -39,3 +39,26 @@ def test_strip(pass_cls, before, after):
 @pytest.mark.parametrize("pass_cls,code", KEEP, ids=[f"{p.NAME}-{i}" for i, (p, _) in enumerate(KEEP)])
 def test_keep(pass_cls, code):
     assert norm(run(pass_cls, code)) == norm(run(Format, code))
+
+
+def test_a_selective_rewrite_keeps_the_statements_it_leaves():
+    from archread.parsers.fastcst import transform, walk
+    from archread.parsers.passes.base import ReplaceReads, Targeted
+
+    fn = cst.parse_statement("def f(x, y):\n    a = g(x)\n    b = h(y, key=x)\n    if y:\n        return a.x + b\n    return y\n")
+    replaced = transform(fn, ReplaceReads({"x": lambda: cst.Name("z")}))
+    assert cst.Module([replaced]).code == (
+        "def f(z, y):\n    a = g(z)\n    b = h(y, key=z)\n    if y:\n        return a.x + b\n    return y\n")
+    assert [a is b for a, b in zip(replaced.body.body, fn.body.body)] == [False, False, True, True]  # not rebuilt
+
+    call = next(n for n in walk(fn) if type(n) is cst.Call and n.func.value == "h")
+
+    class DropKeywords(Targeted):
+        targets = {id(call)}
+
+        def leave_Call(self, original, updated):
+            return updated.with_changes(args=updated.args[:1]) if id(original) in self.targets else updated
+
+    dropped = transform(fn, DropKeywords())
+    assert "b = h(y, )" in cst.Module([dropped]).code  # the one call rewritten (its comma is not this test's)
+    assert [a is b for a, b in zip(dropped.body.body, fn.body.body)] == [True, False, True, True]

@@ -251,6 +251,33 @@ class StatementTransformer(cst.CSTTransformer):
         return visit is None or visit(self, node) is not False
 
 
+def ids_under(node: cst.CSTNode) -> frozenset[int]:
+    """The ids of node and of every node under it (layout left out), remembered."""
+    return remembered("ids", node, lambda: frozenset(map(id, walk(node))))
+
+
+class Selective(cst.CSTTransformer):
+    """A rewrite that does not go into a statement it would leave as it is (`touches`): most statements, which
+    then stay the very nodes they were, and what was remembered of them holds."""
+
+    def touches(self, stmt) -> bool:
+        return True
+
+    def visit_SimpleStatementLine(self, node) -> bool:
+        return self.touches(node)
+
+    visit_If = visit_For = visit_While = visit_With = visit_Try = visit_SimpleStatementLine
+
+
+class Targeted(Selective):
+    """A rewrite of given nodes, known by id (`targets`): only statements holding one are visited."""
+
+    targets: frozenset[int] | set[int] = frozenset()
+
+    def touches(self, stmt) -> bool:
+        return not self.targets.isdisjoint(ids_under(stmt))
+
+
 class LiteralsFrom:
     """The context as a folding pass sees it after a rewrite: these literals (`None`, `False`) count as the
     given pass's — node identity, which marks them, does not survive a second traversal, and `None is None`
@@ -280,18 +307,21 @@ class FoldZero(cst.CSTTransformer):
         return updated
 
 
-class ReplaceReads(cst.CSTTransformer):
+class ReplaceReads(Selective):
     """Every bare-name read of the given names becomes a fresh expression (attribute and keyword names stay)."""
 
     def __init__(self, make: dict):
         super().__init__()
         self.make = make  # name -> () -> expression
 
+    def touches(self, stmt) -> bool:
+        return not self.make.keys().isdisjoint(names_in(stmt))
+
     def leave_Attribute(self, original, updated):
-        return updated.with_changes(attr=original.attr)
+        return updated if updated.attr is original.attr else updated.with_changes(attr=original.attr)
 
     def leave_Arg(self, original, updated):
-        return updated.with_changes(keyword=original.keyword)
+        return updated if updated.keyword is original.keyword else updated.with_changes(keyword=original.keyword)
 
     def leave_Name(self, original, updated):
         make = self.make.get(original.value)

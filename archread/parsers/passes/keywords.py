@@ -16,7 +16,7 @@ from __future__ import annotations
 import libcst as cst
 
 from archread.parsers.expressions import effect_free
-from archread.parsers.passes.base import StripPass
+from archread.parsers.passes.base import StripPass, Targeted
 from archread.parsers.passes.signatures import _Graph, _params, rewrite_defs
 from archread.parsers.fastcst import transform
 
@@ -60,10 +60,11 @@ def _positional(call: cst.Call, order: list[str]) -> list[cst.Arg] | None:
     return [*plain[:-1], plain[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)]
 
 
-class _Apply(cst.CSTTransformer):
+class _Apply(Targeted):
     def __init__(self, orders: dict[int, list[str]]):
         super().__init__()
         self.orders = orders  # id(call) -> the parameter order its callees share
+        self.targets = orders.keys()
 
     def leave_Call(self, original, updated):
         order = self.orders.get(id(original))

@@ -17,8 +17,8 @@ from collections import defaultdict
 import libcst as cst
 
 from archread.parsers.passes.base import (
-    Family, LiteralsFrom, ReplaceReads, StripPass, bound_names, dotted, is_self_attr, name_counts, names_in, read_on_entry,
-    walk)
+    Family, LiteralsFrom, ReplaceReads, StripPass, Targeted, bound_names, dotted, is_self_attr, name_counts, names_in,
+    read_on_entry, walk)
 from archread.parsers.passes.dead_code import DeadCode, _drop_unread_locals, roots
 from archread.parsers.passes.simplify import Simplify
 from archread.parsers.fastcst import remembered, transform
@@ -588,10 +588,12 @@ class _Plan:
                 self.args[id(call)].add("**")
 
 
-class _Apply(cst.CSTTransformer):
+class _Apply(Targeted):
     def __init__(self, plan: _Plan, mark):
         super().__init__()
         self.plan, self.mark = plan, mark
+        defs = {i for i, _ in (*plan.params, *plan.nones, *plan.given)} | plan.kwargs
+        self.targets = {*plan.args, *plan.positional, *defs}
 
     def leave_Call(self, original, updated):
         drop = self.plan.args.get(id(original), set())
