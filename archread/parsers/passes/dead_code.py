@@ -13,8 +13,8 @@ import libcst as cst
 import libcst.matchers as m
 
 from archread.parsers.passes.base import (
-    Family, FoldZero, LiteralsFrom, ReplaceReads, StatementTransformer, StripPass, bound_names, call_of, dotted, find,
-    is_config, is_self_attr, names_in, only_small, sole_target, walk)
+    Family, FoldZero, LiteralsFrom, ReplaceReads, Selective, StatementTransformer, StripPass, bound_names, call_of, dotted,
+    find, is_config, is_self_attr, names_in, only_small, sole_target, walk)
 from archread.parsers.passes.simplify import Simplify
 from archread.parsers.fastcst import transform
 
@@ -387,12 +387,15 @@ def _drop_unread_locals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef
         seen, stored = _census(fn.body)
 
 
-class _UncountedLoops(cst.CSTTransformer):
+class _UncountedLoops(Selective):
     """`for idx, layer in enumerate(self.layers):` whose idx nothing reads: `for layer in self.layers:`."""
 
     def __init__(self, seen: Counter):
         super().__init__()
         self.seen = seen
+
+    def touches(self, stmt) -> bool:
+        return "enumerate" in names_in(stmt)
 
     def leave_For(self, original, updated):
         target, it = updated.target, updated.iter
@@ -405,10 +408,13 @@ class _UncountedLoops(cst.CSTTransformer):
         return updated.with_changes(target=target.elements[1].value, iter=it.args[0].value)
 
 
-class _DropAssignments(cst.CSTTransformer):
+class _DropAssignments(Selective):
     def __init__(self, dead: set[str], owner: DeadCode):
         super().__init__()
         self.dead, self.owner = dead, owner
+
+    def touches(self, stmt) -> bool:
+        return not self.dead.isdisjoint(names_in(stmt))
 
     def leave_Assign(self, original, updated):
         target = sole_target(updated)
