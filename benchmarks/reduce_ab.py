@@ -54,7 +54,9 @@ def timed(root: Path, file: Path) -> float:
 
 
 def instructions(root: Path, file: Path) -> int:
-    """Instructions of the second reduction in a process: a run of two less a run of one (both run at once)."""
+    """Instructions of the second reduction in a process: a run of two less a run of one (both run at once,
+    after a run that compiles the modules: a side that compiled them and one that read them would differ)."""
+    _child(root, file, 0)
     with ThreadPoolExecutor(2) as pool:
         counts = list(pool.map(lambda n: _collected(_child(root, file, n, _CALLGRIND).stderr), (1, 2)))
     return counts[1] - counts[0]

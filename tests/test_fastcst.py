@@ -1,6 +1,8 @@
 """fastcst gives libcst's results: parse_module is cst.parse_module, transform(node, t) is node.visit(t) (the
 same hooks in the same order, the same tree) and code_of(node) is the code libcst writes."""
 
+import dataclasses
+
 import libcst as cst
 import pytest
 from libcst.metadata import PositionProvider
@@ -121,11 +123,25 @@ def test_the_chain_of_passes_gives_libcsts_reduction(llama):
     assert code_of(ours) == theirs.code and len(theirs.code) < len(llama.code) // 2
 
 
+def _preorder(node, layout: bool):
+    """Every node under node, parents first, fields and lists in order: what walk gives, the plain way."""
+    yield node
+    for field in dataclasses.fields(node):
+        value = getattr(node, field.name)
+        if not layout and (field.name in fastcst._LAYOUT or field.name.startswith("whitespace")):
+            continue
+        for child in value if type(value) in (list, tuple) else (value,):
+            if isinstance(child, cst.CSTNode):
+                yield from _preorder(child, layout)
+
+
 def test_remembered_walks_read_as_walks(llama):
     rewritten = transform(llama, Rewrites())  # shares most statements with llama
-    plain = [list(walk(tree)) for tree in (llama, rewritten, _mlp(rewritten))]
-    laid_out = list(walk(llama, layout=True))
+    plain = [list(_preorder(tree, False)) for tree in (llama, rewritten, _mlp(rewritten))]
+    laid_out = list(_preorder(llama, True))
     assert len(plain[0]) > 2_000 and len(laid_out) > len(plain[0])
+    assert [list(walk(tree)) for tree in (llama, rewritten, _mlp(rewritten))] == plain
+    assert list(walk(llama, layout=True)) == laid_out
     with remembering():
         for _ in range(2):  # read, then read again from what was kept
             assert [list(walk(tree)) for tree in (llama, rewritten, _mlp(rewritten))] == plain
@@ -144,8 +160,6 @@ def test_positions_are_recorded_as_libcst_records_them():
 
 
 def test_with_changes_is_libcsts(llama):
-    import dataclasses
-
     for node in list(walk(llama))[:2_000]:
         field = dataclasses.fields(node)[0].name
         ours = node.with_changes(**{field: getattr(node, field)})
