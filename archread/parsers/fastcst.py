@@ -338,21 +338,21 @@ class _Around:
     """libcst's `_parenthesize`, `_bracketize` and `_braceize` as a plain context manager, doing what theirs do
     (theirs are generators: a frame and a wrapper object for every expression written)."""
 
-    __slots__ = ("node", "before", "after", "state", "position")
+    __slots__ = ("node", "before", "after", "state", "recorded")
 
     def __init__(self, node, before, after, state, position: bool):
-        self.node, self.before, self.after, self.state, self.position = node, before, after, state, position
+        self.node, self.before, self.after, self.state = node, before, after, state
+        self.recorded = state.record_syntactic_position(node) if position else None  # only parentheses record one
 
     def __enter__(self):
         for token in self.before:
             token._codegen(self.state)
-        if self.position:  # only the parentheses record where the expression inside them lies
-            self.position = self.state.record_syntactic_position(self.node)
-            self.position.__enter__()
+        if self.recorded is not None:
+            self.recorded.__enter__()
 
     def __exit__(self, *exc):
-        if self.position:
-            self.position.__exit__(*exc)
+        if self.recorded is not None:
+            self.recorded.__exit__(*exc)
         if exc[0] is None:  # as a generator would: an error inside ends the writing
             for token in self.after:
                 token._codegen(self.state)

@@ -137,7 +137,7 @@ def assumptions(assumed: dict) -> str:
 def _no_cycle_collection():
     """A reduction builds and frees tens of thousands of nodes, which reference counting reclaims (trees hold
     no cycles): the cycle collector would only rescan them, and a full pass cost a sixth of a reduction.
-    Paused, not lost: the few cycles (a walk's closure) it finds after."""
+    Paused, not lost: the few cycles (a transform's self-calling closure) it finds after."""
     paused = gc.isenabled()
     gc.disable()
     try:

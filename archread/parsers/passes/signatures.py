@@ -401,7 +401,7 @@ class _Plan:
 
     def _read_on_entry(self, fn: cst.FunctionDef, name: str) -> bool:
         """Whether the body reads the value the parameter came in with, not only one it assigns first."""
-        return read_on_entry(name, remembered("statements", fn, lambda: [(s, names_in(s)) for s in fn.body.body]))
+        return read_on_entry(name, ((s, names_in(s)) for s in fn.body.body))
 
     def _splats(self, fn: cst.FunctionDef) -> list[cst.Call] | None:
         """The calls `**kwargs` is forwarded into, or None if it is missing or read any other way."""
