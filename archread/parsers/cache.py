@@ -37,7 +37,7 @@ def _code_hash() -> str:
 
 
 def _key(source: Source) -> str:
-    return hashlib.sha256(f"{_code_hash()}\0{source.path}\0{source.release}\0{source.text}".encode()).hexdigest()[:32]
+    return hashlib.sha256(f"{_code_hash()}\0{source.path}\0{source.release}\0{source.remote}\0{source.text}".encode()).hexdigest()[:32]
 
 
 def _digest_of(path: Path) -> str | None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archread.errors import ArchreadError
+from archread.parsers.remote import imported_configuration, is_modeling_name, parse_file
+from archread.parsers.source import tree_of
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,20 @@ class Partial(dict):
 
 def config_file(modeling: Path) -> Path | None:
     """configuration_x.py beside modeling_x.py or modular_x.py (whose own configuration class holds only the new
-    fields); else a file not named modeling_* itself, which may define its configuration."""
-    candidate = modeling.with_name(f"configuration_{modeling.stem.removeprefix('modeling_').removeprefix('modular_')}.py")
+    fields), else the configuration module beside it that it imports (remote code: `modelling_RW.py` →
+    `configuration_RW.py`, `modeling_deepseekv2.py` → `configuration_deepseek_v2.py`); else a file not named
+    modeling_* itself, which may define its configuration."""
+    stem = modeling.stem.removeprefix("modeling_").removeprefix("modelling_").removeprefix("modular_")
+    candidate = modeling.with_name(f"configuration_{stem}.py")
     if candidate.is_file():
         return candidate
-    return None if modeling.stem.startswith("modeling_") else modeling
+    if is_modeling_name(modeling.stem) and tree_of(modeling) is None:  # a release's files keep its naming
+        try:
+            imported = imported_configuration(parse_file(modeling), modeling.parent)
+        except ArchreadError:
+            imported = None
+        return modeling.with_name(f"{imported[0]}.py") if imported else None
+    return modeling
 
 
 def read_defaults(path: Path, model_type: str | None = None) -> dict[str, Default]:

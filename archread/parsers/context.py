@@ -25,6 +25,7 @@ class PassContext:
     call_graph: tuple | None = None  # (module, its call graph): built by `signatures`, reused by `returns`
     config: dict | None = None  # the configuration's values (its defaults, or `reduce --config`): attribute -> value
     defaults: bool = False  # `config` holds the configuration file's defaults, not a checkpoint's values
+    root: str | None = None  # the model class a remote-code repo names (auto_map, or read off its code); else found by roots()
     assumed: dict = field(default_factory=dict)  # a field a folded branch read -> (its value, top-level definitions that read it)
 
     def remove(self, pass_name: str, node: cst.CSTNode) -> None:

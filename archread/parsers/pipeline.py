@@ -94,6 +94,10 @@ class Chain(cst.CSTTransformer):
                 return updated
 
 
+def root_of(source: Source) -> str | None:
+    return source.remote.root if source.remote is not None else None
+
+
 def parse(source: Source, lenders: dict[str, str] | None = None) -> cst.Module:
     try:
         module = parse_module(source.text)
@@ -106,7 +110,7 @@ def parse(source: Source, lenders: dict[str, str] | None = None) -> cst.Module:
     except RecursionError:
         raise ArchreadError(f"{source.path}: nested too deeply to parse") from None
     module = borrow(module, source.path, lenders)
-    if not roots(module):
+    if not roots(module, root_of(source)):
         raise ArchreadError(f"{source.path}: no nn.Module model here (no class defines forward)")
     return module
 
@@ -164,7 +168,7 @@ def _reduce(source: Source, config: dict | None) -> Reduction:
         config, path = default_values(source.path)
         if path is not None:
             lenders[str(path)] = digest(path.read_text(encoding="utf-8", errors="replace"))
-    ctx = PassContext(folder=source.path.parent, config=config, defaults=defaults)
+    ctx = PassContext(folder=source.path.parent, config=config, defaults=defaults, root=root_of(source))
     with warnings.catch_warnings():  # Python's hints on the reduced text (`None[0]`: "missed a comma?") are not the reader's
         warnings.simplefilter("ignore", SyntaxWarning)
         try:
@@ -184,6 +188,6 @@ def _reduce(source: Source, config: dict | None) -> Reduction:
     removed["format"] = max(0, original - reduced_lines - sum(v for k, v in removed.items() if k != "format"))
     return Reduction(
         source=source, code=code, original_lines=original, reduced_lines=reduced_lines, removed=removed,
-        warnings=ctx.warnings, seconds=time.perf_counter() - start, roots=roots(reduced), lenders=lenders,
+        warnings=ctx.warnings, seconds=time.perf_counter() - start, roots=roots(reduced, ctx.root), lenders=lenders,
         assumed=assumed, file_lines=len(source.text.splitlines()),
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archread.errors import ArchreadError
+from archread.parsers.remote import RemoteCode, is_modeling_name, modeling_files, remote_code, snapshot_of
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Source:
     text: str
     model_type: str  # "llama" for modeling_llama.py
     release: str | None  # the transformers release the file belongs to, if any
+    remote: RemoteCode | None = None  # the repo the file ships in (config.json beside it), outside any transformers tree
 
     @property
     def label(self) -> str:
@@ -75,7 +77,7 @@ def read_text(path: Path) -> str:
 
 
 def _modeling_file_in(folder: Path) -> Path:
-    candidates = sorted(folder.glob("modeling_*.py"))
+    candidates = modeling_files(folder)
     if not candidates:
         raise ArchreadError(f"{folder}: no modeling_*.py in this folder")
     if len(candidates) > 1:
@@ -88,20 +90,28 @@ def _modeling_file_in(folder: Path) -> Path:
 
 
 def _model_type_of(path: Path) -> str:
-    return path.stem.removeprefix("modeling_").removeprefix("modular_")
+    return path.stem.removeprefix("modeling_").removeprefix("modelling_").removeprefix("modular_")
 
 
 def resolve(ref: str | Path) -> Source:
-    """A file path, a folder with one modeling file, or a model type such as 'nemotron'."""
+    """A file path, a folder with one modeling file, a remote-code repo folder (config.json and the repo's .py
+    files; an HF cache snapshot) or one of its files, or a model type such as 'nemotron'."""
     path = Path(ref)
+    remote = None
     if path.is_dir():
-        path = _modeling_file_in(path)
+        folder = snapshot_of(path)
+        remote = remote_code(folder) if tree_of(folder / "x.py") is None else None
+        path = folder / f"{remote.modeling}.py" if remote is not None else _modeling_file_in(folder)
     elif not path.exists():
         text = str(ref)
         if "/" in text or text.endswith(".py") or "\\" in text:
             raise ArchreadError(f"{ref}: no such file or folder")
         return _resolve_name(text)
-    return Source(path=path, text=read_text(path), model_type=_model_type_of(path), release=release_of(path))
+    elif tree_of(path) is None and (path.name == "config.json" or is_modeling_name(path.stem)):
+        remote = remote_code(path.parent, path if path.suffix == ".py" else None)
+        if remote is not None:
+            path = path.parent / f"{remote.modeling}.py"
+    return Source(path=path, text=read_text(path), model_type=_model_type_of(path), release=release_of(path), remote=remote)
 
 
 def _resolve_name(name: str) -> Source:

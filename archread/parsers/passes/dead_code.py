@@ -22,10 +22,13 @@ _BUILTIN_CALLS = {"getattr", "hasattr", "int", "float", "bool", "len", "max", "m
 _LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 
 
-def roots(module: cst.Module) -> list[str]:
-    """The model classes the reduction keeps: the LM heads that have a forward (their own or a base's here)
-    and no other head is built on, else every class defining one. A head without a forward (a Flax or TensorFlow `__call__`) is no torch model."""
+def roots(module: cst.Module, root: str | None = None) -> list[str]:
+    """The model classes the reduction keeps: `root` where given (a remote-code repo names its own), else the
+    LM heads that have a forward (their own or a base's here) and no other head is built on, else every class
+    defining one. A head without a forward (a Flax or TensorFlow `__call__`) is no torch model."""
     classes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)}
+    if root is not None:
+        return [root] if root in classes else []
 
     def defines(name: str) -> bool:
         return any(type(f) is cst.FunctionDef and f.name.value == "forward" for f in classes[name].body.body)
@@ -101,7 +104,7 @@ class DeadCode(StripPass):
 
     def _reachable(self, module: cst.Module) -> cst.Module:
         defined = {name: i for i, stmt in enumerate(module.body) for name in _defines(stmt)}
-        keep, todo = set(), list(roots(module))
+        keep, todo = set(), list(roots(module, self.ctx.root))
         while todo:
             name = todo.pop()
             index = defined.get(name)

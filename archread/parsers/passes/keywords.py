@@ -96,7 +96,7 @@ class Keywords(StripPass):
 
     def leave_Module(self, original, updated):
         known = self.ctx.call_graph  # the signatures pass's graph, when it describes this very module
-        graph = known[1] if known and known[0] is updated else _Graph(updated)
+        graph = known[1] if known and known[0] is updated else _Graph(updated, self.ctx.root)
         orders = {}
         for call_id, call in graph.calls.items():
             order = _order(graph, call)

@@ -262,7 +262,7 @@ class Returns(StripPass):
         known = self.ctx.call_graph  # the signatures pass's graph of this very module
         dead = DeadCode(self.ctx)
         for _ in range(3):  # a layer that stops returning its attention's weights may then return one value
-            graph = known[1] if known and known[0] is updated else _Graph(updated)
+            graph = known[1] if known and known[0] is updated else _Graph(updated, self.ctx.root)
             plan = _Plan(graph)
             if not plan.build([*graph.functions.values(), *(f for c in graph.classes.values() for f in graph._methods(c))]):
                 break

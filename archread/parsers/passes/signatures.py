@@ -102,7 +102,8 @@ def _pure(node: cst.CSTNode) -> bool:
 class _Graph:
     """Which definitions each call reaches, and which definitions something unresolved might reach."""
 
-    def __init__(self, module: cst.Module):
+    def __init__(self, module: cst.Module, root: str | None = None):
+        self.root = root  # the model class a remote-code repo names; else roots() finds it
         self.functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
         self.classes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)}
         self.family = Family(self.classes)
@@ -187,7 +188,7 @@ class _Graph:
                             self.members[key] = None
                         else:
                             self.members[key] = (self.members.get(key) or set()) | built if built is not None else None
-        for name in roots(module):
+        for name in roots(module, self.root):
             if name in self.classes:  # built as root(config), called as root(input_ids): one positional argument
                 for method in ("__init__", "forward"):
                     found = self.lookup(name, method)
@@ -717,7 +718,7 @@ class Signatures(StripPass):
     def leave_Module(self, original, updated):
         dead = DeadCode(self.ctx)
         for _ in range(4):  # a parameter dropped can leave its caller's parameter unread
-            graph = _Graph(updated)
+            graph = _Graph(updated, self.ctx.root)
             defs = [*graph.functions.values(), *(f for c in graph.classes.values() for f in graph._methods(c))]
             plan = _Plan(graph, defs)
             if not plan.build():
