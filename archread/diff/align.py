@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
-import itertools
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from archread.diff.hunks import Row, align, unified
+from archread.diff.normal_form import renamer
 from archread.parsers import Reduction
 from archread.parsers.components import Component, components, counterpart, prefix_of_code
 from archread.parsers.config_defaults import Default, config_file, read_config_json, read_defaults
@@ -38,10 +37,12 @@ class ComponentDiff:
     model_spans: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # line -> changed columns
     reference_spans: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     unified: list[str] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)  # reference and model lines facing each other
+    hunks: list[tuple[int, int]] = field(default_factory=list)  # row ranges of each run of changes
 
     @property
     def changed(self) -> bool:
-        return bool(self.model_changed or self.reference_changed)
+        return bool(self.hunks)
 
     def to_json(self) -> dict:
         return {"role": self.part.role, "name": self.part.name, "line": self.part.line,
@@ -79,45 +80,15 @@ def facts_of(reduction: Reduction, config_json: Path | None = None) -> list[Fact
     return facts(reduction.code, config_for(reduction, config_json))
 
 
-_WORD = re.compile(r"\d[\w.]*(?:[eE][-+]\d+)?|\w+|\s+|[^\w\s]")
-
-
-def _columns(tokens: list[str]) -> list[int]:
-    """The column at which each token starts, and the line's length last."""
-    return [0, *itertools.accumulate(len(t) for t in tokens)]
-
-
-def _span_diff(theirs: str, normalised: str, shown: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """The changed columns of a line pair, token by token. The model's line is compared in its normalised
-    form (its prefix renamed to the reference's) but shown as written; renaming keeps the tokens one for one."""
-    a, b, c = _WORD.findall(theirs), _WORD.findall(normalised), _WORD.findall(shown)
-    if len(b) != len(c):
-        return [(0, len(theirs))], [(0, len(shown))]
-    at, ct = _columns(a), _columns(c)
-    ref_spans, model_spans = [], []
-    for tag, a0, a1, b0, b1 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        if tag != "equal":
-            if a1 > a0:
-                ref_spans.append((at[a0], at[a1]))
-            if b1 > b0:
-                model_spans.append((ct[b0], ct[b1]))
-    return ref_spans, model_spans
-
-
-def _line_diff(part: Component, other: Component | None) -> ComponentDiff:
-    theirs = other.code.splitlines() if other else []
-    mine, shown = part.normalised.splitlines(), part.code.splitlines()
-    result = ComponentDiff(part, other)
-    matcher = difflib.SequenceMatcher(a=theirs, b=mine, autojunk=False)
-    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
-        if tag != "equal":
-            result.reference_changed.update(range(a0 + 1, a1 + 1))
-            result.model_changed.update(range(b0 + 1, b1 + 1))
-        if tag == "replace" and len(shown) == len(mine):  # pair the lines in order: spans within each pair
-            for i, j in zip(range(a0, a1), range(b0, b1)):
-                result.reference_spans[i + 1], result.model_spans[j + 1] = _span_diff(theirs[i], mine[j], shown[j])
-    if result.changed:
-        result.unified = list(difflib.unified_diff(theirs, mine, other.name if other else "(none)", part.name, lineterm=""))
+def _line_diff(part: Component, other: Component | None, prefix: str, to: str) -> ComponentDiff:
+    """Both sides in one normal form (statements as token streams, the model's prefix renamed to the
+    reference's for comparing only): rows that face each other, hunks, and the changed spans."""
+    theirs = other.code if other else ""
+    a = align(theirs, part.code, renamer(prefix, to))
+    result = ComponentDiff(part, other, a.model_changed, a.ref_changed, a.model_spans, a.ref_spans,
+                           rows=a.rows, hunks=a.hunks)
+    result.unified = unified(a, theirs.splitlines(), part.code.splitlines(), other.line if other else 1, part.line,
+                             other.name if other else "(none)", part.name)
     return result
 
 
@@ -132,6 +103,7 @@ def diff_models(model: Reduction, reference: Reduction, config_json: Path | None
         other = by_key.get(f.key)
         if other is not None and other.value != f.value:
             differing.append(FactDiff(f.key, f.value, other.value, f.line, other.line, f.where))
-    aligned = [_line_diff(p, counterpart(p, ref_parts)) for p in parts]
+    prefix, to = prefix_of_code(model.code), prefix_of_code(reference.code)
+    aligned = [_line_diff(p, counterpart(p, ref_parts), prefix, to) for p in parts]
     return ArchDiff(model.source.label, reference.source.label, mine, theirs, differing, aligned,
                     time.perf_counter() - start)
