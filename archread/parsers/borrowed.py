@@ -12,6 +12,7 @@ anywhere else the lender's is kept under its model's suffix, as Python would run
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,9 +28,12 @@ def lender_path(imp: cst.ImportFrom, here: Path) -> Path | None:
     here, or inside the transformers tree here belongs to (else the installed one)."""
     name = dotted(imp.module) if imp.module else ""
     parts = name.split(".")
+    level = len(imp.relative)
+    if level == 1 and len(parts) == 1 and not parts[0].startswith("configuration_") and tree_of(here) is None:
+        sibling = here.parent / f"{parts[0]}.py"  # remote code's own blocks (`from .blocks import MPTBlock`)
+        return sibling if sibling.is_file() else None
     if not parts[-1].startswith("modeling_"):
         return None  # configuration, activations, utilities: the framework, which the prelude stands for
-    level = len(imp.relative)
     if level:
         folder = here.parent
         for _ in range(level - 1):
@@ -252,7 +256,9 @@ def _inherited(stmt, modular: bool):
 def borrow(module: cst.Module, here: Path, read: dict[str, str] | None = None) -> cst.Module:
     """module with the definitions it imports from other modeling files in place of those imports; `read`
     gets each lender's path and digest (a cached reading is stale once one changes)."""
-    here = here.resolve()  # relative imports and the tree's packages are read off absolute paths
+    # relative imports and the tree's packages are read off absolute paths; links are not followed (an HF cache
+    # snapshot's files link into blobs/, where no sibling lies)
+    here = Path(os.path.abspath(here))
     borrowing = _Borrowing(modular=here.stem.startswith("modular_"))
     lending = {}  # index of a module statement -> (import, lender)
     for i, stmt in enumerate(module.body):
