@@ -13,6 +13,8 @@ from archread.parsers.components import Component, components, counterpart, pref
 from archread.parsers.config_defaults import Default, config_file, read_config_json, read_defaults
 from archread.parsers.facts import Fact, facts
 
+NEW_FAMILIES = {"moe", "mla", "mixer", "layers"}  # facts a reference without them has no key for
+
 
 @dataclass(frozen=True)
 class FactDiff:
@@ -22,10 +24,14 @@ class FactDiff:
     model_line: int | None
     reference_line: int | None
     where: str = ""
+    when: str = ""  # the condition under which the model's value holds (a per-layer choice)
 
     def to_json(self) -> dict:
-        return {"key": self.key, "model": self.model, "reference": self.reference,
-                "model_line": self.model_line, "reference_line": self.reference_line, "where": self.where}
+        out = {"key": self.key, "model": self.model, "reference": self.reference,
+               "model_line": self.model_line, "reference_line": self.reference_line, "where": self.where}
+        if self.when:
+            out["when"] = self.when
+        return out
 
 
 @dataclass
@@ -101,8 +107,10 @@ def diff_models(model: Reduction, reference: Reduction, config_json: Path | None
     differing = []
     for f in mine:
         other = by_key.get(f.key)
-        if other is not None and other.value != f.value:
-            differing.append(FactDiff(f.key, f.value, other.value, f.line, other.line, f.where))
+        if other is None and f.key.split(".")[0] in NEW_FAMILIES:  # a family the reference lacks (MoE, MLA, mixers)
+            differing.append(FactDiff(f.key, f.value, None, f.line, None, f.where, f.when))
+        elif other is not None and other.value != f.value:
+            differing.append(FactDiff(f.key, f.value, other.value, f.line, other.line, f.where, f.when))
     prefix, to = prefix_of_code(model.code), prefix_of_code(reference.code)
     aligned = [_line_diff(p, counterpart(p, ref_parts), prefix, to) for p in parts]
     return ArchDiff(model.source.label, reference.source.label, mine, theirs, differing, aligned,

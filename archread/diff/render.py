@@ -9,7 +9,11 @@ from archread.diff.align import ArchDiff
 
 
 def fact_value(v) -> str:
-    return "yes" if v is True else "no" if v is False else str(v)
+    return "yes" if v is True else "no" if v is False else "—" if v is None else str(v)
+
+
+def _when(f) -> str:
+    return f" when {f.when}" if getattr(f, "when", "") else ""
 
 
 def _headline(d: ArchDiff) -> str:
@@ -24,7 +28,8 @@ def to_text(d: ArchDiff) -> str:
         width = max(len(f.key) for f in d.differing)
         for f in d.differing:
             at = f"  (line {f.model_line})" if f.model_line else ""
-            lines.append(f"  {f.key:<{width}}  {fact_value(f.model):<14} {d.reference.split()[0]}: {fact_value(f.reference)}{at}")
+            lines.append(f"  {f.key:<{width}}  {fact_value(f.model):<14} {d.reference.split()[0]}: {fact_value(f.reference)}{at}"
+                         f"{_when(f)}")
     else:
         lines.append("  no fact differs")
     lines.append("")
@@ -38,8 +43,9 @@ def to_text(d: ArchDiff) -> str:
 
 
 def to_markdown(d: ArchDiff) -> str:
-    lines = [f"# {_headline(d)}", "", "| fact | " + d.model + " | " + d.reference + " | line |", "|---|---|---|---|"]
-    lines += [f"| `{f.key}` | {fact_value(f.model)} | {fact_value(f.reference)} | {f.model_line or ''} |" for f in d.differing]
+    lines = [f"# {_headline(d)}", "", "| fact | " + d.model + " | " + d.reference + " | line | when |", "|---|---|---|---|---|"]
+    lines += [f"| `{f.key}` | {fact_value(f.model)} | {fact_value(f.reference)} | {f.model_line or ''} | {f.when} |"
+              for f in d.differing]
     lines += ["", "## Components", "", "| role | component | reference | |", "|---|---|---|---|"]
     lines += [f"| {c.part.role} | `{c.part.name}` | `{c.other.name if c.other else '-'}` | "
               f"{'changed' if c.changed else 'same'} |" for c in d.components]
@@ -62,7 +68,8 @@ th{background:#f4f4f4}code,pre{font:12px/1.4 ui-monospace,monospace}pre{backgrou
 def to_html(d: ArchDiff) -> str:
     e = html.escape
     rows = "".join(f"<tr><td><code>{e(f.key)}</code></td><td>{e(fact_value(f.model))}</td>"
-                   f"<td>{e(fact_value(f.reference))}</td><td>{f.model_line or ''}</td></tr>" for f in d.differing)
+                   f"<td>{e(fact_value(f.reference))}</td><td>{f.model_line or ''}</td><td>{e(f.when)}</td></tr>"
+                   for f in d.differing)
     parts = "".join(f"<tr class='{'' if c.changed else 'same'}'><td>{e(c.part.role)}</td><td><code>{e(c.part.name)}"
                     f"</code></td><td><code>{e(c.other.name if c.other else '-')}</code></td>"
                     f"<td>{'changed' if c.changed else 'same'}</td></tr>" for c in d.components)
@@ -76,7 +83,7 @@ def to_html(d: ArchDiff) -> str:
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{e(_headline(d))}</title><style>{_CSS}</style>"
             f"</head><body><h1>{e(d.model)} vs {e(d.reference)}</h1><p>{e(_headline(d))}</p>"
             f"<h2>Facts that differ</h2><table><tr><th>fact</th><th>{e(d.model)}</th><th>{e(d.reference)}</th>"
-            f"<th>line</th></tr>{rows}</table><h2>Components</h2><table><tr><th>role</th><th>component</th>"
+            f"<th>line</th><th>when</th></tr>{rows}</table><h2>Components</h2><table><tr><th>role</th><th>component</th>"
             f"<th>reference</th><th></th></tr>{parts}</table>{''.join(diffs)}"
             f"<p class='same'>made by archread</p></body></html>\n")
 

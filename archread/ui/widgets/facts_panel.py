@@ -21,7 +21,8 @@ class FactsPanel(OptionList):
         self.border_title = f"{len(differing)} facts differ from {reference}"
         self.clear_options()
         for f in differing:
-            label = Text.assemble((f.key, "bold"), "  ", (fact_value(f.model), "green"), "  ", (fact_value(f.reference), "red"))
+            label = Text.assemble((f.key, "bold"), "  ", (fact_value(f.model), "green"), "  ", (fact_value(f.reference), "red"),
+                                  (f"  when {f.when}" if f.when else "", "dim"))
             self.add_option(Option(label))
         if not differing:
             self.add_option(Option(Text("no fact differs", style="dim"), disabled=True))

@@ -1,0 +1,116 @@
+"""Which classes are the model's layers, and which kinds of layer it stacks (attention, sliding, SSM, MoE).
+
+The layers are what the model builds into its list of layers — one class, a conditional choice, or a table
+keyed by a configuration list (`ALL_DECODER_LAYER_TYPES[config.layers_block_type[i]]`); the kinds come from
+the mixers those layers (or their per-layer alternatives) build and from the configuration's layer lists.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from archread.parsers.facts.code import Code
+from archread.parsers.facts.fact import Fact
+from archread.parsers.facts.parts import constructors, parts
+from archread.parsers.facts.syntax import EMPTY, config_field, dotted, line, names, walk
+
+LAYER_LISTS = ("layer_types", "layers_block_type", "hybrid_override_pattern", "block_types", "layers_block_types",
+               "attn_layer_indices", "mlp_layer_types")
+LAYER_PERIODS = ("attn_layer_period", "attn_layer_offset", "expert_layer_period", "expert_layer_offset",
+                 "sliding_window_pattern", "full_attention_interval", "interleave_moe_layer_step", "decoder_sparse_step",
+                 "first_k_dense_replace", "moe_layer_freq", "mlp_only_layers", "attn_type_list")
+
+
+def decoder_layers(c: Code) -> list[tuple[str, str]]:
+    """(class, condition) for each class the model builds as a layer, in source order."""
+    for cls in c.by_role("model"):
+        init = c.method(cls, "__init__")
+        for node in walk(init or EMPTY):
+            if not isinstance(node, ast.Call):
+                continue
+            found = []
+            if dotted(node.func) in ("nn.ModuleList", "ModuleList") and node.args:
+                inner = node.args[0]
+                elts = [inner.elt] if isinstance(inner, ast.ListComp) else getattr(inner, "elts", [])
+                for e in elts:
+                    found += [(n, w) for _, n, w in constructors(c, e, cls) if n in c.classes]
+            elif isinstance(node.func, ast.Attribute) and node.func.attr == "append" and node.args:
+                found += [(n, w) for _, n, w in constructors(c, node.args[0], cls) if n in c.classes]
+            if found:
+                return list(dict.fromkeys(found))
+    layers = c.by_role("decoder layer")
+    return [(layers[0], "")] if layers else []
+
+
+def main_layer(c: Code) -> str | None:
+    """The layer the block facts read: the first that has an attention (a hybrid's attention layer)."""
+    layers = decoder_layers(c)
+    for cls, _ in layers:
+        if any(p.kind == "attention" for p in parts(c, cls)):
+            return cls
+    return layers[0][0] if layers else None
+
+
+def mixer_kind(c: Code, cls: str) -> str:
+    """mamba (a selective scan with its dt projection), mamba2 (heads of scalar A, no dt projection), or
+    linear_attention (a delta rule or other recurrence without an A_log decay)."""
+    attrs = c.attrs(cls)
+    called = {dotted(n.func).rsplit(".", 1)[-1] for n in walk(c.classes[cls]) if isinstance(n, ast.Call)}
+    reached = set(called)
+    for name in called:
+        if name in c.functions:
+            reached |= {dotted(n.func).rsplit(".", 1)[-1] for n in walk(c.functions[name]) if isinstance(n, ast.Call)}
+    if any("delta" in n for n in reached):
+        return "linear_attention"
+    if "A_log" in attrs and "dt_proj" in attrs:
+        return "mamba"
+    if "A_log" in attrs:
+        return "mamba2"
+    return "linear_attention"
+
+
+def layer_kind_facts(c: Code) -> list[Fact]:
+    layers = decoder_layers(c)
+    kinds: dict[str, tuple[int | None, str]] = {}
+    for cls, when in layers:
+        for p in parts(c, cls):
+            if p.kind == "attention":
+                kinds.setdefault("attention", (line(p.expr), _and(when, p.when)))
+            elif p.kind == "mixer":
+                kinds.setdefault(mixer_kind(c, p.cls), (line(p.expr), _and(when, p.when)))
+    sliding = _sliding_layers(c)
+    if sliding and "attention" in kinds:
+        kinds["sliding_attention"] = sliding
+    out = [Fact("layers.kinds", "+".join(sorted(kinds)) or "none", next((v[0] for v in kinds.values()), None),
+                "; ".join(f"{k}: {v[1]}" for k, v in sorted(kinds.items()) if v[1]))]
+    declared = [(k, c.config[k]) for k in (*LAYER_LISTS, *LAYER_PERIODS) if k in c.config and c.config[k].value is not None]
+    used = names(c.tree)
+    declared = [(k, d) for k, d in declared if k in used or len(kinds) > 1]
+    if declared and (len(kinds) > 1 or any(k in LAYER_LISTS for k, _ in declared)):
+        out.append(Fact("layers.pattern", ", ".join(f"{k}={_short(d.value)}" for k, d in declared), None,
+                        declared[0][1].where))
+    return out
+
+
+def _sliding_layers(c: Code):
+    """A per-layer sliding window: the code reads a layer's type or an is_sliding flag."""
+    marks = {"sliding_attention", "is_sliding", "sliding_window_pattern", "layer_types"}
+    hit = next((n for n in walk(c.tree) if isinstance(n, (ast.Constant, ast.Attribute, ast.Name)) and
+                (getattr(n, "value", None) in marks or getattr(n, "attr", None) in marks or getattr(n, "id", None) in marks)),
+               None)
+    window = c.config.get("sliding_window")
+    if hit is None or (window is not None and window.value is None) or "sliding_window" not in names(c.tree):
+        return None
+    return (line(hit), "per layer")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _and(a: str, b: str) -> str:
+    return f"{a} and {b}" if a and b else a or b
+
+
+__all__ = ["decoder_layers", "main_layer", "layer_kind_facts", "config_field"]

@@ -1,0 +1,123 @@
+"""The feed-forward, wherever it lives: an MLP class, a MoE's experts, modules that are not the attention
+(BERT's intermediate and output), or the layer's own projections (OPT's fc1/fc2)."""
+
+from __future__ import annotations
+
+import ast
+
+from archread.parsers.facts.activations import act_name, body_act, unknown
+from archread.parsers.facts.attention import linear_bias
+from archread.parsers.facts.code import Code
+from archread.parsers.facts.fact import Fact
+from archread.parsers.facts.parts import Part, linear_parts, parts
+from archread.parsers.facts.syntax import EMPTY, calls, dotted, leaf, line, self_call_attr, walk
+from archread.parsers.facts.torch_api import ACT_CALLS, act_of_body, multiplies_halves
+
+
+def feed_forward(c: Code, layer: str | None) -> list[tuple[str, ast.Call | None, str | None]]:
+    """(class, the call that built it, the class that built it) for the classes computing the feed-forward."""
+    found = parts(c, layer, into=("module", "moe"))
+    mlps = [p for p in found if p.kind == "mlp"]
+    moe = [p for p in found if p.kind == "moe"]
+    if mlps:
+        routed = [p for p in mlps if not any(p.path.startswith(m.path + ".") for m in moe)] if moe else mlps
+        pick = (routed or mlps)[0]
+        return [(pick.cls, pick.expr, pick.owner)]
+    inside = [p for p in found if p.kind in ("moe", "module") and p.cls in c.classes
+              and any(p.path == m.path or p.path.startswith(m.path + ".") or m.path.startswith(p.path + ".") for m in moe)]
+    experts = [p for p in inside if _has_weights(c, p.cls) and _has_activation(c, p.cls)]
+    if experts:  # the experts' own weights and activation, not the router's projection
+        return [(experts[-1].cls, experts[-1].expr, experts[-1].owner)]
+    modules = [p for p in found if p.kind == "module" and linear_parts(c, p.cls)
+               and not any(q.kind in ("attention", "mixer") for q in parts(c, p.cls))
+               and not any(x.kind == "attention" and p.path.startswith(x.path + ".") for x in found)]
+    if modules:
+        return [(p.cls, p.expr, p.owner) for p in modules]
+    return [(layer, None, None)] if layer else []
+
+
+def _has_activation(c: Code, cls: str) -> bool:
+    return any(act_name(c, e, cls) is not None for k, e in c.attrs(cls).items() if not k.startswith(("local:", "config:", "param:")))
+
+
+def _has_weights(c: Code, cls: str) -> bool:
+    return any(isinstance(e, ast.Call) and leaf(e.func) == "Parameter" for e in c.attrs(cls).values()) or bool(
+        linear_parts(c, cls))
+
+
+def mlp_facts(c: Code, layer: str | None) -> list[Fact]:
+    found = parts(c, layer, into=("module",))
+    moe = [p for p in found if p.kind == "moe"]
+    out = [Fact("mlp.moe", bool(moe), line(moe[0].expr) if moe else line(c.classes.get(layer or "")),
+                when=moe[0].when if moe else "")]
+    sites = feed_forward(c, layer)
+    if not sites:
+        return out
+    acts, gated, fused, biases, first_linear, fwd_line = [], False, False, [], None, None
+    for cls, built_by, caller in sites:
+        attn = {p.attr for p in parts(c, cls, into=()) if p.kind in ("attention", "mixer", "norm")}
+        forward = c.method(cls, "forward")
+        fwd_line = fwd_line or line(forward)
+        for fn in [m for m in c.classes[cls].body if isinstance(m, ast.FunctionDef) and m.name != "__init__"]:
+            for call in calls(fn):
+                found_act = _call_activation(c, call, cls, built_by, caller)
+                if found_act is None or self_call_attr(call) in attn:
+                    continue
+                acts.append((found_act, call))
+                if found_act[2]:
+                    gated = fused = True
+                elif _multiplied(fn, call):
+                    gated = True
+        linears = [p for p in linear_parts(c, cls) if p.attr not in attn]
+        first_linear = first_linear or (linears[0].expr if linears else None)
+        biases += [linear_bias(c, p.expr, cls) for p in linears]
+        if not linears:
+            biases.append(any("bias" in a for a in c.attrs(cls)))
+        if gated and not fused:
+            fused = len(linears) == 2 or any(leaf(k.func) in ("chunk", "split") for k in calls(forward or EMPTY))
+    out += [Fact("mlp.gated", gated, fwd_line), Fact("mlp.fused_gate_up", bool(gated and fused), fwd_line),
+            Fact("mlp.bias", any(biases), line(first_linear))]
+    if acts:
+        (name, where, _), call = acts[0]
+        out.append(Fact("mlp.activation", name, call.lineno, where))
+    else:
+        out.append(unknown())
+    return out
+
+
+def _call_activation(c: Code, call: ast.Call, cls: str, built_by, caller):
+    """(activation, where, gated-in-itself) a call applies, or None."""
+    attr = self_call_attr(call)
+    if attr is not None:
+        expr = c.attrs(cls).get(attr)
+        if expr is None:
+            return None
+        named = act_name(c, expr, cls, built_by, caller=caller)
+        if named is None:
+            return None
+        body = c.classes.get(dotted(expr.func)) if isinstance(expr, ast.Call) else c.functions.get(dotted(expr))
+        return (*named, multiplies_halves(body))
+    name = dotted(call.func)
+    if name in c.functions:
+        found = body_act(c, c.functions[name])
+        return (found, f"body of {name}", multiplies_halves(c.functions[name])) if found else None
+    if leaf(call.func) in ACT_CALLS and "." in name:
+        from archread.parsers.facts.torch_api import act_of_call
+        return act_of_call(call), name, False
+    return None
+
+
+def _multiplied(fn: ast.FunctionDef, act_call: ast.Call) -> bool:
+    """act(gate(x)) * up(x): the activation's output is one factor of a product (also through a variable)."""
+    for n in walk(fn):
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult) and act_call in walk(n.left) + walk(n.right):
+            return True
+    targets = set()
+    for stmt in ast.walk(fn):
+        if isinstance(stmt, ast.Assign) and act_call in walk(stmt.value):
+            targets |= {t.id for t in stmt.targets if isinstance(t, ast.Name)}
+    return any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult) and
+               any(isinstance(s, ast.Name) and s.id in targets for s in (n.left, n.right)) for n in walk(fn))
+
+
+__all__ = ["Part", "mlp_facts", "feed_forward"]

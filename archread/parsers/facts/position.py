@@ -1,0 +1,69 @@
+"""Positions: rope / alibi / learned / none; the rotated width against head_dim; half or interleaved pairs."""
+
+from __future__ import annotations
+
+import ast
+
+from archread.parsers.facts.code import Code
+from archread.parsers.facts.fact import Fact
+from archread.parsers.facts.syntax import line, names, walk
+
+FRACTIONS = ("partial_rotary_factor", "rotary_pct", "rotary_percentage", "rope_pct")
+WIDTHS = ("rotary_dim", "rotary_ndims", "rotary_emb_dim", "rope_dim", "qk_rope_head_dim", "rope_head_dim")
+
+
+def head_dim(c: Code):
+    """head_dim from the configuration's defaults: declared, else width / heads."""
+    for key in ("head_dim", "head_size", "kv_channels"):
+        if key in c.config and isinstance(c.config[key].value, int):
+            return c.config[key].value
+    if "qk_nope_head_dim" in c.config and "qk_rope_head_dim" in c.config:
+        a, b = c.config["qk_nope_head_dim"].value, c.config["qk_rope_head_dim"].value
+        if isinstance(a, int) and isinstance(b, int):
+            return a + b
+    width = next((c.config[k].value for k in ("hidden_size", "n_embd", "d_model", "dim") if k in c.config), None)
+    heads = next((c.config[k].value for k in ("num_attention_heads", "n_head", "n_heads", "num_heads") if k in c.config), None)
+    if isinstance(width, int) and isinstance(heads, int) and heads:
+        return width // heads
+    return None
+
+
+def position_facts(c: Code) -> list[Fact]:
+    rotary = c.by_role("rotary")
+    apply = next((f for n, f in c.functions.items() if "rotary" in n or "rope" in n), None)
+    everything = names(c.tree)
+    if rotary or apply:
+        kind = "rope"
+    elif any("alibi" in n for n in everything):
+        kind = "alibi"
+    elif {"wpe", "position_embeddings", "embed_positions"} & everything:
+        kind = "learned"
+    else:
+        kind = "none"
+    out = [Fact("pos.kind", kind, line(apply) or line(c.classes.get(rotary[0]) if rotary else None))]
+    if kind != "rope":
+        return out
+    out.append(_fraction(c, apply, everything))
+    helper = c.functions.get("rotate_half")
+    interleaved = any(isinstance(n, ast.Slice) and isinstance(n.step, ast.Constant) and n.step.value == 2
+                      for n in walk(helper or apply or c.tree)) or "repeat_interleave" in names(helper or apply)
+    out.append(Fact("pos.rotary_style", "interleaved" if interleaved else "half", line(helper or apply)))
+    return out
+
+
+def _fraction(c: Code, apply, everything) -> Fact:
+    """Partial when the configuration's fraction is below 1, or the rotated width the code reads is less than
+    head_dim (GPT-J's 64 of 256); a slice of q/k in the apply function with neither declared, too."""
+    factor = next((c.config[k] for k in FRACTIONS if k in c.config and k in everything), None)
+    if factor is not None and isinstance(factor.value, (int, float)):
+        return Fact("pos.rotary_fraction", "partial" if factor.value < 1 else "full", line(apply), factor.where)
+    width = next((c.config[k] for k in WIDTHS if k in c.config and k in everything), None)
+    if width is not None:
+        full = head_dim(c)
+        partial = isinstance(width.value, int) and (full is None or width.value < full)
+        return Fact("pos.rotary_fraction", "partial" if partial else "full", line(apply),
+                    f"{width.where}: {width.value} of head_dim {full}")
+    sliced = apply is not None and any(isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Tuple)
+                                      and any(isinstance(e, ast.Slice) and e.upper is not None for e in n.slice.elts)
+                                      for n in walk(apply))
+    return Fact("pos.rotary_fraction", "partial" if sliced else "full", line(apply))
