@@ -1,0 +1,97 @@
+"""Facts read through what the code means, across lineages; the new families in every diff format."""
+
+import json
+
+import pytest
+
+from archread.cli import main
+from archread.diff import diff_models
+from archread.parsers import reduce_source, resolve
+from archread.parsers.facts import facts
+
+
+def read(model_type):
+    from archread.diff.align import facts_of
+    return {f.key: f for f in facts_of(reduce_source(resolve(model_type)))}
+
+
+@pytest.mark.parametrize("model_type,want", [
+    ("falcon", {"attn.fused_qkv": True, "attn.scale": "head_dim", "block.residual": "parallel"}),  # 1/math.sqrt(head_dim)
+    ("gptj", {"pos.rotary_fraction": "partial", "pos.rotary_style": "interleaved"}),  # 64 of a 256-wide head
+    ("opt", {"mlp.gated": False, "mlp.activation": "relu", "mlp.bias": True, "attn.scale": "head_dim"}),  # fc1/fc2 in the layer
+    ("bloom", {"mlp.activation": "gelu_tanh", "block.norm_placement": "pre", "attn.fused_qkv": True}),  # tanh GELU by its body
+    ("mpt", {"mlp.activation": "gelu"}),  # nn.GELU(approximate="none")
+    ("dbrx", {"mlp.moe": True, "norm.kind": "layernorm", "norm.bias": False, "mlp.gated": True}),
+    ("bert", {"attn.qkv_bias": True, "block.norm_placement": "post", "attn.fused_qkv": False}),  # nn.Linear's default bias
+    ("deepseek_v3", {"mlp.moe": True, "attn.mla": True, "attn.qk_norm": False, "mla.q_rank": 1536, "mla.kv_rank": 512,
+                     "mla.rope_dim": 64, "mla.nope_dim": 128, "moe.layers": "per_layer", "moe.shared_experts": 1}),
+    ("mixtral", {"moe.experts": 8, "moe.top_k": 2, "moe.router": "softmax then top-k", "mlp.fused_gate_up": True}),
+    ("qwen3_moe", {"moe.experts": 128, "moe.top_k": 8, "attn.qk_norm": True}),
+    ("jamba", {"layers.kinds": "attention+mamba", "mixer.kind": "mamba", "mixer.state_size": 16, "mixer.conv_kernel": 4}),
+    ("nemotron_h", {"layers.kinds": "attention+mamba2", "mixer.kind": "mamba2", "mixer.state_size": 128}),
+    ("nemotron", {"precision.autocast_off": "NemotronLayerNorm1P", "norm.weight_offset": 1}),
+])
+def test_seen_cases(model_type, want):
+    found = read(model_type)
+    assert {k: found[k].value if k in found else None for k in want} == want
+    assert found["mlp.activation"].value != "unknown"
+    assert all(found[k].line for k in want if not k.startswith("layers."))  # each read from a line
+
+
+def test_per_layer_choice_keeps_its_condition():
+    found = read("deepseek_v3")
+    assert "first_k_dense_replace" in found["moe.layers"].when
+    assert "first_k_dense_replace=3" in found["moe.layers"].where
+
+
+@pytest.mark.parametrize("model_type,keys", [
+    ("mixtral", ["moe.experts", "moe.top_k"]), ("qwen3_moe", ["moe.experts", "moe.router"]),
+    ("deepseek_v3", ["attn.mla", "mla.kv_rank", "moe.layers"]), ("jamba", ["layers.kinds", "mixer.kind"]),
+    ("nemotron_h", ["layers.kinds", "mixer.state_size"]),
+])
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json", "html"])
+def test_families_in_every_format(model_type, keys, fmt, capsys):
+    assert main(["diff", model_type, "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    if fmt == "json":
+        assert set(keys) <= {d["key"] for d in json.loads(out)["differing"]}
+    else:
+        assert all(k in out for k in keys)
+
+
+LLAMA_ATTENTION_SCALES = ["self.head_dim**-0.5", "1.0 / math.sqrt(self.head_dim)", "1 / self.head_dim ** 0.5",
+                          "(config.hidden_size // config.num_attention_heads) ** -0.5"]
+
+
+@pytest.mark.parametrize("scale", LLAMA_ATTENTION_SCALES)
+def test_the_default_scale_written_other_ways_is_no_difference(scale):
+    code = reduce_source(resolve("llama")).code
+    assert "self.scaling = self.head_dim**-0.5" in code
+    base = {f.key: f.value for f in facts(code)}
+    other = {f.key: f.value for f in facts("import math\n" + code.replace("self.head_dim**-0.5", scale))}
+    assert other["attn.scale"] == base["attn.scale"] == "head_dim"
+    custom = {f.key: f.value for f in facts(code.replace("self.head_dim**-0.5", "0.125"))}
+    assert custom["attn.scale"] == "custom"  # a check that can fail
+
+
+@pytest.mark.parametrize("old,new", [
+    ("bias=False)", "False)"),  # bias by position
+    ("ACT2FN[config.hidden_act]", "nn.SiLU()"),  # an activation module instead of the table
+    ("ACT2FN[config.hidden_act]", "nn.functional.silu"),
+])
+def test_same_math_other_spelling_no_difference(old, new):
+    code = reduce_source(resolve("llama")).code
+    assert old in code
+    base = {f.key: f.value for f in facts(code, _llama_config())}
+    other = {f.key: f.value for f in facts(code.replace(old, new), _llama_config())}
+    assert other == base
+
+
+def _llama_config():
+    from archread.diff.align import config_for
+    return config_for(reduce_source(resolve("llama")))
+
+
+def test_llama_against_itself_has_no_family_facts():
+    r = reduce_source(resolve("llama"))
+    assert diff_models(r, r).differing == []
