@@ -122,6 +122,9 @@ def _scale(c: Code, attn: str, forward, callee) -> Fact:
             if (left is None) == (right is None):
                 continue  # neither side is a scale (or both are numbers): not the scores' scale
             side, power = (n.right, right) if right is not None else (n.left, left)
+            tensor = n.left if side is n.right else n.right
+            if not _tensor(tensor):
+                continue  # shape arithmetic: 3 * self.head_size
             if isinstance(n.op, ast.Div):
                 if side is n.left:
                     continue
@@ -132,6 +135,12 @@ def _scale(c: Code, attn: str, forward, callee) -> Fact:
     # scales multiply: OPT scales q by 1/√d and passes scaling=1.0 on
     custom = bool(found) and (any(p is None for p, _ in found) or abs(sum(p for p, _ in found) + 0.5) > 1e-9)
     return Fact("attn.scale", "custom" if custom else "head_dim", found[0][1] if found else line(forward))
+
+
+def _tensor(node) -> bool:
+    """A tensor expression: a call (not int/len), a matrix product, or a local variable."""
+    return any((isinstance(n, ast.Call) and dotted(n.func) not in ("int", "len", "float", "getattr")) or
+               (isinstance(n, ast.BinOp) and isinstance(n.op, ast.MatMult)) for n in walk(node)) or isinstance(node, ast.Name)
 
 
 def _is_scores(node) -> bool:
@@ -149,3 +158,20 @@ def sliding(c: Code, attn: str) -> Fact:
     per_layer = uses_window and bool({"layer_types", "sliding_attention", "is_sliding", "sliding_window_pattern"} & everything)
     kind = "per_layer" if per_layer else "all" if uses_window else "none"
     return Fact("attn.sliding_window", kind, line(c.classes[attn]), value.where if value else "")
+
+
+def reads_projection(c: Code, attn: str, norm_attr: str) -> bool:
+    """A norm applied to a projection's output (directly, or a variable split off one): q_a_proj → q_a_layernorm."""
+    linears = {p.attr for p in linear_parts(c, attn)}
+    for fn in [m for m in c.classes[attn].body if isinstance(m, ast.FunctionDef)]:
+        projected = set()
+        for stmt in [s for s in ast.walk(fn) if isinstance(s, ast.Assign)]:
+            if any(isinstance(n, ast.Call) and self_call_attr(n) in linears for n in walk(stmt.value)) or \
+                    projected & names(stmt.value):
+                projected |= {n.id for t in stmt.targets for n in walk(t) if isinstance(n, ast.Name)}
+        for call in calls(fn):
+            if self_call_attr(call) == norm_attr and call.args and (
+                    any(isinstance(n, ast.Call) and self_call_attr(n) in linears for n in walk(call.args[0]))
+                    or projected & names(call.args[0])):
+                return True
+    return False

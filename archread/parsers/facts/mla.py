@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from archread.parsers.facts.attention import attention_class, feeds_linear
+from archread.parsers.facts.attention import attention_class, feeds_linear, reads_projection
 from archread.parsers.facts.code import Code
 from archread.parsers.facts.fact import Fact
 from archread.parsers.facts.parts import parts
@@ -16,7 +16,8 @@ def mla_facts(c: Code, layer: str | None) -> list[Fact]:
     attn = attention_class(c, layer)
     if attn is None:
         return []
-    latents = [p for p in parts(c, attn, into=()) if p.kind == "norm" and feeds_linear(c, attn, p.attr)]
+    latents = [p for p in parts(c, attn, into=()) if p.kind == "norm" and feeds_linear(c, attn, p.attr)
+               and reads_projection(c, attn, p.attr)]
     out = [Fact("attn.mla", bool(latents), latents[0].expr.lineno if latents else c.classes[attn].lineno)]
     if not latents:
         return out

@@ -101,6 +101,6 @@ def _top_k(c: Code, tree: list[str]):
             if leaf(n.func) == "topk":
                 expr = kwarg(n, "k") or (n.args[1] if len(n.args) > 1 else None)
                 found = _config_of(c, expr, cls) if expr is not None else None
-                if found:
+                if found and found[0] is not None:
                     return found[0], n.lineno, found[1]
     return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 from archread.parsers.facts.code import Code
 from archread.parsers.facts.fact import Fact
@@ -57,6 +58,15 @@ def _fraction(c: Code, apply, everything) -> Fact:
     factor = next((c.config[k] for k in FRACTIONS if k in c.config and k in everything), None)
     if factor is not None and isinstance(factor.value, (int, float)):
         return Fact("pos.rotary_fraction", "partial" if factor.value < 1 else "full", line(apply), factor.where)
+    declared = _set_by_configuration(c)
+    if declared is not None:
+        return Fact("pos.rotary_fraction", "partial" if declared[0] < 1 else "full", line(apply), declared[1])
+    for n in walk(c.tree):  # rope_parameters.get("partial_rotary_factor", 1.0): the code's own default
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "get" and len(n.args) == 2 \
+                and isinstance(n.args[0], ast.Constant) and n.args[0].value in FRACTIONS \
+                and isinstance(n.args[1], ast.Constant) and isinstance(n.args[1].value, (int, float)):
+            return Fact("pos.rotary_fraction", "partial" if n.args[1].value < 1 else "full", n.lineno,
+                        f"{n.args[0].value} defaults to {n.args[1].value}")
     width = next((c.config[k] for k in WIDTHS if k in c.config and k in everything), None)
     if width is not None:
         full = head_dim(c)
@@ -67,3 +77,25 @@ def _fraction(c: Code, apply, everything) -> Fact:
                                       and any(isinstance(e, ast.Slice) and e.upper is not None for e in n.slice.elts)
                                       for n in walk(apply))
     return Fact("pos.rotary_fraction", "partial" if sliced else "full", line(apply))
+
+
+def _set_by_configuration(c: Code):
+    """A fraction the configuration's __init__ fills in (`kwargs.setdefault("partial_rotary_factor", 0.25)`),
+    which a field reader does not see: read off the configuration file the defaults came from."""
+    where = next((d.where for d in c.config.values() if d.where), "")
+    path = Path(where.rsplit(":", 1)[0]) if where else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except SyntaxError:
+        return None
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "setdefault" \
+                and len(n.args) == 2 and isinstance(n.args[0], ast.Constant) and n.args[0].value in FRACTIONS:
+            value = n.args[1]
+            if isinstance(value, ast.Call) and value.args[1:]:  # kwargs.get("partial_rotary_factor", 1.0)
+                value = value.args[1]
+            if isinstance(value, ast.Constant) and isinstance(value.value, (int, float)):
+                return value.value, f"{path}:{n.lineno}"
+    return None
