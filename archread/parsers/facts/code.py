@@ -7,6 +7,7 @@ than the whole reading.
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 from archread.parsers.components import role_of
 from archread.parsers.config_defaults import Default
@@ -163,6 +164,12 @@ class Code:
             return self.config[name].value
         return None
 
+    def default(self, field: str) -> Default | None:
+        """A configuration field's default, through the configuration's attribute_map (num_local_experts → n_routed_experts)."""
+        if field in self.config:
+            return self.config[field]
+        return self.config.get(_attribute_map(self.config).get(field, ""))
+
     def resolve(self, expr: ast.expr | None, owner: str | None, depth: int = 0) -> ast.expr | None:
         """self.X and locals of owner's __init__ followed to the expression they were assigned."""
         while depth < 6 and expr is not None:
@@ -179,3 +186,23 @@ class Code:
 
 def _and(a: str, b: str) -> str:
     return f"{a} and {b}" if a else b
+
+
+def _attribute_map(config: dict[str, Default]) -> dict[str, str]:
+    """The configuration class's `attribute_map`, read off the file its defaults came from."""
+    where = next((d.where for d in config.values() if d.where), "")
+    path = Path(where.rsplit(":", 1)[0]) if where else None
+    if path is None or not path.is_file():
+        return {}
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except SyntaxError:
+        return {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Assign) and any(getattr(t, "id", None) == "attribute_map" for t in n.targets):
+            try:
+                value = ast.literal_eval(n.value)
+            except (ValueError, SyntaxError):
+                return {}
+            return value if isinstance(value, dict) else {}
+    return {}

@@ -43,9 +43,7 @@ def moe_facts(c: Code) -> list[Fact]:
         first_line, kind = min(scores)
         order = "" if topk_line is None else " then top-k" if first_line <= topk_line else " after top-k"
         out.append(Fact("moe.router", f"{kind}{order}", first_line))
-    norm = any(isinstance(n, (ast.BinOp, ast.AugAssign)) and isinstance(n.op, ast.Div) and
-               any(isinstance(k, ast.Call) and leaf(k.func) == "sum" for k in walk(n.right if isinstance(n, ast.BinOp) else n.value))
-               for cls in classes for n in walk(cls))
+    norm = any(_divides_by_sum(cls) for cls in classes)
     out.append(Fact("moe.norm_topk", norm, topk_line or at))
     shared = [p for p in parts(c, block.cls, into=()) if p.kind == "mlp"]
     count = 0
@@ -67,8 +65,9 @@ def _config_of(c: Code, expr, owner) -> tuple[object, str] | None:
     expr = c.resolve(expr, owner)
     for n in walk(expr):
         field = config_field(n)
-        if field and field in c.config:
-            return c.config[field].value, f"config.{field} ({c.config[field].where})"
+        if field and c.default(field):
+            default = c.default(field)
+            return default.value, f"config.{field} ({default.where})"
     if isinstance(expr, ast.Constant) and isinstance(expr.value, int):
         return expr.value, "literal"
     return None
@@ -104,3 +103,17 @@ def _top_k(c: Code, tree: list[str]):
                 if found and found[0] is not None:
                     return found[0], n.lineno, found[1]
     return None
+
+
+def _divides_by_sum(cls: ast.ClassDef) -> bool:
+    """w / w.sum(-1), also through a variable (`denominator = w.sum(…) + eps; w /= denominator`); a p-norm too."""
+    summed = {t.id for n in walk(cls) if isinstance(n, ast.Assign) and any(
+        isinstance(k, ast.Call) and leaf(k.func) in ("sum", "norm") for k in walk(n.value))
+        for t in n.targets if isinstance(t, ast.Name)}
+    for n in walk(cls):
+        if isinstance(n, (ast.BinOp, ast.AugAssign)) and isinstance(n.op, ast.Div):
+            right = n.right if isinstance(n, ast.BinOp) else n.value
+            if any((isinstance(k, ast.Call) and leaf(k.func) in ("sum", "norm")) or
+                   (isinstance(k, ast.Name) and k.id in summed) for k in walk(right)):
+                return True
+    return False

@@ -46,6 +46,8 @@ def norm_facts(c: Code, layer: str | None) -> list[Fact]:
         if affine is not None and c.config_value(affine) is False:
             bias = False
         line = expr.lineno
+    if _bias_removed(c, part):
+        bias = False  # MPT: `self.norm_1.bias = None` after building it
     return [Fact("norm.kind", kind, line, f"{short} in {part.owner}"), Fact("norm.weight_offset", offset, line),
             Fact("norm.bias", bool(bias), line)]
 
@@ -76,3 +78,13 @@ def _bias_default(c: Code, cls: str, built: ast.Call) -> bool:
         if arg.arg == "bias":
             return bool(c.config_value(default))
     return True
+
+
+def _bias_removed(c: Code, part) -> bool:
+    init = c.method(part.owner, "__init__")
+    for n in walk(init) if init else []:
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant) and n.value.value is None and any(
+                isinstance(t, ast.Attribute) and t.attr == "bias" and isinstance(t.value, ast.Attribute)
+                and t.value.attr == part.attr for t in n.targets):
+            return True
+    return False
