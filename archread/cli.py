@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-kernels", action="store_true", help="run the reduced model in plain torch")
     run.add_argument("--bench", action="store_true", help="4,096-token prefill: throughput and peak memory vs the original")
     run.add_argument("--stream", action="store_true", help="one decoder layer's weights on the device at a time")
+    run.add_argument("--tp", type=int, default=1, metavar="N",
+                     help="tensor parallel over N ranks of torch.distributed (spawned, or torchrun's)")
     run.add_argument("--format", default="text", choices=["text", "json"])
     run.add_argument("--plot", type=Path, help="write the log error per layer as a PNG")
     run.add_argument("--force", action="store_true", help="overwrite the --plot file if it exists")
@@ -162,7 +164,11 @@ def _run(args) -> int:
         raise ArchreadError("--tokens must be ≥ 2 and --generate ≥ 0")
     report = run(args.checkpoint, modeling=args.modeling, device=args.device, dtype=args.dtype,
                  trust_code=args.trust_code, stream=args.stream, bench=args.bench, seq=args.tokens,
-                 new_tokens=args.generate, kernels=not args.no_kernels)
+                 new_tokens=args.generate, kernels=not args.no_kernels, tp=args.tp)
+    from archread.runtime.tp import rank
+
+    if args.tp > 1 and rank() != 0:  # under torchrun every rank has the report: one prints it
+        return 0 if report.verify.match else 1
     if args.plot is not None:
         from archread.runtime.plot import error_plot
 

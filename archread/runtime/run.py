@@ -26,14 +26,21 @@ class RunReport:
     verify: VerifyReport
     generation: dict = field(default_factory=dict)
     bench: dict | None = None
+    parallel: dict | None = None  # --tp: ranks, backend, what was sharded and what stayed whole
+    logits: torch.Tensor | None = None  # the reduced model's logits, kept only when asked (tests)
 
     def to_json(self) -> dict:
         return {"checkpoint": self.checkpoint, "modeling": self.modeling, **self.verify.to_json(),
-                "generation": self.generation, "bench": self.bench}
+                "generation": self.generation, "bench": self.bench, "parallel": self.parallel}
 
     def to_text(self) -> str:
         lines = [f"checkpoint {self.checkpoint}", f"modeling   {self.modeling}", "kernels:"]
         lines += [f"  {k['component']:<44} {k['kind']:<24} → {k['kernel']}" for k in self.verify.kernels]
+        if self.parallel:
+            p = self.parallel
+            lines.append(f"tensor parallel: {p['ranks']} ranks ({p['backend']}), sharded:")
+            lines += [f"  {name:<44} {style}" for name, style in p["sharded"].items()]
+            lines += [f"  {name:<44} whole: {why}" for name, why in p["whole"].items()]
         lines.append(self.verify.to_text())
         g = self.generation
         if g:
@@ -64,12 +71,19 @@ def _modeling(folder: Path, config: dict, modeling: str | None, trust_code: bool
 
 def run(target: str, modeling: str | None = None, device: str = "cuda", dtype: str = "bfloat16",
         trust_code: bool = False, stream: bool = False, bench: bool = False, seq: int = 128,
-        new_tokens: int = 8, kernels: bool = True) -> RunReport:
+        new_tokens: int = 8, kernels: bool = True, tp: int = 1, keep_logits: bool = False) -> RunReport:
     if device == "cuda" and not torch.cuda.is_available():
         raise ArchreadError("no CUDA GPU here; use --device cpu")
     if bench and device != "cuda":
         raise ArchreadError("--bench measures GPU prefill: it needs --device cuda")
     folder = checkpoint_folder(target)
+    if tp > 1 and (stream or bench):
+        raise ArchreadError("--tp shards the model across ranks: it does not combine with --stream or --bench")
+    if tp > 1 and not torch.distributed.is_initialized():
+        from archread.runtime.tp import launch
+
+        return launch(tp, device, folder, dict(target=target, modeling=modeling, device=device, dtype=dtype,
+                      trust_code=trust_code, seq=seq, new_tokens=new_tokens, kernels=kernels), keep_logits)
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except ValueError as exc:
@@ -90,6 +104,11 @@ def run(target: str, modeling: str | None = None, device: str = "cuda", dtype: s
     reduced = build_model(reduction, cfg)
     tied = load_into(reduced, load_weights(folder, progress=True))
     tokens = torch.randint(0, cfg.vocab_size, (1, seq), generator=torch.Generator().manual_seed(0))
+    parallel = None
+    if tp > 1:
+        from archread.runtime.tp import shard
+
+        parallel = shard(reduced, original, reduction, cfg, tp, device, tokens)
     bound = []
 
     def bind_kernels(model):
@@ -99,7 +118,11 @@ def run(target: str, modeling: str | None = None, device: str = "cuda", dtype: s
     report = compare_models(reduced, original, cfg, reduction.source.label, original_cls.__name__, device, dtype,
                             tied, tokens=tokens, stream=stream, before_reduced=bind_kernels)
     report.kernels = bound
-    result = RunReport(str(folder), str(reduction.source.path), report)
+    result = RunReport(str(folder), str(reduction.source.path), report, parallel=parallel)
+    if keep_logits:
+        from archread.runtime.compare import run_with_taps
+
+        result.logits = run_with_taps(reduced, tokens.to(device), [])[0]
     if new_tokens:
         result.generation = _greedy(reduced, original, tokens[:, :16].to(device), new_tokens)
     if bench:
