@@ -43,7 +43,7 @@ def test_keep(pass_cls, code):
 
 def test_a_selective_rewrite_keeps_the_statements_it_leaves():
     from archread.parsers.fastcst import transform, walk
-    from archread.parsers.passes.base import ReplaceReads, Targeted
+    from archread.parsers.analysis.rewrite import ReplaceReads, Targeted
 
     fn = cst.parse_statement("def f(x, y):\n    a = g(x)\n    b = h(y, key=x)\n    if y:\n        return a.x + b\n    return y\n")
     replaced = transform(fn, ReplaceReads({"x": lambda: cst.Name("z")}))

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import libcst as cst
 
+from archread.parsers.analysis.names import bound_at_top, names_in
+from archread.parsers.analysis.nodes import dotted
 from archread.parsers.fastcst import code_of, parse_module, transform
 from archread.parsers.modular import as_converted, prefixes
-from archread.parsers.passes.base import bound_at_top, dotted, names_in
 from archread.parsers.source import digest, transformers_root, tree_of
+
 
 def lender_path(imp: cst.ImportFrom, here: Path) -> Path | None:
     """The modeling file `from <module> import …` in the file at `here` reads from, if it is one: relative to

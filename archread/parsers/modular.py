@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import libcst as cst
 
+from archread.parsers.analysis.names import bound_names, names_in
+from archread.parsers.analysis.nodes import dotted, is_self_attr, method
+from archread.parsers.analysis.rewrite import ReplaceReads
 from archread.parsers.fastcst import transform, walk
-from archread.parsers.passes.base import ReplaceReads, bound_names, dotted, is_self_attr, method, names_in
 
 
 def prefixes(module: cst.Module, lent: set[str]) -> dict[str, str]:

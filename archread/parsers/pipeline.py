@@ -18,15 +18,21 @@ import warnings
 import libcst as cst
 
 from archread.errors import ArchreadError
+from archread.parsers.analysis.classes import roots
+from archread.parsers.analysis.layout import WIDTH
 from archread.parsers.borrowed import borrow
 from archread.parsers.config_defaults import default_values
 from archread.parsers.context import PassContext
-from archread.parsers.fastcst import code_of, is_node, parse_module, remembering, transform
+from archread.parsers.fastcst import (
+    code_of,
+    is_node,
+    parse_module,
+    remembering,
+    transform,
+)
 from archread.parsers.passes import PASSES, Simplify
 from archread.parsers.passes.base import StripPass
 from archread.parsers.passes.config_values import ConfigValues
-from archread.parsers.passes.dead_code import roots
-from archread.parsers.passes.format import WIDTH
 from archread.parsers.reduction import Reduction
 from archread.parsers.source import Source, digest
 

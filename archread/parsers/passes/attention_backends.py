@@ -5,7 +5,9 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import Knockout, dotted, find, sole_target, walk
+from archread.parsers.analysis.nodes import dotted, find, sole_target
+from archread.parsers.fastcst import walk
+from archread.parsers.passes.base import Knockout
 
 _BACKEND_WORDS = ("Flash", "Sdpa", "SDPA", "Flex")
 _REGISTRY = "ALL_ATTENTION_FUNCTIONS"

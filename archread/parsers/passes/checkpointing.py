@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from archread.parsers.passes.base import Knockout, is_self_attr, sole_target
+from archread.parsers.analysis.nodes import is_self_attr, sole_target
+from archread.parsers.passes.base import Knockout
 
 
 class Checkpointing(Knockout):

@@ -13,9 +13,13 @@ from collections import Counter
 import libcst as cst
 import libcst.matchers as m
 
+from archread.parsers.analysis.classes import Family
+from archread.parsers.analysis.names import bound_names
+from archread.parsers.analysis.nodes import dotted, is_config, is_self_attr
 from archread.parsers.config_defaults import Partial
 from archread.parsers.evaluate import UNKNOWN, evaluate
-from archread.parsers.passes.base import Family, Knockout, bound_names, dotted, is_config, is_self_attr, walk
+from archread.parsers.fastcst import walk
+from archread.parsers.passes.base import Knockout
 
 _LITERAL = (bool, int, str, type(None))
 _BLOCKS = ("body", "orelse", "handlers", "finalbody")  # where a statement holds statements

@@ -12,34 +12,14 @@ from collections import Counter
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import (
-    Family, FoldZero, LiteralsFrom, ReplaceReads, Selective, StatementTransformer, StripPass, bound_names, call_of, dotted,
-    find, is_config, is_self_attr, names_in, only_small, sole_target, walk)
-from archread.parsers.passes.simplify import Simplify
-from archread.parsers.fastcst import transform
-
-_BUILTIN_CALLS = {"getattr", "hasattr", "int", "float", "bool", "len", "max", "min", "isinstance", "str", "range"}
-_LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
-
-
-def roots(module: cst.Module, root: str | None = None) -> list[str]:
-    """The model classes the reduction keeps: `root` where given (a remote-code repo names its own), else the
-    LM heads that have a forward (their own or a base's here) and no other head is built on, else every class
-    defining one. A head without a forward (a Flax or TensorFlow `__call__`) is no torch model."""
-    classes = {s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)}
-    if root is not None:
-        return [root] if root in classes else []
-
-    def defines(name: str) -> bool:
-        return any(type(f) is cst.FunctionDef and f.name.value == "forward" for f in classes[name].body.body)
-
-    def runs(name: str, seen: frozenset = frozenset()) -> bool:
-        bases = {dotted(b.value) for b in classes[name].bases} & classes.keys()
-        return defines(name) or any(runs(b, seen | {name}) for b in bases - seen)
-
-    heads = [n for n in classes if n.endswith(_LM_SUFFIXES) and runs(n)]
-    based = {dotted(b.value) for n in heads for b in classes[n].bases}  # a head another is built on is a part
-    return [n for n in heads if n not in based] or heads or [n for n in classes if defines(n)]
+from archread.parsers.analysis.classes import Family, roots
+from archread.parsers.analysis.folding import Fold
+from archread.parsers.analysis.locals import drop_unread_locals, flag_literals, plain
+from archread.parsers.analysis.names import names_in
+from archread.parsers.analysis.nodes import find, is_config, is_self_attr, only_small
+from archread.parsers.analysis.rewrite import StatementTransformer
+from archread.parsers.fastcst import transform, walk
+from archread.parsers.passes.base import StripPass
 
 
 def _defines(stmt: cst.CSTNode) -> set[str]:
@@ -56,13 +36,6 @@ def _attr_uses(node: cst.CSTNode) -> Counter:
     """Attribute names read anywhere (through any object but a config, whose fields share the names)."""
     return Counter(a.attr.value for a in walk(node) if type(a) is cst.Attribute and not is_config(a.value))
 
-
-def _plain(value: cst.CSTNode) -> bool:
-    """No call that could build a module or parameter."""
-    for call in find(value, cst.Call):
-        if not (isinstance(call.func, cst.Name) and call.func.value in _BUILTIN_CALLS):
-            return False
-    return True
 
 
 class DeadCode(StripPass):
@@ -208,7 +181,7 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
     def _unread_store(self, stmt: cst.BaseSmallStatement) -> bool:
         if type(stmt) is cst.Assign and len(stmt.targets) == 1 and is_self_attr(stmt.targets[0].target):
             attr = stmt.targets[0].target.attr.value
-            return self._unread(attr) and (_plain(stmt.value) or m.matches(stmt.value, _SCRATCH_BUFFER))
+            return self._unread(attr) and (plain(stmt.value) or m.matches(stmt.value, _SCRATCH_BUFFER))
         return False
 
     def leave_FunctionDef(self, original, updated):
@@ -217,8 +190,8 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
         root = self.current[-1] if self.current else ""
         flags = {attr: value for (r, attr), value in self.constants.items() if r == root}
         if flags and any(is_self_attr(n) and n.attr.value in flags for n in walk(updated.body)):
-            updated = transform(transform(updated, _ReadFlags(flags)), Simplify(_flag_folding(self.owner)))
-        return _drop_unread_locals(updated, self.owner)
+            updated = transform(transform(updated, _ReadFlags(flags)), Fold(flag_literals(self.owner.ctx, self.owner.NAME)))
+        return drop_unread_locals(updated, self.owner.ctx, self.owner.NAME)
 
     def _inline_aliases(self, fn: cst.FunctionDef) -> cst.FunctionDef:
         """`self.hidden_size = config.hidden_size` read only in this __init__: the reads become the value."""
@@ -259,9 +232,6 @@ def _alias_value(value: cst.CSTNode) -> bool:
     return isinstance(value, cst.Name) and value.value != "self"
 
 
-def _flag_folding(owner: DeadCode) -> LiteralsFrom:
-    """The context Simplify folds `True`/`False` flags in, crediting dead code."""
-    return LiteralsFrom(owner.ctx, owner.NAME, ("True", "False"))
 
 
 class _ReadFlags(cst.CSTTransformer):
@@ -295,146 +265,3 @@ def _dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
 
-def _constant_store(stmt, names: tuple[str, ...]) -> str | None:
-    """x of the statement `x = 0`, `x = 1.5` or `x = N` for a name N of names (`True`, `None`). Exact types,
-    not a matcher: every statement is tested."""
-    small = only_small(stmt)
-    target = sole_target(small) if type(small) is cst.Assign else None
-    if type(target) is not cst.Name:
-        return None
-    value = small.value
-    constant = type(value) in (cst.Integer, cst.Float) or (type(value) is cst.Name and value.value in names)
-    return target.value if constant else None
-
-
-def _literal_store(stmt) -> str | None:
-    """x of the statement `x = 0`, `x = 1.5`, `x = False`."""
-    return _constant_store(stmt, ("True", "False"))
-
-
-def _inline_literals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
-    """`past_seen_tokens = 0` or `has_layer_past = False` (a folded `layer_past is not None`) assigned once at
-    the top of the body and never again: the reads become the literal, and the branches a flag guards fold."""
-    if not any(_literal_store(stmt) for stmt in fn.body.body):  # the usual case: no walk needed
-        return fn
-    params = {p.name.value for p in (*fn.params.params, *fn.params.kwonly_params, *fn.params.posonly_params)}
-    stores = bound_names(fn.body)
-    literals, body = {}, []
-    for stmt in fn.body.body:
-        name = _literal_store(stmt)
-        if name and stores[name] == 1 and name not in params and name not in literals:
-            literals[name] = stmt.body[0].value
-            continue
-        body.append(stmt)
-    if not literals:
-        return fn
-    fn = fn.with_changes(body=fn.body.with_changes(body=body or [cst.SimpleStatementLine([cst.Pass()])]))
-    fn = transform(fn, ReplaceReads({k: v.deep_clone for k, v in literals.items()}))
-    if any(type(v) is not cst.Name for v in literals.values()):
-        fn = transform(fn, FoldZero())
-    if any(type(v) is cst.Name for v in literals.values()):
-        fn = transform(fn, Simplify(_flag_folding(owner)))  # `if has_layer_past:` now reads `if False:`
-    return fn
-
-
-def _drop_dead_tail_stores(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
-    """`attn_weights = None` after the last read of attn_weights, at the top of the body (no loop brings
-    control back): nothing reads the constant. A nested function or lambda may read it later: then all stay."""
-    body = fn.body.body
-    if not any(_constant_store(stmt, ("None",)) for stmt in body) or find(fn.body, (cst.FunctionDef, cst.Lambda)):
-        return fn
-    later: set[str] = set()
-    kept = []
-    for stmt in reversed(body):
-        name = _constant_store(stmt, ("None",))
-        if name and name not in later:
-            owner.removed(stmt)
-            continue
-        later |= names_in(stmt)
-        kept.append(stmt)
-    return fn.with_changes(body=fn.body.with_changes(body=kept[::-1] or [cst.SimpleStatementLine([cst.Pass()])]))
-
-
-def _census(body: cst.CSTNode) -> tuple[Counter, Counter]:
-    """One walk: each name's occurrences (name_counts' rule) and its stores as a bare name (`x = …`, `x += …`)."""
-    skip, seen, stored = set(), Counter(), Counter()
-    for n in walk(body):  # parents before children; exact types (libcst's ABC isinstance is slow)
-        kind = type(n)
-        if kind is cst.Name:
-            if id(n) not in skip:
-                seen[n.value] += 1
-        elif kind is cst.Attribute:
-            skip.add(id(n.attr))
-        elif kind is cst.Arg:
-            if n.keyword is not None:
-                skip.add(id(n.keyword))
-        elif kind is cst.Assign:
-            if len(n.targets) == 1 and type(n.targets[0].target) is cst.Name:
-                stored[n.targets[0].target.value] += 1
-        elif kind is cst.AugAssign:
-            if type(n.target) is cst.Name:
-                stored[n.target.value] += 1
-    return seen, stored
-
-
-def _drop_unread_locals(fn: cst.FunctionDef, owner: DeadCode) -> cst.FunctionDef:
-    fn = _drop_dead_tail_stores(_inline_literals(fn, owner), owner)
-    seen, stored = _census(fn.body)
-    if seen["enumerate"]:
-        fn = transform(fn, _UncountedLoops(seen))
-    while True:
-        dead = {name for name, count in stored.items() if seen[name] == count}
-        if not dead:
-            return fn
-        fn = transform(fn, _DropAssignments(dead, owner))
-        seen, stored = _census(fn.body)
-
-
-class _UncountedLoops(Selective):
-    """`for idx, layer in enumerate(self.layers):` whose idx nothing reads: `for layer in self.layers:`."""
-
-    def __init__(self, seen: Counter):
-        super().__init__()
-        self.seen = seen
-
-    def touches(self, stmt) -> bool:
-        return "enumerate" in names_in(stmt)
-
-    def leave_For(self, original, updated):
-        target, it = updated.target, updated.iter
-        if not (type(target) is cst.Tuple and len(target.elements) == 2 and call_of(it, "enumerate") and len(it.args) == 1
-                and all(type(e) is cst.Element and type(e.value) is cst.Name for e in target.elements)):
-            return updated
-        index = target.elements[0].value.value
-        if self.seen[index] != 1:  # read somewhere (or bound again): it stays
-            return updated
-        return updated.with_changes(target=target.elements[1].value, iter=it.args[0].value)
-
-
-class _DropAssignments(Selective):
-    def __init__(self, dead: set[str], owner: DeadCode):
-        super().__init__()
-        self.dead, self.owner = dead, owner
-
-    def touches(self, stmt) -> bool:
-        return not self.dead.isdisjoint(names_in(stmt))
-
-    def leave_Assign(self, original, updated):
-        target = sole_target(updated)
-        if type(target) is cst.Name and target.value in self.dead:
-            return self.owner.removed(original)
-        return updated
-
-    def leave_AugAssign(self, original, updated):
-        if type(updated.target) is cst.Name and updated.target.value in self.dead:
-            return self.owner.removed(original)
-        return updated
-
-    def leave_If(self, original, updated):
-        """`if test: sliding_window = ...` with that store gone: an `if` left holding only `pass`, whose test
-        computes nothing (`_plain`: no calls but builtins), has nothing left to do."""
-        body = updated.body.body
-        empty = all(type(s) is cst.SimpleStatementLine and all(type(x) is cst.Pass for x in s.body) for s in body)
-        if empty and updated.orelse is None and _plain(updated.test):
-            return self.owner.removed(original)
-        return updated

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from archread.parsers.passes.base import StripPass, dotted
+from archread.parsers.analysis.nodes import dotted
+from archread.parsers.passes.base import StripPass
 
 _KEEP = {"staticmethod", "classmethod", "property"}
 

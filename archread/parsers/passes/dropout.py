@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.passes.base import Knockout, dotted, find, is_self_attr, method, sole_target
+from archread.parsers.analysis.nodes import (
+    dotted,
+    find,
+    is_self_attr,
+    method,
+    sole_target,
+)
+from archread.parsers.passes.base import Knockout
 
 _FUNCTIONAL = {"dropout", "dropout1d", "dropout2d", "alpha_dropout"}
 _MODULES = {"Dropout", "Dropout1d", "Dropout2d", "AlphaDropout"}

@@ -10,7 +10,10 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import Knockout, dotted, framework_names, walk
+from archread.parsers.analysis.module_imports import framework_names
+from archread.parsers.analysis.nodes import dotted
+from archread.parsers.fastcst import walk
+from archread.parsers.passes.base import Knockout
 
 _NN_MODULE = cst.Attribute(cst.Name("nn"), cst.Name("Module"))
 _SUPER_INIT = m.Call(func=m.Attribute(m.Call(func=m.Name("super")), m.Name("__init__")))

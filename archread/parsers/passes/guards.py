@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.passes.base import StripPass, only_small
+from archread.parsers.analysis.nodes import only_small
+from archread.parsers.passes.base import StripPass
 
 
 def _only_raise(block) -> bool:

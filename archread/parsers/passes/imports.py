@@ -10,8 +10,10 @@ from pathlib import Path
 import libcst as cst
 import libcst.matchers as m
 
+from archread.parsers.analysis.names import names_in
+from archread.parsers.analysis.nodes import dotted, find
 from archread.parsers.fastcst import code_of
-from archread.parsers.passes.base import StripPass, dotted, find, names_in
+from archread.parsers.passes.base import StripPass
 from archread.parsers.prelude_names import PRELUDE_MODULE, prelude_names
 
 # torch, math and the standard library's helpers (copy, itertools) stay; typing and the framework go

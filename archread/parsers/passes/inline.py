@@ -21,11 +21,18 @@ from collections import Counter
 
 import libcst as cst
 
-from archread.parsers.expressions import PRIMARY, effect_free, read_site, replaced
-from archread.parsers.fastcst import code_of, remembered, transform
-from archread.parsers.passes.base import (
-    ReplaceReads, StripPass, bound_names, dotted, name_counts, only_small, sole_target, walk)
-from archread.parsers.passes.format import WIDTH, _Flatten, _joined, height
+from archread.parsers.analysis.expressions import (
+    PRIMARY,
+    effect_free,
+    read_site,
+    replaced,
+)
+from archread.parsers.analysis.layout import WIDTH, Flatten, height, joined
+from archread.parsers.analysis.names import bound_names, name_counts
+from archread.parsers.analysis.nodes import dotted, only_small, sole_target
+from archread.parsers.analysis.rewrite import ReplaceReads
+from archread.parsers.fastcst import code_of, remembered, transform, walk
+from archread.parsers.passes.base import StripPass
 
 _BLOCKS = (cst.If, cst.Else, cst.For, cst.While, cst.With)
 
@@ -232,8 +239,8 @@ def _measured(stmt, indent: int) -> tuple[int, int]:
     text = code_of(stmt).strip("\n")
     lines = 1 if "\n" not in text and indent + len(text) <= WIDTH else (height(stmt, indent, text) or text.count("\n") + 1)
     if lines == 1 and "\n" in text:  # wrapped now, one line once laid out
-        text = code_of(transform(stmt, _Flatten()))
-    return lines, len(text.strip() if lines == 1 else _joined(text))
+        text = code_of(transform(stmt, Flatten()))
+    return lines, len(text.strip() if lines == 1 else joined(text))
 
 
 def _lead(small) -> str:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.expressions import effect_free
-from archread.parsers.passes.base import StripPass, Targeted
-from archread.parsers.passes.signatures import _Graph, _params, rewrite_defs
+from archread.parsers.analysis.calls import CallGraph, positional_params
+from archread.parsers.analysis.expressions import effect_free
+from archread.parsers.analysis.rewrite import Targeted, rewrite_defs
 from archread.parsers.fastcst import transform
+from archread.parsers.passes.base import StripPass
 
 
 def _named_as(value: cst.BaseExpression, name: str) -> bool:
@@ -26,7 +27,7 @@ def _named_as(value: cst.BaseExpression, name: str) -> bool:
     return (type(value) is cst.Name and value.value == name) or (type(value) is cst.Attribute and value.attr.value == name)
 
 
-def _order(graph: _Graph, call: cst.Call) -> list[str] | None:
+def _order(graph: CallGraph, call: cst.Call) -> list[str] | None:
     """The parameter names the call's explicit arguments fill by position, common to every definition it reaches."""
     defs = graph.targets.get(id(call))
     if not defs:
@@ -34,7 +35,7 @@ def _order(graph: _Graph, call: cst.Call) -> list[str] | None:
     orders = set()
     for fn in defs:
         implicit = 0 if id(fn) in graph.static or id(fn) not in graph.owner else 1
-        orders.add(tuple(p.name.value for p in _params(fn)[implicit:]))
+        orders.add(tuple(p.name.value for p in positional_params(fn)[implicit:]))
     return list(orders.pop()) if len(orders) == 1 else None
 
 
@@ -96,7 +97,7 @@ class Keywords(StripPass):
 
     def leave_Module(self, original, updated):
         known = self.ctx.call_graph  # the signatures pass's graph, when it describes this very module
-        graph = known[1] if known and known[0] is updated else _Graph(updated, self.ctx.root)
+        graph = known[1] if known and known[0] is updated else CallGraph(updated, self.ctx.root)
         orders = {}
         for call_id, call in graph.calls.items():
             order = _order(graph, call)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.passes.base import Knockout, call_of
+from archread.parsers.analysis.nodes import call_of
+from archread.parsers.passes.base import Knockout
 
 CACHE_NAMES = {
     "past_key_value": None, "past_key_values": None, "layer_past": None, "cache": None,

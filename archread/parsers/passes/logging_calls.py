@@ -5,7 +5,8 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.passes.base import StripPass, dotted, sole_target
+from archread.parsers.analysis.nodes import dotted, sole_target
+from archread.parsers.passes.base import StripPass
 
 _LOGGERS = ("logger.", "logging.", "warnings.", "print")
 

@@ -7,7 +7,10 @@ chunked where the code asks for it) and nothing else.
 from __future__ import annotations
 
 import libcst as cst
-from archread.parsers.passes.base import StripPass, bound_names, dotted, find, literal
+
+from archread.parsers.analysis.names import bound_names
+from archread.parsers.analysis.nodes import dotted, find, literal
+from archread.parsers.passes.base import StripPass
 
 # helper (function or method) -> the prelude builder that computes the same mask for one unpadded sequence
 _RENAMES = {

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.passes.base import StripPass, bound_at_top, dotted, only_small
+from archread.parsers.analysis.names import bound_at_top
+from archread.parsers.analysis.nodes import dotted, only_small
+from archread.parsers.passes.base import StripPass
 
 _NN_MODULE = ("nn.Module", "torch.nn.Module")
 

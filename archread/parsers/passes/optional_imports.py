@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import libcst as cst
 
+from archread.parsers.analysis.module_imports import framework_names
+from archread.parsers.analysis.nodes import dotted, untrailed
 from archread.parsers.evaluate import UNKNOWN
-from archread.parsers.passes.base import Knockout, dotted, framework_names, untrailed, walk
+from archread.parsers.fastcst import walk
+from archread.parsers.passes.base import Knockout
 
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception"}
 _LITERALS = {"None": None, "False": False, "True": True}

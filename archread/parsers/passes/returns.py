@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.passes.base import StripPass, bound_names, name_counts, walk
-from archread.parsers.passes.dead_code import DeadCode, _drop_unread_locals
-from archread.parsers.passes.signatures import _Graph, rewrite_defs
-from archread.parsers.fastcst import transform
+from archread.parsers.analysis.calls import CallGraph
+from archread.parsers.analysis.locals import drop_unread_locals
+from archread.parsers.analysis.names import bound_names, name_counts
+from archread.parsers.analysis.rewrite import rewrite_defs
+from archread.parsers.fastcst import transform, walk
+from archread.parsers.passes.base import StripPass
 
 
 def _tuple_size(fn: cst.FunctionDef) -> int | None:
@@ -81,7 +83,7 @@ def _index(sub: cst.Subscript) -> int | None:
 
 
 class _Plan:
-    def __init__(self, graph: _Graph):
+    def __init__(self, graph: CallGraph):
         self.graph = graph
         self.returns: dict[int, list[int]] = {}  # id(def) -> the tuple positions kept
         self.targets: dict[int, cst.BaseAssignTargetExpression] = {}  # id(assign) -> its new target
@@ -260,18 +262,17 @@ class Returns(StripPass):
 
     def leave_Module(self, original, updated):
         known = self.ctx.call_graph  # the signatures pass's graph of this very module
-        dead = DeadCode(self.ctx)
         for _ in range(3):  # a layer that stops returning its attention's weights may then return one value
-            graph = known[1] if known and known[0] is updated else _Graph(updated, self.ctx.root)
+            graph = known[1] if known and known[0] is updated else CallGraph(updated, self.ctx.root)
             plan = _Plan(graph)
-            if not plan.build([*graph.functions.values(), *(f for c in graph.classes.values() for f in graph._methods(c))]):
+            if not plan.build([*graph.functions.values(), *(f for c in graph.classes.values() for f in graph.methods(c))]):
                 break
             apply = _Apply(plan)
 
             def redo(fn: cst.FunctionDef) -> cst.FunctionDef:
                 if id(fn) not in plan.touched:
                     return fn
-                return _drop_unread_locals(transform(fn, apply), dead)  # `attn_weights = None` has no reader now
+                return drop_unread_locals(transform(fn, apply), self.ctx, "dead_code")  # `attn_weights = None` has no reader now
 
             updated = rewrite_defs(updated, plan.touched, redo)
         return updated

@@ -11,8 +11,10 @@ from collections import Counter
 
 import libcst as cst
 
-from archread.parsers.passes.base import Family, StripPass, dotted, is_self_attr, method, walk
-from archread.parsers.fastcst import transform
+from archread.parsers.analysis.classes import Family
+from archread.parsers.analysis.nodes import dotted, is_self_attr, method
+from archread.parsers.fastcst import transform, walk
+from archread.parsers.passes.base import StripPass
 
 _MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "__setitem__", "__delitem__"}
 
