@@ -56,9 +56,7 @@ def reduce_cached(source: Source) -> Reduction:
                 return Reduction(source=source, **{k: v for k, v in data.items() if k != "source"})
         except (OSError, ValueError, TypeError):
             pass
-    from archread.parsers.pipeline import (
-        reduce_source,  # only on a miss: the pipeline is the costly import
-    )
+    from archread.parsers.pipeline import reduce_source  # only on a miss: the pipeline is the costly import
 
     result = reduce_source(source)
     if os.environ.get("ARCHREAD_NO_CACHE") == "1":

@@ -13,12 +13,7 @@ import libcst as cst
 from archread.parsers.analysis.folding import Fold
 from archread.parsers.analysis.names import bound_names, names_in
 from archread.parsers.analysis.nodes import call_of, find, only_small, sole_target
-from archread.parsers.analysis.rewrite import (
-    FoldZero,
-    LiteralsFrom,
-    ReplaceReads,
-    Selective,
-)
+from archread.parsers.analysis.rewrite import FoldZero, LiteralsFrom, ReplaceReads, Selective
 from archread.parsers.context import PassContext
 from archread.parsers.fastcst import transform, walk
 

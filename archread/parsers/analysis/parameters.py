@@ -9,12 +9,7 @@ from collections import defaultdict
 import libcst as cst
 
 from archread.parsers.analysis.calls import HARNESS, CallGraph, positional_params
-from archread.parsers.analysis.names import (
-    bound_names,
-    name_counts,
-    names_in,
-    read_on_entry,
-)
+from archread.parsers.analysis.names import bound_names, name_counts, names_in, read_on_entry
 from archread.parsers.fastcst import remembered, walk
 
 

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.analysis.nodes import (
-    dotted,
-    find,
-    is_self_attr,
-    method,
-    sole_target,
-)
+from archread.parsers.analysis.nodes import dotted, find, is_self_attr, method, sole_target
 from archread.parsers.passes.base import Knockout
 
 _FUNCTIONAL = {"dropout", "dropout1d", "dropout2d", "alpha_dropout"}

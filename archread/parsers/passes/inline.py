@@ -21,12 +21,7 @@ from collections import Counter
 
 import libcst as cst
 
-from archread.parsers.analysis.expressions import (
-    PRIMARY,
-    effect_free,
-    read_site,
-    replaced,
-)
+from archread.parsers.analysis.expressions import PRIMARY, effect_free, read_site, replaced
 from archread.parsers.analysis.layout import WIDTH, Flatten, height, joined
 from archread.parsers.analysis.names import bound_names, name_counts
 from archread.parsers.analysis.nodes import dotted, only_small, sole_target

@@ -19,12 +19,7 @@ from archread.parsers.analysis.folding import Fold
 from archread.parsers.analysis.locals import drop_unread_locals
 from archread.parsers.analysis.names import bound_names
 from archread.parsers.analysis.parameters import ParameterPlan, none_test
-from archread.parsers.analysis.rewrite import (
-    LiteralsFrom,
-    ReplaceReads,
-    Targeted,
-    rewrite_defs,
-)
+from archread.parsers.analysis.rewrite import LiteralsFrom, ReplaceReads, Targeted, rewrite_defs
 from archread.parsers.fastcst import transform
 from archread.parsers.passes.base import StripPass
 
