@@ -10,7 +10,7 @@ from archread.ui.app import ArchreadApp
 from archread.ui.screens.dialogs import ErrorDialog, Panel, Prompt
 from archread.ui.screens.help import HelpScreen
 from archread.ui.screens.verify import VerifyScreen
-from archread.ui.widgets.code_pane import CodePane
+from archread.ui.widgets.diff_view import DiffView
 from archread.ui.widgets.facts_panel import FactsPanel
 
 
@@ -26,27 +26,27 @@ def drive(app, script, size=(120, 36)):
     asyncio.run(run())
 
 
-def test_next_previous_difference_moves_both_panes():
+def test_n_visits_every_changed_hunk_in_file_order_and_says_where():
     async def script(app, reader, pilot):
-        first = reader.index
+        for _ in range(5):
+            await pilot.pause()
+        stops = reader.stops()
+        changed = [c.part.name for c in reader.diff.components if c.changed]
+        assert reader.position == 0  # opens on the first difference
+        seen = [reader.diff.components[stops[0][0]].part.name]
+        for _ in range(len(stops) - 1):
+            await pilot.press("n")
+            ci, hunk = stops[reader.position]
+            c = reader.diff.components[ci]
+            assert reader.sub_title == f"{c.part.role} · {c.part.name} · hunk {hunk + 1} of {len(c.hunks)}"
+            assert f"difference {reader.position + 1} of {len(stops)}" in str(reader.query_one("#status").render())
+            seen.append(c.part.name)
+        assert sorted(set(seen), key=seen.index) == changed
         await pilot.press("n")
-        second = reader.index
-        await pilot.press("n")
-        assert second != first and reader.index != second
-        part = reader.current.part
-        assert reader.sub_title == f"{part.role}: {part.name}"
-        assert reader.query_one("#model", CodePane).code == part.code
+        assert reader.position == 0 and "wrapped" in str(reader.query_one("#status").render())
         await pilot.press("p")
-        assert reader.index == second
-    drive(make_app(), script)
-
-
-def test_pressing_n_twice_reaches_the_mlp():
-    async def script(app, reader, pilot):
-        await pilot.press("n", "n")
-        assert "class NemotronMLP" in reader.query_one("#model", CodePane).code
-        assert "class LlamaMLP" in reader.query_one("#reference", CodePane).code
-    drive(make_app(), script)
+        assert reader.position == len(stops) - 1
+    drive(make_app("qwen3_moe"), script)
 
 
 def test_choosing_a_fact_jumps_to_where_it_is_read():
@@ -57,17 +57,22 @@ def test_choosing_a_fact_jumps_to_where_it_is_read():
         facts.focus()
         facts.highlighted = keys.index("mlp.gated")
         await pilot.press("enter")
-        assert reader.current.part.name == "NemotronMLP"
-    drive(make_app(), script)
+        assert reader.sub_title.startswith("mlp · NemotronMLP")
+    drive(make_app(), script, size=(150, 40))
 
 
-def test_search_finds_the_next_occurrence():
+def test_search_has_next_and_previous():
     async def script(app, reader, pilot):
         await pilot.press("slash")
         assert isinstance(app.screen, Prompt)
-        await pilot.press(*"relu", "enter")
+        await pilot.press(*"act_fn", "enter")
         await pilot.pause()
-        assert "relu" in reader.current.part.code.lower() or "'relu'" in str(reader.query_one("#status").render())
+        view = reader.query_one(DiffView)
+        assert len(reader.hits) >= 1 and "match 1 of" in str(reader.query_one("#status").render())
+        await pilot.press("N")
+        assert reader.hit == 1 % len(reader.hits)
+        await pilot.press("P")
+        assert reader.hit == 0 and "act_fn" in view.screen_lines.lines[reader.hits[0]].plain.lower()
     drive(make_app(), script)
 
 
@@ -91,17 +96,20 @@ def test_reference_can_be_changed_and_a_bad_one_opens_a_dialog():
     drive(make_app(), script)
 
 
-def test_original_toggle_labels_removed_lines_by_pass():
+def test_original_labels_removed_lines_by_pass_with_counts_that_agree():
     async def script(app, reader, pilot):
         await pilot.press("o")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        pane = reader.query_one("#model", CodePane)
-        assert pane.mode == "original" and "removed" in pane.border_title
+        view = reader.query_one(DiffView)
+        assert view.mode == "original"
         labels = {by for _, by in reader.attribution if by}
         assert {"docstrings", "kv_cache", "outputs"} <= labels
+        removed, kept = reader.original_counts()
+        assert removed + kept == reader.reduced.original_lines  # the status line's "437 → 114" counts the same lines
+        assert f"{reader.reduced.original_lines} non-blank lines, {removed} removed" in str(reader.query_one("#status").render())
         await pilot.press("o")
-        assert pane.mode == "reduced"
+        assert view.mode == "side"
     drive(make_app(), script)
 
 
@@ -119,10 +127,12 @@ def test_lint_reads_a_config_next_to_the_file(tmp_path):
     drive(app, script)
 
 
-def test_lint_without_config_says_so():
+def test_lint_without_config_offers_a_path_or_the_defaults():
     async def script(app, reader, pilot):
         await pilot.press("l")
-        assert app.screen is reader  # a notification, no dialog
+        assert isinstance(app.screen, Prompt) and "defaults" in app.screen.label
+        await pilot.press("enter")  # empty: the defaults the configuration class declares
+        assert isinstance(app.screen, Panel) and "defaults of configuration_nemotron.py" in app.screen.title_text
     drive(make_app(), script)
 
 
@@ -142,36 +152,49 @@ def test_help_lists_every_binding():
     async def script(app, reader, pilot):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        shown = {b.key for b in app.screen.bindings}
-        assert {"n", "p", "slash", "r", "o", "l", "v", "question_mark", "q"} <= shown
+        shown = {k for k, _ in app.screen.keys}
+        assert {b.key for b in reader.BINDINGS} <= shown and {"enter", "ctrl+p"} <= shown
         await pilot.press("escape")
     drive(make_app(), script)
 
 
-def test_the_key_bar_names_every_binding():
-    async def script(app, reader, pilot):
-        keys = str(reader.query_one("#keys").render())
-        assert all(b.description in keys for b in reader.BINDINGS) and "commands" in keys
-    drive(make_app(), script)
+@pytest.mark.parametrize("width", [60, 80, 120, 200])
+def test_the_key_bar_fits_the_width_essentials_first(width):
+    from archread.ui.screens.reader import ReaderScreen
+    from archread.ui.widgets.key_bar import fit
+
+    text = fit(ReaderScreen.BINDINGS, width).plain
+    assert len(text) <= width
+    assert all(f" {k} " in text for k in "np/?q")
 
 
 def test_changed_spans_within_lines_are_highlighted():
-    from archread.ui.highlight import CHANGED_SPAN
+    from archread.ui.highlight import REMOVED_SPAN
 
     async def script(app, reader, pilot):
-        await pilot.press("n", "n")  # the MLP: Llama's gate_proj is gone from Nemotron's forward
-        text = reader.query_one("#reference", CodePane).text
-        plain = text.plain
-        marked = {plain[s.start:s.end] for s in text.spans if str(s.style) == CHANGED_SPAN}
+        mlp = next(i for i, c in enumerate(reader.diff.components) if c.part.role == "mlp")
+        ref = reader.query_one(DiffView).bodies.ref[mlp]
+        marked = {t.plain[s.start:s.end] for t in ref for s in t.spans if str(s.style) == REMOVED_SPAN}
         assert any("gate_proj" in m for m in marked)
         assert not any("down_proj" in m for m in marked)  # the call both make is not marked
     drive(make_app(), script)
 
 
+def test_wrapping_keeps_every_character_and_marks_continuations():
+    from rich.text import Text
+
+    from archread.ui.diff_lines import wrap
+
+    line = Text("        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x)) + some_long_name")
+    for width in (10, 23, 40, 200):
+        pieces = wrap(line, width)
+        assert "".join(p.plain for p in pieces) == line.plain and all(p.cell_len <= width for p in pieces)
+
+
 def test_command_palette_lists_the_actions():
     async def script(app, reader, pilot):
         titles = [c.title for c in app.get_system_commands(reader)]
-        assert {"Next difference", "Search", "Verify", "Lint config", "Help"} <= set(titles)
+        assert {"Search both sides", "This list", "Quit"} <= set(titles) and any(t.startswith("Next changed hunk") for t in titles)
     drive(make_app(), script)
 
 
@@ -184,10 +207,19 @@ def test_quit():
     drive(make_app(), script)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
-def test_small_and_large_terminals(size):
+@pytest.mark.parametrize("size", [(80, 24), (120, 36), (200, 60)])
+def test_the_layout_gives_the_code_the_width(size):
     async def script(app, reader, pilot):
-        assert reader.query_one("#model", CodePane).size.width > 10
+        for _ in range(3):
+            await pilot.pause()
+        view = reader.query_one(DiffView)
+        assert view.mode == ("unified" if size[0] < 100 else "side")
+        assert reader.query_one("#components").display == (size[0] >= 140)
+        assert view.size.width >= (size[0] - 2 if size[0] < 140 else size[0] // 2)
+        await pilot.press("s")
+        assert view.mode == ("side" if size[0] < 100 else "unified")
+        await pilot.press("t")
+        assert reader.query_one("#components").display == (size[0] < 140)
     drive(make_app(), script, size=size)
 
 

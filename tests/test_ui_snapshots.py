@@ -1,54 +1,42 @@
-"""SVG snapshots of the main views (pytest-textual-snapshot). They show transformers' own modeling files,
-so they are compared only under the release they were taken with; `pytest --snapshot-update` retakes them."""
-
-import importlib.metadata
+"""SVG snapshots of the reader (pytest-textual-snapshot) on archread's own sample modeling files (samples/models),
+so they are the same under any transformers; each also checks that the screen reads. `--snapshot-update`
+retakes them."""
 
 import pytest
 
-from archread.parsers import reduce_source, resolve
-from archread.ui.app import ArchreadApp
+from tests.ui_screen import assert_readable, sample_app
 
-TAKEN_WITH = "5.25.0"
-pytestmark = pytest.mark.skipif(importlib.metadata.version("transformers") != TAKEN_WITH,
-                                reason=f"snapshots show transformers {TAKEN_WITH}'s files")
-SIZE = (140, 40)
-
-
-def app():
-    return ArchreadApp(reduce_source(resolve("nemotron")), reduce_source(resolve("llama")))
+SIZES = [(80, 24), (120, 36), (200, 50)]
 
 
 async def settle(pilot):
     await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    for _ in range(3):
+        await pilot.pause()
 
 
-def test_main_screen_nemotron_vs_llama(snap_compare):
-    assert snap_compare(app(), terminal_size=SIZE)
-
-
-def test_original_source_toggle(snap_compare):
-    async def toggle(pilot):
-        await pilot.press("o")
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("model", ["sketch_nemotron", "sketch_qwen3_moe", "sketch_gemma2"])
+def test_reader(snap_compare, model, size):
+    async def check(pilot):
         await settle(pilot)
-    assert snap_compare(app(), run_before=toggle, terminal_size=SIZE)
+        assert_readable(pilot.app)
+    assert snap_compare(sample_app(model), run_before=check, terminal_size=size)
 
 
-def test_help_screen(snap_compare):
-    assert snap_compare(app(), press=["question_mark"], terminal_size=SIZE)
-
-
-def test_verify_chart(snap_compare):
-    async def verify(pilot):
-        await pilot.press("v")
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_help_screen(snap_compare, size):
+    async def help_(pilot):
         await settle(pilot)
-    assert snap_compare(app(), run_before=verify, terminal_size=SIZE)
-
-
-def test_error_dialog(snap_compare):
-    async def bad_reference(pilot):
-        await pilot.press("r")
-        pilot.app.screen.query_one("#prompt").value = "no_such_model"
-        await pilot.press("enter")
+        await pilot.press("question_mark")
         await settle(pilot)
-    assert snap_compare(app(), run_before=bad_reference, terminal_size=SIZE)
+    assert snap_compare(sample_app("sketch_nemotron"), run_before=help_, terminal_size=size)
+
+
+def test_stepping_to_the_second_difference(snap_compare):
+    async def step(pilot):
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert_readable(pilot.app)
+    assert snap_compare(sample_app("sketch_gemma2"), run_before=step, terminal_size=(120, 36))

@@ -34,18 +34,28 @@ def at_prompt(screen: str) -> bool:
     return bool(lines) and lines[-1].rstrip().endswith(("$", "#")) and "facts differ" not in screen
 
 
-def test_new_user_opens_nemotron_and_finds_the_mlp_difference():
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_new_user_opens_nemotron_and_n_visits_every_changed_component(size):
+    import json
+
+    out = subprocess.run([str(EXE), "diff", "nemotron", "--format", "json"], capture_output=True, text=True, check=True)
+    changed = [c["name"] for c in json.loads(out.stdout)["components"] if c["changed"]]
     session = f"archread-{uuid.uuid4().hex[:8]}"
-    tmux("new-session", "-d", "-s", session, "-x", "140", "-y", "40")
+    tmux("new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]))
     try:
-        tmux("resize-window", "-t", session, "-x", "140", "-y", "40")  # a detached session may keep 80×24
+        tmux("resize-window", "-t", session, "-x", str(size[0]), "-y", str(size[1]))
         tmux("send-keys", "-t", session, f"{EXE} nemotron", "Enter")
-        wait_for(session, "facts differ")
-        tmux("send-keys", "-t", session, "n")
-        time.sleep(0.3)
-        tmux("send-keys", "-t", session, "n")
-        screen = wait_for(session, "class NemotronMLP")
-        assert "class LlamaMLP" in screen and "mlp.gated" in screen
+        screen = wait_for(session, "class NemotronLayerNorm1P(nn.LayerNorm):")  # whole, on the first screen
+        seen = []
+        for _ in range(60):
+            title = screen.splitlines()[0]
+            seen += [name for name in changed if f"· {name} ·" in title and name not in seen]
+            tmux("send-keys", "-t", session, "n")
+            time.sleep(0.4)
+            screen = tmux("capture-pane", "-p", "-t", session)
+            if "wrapped" in screen:
+                break
+        assert "wrapped" in screen and seen == changed, (seen, changed, screen)
         tmux("send-keys", "-t", session, "q")
         wait_for(session, "the shell prompt", check=at_prompt)  # the app quit cleanly
     finally:

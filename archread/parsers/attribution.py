@@ -10,8 +10,8 @@ import difflib
 
 from archread.parsers.context import PassContext
 from archread.parsers.fastcst import code_of, transform
-from archread.parsers.passes import PASSES
-from archread.parsers.pipeline import Chain, parse
+from archread.parsers.config_defaults import default_values
+from archread.parsers.pipeline import Chain, _passes, parse
 from archread.parsers.source import Source
 
 
@@ -20,16 +20,21 @@ def _surviving(original: list[str], code: str) -> set[int]:
     return {i for tag, a0, a1, _, _ in matcher.get_opcodes() if tag == "equal" for i in range(a0, a1)}
 
 
-def attribute(source: Source) -> list[tuple[str, str | None]]:
-    """(line, name of the pass that removed it, or None where the line is kept) for every original line."""
+def attribute(source: Source, config: dict | None = None) -> list[tuple[str, str | None]]:
+    """(line, name of the pass that removed it, or None where the line is kept) for every original line, for
+    the reading `reduce_source(source, config)` gives: the same passes, the configuration's values folded."""
     original = source.text.splitlines()
-    module = parse(source)
+    module = parse(source, {})
+    defaults = config is None
+    if defaults:
+        config, _ = default_values(source.path)
+    passes = _passes(config)
     label: list[str | None] = [None] * len(original)
     alive = set(range(len(original)))
-    for k in range(1, len(PASSES) + 1):
-        ctx = PassContext()
-        now = _surviving(original, code_of(transform(module, Chain([cls(ctx) for cls in PASSES[:k]]))))
+    for k in range(1, len(passes) + 1):
+        ctx = PassContext(folder=source.path.parent, config=config, defaults=defaults)
+        now = _surviving(original, code_of(transform(module, Chain([cls(ctx) for cls in passes[:k]]))))
         for i in alive - now:
-            label[i] = PASSES[k - 1].NAME
+            label[i] = passes[k - 1].NAME
         alive &= now
     return [(line, None if not line.strip() and lab is None else lab) for line, lab in zip(original, label)]

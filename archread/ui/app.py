@@ -65,4 +65,4 @@ class ArchreadApp(App):
             name, _, arg = binding.action.partition("(")
             action = getattr(self.reader, f"action_{name}")
             call = (lambda a=action, v=int(arg.rstrip(")")): a(v)) if arg else action
-            yield SystemCommand(binding.description.capitalize(), f"key: {binding.key}", call)
+            yield SystemCommand((binding.tooltip or binding.description).capitalize(), f"key: {binding.key}", call)

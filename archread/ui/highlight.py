@@ -13,8 +13,10 @@ from rich.text import Text
 
 STYLES = {"keyword": "bold magenta", "string": "green", "number": "cyan", "comment": "dim italic",
           "builtin": "cyan", "definition": "bold yellow", "decorator": "yellow", "self": "italic"}
-CHANGED_LINE = "on grey15"
-CHANGED_SPAN = "bold on dark_red"
+CHANGED_LINE = "on #16301c"  # the model's changed lines (plus side)
+CHANGED_SPAN = "bold on #2c6e3a"
+REMOVED_LINE = "on #3a1a1a"  # the reference's (minus side)
+REMOVED_SPAN = "bold on #8a2a2a"
 _BUILTINS = frozenset(("len", "range", "zip", "enumerate", "getattr", "setattr", "hasattr", "isinstance", "super",
                        "min", "max", "sum", "int", "float", "tuple", "list", "dict", "None", "True", "False"))
 _FSTRING = {getattr(tokenize, n) for n in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END") if hasattr(tokenize, n)}
@@ -40,7 +42,6 @@ def _token_style(kind: int, text: str, previous: str) -> str | None:
     return None
 
 
-
 def _styled_spans(code: str) -> list[tuple[int, int, int, int, str]]:
     """(start row, start col, end row, end col, style) of each token that has a style; none if it does not tokenize."""
     spans, previous = [], ""
@@ -56,11 +57,11 @@ def _styled_spans(code: str) -> list[tuple[int, int, int, int, str]]:
     return spans
 
 
-def highlight(code: str, changed: set[int] = frozenset(), spans: dict[int, list[tuple[int, int]]] | None = None,
-              first_line: int = 1) -> Text:
-    """code with a gutter numbered from first_line; `changed` and `spans` are keyed by the 1-based line within code."""
+def highlight_lines(code: str, changed: set[int] = frozenset(), spans: dict[int, list[tuple[int, int]]] | None = None,
+                    side: str = "model") -> list[Text]:
+    """One styled Text per line of code; `changed` and `spans` keyed by the 1-based line within code. The
+    reference's changes are marked red, the model's green (as a diff's minus and plus sides)."""
     lines = code.splitlines()
-    width = len(str(first_line + len(lines) - 1))
     bodies = [Text(line) for line in lines]
     for row0, col0, row1, col1, style in _styled_spans(code):
         for row in range(row0, row1 + 1):
@@ -68,14 +69,10 @@ def highlight(code: str, changed: set[int] = frozenset(), spans: dict[int, list[
                 start = col0 if row == row0 else 0
                 end = col1 if row == row1 else len(lines[row - 1])
                 bodies[row - 1].stylize(style, start, end)
-    out = Text(no_wrap=True, end="")
-    for n, body in enumerate(bodies, 1):
-        mark = n in changed
-        out.append(f"{'❱' if mark else ' '} {first_line + n - 1:>{width}} ", style="bold red" if mark else "dim")
-        if mark:
-            body.stylize(CHANGED_LINE)
+    line_style, span_style = (CHANGED_LINE, CHANGED_SPAN) if side == "model" else (REMOVED_LINE, REMOVED_SPAN)
+    for n in changed:
+        if n <= len(bodies):
+            bodies[n - 1].stylize(line_style)
             for start, end in (spans or {}).get(n, ()):
-                body.stylize(CHANGED_SPAN, start, end)
-        out.append_text(body)
-        out.append("\n")
-    return out
+                bodies[n - 1].stylize(span_style, start, end)
+    return bodies

@@ -30,9 +30,10 @@ class ErrorDialog(ModalScreen[None]):
 class Prompt(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "dismiss", "cancel")]
 
-    def __init__(self, label: str, value: str = ""):
+    def __init__(self, label: str, value: str = "", empty: str | None = None):
+        """empty: what an empty answer returns (None: the same as escape)."""
         super().__init__()
-        self.label, self.value = label, value
+        self.label, self.value, self.empty = label, value, empty
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -40,7 +41,7 @@ class Prompt(ModalScreen[str | None]):
             yield Input(value=self.value, id="prompt")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
+        self.dismiss(event.value.strip() or self.empty)
 
 
 class Panel(ModalScreen[None]):

@@ -1,5 +1,7 @@
-"""The reader: components by role, the reduced model beside the reference's aligned component, the facts
-that differ. Keys: n/p differences, / search, r reference, o original source, l lint, v verify, ? help."""
+"""The reader: the reduced model against the reference's aligned components, in the width the terminal gives.
+n/p step through every changed hunk of every changed or new component in file order; the title names the
+component and hunk. Below 140 columns the component tree (t) and the facts (f) are panels you toggle; below
+100 the diff is unified (s switches)."""
 
 from __future__ import annotations
 
@@ -9,19 +11,22 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Header, OptionList, Static, Tree
 from textual.worker import Worker, WorkerState
 
-from archread.diff import ArchDiff, ComponentDiff, diff_models
+from archread.diff import ArchDiff, diff_models
 from archread.errors import ArchreadError
 from archread.parsers import Reduction, resolve
 from archread.parsers.cache import reduce_cached
-from archread.ui.screens.dialogs import ErrorDialog, Panel, Prompt
-from archread.ui.widgets.code_pane import CodePane
+from archread.ui.screens.dialogs import ErrorDialog, Prompt
+from archread.ui.screens.reader_tools import ReaderTools
+from archread.ui.widgets.diff_view import DiffView
 from archread.ui.widgets.facts_panel import FactsPanel
 from archread.ui.widgets.key_bar import KeyBar
+
+WIDE, UNIFIED_BELOW, TALL = 140, 100, 30
 
 
 def short_path(path: Path) -> str:
@@ -30,17 +35,22 @@ def short_path(path: Path) -> str:
     return "/".join(parts[parts.index("transformers"):]) if "transformers" in parts else path.name
 
 
-class ReaderScreen(Screen):
+class ReaderScreen(ReaderTools, Screen):
     BINDINGS = [
-        Binding("n", "step(1)", "next difference"),
-        Binding("p", "step(-1)", "previous difference"),
-        Binding("slash", "search", "search"),
-        Binding("r", "reference", "reference"),
-        Binding("o", "original", "original/reduced"),
-        Binding("l", "lint", "lint config"),
-        Binding("v", "verify", "verify"),
-        Binding("question_mark", "help", "help"),
-        Binding("q", "app.quit", "quit"),
+        Binding("n", "step(1)", "next", tooltip="next changed hunk (every changed or new component, file order)"),
+        Binding("p", "step(-1)", "prev", tooltip="previous changed hunk"),
+        Binding("slash", "search", "search", tooltip="search both sides"),
+        Binding("N", "match(1)", "next match", tooltip="next search match"),
+        Binding("P", "match(-1)", "prev match", tooltip="previous search match"),
+        Binding("s", "layout", "side/unified", tooltip="side by side or unified diff"),
+        Binding("t", "tree", "tree", tooltip="show or hide the component tree (enter jumps)"),
+        Binding("f", "facts", "facts", tooltip="show or hide the facts that differ (enter jumps to where read)"),
+        Binding("r", "reference", "reference", tooltip="another reference: a model type or a modeling file"),
+        Binding("o", "original", "original", tooltip="the original source, every removed line labelled by pass"),
+        Binding("l", "lint", "lint", tooltip="lint the config.json next to the file (or one you name, or the defaults)"),
+        Binding("v", "verify", "verify", tooltip="run the reduced model against the original, error per layer"),
+        Binding("question_mark", "help", "help", tooltip="this list"),
+        Binding("q", "app.quit", "quit", tooltip="quit"),
     ]
 
     def __init__(self, reduced: Reduction, reference: Reduction, config: Path | None = None):
@@ -48,112 +58,198 @@ class ReaderScreen(Screen):
         super().__init__()
         self.reduced, self.reference, self.config = reduced, reference, config
         self.diff: ArchDiff = diff_models(reduced, reference, config)
-        self.index = 0
-        self.query_text = ""
+        self.position: int | None = None  # index into stops() of the hunk shown
+        self.anchor = 0  # the component at the top, where n/p continue from after scrolling or a jump
+        self.query_text, self.hits, self.hit = "", [], -1
         self.attribution: list | None = None
+        self.chosen: dict[str, bool] = {}  # panels and layout the reader chose by key, over the width's defaults
+
+    @classmethod
+    def keys(cls) -> list[tuple[str, str]]:
+        return [(b.key, b.tooltip or b.description) for b in cls.BINDINGS] + [
+            ("enter", "in the tree or the facts: jump there"), ("ctrl+p", "command palette: the same actions by name")]
 
     # --- layout ---------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="main"):
             yield Tree(self.reduced.source.model_type, id="components")
-            with Horizontal(id="code"):
-                yield CodePane(self.reduced.source.label, id="model")
-                yield CodePane(self.reference.source.label, id="reference")
-            yield FactsPanel(self.diff.differing, self.reference.source.model_type, id="facts")
+            with Vertical(id="center"):
+                yield DiffView(self.diff, self.reduced.source.model_type, self.reference.source.model_type, id="diff")
+                yield FactsPanel(self.diff.differing, self.reduced.source.model_type,
+                                 self.reference.source.model_type, id="facts")
         yield Static(id="status")
         yield KeyBar(self.BINDINGS, id="keys")
 
     def on_mount(self) -> None:
         self._fill_tree()
+        self._arrange()
         self._status()
-        self.select(self.differences()[0] if self.diff.components else 0)
+        self.sub_title = self._where(0)
+        self.call_after_refresh(self._first_stop, 20)
 
-    def differences(self) -> list[int]:
-        """Components where a fact differs, in file order; else those whose code differs; else all."""
-        with_facts = sorted({i for f in self.diff.differing if (i := self.component_at(f.model_line)) is not None})
-        changed = [i for i, c in enumerate(self.diff.components) if c.changed]
-        return with_facts or changed or list(range(len(self.diff.components)))
+    def _first_stop(self, tries: int) -> None:
+        """Open on the first difference once the view has its width (and so its lines)."""
+        view = self.query_one(DiffView)
+        view.rebuild()
+        if view.screen_lines.lines and self.position is None and self.stops():
+            self.action_step(1)
+        elif not view.screen_lines.lines and tries:
+            self.call_after_refresh(self._first_stop, tries - 1)
+
+    def on_resize(self) -> None:
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Panels and diff layout for this size, unless the reader chose otherwise by key."""
+        width, height = self.size
+        wide = width >= WIDE
+        self.query_one("#components").display = self.chosen.get("tree", wide)
+        facts = self.query_one(FactsPanel)
+        facts.display = self.chosen.get("facts", wide or height >= TALL)
+        facts.set_class(not wide, "stacked")
+        if wide:
+            facts.styles.width = min(facts.widest, 44)
+        view = self.query_one(DiffView)
+        mode = "unified" if self.chosen.get("unified", width < UNIFIED_BELOW) else "side"
+        if view.mode != "original" and view.mode != mode:
+            view.set_mode(mode)
 
     def _fill_tree(self) -> None:
         tree = self.query_one("#components", Tree)
         tree.clear()
         for i, c in enumerate(self.diff.components):
-            tree.root.add_leaf(Text(f"{c.part.role}: {c.part.name}", style="" if c.changed else "dim"), data=i)
+            tree.root.add_leaf(Text(f"{c.part.role}: {c.part.name}", style="bold" if c.changed else "dim"), data=i)
         tree.root.expand()
 
     def _status(self, note: str = "") -> None:
-        s = self.reduced.source
+        s, stops = self.reduced.source, self.stops()
+        at = f"difference {self.position + 1} of {len(stops)}" if self.position is not None else f"{len(stops)} differences"
         self.query_one("#status", Static).update(Text(
-            f" {short_path(s.path)} · transformers {s.release or '?'} · {self.reduced.original_lines} → "
-            f"{self.reduced.reduced_lines} lines · against {self.reference.source.model_type} · "
-            f"{len(self.diff.differing)} facts differ{' · ' + note if note else ''}"))
+            f" {at} · {len(self.diff.differing)} facts differ · {s.model_type} {self.reduced.original_lines} → "
+            f"{self.reduced.reduced_lines} lines · against {self.reference.source.model_type}"
+            f"{' · ' + note if note else ''} · {short_path(s.path)}", no_wrap=True, overflow="ellipsis"))
 
-    # --- selection ------------------------------------------------------------------------------------
-    @property
-    def current(self) -> ComponentDiff:
-        return self.diff.components[self.index]
+    # --- differences ----------------------------------------------------------------------------------
+    def stops(self) -> list[tuple[int, int]]:
+        """(component, hunk) of every changed hunk, in file order."""
+        return [(ci, h) for ci, c in enumerate(self.diff.components) for h in range(len(c.hunks))]
 
-    def select(self, index: int, model_line: int | None = None, reference_line: int | None = None) -> None:
+    def _where(self, ci: int, hunk: int | None = None) -> str:
         if not self.diff.components:
+            return ""
+        c = self.diff.components[ci]
+        place = f"{c.part.role} · {c.part.name}"
+        return place + (f" · hunk {hunk + 1} of {len(c.hunks)}" if hunk is not None else "")
+
+    def action_step(self, delta: int) -> None:
+        stops = self.stops()
+        if not stops:
+            self._status("no differences")
             return
-        self.index = index
-        c = self.current
-        model, ref = self.query_one("#model", CodePane), self.query_one("#reference", CodePane)
-        if model.mode == "original" and self.attribution:
-            model.show_attributed(self.attribution)
-            model.scroll_to_line(self._original_line(c.part.name))
+        wrapped = ""
+        if self.position is None:
+            after = [i for i, (ci, _) in enumerate(stops) if (ci >= self.anchor if delta > 0 else ci < self.anchor)]
+            self.position = (after[0] if delta > 0 else after[-1]) if after else (0 if delta > 0 else len(stops) - 1)
+            wrapped = "" if after else "wrapped"
         else:
-            model.show(c.part.code, c.model_changed, c.part.line, c.model_spans)
-            if model_line:
-                model.scroll_to_line(model_line - c.part.line + 1)
-        ref.show(c.other.code if c.other else "", c.reference_changed, c.other.line if c.other else 1,
-                 c.reference_spans)
-        if reference_line and c.other:
-            ref.scroll_to_line(reference_line - c.other.line + 1)
-        self.sub_title = f"{c.part.role}: {c.part.name}"
+            self.position += delta
+            if not 0 <= self.position < len(stops):
+                self.position %= len(stops)
+                wrapped = "wrapped"
+        ci, hunk = stops[self.position]
+        if wrapped:
+            wrapped = f"wrapped to the {'first' if delta > 0 else 'last'} difference"
+            self.notify(wrapped, timeout=2)
+        self.anchor = ci
+        view = self.query_one(DiffView)
+        view.go_to(view.screen_lines.hunk_start.get((ci, hunk), view.screen_lines.component_start.get(ci, 0)))
+        self.sub_title = self._where(ci, hunk)
+        self._status(wrapped)
+
+    def on_diff_view_top_changed(self, event: DiffView.TopChanged) -> None:
+        """Scrolled by hand: the title follows, and n/p continue from there."""
+        view = self.query_one(DiffView)
+        if self.position is None and event.component == self.anchor:
+            return  # a jump's own scroll: title and status already say where
+        if self.position is not None:
+            ci, hunk = self.stops()[self.position]
+            line = view.screen_lines.hunk_start.get((ci, hunk), -1)
+            if view.scroll_y <= line < view.scroll_y + view.size.height:
+                return  # the hunk stepped to is still in view
+        self.position, self.anchor = None, event.component
+        self.sub_title = self._where(event.component)
+        self._status()
+
+    def jump(self, line: int, component: int) -> None:
+        self.query_one(DiffView).go_to(line)
+        self.position, self.anchor = None, component
+        self.sub_title = self._where(component)
+        self._status()
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         if isinstance(event.node.data, int):
-            self.select(event.node.data)
+            self.jump(self.query_one(DiffView).screen_lines.component_start.get(event.node.data, 0), event.node.data)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         fact = self.query_one(FactsPanel).facts[event.option_index]
-        self.jump_to(fact.model_line, fact.reference_line)
+        lines = self.query_one(DiffView).screen_lines
+        at = [n for line, n in lines.model_line.items() if fact.model_line is not None and line >= fact.model_line]
+        if at:
+            line = min(at)
+            self.jump(line, lines.component_of[line])
 
-    def component_at(self, line: int | None) -> int | None:
-        for i, c in enumerate(self.diff.components):
-            if line is not None and c.part.line <= line < c.part.line + len(c.part.code.splitlines()):
-                return i
-        return None
+    # --- layout keys ----------------------------------------------------------------------------------
+    def action_layout(self) -> None:
+        view = self.query_one(DiffView)
+        self.chosen["unified"] = view.mode != "unified"
+        self._arrange()
+        self._rehome()
 
-    def jump_to(self, model_line: int | None, reference_line: int | None = None) -> None:
-        index = self.component_at(model_line)
-        if index is not None:
-            self.select(index, model_line, reference_line)
+    def _rehome(self) -> None:
+        """After a re-layout: back to the hunk or component shown."""
+        view = self.query_one(DiffView)
+        if self.position is not None:
+            view.go_to(view.screen_lines.hunk_start[self.stops()[self.position]])
+        else:
+            view.go_to(view.screen_lines.component_start.get(self.anchor, 0))
+        if self.query_text:
+            self.hits = view.matches(self.query_text)
 
-    def action_step(self, delta: int) -> None:
-        stops = self.differences()
-        after = [i for i in stops if (i - self.index) * delta > 0]
-        self.select((after[0] if delta > 0 else after[-1]) if after else stops[0 if delta > 0 else -1])
+    def action_tree(self) -> None:
+        self.chosen["tree"] = not self.query_one("#components").display
+        self._arrange()
+
+    def action_facts(self) -> None:
+        self.chosen["facts"] = not self.query_one(FactsPanel).display
+        self._arrange()
 
     # --- search ---------------------------------------------------------------------------------------
     def action_search(self) -> None:
-        self.app.push_screen(Prompt("search the reduced model", self.query_text), self.search)
+        self.app.push_screen(Prompt("search both sides", self.query_text), self.search)
 
     def search(self, text: str | None) -> None:
         if not text:
             return
-        self.query_text = text
-        lines = self.reduced.code.splitlines()
-        start = self.current.part.line + (self.query_one("#model", CodePane).scroll_y or 0)
-        order = list(range(start, len(lines))) + list(range(0, start))
-        hit = next((n + 1 for n in order if text.lower() in lines[n].lower()), None)
-        if hit is None:
+        view = self.query_one(DiffView)
+        self.query_text, self.hits = text, view.matches(text)
+        view.search(text)
+        if not self.hits:
             self.notify(f"'{text}' not found", severity="warning")
+            self._status(f"'{text}' not found")
             return
-        self.jump_to(hit)
-        self._status(f"'{text}' at line {hit}")
+        top = int(view.scroll_y)
+        self.hit = next((i for i, n in enumerate(self.hits) if n >= top), 0) - 1
+        self.action_match(1)
+
+    def action_match(self, delta: int) -> None:
+        if not self.hits:
+            self.notify("search first: /", severity="warning")
+            return
+        self.hit = (self.hit + delta) % len(self.hits)
+        line = self.hits[self.hit]
+        self.jump(line, self.query_one(DiffView).screen_lines.component_of[line])
+        self._status(f"'{self.query_text}': match {self.hit + 1} of {len(self.hits)}")
 
     # --- reference ------------------------------------------------------------------------------------
     def action_reference(self) -> None:
@@ -175,86 +271,13 @@ class ReaderScreen(Screen):
         self.app.call_from_thread(self._use_reference, reference, diff)
 
     def _use_reference(self, reference: Reduction, diff: ArchDiff) -> None:
-        self.reference, self.diff = reference, diff
-        self.query_one("#reference", CodePane).border_title = reference.source.label
-        self.query_one(FactsPanel).set_facts(diff.differing, reference.source.model_type)
+        self.reference, self.diff, self.position, self.anchor = reference, diff, None, 0
+        self.query_one(FactsPanel).set_facts(diff.differing, self.reduced.source.model_type, reference.source.model_type)
+        self.query_one(DiffView).set_diff(diff, reference.source.model_type)
         self._fill_tree()
+        self._arrange()
         self._status()
-        self.select(self.differences()[0] if diff.components else 0)
-
-    # --- original source ------------------------------------------------------------------------------
-    def action_original(self) -> None:
-        pane = self.query_one("#model", CodePane)
-        if pane.mode == "original":
-            pane.border_title, pane.mode = self.reduced.source.label, "reduced"
-            self.select(self.index)
-            self._status()
-        elif self.attribution is not None:
-            self._show_original()
-        else:
-            self._status("working out which pass removed each line…")
-            self._attribute()
-
-    @work(thread=True, exclusive=True, group="original", exit_on_error=False)
-    def _attribute(self) -> None:
-        from archread.parsers.attribution import attribute
-
-        try:
-            lines = attribute(self.reduced.source)
-        except ArchreadError as exc:
-            self.app.call_from_thread(self.app.push_screen, ErrorDialog("cannot attribute lines", str(exc)))
-            return
-        self.app.call_from_thread(self._attributed, lines)
-
-    def _attributed(self, lines) -> None:
-        self.attribution = lines
-        self._show_original()
-
-    def _original_line(self, name: str) -> int:
-        """Where the current component starts in the original file."""
-        for n, (line, _) in enumerate(self.attribution or [], 1):
-            if line.lstrip().startswith((f"class {name}(", f"class {name}:", f"def {name}(")):
-                return n
-        return 1
-
-    def _show_original(self) -> None:
-        pane = self.query_one("#model", CodePane)
-        removed = sum(1 for _, by in self.attribution if by)
-        pane.border_title = f"original: {removed} lines removed (dimmed, labelled by pass)"
-        pane.show_attributed(self.attribution)
-        pane.scroll_to_line(self._original_line(self.current.part.name))
-        self._status("o: back to the reduced model")
-
-    # --- lint -----------------------------------------------------------------------------------------
-    def action_lint(self) -> None:
-        from archread.parsers.lint import lint_config, load_config
-
-        config = self.config or self.reduced.source.path.parent / "config.json"
-        if not config.exists():
-            self.notify(f"no config.json next to {self.reduced.source.path.name}", severity="warning")
-            return
-        try:
-            _, cfg = load_config(config)
-        except ArchreadError as exc:
-            self.app.push_screen(ErrorDialog("lint", str(exc)))
-            return
-        findings = lint_config(cfg)
-        text = Text()
-        for f in findings:
-            text.append(f"{f.severity:<8} {f.code}\n", style="bold red" if f.severity == "error" else "bold yellow")
-            text.append(f"  {f.message}\n  why: {f.why}\n  fix: {f.fix}\n\n")
-        self.app.push_screen(Panel(f"lint {config}: {len(findings)} findings", Static(text or "no findings")))
-
-    # --- verify ---------------------------------------------------------------------------------------
-    def action_verify(self) -> None:
-        from archread.ui.screens.verify import VerifyScreen  # the screens a key opens load when it is pressed
-
-        self.app.push_screen(VerifyScreen(self.reduced, self.config))
-
-    def action_help(self) -> None:
-        from archread.ui.screens.help import HelpScreen
-
-        self.app.push_screen(HelpScreen(self.BINDINGS))
+        self.sub_title = self._where(0)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:  # a bug, not bad input: a dialog, never a traceback

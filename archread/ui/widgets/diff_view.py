@@ -1,0 +1,107 @@
+"""The whole model against the reference, component by component, in the width the terminal gives: side by
+side or unified; re-wrapped when the width changes. Scrolling says which component is on top."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+
+from archread.diff import ArchDiff
+from archread.ui import diff_lines
+from archread.ui.diff_lines import Bodies, Lines
+
+SEARCH_HIT = "bold black on yellow"
+
+
+class DiffView(VerticalScroll, can_focus=True):
+    class TopChanged(Message):
+        """The component at the top of the view is another one (the reader retitles)."""
+
+        def __init__(self, component: int):
+            super().__init__()
+            self.component = component
+
+    def __init__(self, diff: ArchDiff, model: str, reference: str, **kwargs):
+        super().__init__(**kwargs)
+        self.body = Static()
+        self.mode = "side"  # or "unified", or "original"
+        self.query_text = ""
+        self.attribution: list[tuple[str, str | None]] | None = None
+        self.screen_lines = Lines()
+        self._width = 0
+        self._top = -1
+        self.model = model
+        self.set_diff(diff, reference)
+
+    def compose(self):
+        yield self.body
+
+    def set_diff(self, diff: ArchDiff, reference: str) -> None:
+        self.diff, self.reference, self.bodies = diff, reference, Bodies(diff)
+        last = max((c.part.line + len(c.part.code.splitlines()) for c in diff.components), default=1)
+        last = max([last, *(c.other.line + len(c.other.code.splitlines()) for c in diff.components if c.other)])
+        self.digits = len(str(last))
+        self._width = 0
+        if self.is_mounted:
+            self.rebuild()
+
+    def set_mode(self, mode: str) -> None:
+        self.mode, self._width = mode, 0
+        self.rebuild()
+
+    def on_resize(self) -> None:
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        width = self.scrollable_content_region.width
+        if width <= 0 or width == self._width:
+            return
+        self._width = width
+        if self.mode == "original" and self.attribution is not None:
+            lines = diff_lines.original(self.attribution, width)
+        elif self.mode == "unified":
+            lines = diff_lines.unified(self.diff, self.bodies, width, self.digits, self.model, self.reference)
+        else:
+            lines = diff_lines.side_by_side(self.diff, self.bodies, width, self.digits, self.model, self.reference)
+        self.screen_lines = lines
+        self._paint()
+
+    def _paint(self) -> None:
+        text = Text(no_wrap=True, end="")
+        for n, line in enumerate(self.screen_lines.lines):
+            if self.query_text:
+                line = line.copy()
+                line.highlight_words([self.query_text], SEARCH_HIT, case_sensitive=False)
+            if n:
+                text.append("\n")
+            text.append_text(line)
+        self.body.styles.height = max(len(self.screen_lines.lines), 1)  # the lines are laid out already
+        self.body.update(text)
+
+    # --- where things are ---------------------------------------------------------------------------
+    def go_to(self, line: int) -> None:
+        """Bring screen line `line` near the top, with two lines of what comes before."""
+        self.scroll_to(y=max(0, line - 2), animate=False, immediate=True)
+
+    def matches(self, text: str) -> list[int]:
+        """Screen lines holding text (case-insensitive)."""
+        needle = text.lower()
+        return [n for n, line in enumerate(self.screen_lines.lines) if needle in line.plain.lower()]
+
+    def search(self, text: str) -> None:
+        self.query_text = text
+        self._paint()
+
+    def top_component(self) -> int:
+        of = self.screen_lines.component_of
+        return of[min(int(self.scroll_y) + 2, len(of) - 1)] if of else 0
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if self.mode != "original":
+            top = self.top_component()
+            if top != self._top:
+                self._top = top
+                self.post_message(self.TopChanged(top))
