@@ -9,7 +9,7 @@ from pathlib import Path
 
 from archread.errors import ArchreadError, one_line
 
-COMMANDS = ("reduce", "diff", "lint", "verify", "run")
+COMMANDS = ("reduce", "diff", "lint", "verify", "run", "fit")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,7 +61,31 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--plot", type=Path, help="write the log error per layer as a PNG")
     run.add_argument("--force", action="store_true", help="overwrite the --plot file if it exists")
     run.add_argument("--trust-code", action="store_true", help="allow running a modeling file outside transformers")
+    fit = sub.add_parser("fit", help="which architecture a folder of safetensors weights is, from the headers alone")
+    fit.add_argument("checkpoint", type=Path, help="folder with *.safetensors (or a sharded index)")
+    fit.add_argument("--config", type=Path, help="a config.json whose values the fit takes where shapes cannot tell")
+    fit.add_argument("--top", type=int, default=5, help="candidates to report (default 5)")
+    fit.add_argument("--format", default="text", choices=["text", "json"])
+    fit.add_argument("-o", "--output", type=Path, help="write config.json, the renaming and the reduced modeling file here")
+    fit.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     return parser
+
+
+def _fit(args) -> int:
+    from archread.fit.rank import fit, to_text
+
+    if args.top < 1:
+        raise ArchreadError("--top must be ≥ 1")
+    if args.output is not None and args.output.exists() and not args.force:
+        raise ArchreadError(f"{args.output}: exists; pass --force to overwrite")
+    report = fit(args.checkpoint, config=args.config, top=args.top,
+                 progress=lambda m: print(m, file=sys.stderr, flush=True))
+    if args.output is not None:
+        from archread.fit.output import write_folder
+
+        write_folder(report, args.output)
+    print(json.dumps(report.to_json(), indent=2) if args.format == "json" else to_text(report))
+    return 0
 
 
 def _reduce(args) -> int:
@@ -188,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 2
     try:
-        return {"reduce": _reduce, "diff": _diff, "lint": _lint, "verify": _verify, "run": _run}[args.command](args)
+        return {"reduce": _reduce, "diff": _diff, "lint": _lint, "verify": _verify, "run": _run,
+                "fit": _fit}[args.command](args)
     except ArchreadError as exc:
         print(f"archread: {exc}", file=sys.stderr)
         return 2

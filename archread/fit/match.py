@@ -1,0 +1,130 @@
+"""One candidate against one checkpoint by name: pair tensors by normalised name, solve the configuration,
+predict the candidate's tree at it layer by layer, and count what agrees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from archread.fit.layers import Tree, split_tree
+from archread.fit.signature import predict
+from archread.fit.solve import solve
+
+
+@dataclass
+class Fit:
+    model_type: str
+    score: float
+    config: dict
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)  # "name: checkpoint (a, b), candidate (c, d)"
+    open_fields: list[str] = field(default_factory=list)  # set from the defaults: the shapes do not tell them
+    tied: list[str] = field(default_factory=list)
+    prior: float = 0.0  # agreement with the candidate's defaults, for candidates the shapes cannot tell apart
+    renaming: dict | None = None  # structure mode: checkpoint name -> candidate name (or a split)
+    notes: list[str] = field(default_factory=list)
+    entry: dict | None = None
+
+    def to_json(self) -> dict:
+        out = {"model_type": self.model_type, "score": round(self.score, 4), "config": self.config,
+               "missing": self.missing, "unexpected": self.unexpected, "mismatched": self.mismatched}
+        return out
+
+
+class Candidate:
+    """A signature, split into its layers once."""
+
+    def __init__(self, entry: dict):
+        self.entry = entry
+        self.tensors = {n: tuple(s) for n, s in entry["tensors"].items()}
+        self.tree = split_tree(self.tensors)
+        self.laws = entry["laws"]
+        self.tiny = entry["tiny"]
+        self.layer_laws = {j: {inner: self.laws[self.tree.full(j, inner)] for inner in t}
+                           for j, t in self.tree.layers.items()}
+
+    def shape_at(self, name: str, x: dict) -> tuple | None:
+        """The predicted shape; None on an axis whose size no law predicts."""
+        return tuple(None if law is None else round(predict(law, x, self.tiny)) for law in self.laws[name])
+
+
+def _same(got: tuple, want: tuple) -> bool:
+    return len(got) == len(want) and all(w is None or g == w for g, w in zip(got, want))
+
+
+def equations(pairs: list[tuple[tuple, list]]) -> list:
+    """(observed, law) for each axis of each (checkpoint shape, candidate laws) pair of the same rank."""
+    out = []
+    for shape, laws in pairs:
+        if len(shape) == len(laws):
+            out += [(obs, law) for obs, law in zip(shape, laws) if law is not None and (law[1] or law[2])]
+    return out
+
+
+def _layer_choice(ck_layer: dict, cand: Candidate, x: dict | None) -> int:
+    """The candidate layer most like this checkpoint layer: exact (name, shape) at x, else shared names."""
+    def agree(j):
+        names = cand.tree.layers[j]
+        common = [n for n in ck_layer if n in names]
+        exact = sum(_same(ck_layer[n], cand.shape_at(cand.tree.full(j, n), x)) for n in common) if x else 0
+        return exact, len(common) - 0.5 * (len(names) - len(common))
+    return max(sorted(cand.tree.layers), key=agree)
+
+
+def fit_by_name(ck: Tree, cand: Candidate) -> Fit:
+    pairs = [(shape, cand.laws[n]) for n, shape in ck.outside.items() if n in cand.laws]
+    first_of_kind: dict = {}
+    for i in sorted(ck.layers):
+        first_of_kind.setdefault(frozenset(ck.layers[i].items()), i)
+    if cand.tree.layers:
+        for i in first_of_kind.values():
+            j = _layer_choice(ck.layers[i], cand, None)
+            pairs += [(s, cand.layer_laws[j][n]) for n, s in ck.layers[i].items() if n in cand.layer_laws[j]]
+    values, open_fields = solve(equations(pairs), cand.tiny, cand.entry["defaults"])
+    x = {**cand.tiny, **values}
+    predicted = {n: cand.shape_at(n, x) for n in cand.tree.outside}
+    for i in sorted(ck.layers) if cand.tree.layers else []:
+        j = _layer_choice(ck.layers[i], cand, x)
+        predicted.update({ck.full(i, n): cand.shape_at(cand.tree.full(j, n), x) for n in cand.tree.layers[j]}
+                         if ck.prefix == cand.tree.prefix else {})
+    return judge(ck.names(), predicted, cand, x, open_fields, ck.count)
+
+
+def judge(got: dict, predicted: dict, cand: Candidate, x: dict, open_fields: list, layers: int,
+          renaming: dict | None = None) -> Fit:
+    """The fit of a checkpoint's (possibly renamed) tensors against the candidate's predicted tree."""
+    tied = [t for t, s in cand.entry["tied"].items() if t in predicted and t not in got and (s is None or s in got)]
+    for t in tied:
+        predicted.pop(t)
+    matched = [n for n in got if n in predicted and _same(got[n], predicted[n])]
+    mismatched = [f"{n}: checkpoint {tuple(got[n])}, candidate {tuple(predicted[n])}"
+                  for n in got if n in predicted and not _same(got[n], predicted[n])]
+    missing = [n for n in predicted if n not in got]
+    unexpected = [n for n in got if n not in predicted]
+    score = (2 * len(matched) + 0.5 * len(mismatched)) / max(1, len(got) + len(predicted))
+    entry = cand.entry
+    config = {"model_type": entry["model_type"]}
+    if entry.get("layer_key") and layers:
+        config[entry["layer_key"]] = layers
+    config.update({f: v for f, v in x.items() if f in cand.tiny})
+    if cand.entry["tied"] and "tie_word_embeddings" in entry["defaults"]:
+        config["tie_word_embeddings"] = bool(tied)
+    fit = Fit(entry["model_type"], score, config, missing, unexpected, mismatched, open_fields, tied,
+              renaming=renaming, entry=entry)
+    fit.prior = prior(fit, entry)
+    return fit
+
+
+def prior(fit: Fit, entry: dict) -> float:
+    """How well the fitted values keep the defaults' pattern (which sizes equal which; a tied head or not),
+    then how close they are in size: what ranks candidates whose trees agree equally."""
+    import math
+
+    defaults = entry["defaults"]
+    sized = {f: v for f, v in fit.config.items() if f in entry["tiny"] and type(defaults.get(f)) is int and defaults[f] > 0}
+    pattern = sum((defaults[a] == defaults[b]) != (sized[a] == sized[b]) for a in sized for b in sized if a < b)
+    tie = 0
+    if "tie_word_embeddings" in fit.config and isinstance(defaults.get("tie_word_embeddings"), bool):
+        tie = fit.config["tie_word_embeddings"] != defaults["tie_word_embeddings"]
+    distance = sum(abs(math.log(v / defaults[f])) for f, v in sized.items()) / max(1, len(sized))
+    return -(pattern + 2 * tie) - 0.01 * distance

@@ -1,0 +1,165 @@
+"""A checkpoint whose names no candidate shares, matched by structure: the shapes of the repeated block, their
+place in the tree, the order the files give; a renaming map under which the candidate loads with strict=True.
+
+Tensors of one shape under one parent (q and o of a square attention, gate and up, two norms) cannot be told
+apart by shapes: the map pairs them by leaf name and order and says so. A checkpoint tensor that is several of
+the candidate's side by side (a fused q/k/v) is split by the candidate's shapes where one split fits.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+from archread.fit.layers import Tree, hidden_width
+from archread.fit.match import Candidate, Fit, equations, judge
+from archread.fit.solve import solve
+
+
+def _parent(name: str) -> str:
+    """The module holding a tensor's module (`attn` for `attn.q.weight`): where siblings meet."""
+    return name.rpartition(".")[0].rpartition(".")[0]
+
+
+def _leaf(name: str) -> str:
+    return name.rpartition(".")[2]
+
+
+def _solve_pairs(ck: dict, cand: dict, laws: dict, width_ck: int | None, width_c: int | None) -> list:
+    """Pairs for the solver: same rank and same axes at the residual width, ordered by their other sizes."""
+    def key(shape, width):
+        return len(shape), tuple(d == width for d in shape)
+
+    groups: dict = {}
+    for n, s in ck.items():
+        groups.setdefault(key(s, width_ck), ([], []))[0].append(s)
+    for n, s in cand.items():
+        groups.setdefault(key(s, width_c), ([], []))[1].append(n)
+    pairs = []
+    for ours, theirs in groups.values():
+        ours = sorted(ours, key=lambda s: tuple(-d for d in s))
+        theirs = sorted(theirs, key=lambda n: tuple(-d for d in cand[n]))
+        pairs += [(s, laws[n]) for s, n in zip(ours, theirs)]
+    return pairs
+
+
+def assign(ck: dict, cand: dict, order_ck: list, order_c: list) -> tuple[dict, list[str]]:
+    """checkpoint name -> candidate name (or ("split", axis, [names])) and the notes on what was ambiguous."""
+    mapping: dict = {}
+    notes: list[str] = []
+    votes: dict = {}
+    by_shape: dict = {}
+    for n, s in ck.items():
+        by_shape.setdefault(s, ([], []))[0].append(n)
+    for n, s in cand.items():
+        by_shape.setdefault(s, ([], []))[1].append(n)
+    for ours, theirs in by_shape.values():
+        if len(ours) == len(theirs) == 1:
+            mapping[ours[0]] = theirs[0]
+            votes.setdefault(_parent(ours[0]), {}).setdefault(_parent(theirs[0]), 0)
+            votes[_parent(ours[0])][_parent(theirs[0])] += 1
+    for shape, (ours, theirs) in by_shape.items():
+        if len(ours) == len(theirs) == 1 or not ours or not theirs:
+            continue
+        left = sorted(theirs, key=order_c.index)
+        for n in sorted(ours, key=order_ck.index):
+            liked = votes.get(_parent(n), {})
+            best = max(left, key=lambda m: (liked.get(_parent(m), 0), _leaf(m) == _leaf(n), -left.index(m)))
+            mapping[n] = best
+            left.remove(best)
+            if not left:
+                break
+        if min(len(ours), len(theirs)) > 1:
+            notes.append(f"shape {shape}: {', '.join(sorted(theirs))} cannot be told apart by shapes "
+                         f"(paired by tree, leaf name and order)")
+    _splits(ck, cand, mapping, notes, order_c)
+    return mapping, notes
+
+
+def _splits(ck: dict, cand: dict, mapping: dict, notes: list, order_c: list) -> None:
+    """Checkpoint tensors that are candidate tensors side by side along one axis."""
+    taken = set(mapping.values())
+    for n, s in ck.items():
+        if n in mapping:
+            continue
+        free = [m for m in order_c if m in cand and m not in taken and None not in cand[m]]
+        fits = []
+        for axis in range(len(s)):
+            for k in (2, 3):
+                for group in combinations(free, k):
+                    shapes = [cand[m] for m in group]
+                    if all(len(x) == len(s) and all(x[a] == s[a] for a in range(len(s)) if a != axis) for x in shapes) \
+                            and sum(x[axis] for x in shapes) == s[axis] and len({_parent(m) for m in group}) == 1:
+                        fits.append((axis, list(group)))
+        if fits:
+            axis, group = fits[0]
+            mapping[n] = ("split", axis, group)
+            taken.update(group)
+            how = "" if len(fits) == 1 else f" ({len(fits)} splits fit; the first in the candidate's order taken)"
+            notes.append(f"{n} split along axis {axis} into {', '.join(group)}{how}; rows assumed side by side in "
+                         f"that order (an interleaving per head group cannot be seen in shapes)")
+
+
+def fit_by_structure(ck: Tree, cand: Candidate, shapes: dict) -> Fit | None:
+    if not cand.tree.layers or not ck.layers:
+        return None
+    first = min(ck.layers)
+    j0 = min(cand.tree.layers)
+    width_ck, width_c = hidden_width(ck), hidden_width(cand.tree)
+    cand_first = {n: cand.tree.layers[j0][n] for n in cand.tree.layers[j0]}
+    pairs = _solve_pairs(ck.layers[first], cand_first, cand.layer_laws[j0], width_ck, width_c)
+    pairs += _solve_pairs(ck.outside, cand.tree.outside, cand.laws, width_ck, width_c)
+    values, open_fields = solve(equations(pairs), cand.tiny, cand.entry["defaults"])
+    x = {**cand.tiny, **values}
+    predicted_out = {n: cand.shape_at(n, x) for n in cand.tree.outside}
+    kinds = {j: {n: cand.shape_at(cand.tree.full(j, n), x) for n in t} for j, t in cand.tree.layers.items()}
+    order_c = list(cand.tensors)
+    order_ck = list(shapes)
+    mapping, notes = assign(ck.outside, predicted_out, order_ck, order_c)
+    seen: dict = {}
+    predicted = dict(predicted_out)
+    for i in sorted(ck.layers):
+        layer = ck.layers[i]
+        j = max(kinds, key=lambda k: sum(s in set(kinds[k].values()) for s in layer.values()))
+        kind = frozenset(layer.items())
+        if (kind, j) not in seen:
+            inner, inner_notes = assign(layer, kinds[j], [n for n in layer], list(cand.tree.layers[j]))
+            seen[(kind, j)] = inner
+            notes += [] if seen.keys() - {(kind, j)} else inner_notes
+        for n, target in seen[(kind, j)].items():
+            full = ck.full(i, n)
+            mapping[full] = ("split", target[1], [_at(cand.tree, i, m) for m in target[2]]) \
+                if isinstance(target, tuple) else _at(cand.tree, i, target)
+        predicted.update({_at(cand.tree, i, n): s for n, s in kinds[j].items()})
+    renamed = {}
+    for n, s in shapes.items():
+        target = mapping.get(n)
+        if isinstance(target, tuple):
+            for m in target[2]:
+                renamed[m] = predicted.get(m)
+        elif target is not None:
+            renamed[target] = s
+        else:
+            renamed[n] = s
+    fit = judge(renamed, predicted, cand, x, open_fields, ck.count, renaming=mapping)
+    fit.notes += notes
+    return fit
+
+
+def _at(tree: Tree, index: int, inner: str) -> str:
+    return tree.full(index, inner)
+
+
+def renaming_json(fit: Fit) -> dict:
+    out = {}
+    for k, v in (fit.renaming or {}).items():
+        out[k] = {"split": v[1], "into": v[2]} if isinstance(v, tuple) else v
+    return out
+
+
+def renaming_text(fit: Fit, limit: int = 40) -> list[str]:
+    items = list(renaming_json(fit).items())
+    lines = [f"   {k} -> {v if isinstance(v, str) else 'split on axis %d into %s' % (v['split'], ', '.join(v['into']))}"
+             for k, v in items[:limit]]
+    if len(items) > limit:
+        lines.append(f"   … and {len(items) - limit} more (-o writes them all)")
+    return lines
