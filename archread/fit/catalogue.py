@@ -64,7 +64,7 @@ def candidate_files(root: Path | None = None) -> list[Path]:
 def _fit_code_hash() -> str:
     here = Path(__file__).resolve().parent
     digest = hashlib.sha256(_code_hash().encode())
-    for path in [here / "signature.py", here.parent / "runtime" / "tiny.py", here.parent / "runtime" / "build.py"]:
+    for path in [here / "signature.py", here / "laws.py", here.parent / "runtime" / "tiny.py", here.parent / "runtime" / "build.py"]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from archread.fit.layers import Tree, split_tree
-from archread.fit.signature import predict
+from archread.fit.laws import predict
 from archread.fit.solve import solve
 
 

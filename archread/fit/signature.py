@@ -16,6 +16,7 @@ import re
 import torch
 
 from archread.errors import ArchreadError, one_line
+from archread.fit.laws import predict
 from archread.parsers.cache import reduce_cached
 from archread.runtime.build import for_config, load_module
 from archread.runtime.compare import eager
@@ -81,14 +82,6 @@ def size_laws(builder: _Builder, base: dict, device: str) -> tuple[dict, dict, l
             axes.append([v0, exps, lin])
         laws[name] = axes
     return laws, used, structural
-
-
-def predict(law: list, x: dict, t: dict) -> float:
-    v0, exps, lin = law
-    scale = 1.0
-    for f, e in exps.items():
-        scale *= (x[f] / t[f]) ** e
-    return scale * (v0 + sum(a * (x[g] - t[g]) for g, a in lin.items()))
 
 
 def _check(builder: _Builder, laws: dict, used: dict, device: str) -> None:

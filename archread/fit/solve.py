@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from archread.fit.signature import predict
+from archread.fit.laws import predict
 
 _PRIOR = 1e-2  # the defaults' weight: they decide only what the shapes leave free
 
