@@ -274,10 +274,29 @@ def _config(args, kwargs):
     return next((a for a in args if hasattr(a, "num_attention_heads")), None)
 
 
-def _additive(keep: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+def _is_padding(value, like: torch.Tensor) -> bool:
+    return (isinstance(value, torch.Tensor) and tuple(value.shape) == tuple(like.shape[:2])
+            and bool(((value == 0) | (value == 1)).all()))
+
+
+def _padding(args, kwargs, like: torch.Tensor) -> torch.Tensor | None:
+    """The (batch, seq) keep-mask of a padded batch: the `attention_mask` handed to the mask builder (by keyword,
+    or by position: the 2-D tensor of 0/1 shaped like the tokens), None where every token is real."""
+    mask = kwargs.get("attention_mask")
+    if mask is None:
+        mask = next((a for a in args if _is_padding(a, like)), None)
+    if not _is_padding(mask, like) or bool((mask != 0).all()):
+        return None
+    return (mask != 0).to(like.device)
+
+
+def _additive(keep: torch.Tensor, like: torch.Tensor, padding: torch.Tensor | None = None) -> torch.Tensor:
+    """Additive (batch, 1, query, key) mask from a (query, key) keep pattern; padded keys are masked too."""
+    keep = keep[None].expand(like.shape[0], *keep.shape)
+    if padding is not None:
+        keep = keep & padding[:, None, :]
     mask = torch.zeros(keep.shape, dtype=like.dtype, device=like.device)
-    mask = mask.masked_fill(~keep, torch.finfo(like.dtype).min)
-    return mask[None, None].expand(like.shape[0], 1, *keep.shape)
+    return mask.masked_fill(~keep, torch.finfo(like.dtype).min)[:, None]
 
 
 def _positions(like: torch.Tensor):
@@ -292,8 +311,10 @@ def create_causal_mask(*args, sliding_window=None, **kwargs):
     keep = k <= q
     if sliding_window is not None:
         keep = keep & (q - k < sliding_window)
-    mask = _additive(keep, like)
-    mask.causal_window = sliding_window or 0  # lets a bound attention kernel know the mask without reading it
+    padding = _padding(args, kwargs, like)
+    mask = _additive(keep, like, padding)
+    if padding is None:  # lets a bound attention kernel know the mask without reading it (it knows no padding)
+        mask.causal_window = sliding_window or 0
     return mask
 
 
@@ -314,10 +335,10 @@ def create_causal_mask_window_inclusive(*args, sliding_window=None, **kwargs):
 
 
 def create_causal_mask_with_padding(*args, **kwargs):
-    """(causal mask, all-ones 2-D padding mask): the pair a helper like 4.4x OPT's `_update_causal_mask`
-    returns, for one unpadded sequence."""
+    """(causal mask, 2-D padding mask): the pair a helper like 4.4x OPT's `_update_causal_mask` returns."""
     mask = create_causal_mask(*args, **kwargs)
-    return mask, torch.ones(mask.shape[0], mask.shape[-1], device=mask.device)
+    padding = _padding(args, kwargs, _reference(args, kwargs))
+    return mask, torch.ones(mask.shape[0], mask.shape[-1], device=mask.device) if padding is None else padding.long()
 
 
 def create_chunked_causal_mask(*args, **kwargs):
@@ -325,11 +346,14 @@ def create_chunked_causal_mask(*args, **kwargs):
     like = _reference(args, kwargs)
     chunk = _config(args, kwargs).attention_chunk_size
     q, k = _positions(like)
-    return _additive((k <= q) & (q // chunk == k // chunk), like)
+    return _additive((k <= q) & (q // chunk == k // chunk), like, _padding(args, kwargs, like))
 
 
 def create_padding_mask(config, attention_mask, *args, **kwargs):
-    """No padding in one full sequence: recurrent/linear layers see every token."""
+    """The 2-D padding mask a recurrent or linear-attention layer multiplies its inputs by; None where every
+    token is real (as transformers' `_update_mamba_mask` gives it)."""
+    if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 2 and bool((attention_mask == 0).any()):
+        return attention_mask
     return None
 
 
@@ -337,15 +361,19 @@ create_recurrent_attention_mask = create_padding_mask
 
 
 def create_bidirectional_mask(*args, **kwargs):
-    """Every token sees every token: no mask."""
-    return None
+    """Every token sees every real token: no mask unless the batch is padded."""
+    like = _reference(args, kwargs)
+    padding = _padding(args, kwargs, like)
+    if padding is None:
+        return None
+    return _additive(torch.ones(like.shape[1], like.shape[1], dtype=torch.bool, device=like.device), like, padding)
 
 
 def create_bidirectional_sliding_window_mask(*args, **kwargs):
     like = _reference(args, kwargs)
     window = _config(args, kwargs).sliding_window
     q, k = _positions(like)
-    return _additive((q - k).abs() < window, like)
+    return _additive((q - k).abs() < window, like, _padding(args, kwargs, like))
 
 
 def maybe_autocast(device_type="cpu", dtype=None, enabled=True, cache_enabled=None):

@@ -8,7 +8,8 @@ import types
 import torch
 
 from archread.errors import ArchreadError
-from archread.parsers import Reduction
+from archread.parsers import Reduction, reduce_source
+from archread.runtime.config_values import values_of
 
 
 def load_module(reduction: Reduction) -> types.ModuleType:
@@ -38,9 +39,6 @@ def for_config(reduction: Reduction, config) -> Reduction:
     configuration does not hold is read again for the configuration's own."""
     if all(held_value(config, k) == v for k, v in reduction.assumed.items()):
         return reduction
-    from archread.parsers import reduce_source
-    from archread.runtime.config_values import values_of
-
     return reduce_source(reduction.source, values_of(config))
 
 

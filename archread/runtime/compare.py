@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -79,6 +80,29 @@ def run_with_taps(model: torch.nn.Module, tokens: torch.Tensor, names: list[str]
     outputs = {name: found[0] if len(found) == 1 else torch.cat(
         [t.flatten() for t in sorted(found, key=lambda t: (t.numel(), t.double().sum().item()))]) for name, found in calls.items()}
     return logits.detach().float().cpu(), outputs
+
+
+def padding_mask(tokens: torch.Tensor) -> torch.Tensor:
+    """A padded batch over `tokens`: row 0 left-padded and row 1 right-padded by a quarter of the sequence
+    (1 = a real token, 0 = padding), the other rows whole."""
+    mask = torch.ones_like(tokens)
+    pad = max(1, tokens.shape[1] // 4)
+    mask[0, :pad] = 0
+    if tokens.shape[0] > 1:
+        mask[1, -pad:] = 0
+    return mask
+
+
+def takes_mask(model: torch.nn.Module) -> bool:
+    return "attention_mask" in inspect.signature(model.forward).parameters
+
+
+def real_token_logits(model: torch.nn.Module, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Logits of the padded batch's real tokens, (real tokens, vocab). A model whose forward takes no mask runs
+    without one (its answer on the left-padded row then shows it ignores padding)."""
+    with torch.no_grad():
+        out = model(tokens, attention_mask=mask) if takes_mask(model) else model(tokens)
+    return _first_tensor(out).detach().float().cpu()[mask.bool().cpu()]
 
 
 def error(name: str, got: torch.Tensor, want: torch.Tensor) -> Error:

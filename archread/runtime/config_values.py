@@ -14,7 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from archread.errors import ArchreadError, one_line
+from archread.errors import ArchreadError
+from archread.parsers import reduce_source
+from archread.runtime.original import configuration
+from archread.runtime.release import release_env
 
 
 def _plain(value) -> bool:
@@ -26,19 +29,8 @@ def _plain(value) -> bool:
 
 
 def read_values(model_type: str, path: Path) -> dict:
-    """attribute -> value of the configuration at path, read by this environment's transformers."""
-    from archread.runtime.verify import _config, _transformers
-
-    transformers = _transformers()
-    if model_type not in transformers.models.auto.configuration_auto.CONFIG_MAPPING_NAMES:  # remote code's own class would have to run
-        raise ArchreadError(f"{path}: transformers {transformers.__version__} has no configuration class for '{model_type}' to read it with")
-    try:
-        cfg = _config(transformers, model_type, path, None)
-    except ArchreadError:
-        raise
-    except Exception as exc:  # TypeError, ValueError, the hub's strict-dataclass validation errors
-        raise ArchreadError(f"{path}: the {model_type} configuration class rejects it ({one_line(exc)})") from None
-    return values_of(cfg)
+    """attribute -> value of the configuration at path, read by this environment's transformers, at full size."""
+    return values_of(configuration(model_type, path))
 
 
 def values_of(cfg) -> dict:
@@ -47,7 +39,7 @@ def values_of(cfg) -> dict:
     for name in {*dumped, *getattr(cfg, "attribute_map", {})}:
         try:
             value = getattr(cfg, name)
-        except AttributeError:
+        except Exception:  # noqa: BLE001 - absent, or a per-layer field a heterogeneous config refuses globally
             continue
         if _plain(value):
             values[name] = value
@@ -62,8 +54,6 @@ def config_values(path: Path, source) -> dict:
     path = path / "config.json" if path.is_dir() else path
     if source.release is None or source.release == importlib.metadata.version("transformers"):
         return read_values(source.model_type, path)
-    from archread.runtime.release import release_env
-
     result = subprocess.run([sys.executable, "-m", "archread.runtime.config_values", source.model_type, str(path)],
                             capture_output=True, text=True, env=release_env(source.release), timeout=300)
     if result.returncode != 0:
@@ -74,8 +64,6 @@ def config_values(path: Path, source) -> dict:
 
 def reduce_for(source, path: Path):
     """source reduced for the configuration at path: the branches it decides are folded."""
-    from archread.parsers import reduce_source
-
     return reduce_source(source, config_values(path, source))
 
 

@@ -1,12 +1,12 @@
-"""Run in a subprocess under another transformers release (PYTHONPATH puts it first): build a model's root
-class on a tiny configuration with random weights, run it, and write what verify compares as safetensors.
+"""Run in a subprocess under another transformers release (PYTHONPATH puts it first): build the original named by
+a spec on a tiny configuration with random weights, run it on the test tokens and on a padded batch of them, and
+write what verify compares as safetensors.
 
-    python -m archread.runtime.original_runner MODULE ROOT_CLASS OUT_DIR
+    python -m archread.runtime.original_runner SPEC_JSON OUT_DIR
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import json
 import re
@@ -39,33 +39,48 @@ _hide_what_leans_on_another_hub()
 import torch  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
-from archread.runtime.compare import run_with_taps, watched  # noqa: E402
+from archread.errors import ArchreadError  # noqa: E402
+from archread.parsers.source import resolve  # noqa: E402
+from archread.runtime.compare import padding_mask, real_token_logits, run_with_taps, watched  # noqa: E402
+from archread.runtime.original import configuration, find_original  # noqa: E402
+from archread.runtime.release import CANNOT_IMPORT  # noqa: E402
 from archread.runtime.tiny import build_tiny, shrink, test_tokens  # noqa: E402
 
+_PLAIN = (int, float, str, bool, type(None), list, tuple, dict)
 
-def main(module_name: str, root: str, out: Path) -> None:
-    import transformers
 
-    module = importlib.import_module(module_name)
-    cls = getattr(module, root)
-    config_class = getattr(cls, "config_class", None)
-    if not getattr(config_class, "model_type", ""):
-        model_type = module_name.rsplit(".", 1)[-1].removeprefix("modeling_")
-        config_class = type(transformers.AutoConfig.for_model(model_type))
-    model, cfg = build_tiny(cls, shrink(config_class()))
+def main(spec: dict, out: Path) -> None:
+    try:
+        original = find_original(resolve(spec["path"]), spec["root"])
+    except ArchreadError as exc:
+        print(f"archread: {exc}", file=sys.stderr)
+        sys.exit(CANNOT_IMPORT)
+    config = configuration(original.model_type, Path(spec["config"]) if spec.get("config") else None, original.config_class)
+    model, cfg = build_tiny(original.model_class, shrink(config))
     model = model.float()
     tokens = torch.randint(0, cfg.vocab_size, (2, test_tokens()), generator=torch.Generator().manual_seed(0))
     names = watched(model)
     logits, taps = run_with_taps(model, tokens, names)
-    save_file({k: v.clone().contiguous() for k, v in model.state_dict().items()}, out / "weights.safetensors")
+    mask = padding_mask(tokens)
     fresh = torch.contiguous_format  # a copy of its own, laid out plainly: safetensors takes neither views nor strides
-    save_file({"tokens": tokens, "logits": logits.clone(memory_format=fresh),
+    extra, padded_note = {}, None
+    try:
+        extra = {"mask": mask, "padded_logits": real_token_logits(model, tokens, mask).clone(memory_format=fresh)}
+    except Exception as exc:  # noqa: BLE001 - an original that refuses padding: said in the report
+        padded_note = f"padded batch not checked: the original rejects it ({type(exc).__name__})"
+    save_file({k: v.clone().contiguous() for k, v in model.state_dict().items()}, out / "weights.safetensors")
+    save_file({"tokens": tokens, "logits": logits.clone(memory_format=fresh), **extra,
                **{f"tap:{k}": v.clone(memory_format=fresh) for k, v in taps.items()}},
               out / "taps.safetensors")
-    # what the code may read besides the fields: attribute_map aliases (hidden_size → n_embd), properties
-    # (FalconConfig.rotary) and plain class attributes, private ones too (5.25 Emu3's `attention_bias = False`,
-    # Lfm3's `_rope_type_labels`: not fields)
-    plain = (int, float, str, bool, type(None), list, tuple, dict)
+    fields = {**_derived(cfg), **cfg.to_dict(), "_archread_names": names, "_archread_origin": original.origin,
+              "_archread_padded": padded_note}
+    (out / "config.json").write_text(json.dumps(fields, default=str))
+
+
+def _derived(cfg) -> dict:
+    """What the code may read besides the fields: attribute_map aliases (hidden_size → n_embd), properties
+    (FalconConfig.rotary) and plain class attributes, private ones too (5.25 Emu3's `attention_bias = False`,
+    Lfm3's `_rope_type_labels`: not fields)."""
     derived = {}
     for name in getattr(cfg, "attribute_map", {}):
         try:
@@ -73,17 +88,16 @@ def main(module_name: str, root: str, out: Path) -> None:
         except AttributeError:
             pass
     for name in dir(type(cfg)):
-        if name.startswith("__") or not isinstance(getattr(type(cfg), name, None), (property, *plain)):
+        if name.startswith("__") or not isinstance(getattr(type(cfg), name, None), (property, *_PLAIN)):
             continue
         try:
             value = getattr(cfg, name)
         except Exception:  # noqa: BLE001 - a property that needs more than the config has
             continue
-        if isinstance(value, plain):
+        if isinstance(value, _PLAIN):
             derived[name] = value
-    fields = {**derived, **cfg.to_dict(), "_archread_names": names}
-    (out / "config.json").write_text(json.dumps(fields, default=str))
+    return derived
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], Path(sys.argv[3]))
+    main(json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2]))

@@ -18,6 +18,12 @@ from archread.errors import ArchreadError
 from archread.parsers.cache import archread_cache
 
 KEEP = ("transformers", "huggingface_hub", "tokenizers")  # always the release's own
+CANNOT_IMPORT = 3  # the runner's exit code when the release cannot import the original
+
+
+class ReleaseUnavailable(ArchreadError):
+    """The release cannot be installed here, or cannot import the original (remote code then runs under the
+    installed release, and the report says so)."""
 
 
 def releases_dir() -> Path:
@@ -39,7 +45,7 @@ def release_site(version: str) -> Path:
         error = error or (_pip(tmp, *pins) if pins else None)
     if error is not None:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ArchreadError(f"cannot install transformers {version} to run its original: {error}")
+        raise ReleaseUnavailable(f"cannot install transformers {version} to run its original: {error}")
     dropped = set()
     for entry in tmp.iterdir():  # what this environment already has (numpy, yaml…) stays ours
         name = entry.name.removesuffix(".py")
@@ -82,19 +88,24 @@ def release_env(version: str) -> dict:
             "HF_HUB_OFFLINE": "1", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
 
 
-def run_original(version: str, module: str, root: str, timeout: float = 600) -> Path:
-    """Run `root` of `module` (transformers.models.llama.modeling_llama) under transformers==version on a tiny
-    config in a subprocess; returns the folder it wrote:
-    config.json, weights.safetensors (its state dict), taps.safetensors (tokens, logits, module outputs)."""
+def run_original(version: str, spec: dict, timeout: float = 600) -> Path:
+    """Run the original that `spec` names ({"path": modeling file, "root": class, "config": config.json or None})
+    under transformers==version on a tiny configuration in a subprocess; returns the folder it wrote:
+    config.json, weights.safetensors (its state dict), taps.safetensors (tokens, logits, module outputs, the
+    padded batch's real-token logits)."""
     out = Path(tempfile.mkdtemp(prefix="archread-original-"))
+    (out / "spec.json").write_text(json.dumps(spec))
     env = release_env(version)
+    root = spec["root"]
     try:
-        result = subprocess.run([sys.executable, "-m", "archread.runtime.original_runner", module, root, str(out)],
+        result = subprocess.run([sys.executable, "-m", "archread.runtime.original_runner", str(out / "spec.json"), str(out)],
                                 capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise ArchreadError(f"the original {root} of transformers {version} did not finish in {timeout:.0f} s") from None
     if result.returncode != 0:
         lines = [ln for ln in result.stderr.strip().splitlines() if ln.strip()]
-        raise ArchreadError(f"the original {root} of transformers {version} does not run: {lines[-1] if lines else '?'}")
+        last = lines[-1].removeprefix("archread: ") if lines else "?"
+        kind = ReleaseUnavailable if result.returncode == CANNOT_IMPORT else ArchreadError
+        raise kind(f"the original {root} under transformers {version} does not run: {last}")
     json.loads((out / "config.json").read_text())  # written last: its presence means the run completed
     return out

@@ -15,7 +15,9 @@ from archread.parsers.source import transformers_root
 from archread.runtime.bind import bind
 from archread.runtime.build import build_model
 from archread.runtime.compare import eager
-from archread.runtime.verify import DTYPES, VerifyReport, _original_class, _transformers, compare_models
+from archread.runtime.original import find_original, transformers_module
+from archread.runtime.report import VerifyReport
+from archread.runtime.verify import DTYPES, compare_models
 from archread.runtime.weights import checkpoint_folder, load_into, load_weights
 
 
@@ -89,14 +91,14 @@ def run(target: str, modeling: str | None = None, device: str = "cuda", dtype: s
     except ValueError as exc:
         raise ArchreadError(f"{folder / 'config.json'}: not JSON ({exc})") from None
     reduction = reduce_source(_modeling(folder, config, modeling, trust_code))
-    transformers = _transformers()
+    transformers = transformers_module()
     transformers.utils.logging.disable_progress_bar()
     try:
         cfg = transformers.AutoConfig.from_pretrained(folder, local_files_only=True, trust_remote_code=trust_code)
     except Exception as exc:
         raise ArchreadError(f"{folder}: config does not load: {type(exc).__name__}: {exc}".splitlines()[0]) from None
     eager(cfg)
-    original_cls = _original_class(transformers, reduction.source.model_type, reduction.roots[0])
+    original_cls = find_original(reduction.source, reduction.roots[0]).model_class
     try:
         original = original_cls.from_pretrained(folder, config=cfg, dtype=torch.float32, local_files_only=True).eval()
     except Exception as exc:

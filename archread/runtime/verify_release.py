@@ -6,13 +6,16 @@ from __future__ import annotations
 import copy
 import json
 import types
+from pathlib import Path
 
 from safetensors.torch import load_file
 
-from archread.errors import ArchreadError
+from archread.errors import ArchreadError, one_line
 from archread.runtime.build import build_model
-from archread.runtime.compare import run_with_taps
-from archread.runtime.release import run_original
+from archread.runtime.compare import real_token_logits, run_with_taps
+from archread.runtime.original import repo_folder
+from archread.runtime.release import release_site, run_original
+from archread.runtime.report import has, judge, setup_of
 from archread.runtime.weights import load_into
 
 
@@ -85,25 +88,34 @@ def _nested(value):
     return value
 
 
-def verify_release(reduction, version: str):
-    from archread.runtime.verify import _has, judge
-
+def verify_release(reduction, version: str, trust_code: bool = False, config: Path | None = None):
+    """The original of another release, run under it in a subprocess; the reduced model here, on its weights."""
     source = reduction.source
-    out = run_original(version, _module_name(source), reduction.roots[0])
+    folder = repo_folder(source.path)
+    if folder is None and not trust_code and not same_as_release(source, release_site(version)):
+        raise ArchreadError(f"{source.path}: differs from transformers {version}'s own file; pass --trust-code to run it")
+    if config is None and folder is not None and (folder / "config.json").is_file():
+        config = folder / "config.json"
+    spec = {"path": str(source.path.resolve()), "root": reduction.roots[0], "config": str(config) if config else None}
+    out = run_original(version, spec)
     fields = json.loads((out / "config.json").read_text())
     names = fields.pop("_archread_names")
+    origin = fields.pop("_archread_origin")
+    padded_note = fields.pop("_archread_padded")
     cfg = ConfigView(**fields)
     reduced = build_model(reduction, cfg)
-    names = [n for n in names if _has(reduced, n)]  # the original's dropout modules are gone, by design
+    names = [n for n in names if has(reduced, n)]  # the original's dropout modules are gone, by design
     tied = load_into(reduced, load_file(out / "weights.safetensors"))
     taps = load_file(out / "taps.safetensors")
     try:
         got_logits, got = run_with_taps(reduced.float(), taps["tokens"], names)
+        padded = padded_note or (real_token_logits(reduced, taps["tokens"], taps["mask"]), taps["padded_logits"])
     except Exception as exc:
-        raise ArchreadError(f"the reduced model does not run: {type(exc).__name__}: {exc}".splitlines()[0]) from None
+        raise ArchreadError(f"the reduced model does not run: {type(exc).__name__}: {one_line(exc)}") from None
     want = {k.removeprefix("tap:"): v for k, v in taps.items() if k.startswith("tap:")}
-    return judge(source.label, f"{reduction.roots[0]} (transformers {version}, subprocess)", "float32", "cpu",
-                 names, (got_logits, got), (taps["logits"], want), [], tied)
+    setup = setup_of(cfg, taps["tokens"], None if padded_note else taps["mask"])
+    return judge(source.label, f"{reduction.roots[0]} ({origin}, subprocess)", "float32", "cpu",
+                 names, (got_logits, got), (taps["logits"], want), [], tied, padded=padded, setup=setup)
 
 
 def _inside(source) -> tuple[str, ...]:
@@ -112,13 +124,8 @@ def _inside(source) -> tuple[str, ...]:
     return parts[len(parts) - 1 - parts[::-1].index("transformers"):] if "transformers" in parts else ()
 
 
-def _module_name(source) -> str:
-    return ".".join(_inside(source)).removesuffix(".py")
-
-
 def same_as_release(source, site) -> bool:
     """The file is that release's own modeling file, byte for byte (so running it needs no --trust-code)."""
     inside = _inside(source)
     own = site.joinpath(*inside) if inside else None  # the same path inside the release (models/deprecated/…)
     return own is not None and own.is_file() and own.read_bytes() == source.path.read_bytes()
-

@@ -1,0 +1,161 @@
+"""The original implementation a reduction is checked against: transformers (the installed release), or a
+remote-code repo's own modules imported as a package, with the model class and its configuration class.
+
+Shared by verify, run, build and config_values; another release's original runs in a subprocess
+(`release.py`, `original_runner.py`) that calls this same module under that release.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.machinery
+import importlib.metadata
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from archread.errors import ArchreadError, one_line
+from archread.parsers.source import tree_of
+
+
+def read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise ArchreadError(f"{path}: no config.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ArchreadError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ArchreadError(f"{path}: not a configuration (a JSON object)")
+    return data
+
+
+def transformers_module():
+    try:
+        import transformers
+    except ImportError:
+        raise ArchreadError("running the original needs transformers installed") from None
+    return transformers
+
+
+def installed_release() -> str | None:
+    try:
+        return importlib.metadata.version("transformers")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def repo_folder(path: Path) -> Path | None:
+    """The folder of a file that belongs to no transformers tree: remote code (or a file of the user's own)."""
+    return None if tree_of(path) is not None else path.resolve().parent
+
+
+def repo_config(folder: Path) -> dict:
+    """The repo's config.json ({} where it has none)."""
+    path = folder / "config.json"
+    return read_json(path) if path.is_file() else {}
+
+
+def repo_release(folder: Path) -> str | None:
+    """The transformers release the repo's config.json was saved with."""
+    version = repo_config(folder).get("transformers_version")
+    return version if isinstance(version, str) and version[:1].isdigit() else None
+
+
+def repo_package(folder: Path) -> str:
+    """Import name of the repo folder as a package, so its relative imports (`from .configuration_x import …`)
+    and sibling files resolve as they do under transformers' remote-code loader."""
+    name = "archread_repo_" + hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+    if name not in sys.modules:
+        spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        spec.submodule_search_locations = [str(folder.resolve())]
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+    return name
+
+
+def _import(name: str, what: str):
+    try:
+        return importlib.import_module(name)
+    except ArchreadError:
+        raise
+    except Exception as exc:  # the module's own import errors: a missing package, an old transformers name
+        raise ArchreadError(f"{what} does not import: {type(exc).__name__}: {one_line(exc)}") from None
+
+
+@dataclass
+class Original:
+    """The original's model class and configuration class, and where they came from."""
+
+    model_class: type
+    config_class: type | None  # None: transformers' own for the model type (AutoConfig.for_model)
+    model_type: str
+    origin: str  # "transformers 5.25.0" or "remote code, transformers 5.25.0"
+
+
+def find_original(source, root: str) -> Original:
+    """The class `root` of the source's original, in this process's transformers or the source's own repo."""
+    transformers = transformers_module()
+    version = transformers.__version__
+    folder = repo_folder(source.path)
+    if folder is None:  # the same file inside this process's transformers (models/deprecated/… too)
+        inside = source.path.resolve().relative_to(tree_of(source.path).parent).with_suffix("")
+        name = inside.name.replace("modular_", "modeling_", 1)  # a modular file's model is the one generated from it
+        module = _import(".".join((*inside.parts[:-1], name)), f"transformers {version}'s {name}.py")
+        cls = getattr(module, root, None)
+        if cls is None:
+            raise ArchreadError(f"transformers {version} has no {root} to compare with")
+        origin = f"transformers {version}"
+        config_class = getattr(cls, "config_class", None)
+    else:
+        package = repo_package(folder)
+        module = _import(f"{package}.{source.path.stem}", f"{source.path.name}")
+        cls = getattr(module, root, None)
+        if not isinstance(cls, type):
+            raise ArchreadError(f"{source.path}: defines no class {root}")
+        origin = f"remote code, transformers {version}"
+        config_class = _repo_config_class(folder, package) or getattr(cls, "config_class", None)
+    if not getattr(config_class, "model_type", ""):  # the generic base class names no architecture
+        config_class = None
+    model_type = getattr(config_class, "model_type", "") or (repo_config(folder).get("model_type") if folder else None)
+    return Original(cls, config_class, model_type or source.model_type, origin)
+
+
+def _repo_config_class(folder: Path, package: str):
+    """The configuration class config.json's auto_map names (`configuration_x.XConfig`)."""
+    target = (repo_config(folder).get("auto_map") or {}).get("AutoConfig")
+    if isinstance(target, list):
+        target = target[0]
+    if not isinstance(target, str) or "." not in target:
+        return None
+    module_name, _, class_name = target.rpartition(".")
+    module_name = module_name.rpartition("--")[2]  # `org/repo--configuration_x`: a file of another repo
+    if not (folder / f"{module_name}.py").is_file():
+        raise ArchreadError(f"{folder / 'config.json'}: auto_map names {module_name}.py, which the repo lacks")
+    cls = getattr(_import(f"{package}.{module_name}", f"{module_name}.py"), class_name, None)
+    if cls is None:
+        raise ArchreadError(f"{folder / module_name}.py: defines no {class_name} (auto_map's AutoConfig)")
+    return cls
+
+
+def configuration(model_type: str, path: Path | None = None, config_class=None):
+    """The configuration in path (a config.json) as the original's own class builds it (transformers' class for
+    the model type where `config_class` is None), else that class's defaults — at full size."""
+    transformers = transformers_module()
+    data = read_json(path) if path is not None else None
+    if data is not None and data.get("model_type") not in (None, model_type):
+        raise ArchreadError(f"{path}: config is for {data['model_type']}, the modeling file is {model_type}")
+    fields = {k: v for k, v in (data or {}).items() if k != "model_type"}
+    try:
+        if config_class is not None:
+            return config_class() if data is None else config_class.from_dict(fields)
+        if model_type not in transformers.models.auto.configuration_auto.CONFIG_MAPPING_NAMES:
+            raise ArchreadError(f"transformers {transformers.__version__} has no configuration class for '{model_type}'")
+        return transformers.AutoConfig.for_model(model_type, **fields)
+    except ArchreadError:
+        raise
+    except Exception as exc:  # TypeError, ValueError, the hub's strict-dataclass validation errors
+        where = f"{path}: the" if path is not None else "the"
+        raise ArchreadError(f"{where} {model_type} configuration class rejects it ({one_line(exc)})") from None
