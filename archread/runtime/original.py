@@ -48,9 +48,12 @@ def installed_release() -> str | None:
         return None
 
 
-def repo_folder(path: Path) -> Path | None:
-    """The folder of a file that belongs to no transformers tree: remote code (or a file of the user's own)."""
-    return None if tree_of(path) is not None else path.resolve().parent
+def repo_folder(source) -> Path | None:
+    """The repo folder of a file that belongs to no transformers tree: remote code (or a file of the user's own).
+    Not resolved: an HF cache snapshot's files are links into its blobs folder."""
+    if source.remote is not None:
+        return source.remote.folder
+    return None if tree_of(source.path) is not None else source.path.absolute().parent
 
 
 def repo_config(folder: Path) -> dict:
@@ -99,7 +102,7 @@ def find_original(source, root: str) -> Original:
     """The class `root` of the source's original, in this process's transformers or the source's own repo."""
     transformers = transformers_module()
     version = transformers.__version__
-    folder = repo_folder(source.path)
+    folder = repo_folder(source)
     if folder is None:  # the same file inside this process's transformers (models/deprecated/… too)
         inside = source.path.resolve().relative_to(tree_of(source.path).parent).with_suffix("")
         name = inside.name.replace("modular_", "modeling_", 1)  # a modular file's model is the one generated from it
@@ -111,32 +114,36 @@ def find_original(source, root: str) -> Original:
         config_class = getattr(cls, "config_class", None)
     else:
         package = repo_package(folder)
-        module = _import(f"{package}.{source.path.stem}", f"{source.path.name}")
+        remote = source.remote
+        module = _import(f"{package}.{remote.modeling if remote else source.path.stem}", source.path.name)
         cls = getattr(module, root, None)
         if not isinstance(cls, type):
             raise ArchreadError(f"{source.path}: defines no class {root}")
         origin = f"remote code, transformers {version}"
-        config_class = _repo_config_class(folder, package) or getattr(cls, "config_class", None)
+        config_class = _repo_config_class(folder, package, remote) or getattr(cls, "config_class", None)
     if not getattr(config_class, "model_type", ""):  # the generic base class names no architecture
         config_class = None
     model_type = getattr(config_class, "model_type", "") or (repo_config(folder).get("model_type") if folder else None)
     return Original(cls, config_class, model_type or source.model_type, origin)
 
 
-def _repo_config_class(folder: Path, package: str):
-    """The configuration class config.json's auto_map names (`configuration_x.XConfig`)."""
-    target = (repo_config(folder).get("auto_map") or {}).get("AutoConfig")
-    if isinstance(target, list):
-        target = target[0]
-    if not isinstance(target, str) or "." not in target:
-        return None
-    module_name, _, class_name = target.rpartition(".")
-    module_name = module_name.rpartition("--")[2]  # `org/repo--configuration_x`: a file of another repo
+def _repo_config_class(folder: Path, package: str, remote):
+    """The repo's configuration class: the one the reading found (auto_map's AutoConfig, or the module the
+    modeling file imports), else auto_map's by its name alone."""
+    if remote is not None and remote.configuration and remote.config_class:
+        module_name, class_name = remote.configuration, remote.config_class
+    else:
+        target = (repo_config(folder).get("auto_map") or {}).get("AutoConfig")
+        target = target[0] if isinstance(target, list) and target else target
+        if not isinstance(target, str) or "." not in target:
+            return None
+        module_name, _, class_name = target.rpartition(".")
+        module_name = module_name.rpartition("--")[2]  # `org/repo--configuration_x`: a file of another repo
     if not (folder / f"{module_name}.py").is_file():
-        raise ArchreadError(f"{folder / 'config.json'}: auto_map names {module_name}.py, which the repo lacks")
+        raise ArchreadError(f"{folder / 'config.json'}: the configuration is {module_name}.py, which the repo lacks")
     cls = getattr(_import(f"{package}.{module_name}", f"{module_name}.py"), class_name, None)
     if cls is None:
-        raise ArchreadError(f"{folder / module_name}.py: defines no {class_name} (auto_map's AutoConfig)")
+        raise ArchreadError(f"{folder / module_name}.py: defines no {class_name}")
     return cls
 
 

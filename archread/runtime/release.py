@@ -22,8 +22,8 @@ CANNOT_IMPORT = 3  # the runner's exit code when the release cannot import the o
 
 
 class ReleaseUnavailable(ArchreadError):
-    """The release cannot be installed here, or cannot import the original (remote code then runs under the
-    installed release, and the report says so)."""
+    """The release installs but cannot import the original (remote code then runs under the installed release,
+    and the report says so); a release that cannot be installed at all is an error of its own."""
 
 
 def releases_dir() -> Path:
@@ -45,7 +45,7 @@ def release_site(version: str) -> Path:
         error = error or (_pip(tmp, *pins) if pins else None)
     if error is not None:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ReleaseUnavailable(f"cannot install transformers {version} to run its original: {error}")
+        raise ArchreadError(f"cannot install transformers {version} to run its original: {error}")
     dropped = set()
     for entry in tmp.iterdir():  # what this environment already has (numpy, yaml…) stays ours
         name = entry.name.removesuffix(".py")

@@ -28,7 +28,7 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
         source = resolve(ref)
         reduction = reduce_source(source, config_values(config, source) if config is not None else None)
     source = reduction.source
-    folder = repo_folder(source.path)
+    folder = repo_folder(source)
     if folder is not None and not trust_code:
         raise ArchreadError(f"{source.path}: outside the installed transformers; pass --trust-code to run it")
     if device == "cuda" and not torch.cuda.is_available():

@@ -91,12 +91,12 @@ def _nested(value):
 def verify_release(reduction, version: str, trust_code: bool = False, config: Path | None = None):
     """The original of another release, run under it in a subprocess; the reduced model here, on its weights."""
     source = reduction.source
-    folder = repo_folder(source.path)
+    folder = repo_folder(source)
     if folder is None and not trust_code and not same_as_release(source, release_site(version)):
         raise ArchreadError(f"{source.path}: differs from transformers {version}'s own file; pass --trust-code to run it")
     if config is None and folder is not None and (folder / "config.json").is_file():
         config = folder / "config.json"
-    spec = {"path": str(source.path.resolve()), "root": reduction.roots[0], "config": str(config) if config else None}
+    spec = {"path": str(folder if folder is not None else source.path.absolute()), "root": reduction.roots[0], "config": str(config) if config else None}
     out = run_original(version, spec)
     fields = json.loads((out / "config.json").read_text())
     names = fields.pop("_archread_names")
