@@ -30,6 +30,24 @@ def release_tree(version: str) -> Path:
     return root / "transformers"
 
 
+def package_tree(requirement: str, wheel_glob: str) -> Path:
+    """A pure-Python package's wheel (`ai2-olmo==0.6.0`), pip-downloaded once without its dependencies and its
+    .py files unpacked into the cache, as the releases are: read, never imported."""
+    root = CACHE / "packages" / requirement.replace("==", "-")
+    if not root.is_dir():
+        wheel_dir = CACHE / "wheels"
+        wheel_dir.mkdir(parents=True, exist_ok=True)
+        found = sorted(wheel_dir.glob(wheel_glob))
+        if not found:
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", requirement, "-d", str(wheel_dir)],
+                           check=True)
+            found = sorted(wheel_dir.glob(wheel_glob))
+        with zipfile.ZipFile(found[-1]) as zf:
+            zf.extractall(root.with_suffix(".tmp"), [n for n in zf.namelist() if n.endswith(".py")])
+        root.with_suffix(".tmp").rename(root)
+    return root
+
+
 @pytest.fixture(scope="session")
 def release():
     return release_tree

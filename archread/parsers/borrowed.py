@@ -22,6 +22,7 @@ from archread.parsers.analysis.names import bound_at_top, names_in
 from archread.parsers.analysis.nodes import dotted
 from archread.parsers.fastcst import code_of, parse_module, transform
 from archread.parsers.modular import as_converted, prefixes
+from archread.parsers.package_lenders import package_module
 from archread.parsers.source import digest, transformers_root, tree_of
 
 
@@ -31,9 +32,9 @@ def lender_path(imp: cst.ImportFrom, here: Path) -> Path | None:
     name = dotted(imp.module) if imp.module else ""
     parts = name.split(".")
     level = len(imp.relative)
-    if level == 1 and len(parts) == 1 and not parts[0].startswith("configuration_") and tree_of(here) is None:
-        sibling = here.parent / f"{parts[0]}.py"  # remote code's own blocks (`from .blocks import MPTBlock`)
-        return sibling if sibling.is_file() else None
+    own = package_module(imp, here) if tree_of(here) is None else None  # remote code's own files
+    if own is not None:
+        return own
     if not parts[-1].startswith("modeling_"):
         return None  # configuration, activations, utilities: the framework, which the prelude stands for
     if level:

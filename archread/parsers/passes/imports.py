@@ -60,6 +60,9 @@ class Imports(StripPass):
             root = source.split(".")[0]
             third_party = bool(root) and root not in _KEPT_ROOTS and root not in _FRAMEWORK and root not in _DROPPED_STDLIB
             keep_module = (root in _KEPT_ROOTS and source not in _DROPPED_STDLIB) or third_party
+            # typing, logging, dataclasses go with what read them (annotations, log calls); where the math still
+            # reads one (`cast(...)`, a borrowed module's `logging.getLogger`), its import stays, or it is undefined
+            keep_module = keep_module or ((root in _DROPPED_STDLIB or source in _DROPPED_STDLIB) and root != "__future__")
             if isinstance(small.names, cst.ImportStar):
                 self.ctx.remove(self.NAME, stmt)
                 continue

@@ -1,0 +1,66 @@
+"""Which of its own package's files a remote-code module reads a definition from.
+
+Remote code outside a transformers tree takes its math from files of its own: siblings (`from .blocks import
+MPTBlock`), a parent package's modules (`from ..modules import ShortConvolution`) or its package named in full
+(`from fla.layers.abc import ABCAttention`, `from olmo.model import OLMo`). Those files lend their definitions
+as other models' modeling files do. A configuration module is the configuration, not the math; a kernel module
+(one that imports triton or builds a C++/CUDA extension) is the fast path the torch code stands for, so its
+import stays and the reader sees it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libcst as cst
+
+from archread.parsers.analysis.nodes import dotted
+
+_KERNEL_IMPORTS = (b"import triton", b"from triton", b"cpp_extension", b"load_inline(")
+
+
+def _beside(here: Path) -> Path | None:
+    """The folder holding here's top-level package (the first folder up without an __init__.py)."""
+    folder = here.parent
+    if not (folder / "__init__.py").is_file():
+        return None
+    while (folder.parent / "__init__.py").is_file():
+        folder = folder.parent
+    return folder.parent
+
+
+def _module_file(base: Path, parts: list[str]) -> Path | None:
+    target = base.joinpath(*parts) if parts else base
+    for path in (target.with_suffix(".py"), target / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def is_kernel(path: Path) -> bool:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return True
+    return any(word in data for word in _KERNEL_IMPORTS)
+
+
+def package_module(imp: cst.ImportFrom, here: Path) -> Path | None:
+    """The file of here's own repo or package `from <module> import …` reads, if it is one that lends."""
+    parts = dotted(imp.module).split(".") if imp.module else []
+    level = len(imp.relative)
+    if level:
+        base = here.parent
+        for _ in range(level - 1):
+            base = base.parent
+        path = _module_file(base, parts)
+    else:  # the package here lives in, named in full (a namespace package has no __init__.py to find it by), or
+        # one beside here's top package (hf_olmo's `from olmo.model import OLMo`)
+        top = next((folder for folder in here.parents if parts and folder.name == parts[0]), None)
+        base = top.parent if top is not None else _beside(here)
+        if base is None or not parts or not (base / parts[0]).is_dir():
+            return None
+        path = _module_file(base, parts)
+    if path is None or path.stem.startswith("configuration_") or path == here or is_kernel(path):
+        return None
+    return path
