@@ -76,3 +76,22 @@ def method(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
 def untrailed(elements: list) -> list:
     """The elements (arguments, names) with no comma after the last."""
     return [*elements[:-1], elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)]
+
+
+BLOCKS = (cst.If, cst.Else, cst.For, cst.While, cst.With)
+
+
+def statements_in(body):
+    """Every statement of a body, nested blocks included."""
+    for stmt in body:
+        yield stmt
+        if type(stmt) in BLOCKS:
+            if type(stmt.body) is cst.IndentedBlock:
+                yield from statements_in(stmt.body.body)
+            orelse = getattr(stmt, "orelse", None)
+            if orelse is not None:
+                yield from statements_in([orelse])
+
+
+# what a body moved elsewhere must not hold: it would return, yield or bind names from another scope
+SCOPED = (cst.Return, cst.Yield, cst.Await, cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Global, cst.Nonlocal)

@@ -129,3 +129,15 @@ def rewrite_defs(module: cst.Module, touched: set[int], redo) -> cst.Module:
                 body=[redo(s) if isinstance(s, cst.FunctionDef) else s for s in stmt.body.body]))
         body.append(stmt)
     return module.with_changes(body=body)
+
+
+class Splice(cst.CSTTransformer):
+    """The statements `self.m()` given by identity become m's body."""
+
+    def __init__(self, bodies: dict[int, list]):
+        super().__init__()
+        self.bodies = bodies
+
+    def leave_SimpleStatementLine(self, original, updated):
+        body = self.bodies.get(id(original))
+        return cst.FlattenSentinel(body) if body is not None else updated

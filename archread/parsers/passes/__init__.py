@@ -1,6 +1,7 @@
 """The strip passes, in the order they run on each node (see pipeline.Chain).
 
-`inline` runs twice: first so that `outputs = (h,); return outputs` reads as the tuple return `returns`
+The three inline passes (helpers, temporaries, statics: one job each, one `inline` line in the report) run
+twice: first so that `outputs = (h,); return outputs` reads as the tuple return `returns`
 takes apart and a helper's body sits in the `__init__` whose aliases dead code resolves, then to join what
 `returns` leaves (`h = self.attn(x); return h`). `dead_code` runs again after them: an attribute only an argument
 `signatures` dropped had read (`sliding_window=self.sliding_window`) is unread now; then `signatures` again, for
@@ -18,6 +19,8 @@ from archread.parsers.passes.glue import Glue
 from archread.parsers.passes.guards import Guards
 from archread.parsers.passes.imports import Imports
 from archread.parsers.passes.inline import Inline
+from archread.parsers.passes.inline_helpers import InlineHelpers
+from archread.parsers.passes.inline_statics import InlineStatics
 from archread.parsers.passes.keywords import Keywords
 from archread.parsers.passes.kv_cache import KVCache
 from archread.parsers.passes.logging_calls import LoggingCalls
@@ -33,6 +36,6 @@ from archread.parsers.passes.whole_slices import WholeSlices
 
 PASSES = [
     Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, AttentionBackends, OptionalImports, Dropout,
-    Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, Inline, DeadCode, Signatures, Returns, WholeSlices, Inline,
-    DeadCode, Signatures, Keywords, ModuleBase, Imports, Format,
+    Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, InlineHelpers, Inline, InlineStatics, DeadCode, Signatures, Returns,
+    WholeSlices, InlineHelpers, Inline, InlineStatics, DeadCode, Signatures, Keywords, ModuleBase, Imports, Format,
 ]

@@ -9,10 +9,8 @@ before it, none in it, none moved past); where it is dead afterwards; where the 
 plain assignments that neither touch it nor rebind what it reads; and where the result takes fewer lines (at
 most two, or as many as the taller of the two). A literal stays for the folds that read it by name, and an
 operation does not become the bracketed head of a method chain. `e = self.embed(ids)` … `h = e` with e
-dead afterwards names it h from the start. A helper method run once from another
-(`self._init_rope()`) is inlined the same way, its body in place of the call; so is a static method run once as
-the value of an assignment (5.x RoPE's `compute_default_rope_parameters`), its returned tuple assigned element by
-element.
+dead afterwards names it h from the start. Helper methods run once are inlined by `inline_helpers` and
+`inline_statics`, which report as `inline` too.
 """
 
 from __future__ import annotations
@@ -24,119 +22,10 @@ import libcst as cst
 from archread.parsers.analysis.expressions import PRIMARY, effect_free, read_site, replaced
 from archread.parsers.analysis.layout import WIDTH, Flatten, height, joined
 from archread.parsers.analysis.names import bound_names, name_counts
-from archread.parsers.analysis.nodes import dotted, only_small, sole_target
+from archread.parsers.analysis.nodes import BLOCKS, SCOPED, only_small, sole_target
 from archread.parsers.analysis.rewrite import ReplaceReads
 from archread.parsers.fastcst import code_of, remembered, transform, walk
 from archread.parsers.passes.base import StripPass
-
-_BLOCKS = (cst.If, cst.Else, cst.For, cst.While, cst.With)
-
-
-def _statements(body):
-    """Every statement of a body, nested blocks included."""
-    for stmt in body:
-        yield stmt
-        if type(stmt) in _BLOCKS:
-            if type(stmt.body) is cst.IndentedBlock:
-                yield from _statements(stmt.body.body)
-            orelse = getattr(stmt, "orelse", None)
-            if orelse is not None:
-                yield from _statements([orelse])
-
-
-def _self_call(stmt) -> str | None:
-    """m of the statement `self.m()`."""
-    small = only_small(stmt)
-    call = small.value if type(small) is cst.Expr else None
-    if type(call) is cst.Call and not call.args and type(call.func) is cst.Attribute:
-        if type(call.func.value) is cst.Name and call.func.value.value == "self":
-            return call.func.attr.value
-    return None
-
-
-def _inlinable(helper: cst.FunctionDef, caller: cst.FunctionDef) -> bool:
-    params = helper.params
-    if helper.decorators or [p.name.value for p in params.params] != ["self"] or params.star_arg is not cst.MaybeSentinel.DEFAULT \
-            or params.kwonly_params or params.star_kwarg is not None or params.posonly_params:
-        return False
-    if type(helper.body) is not cst.IndentedBlock or any(type(n) in _SCOPED for n in walk(helper.body)):
-        return False  # a return would leave the caller; a nested scope or global statement reads differently
-    return not ((set(bound_names(helper.body)) - {"self"}) & set(name_counts(caller)))  # its locals must not meet the caller's
-
-
-def _static_call(stmt) -> tuple[cst.BaseSmallStatement, cst.Call] | None:
-    """(the statement, its call) for `x = self.m(a, b)` or `return C.m(a)`: a call that is the whole value."""
-    small = only_small(stmt)
-    call = small.value if type(small) is cst.Return or (type(small) is cst.Assign and len(small.targets) == 1) else None
-    if type(call) is cst.Call and type(call.func) is cst.Attribute and type(call.func.value) is cst.Name:
-        return small, call
-    return None
-
-
-def _static_body(helper: cst.FunctionDef, call: cst.Call, caller: cst.FunctionDef) -> list | None:
-    """The statements a static method's call runs, its parameters read as the names the call passes, the last
-    one `return v` kept as v (in a one-statement Expr); None where it does not read that simply: the body
-    is assignments to names then one return, every argument a name, no local meeting the caller's names."""
-    params = helper.params
-    if [dotted(d.decorator) for d in helper.decorators] != ["staticmethod"] or params.star_arg is not cst.MaybeSentinel.DEFAULT \
-            or params.kwonly_params or params.star_kwarg is not None or params.posonly_params or type(helper.body) is not cst.IndentedBlock:
-        return None
-    names = [p.name.value for p in params.params]
-    if any(a.star or type(a.value) is not cst.Name for a in call.args):
-        return None
-    given = dict(zip(names, (a.value.value for a in call.args if a.keyword is None)))
-    given.update((a.keyword.value, a.value.value) for a in call.args if a.keyword is not None)
-    *steps, last = helper.body.body
-    ret = only_small(last)
-    if set(given) != set(names) or type(ret) is not cst.Return or ret.value is None or any(
-            type(_assigned_target(s)) not in (cst.Name, cst.Tuple) for s in steps):
-        return None
-    if any(type(n) in _SCOPED for s in steps for n in walk(s)) or any(type(n) in _SCOPED[1:] for n in walk(ret.value)):
-        return None
-    local = set(bound_names(helper.body))
-    if local & (set(names) | set(name_counts(caller)) | set(given.values())):
-        return None  # a parameter rebound, or a local that would meet the caller's own names
-    if (set(name_counts(helper.body)) - local - set(names)) & set(bound_names(caller.body)):
-        return None  # a global it reads (`torch`) that the caller binds as a local of its own
-    rename = ReplaceReads({p: (lambda a=a: cst.Name(a)) for p, a in given.items() if p != a})
-    return [transform(s, rename) for s in steps] + [transform(ret.value, rename)]
-
-
-def _unpacked(stmt, small) -> list:
-    """`a, b = x, y` as `a = x` and `b = y` where no value reads a target before it (the statement's lines
-    otherwise, with small as its body)."""
-    target = sole_target(small) if type(small) is cst.Assign else None
-    value = small.value
-    if type(target) is not cst.Tuple or type(value) is not cst.Tuple or len(target.elements) != len(value.elements) \
-            or any(type(e) is not cst.Element for e in (*target.elements, *value.elements)):
-        return [stmt.with_changes(body=[small])]
-    seen: set[str] = set()
-    for t, v in zip(target.elements, value.elements):
-        read = {n.value for n in walk(v.value) if type(n) is cst.Name}
-        if read & seen:
-            return [stmt.with_changes(body=[small])]
-        seen |= {n.value for n in walk(t.value) if type(n) is cst.Name} - {"self"}
-    return [cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(t.value)], v.value)]) for t, v in zip(target.elements, value.elements)]
-
-
-def _assigned_target(stmt):
-    small = only_small(stmt)
-    return sole_target(small) if type(small) is cst.Assign else None
-
-
-_SCOPED = (cst.Return, cst.Yield, cst.Await, cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Global, cst.Nonlocal)
-
-
-class _Splice(cst.CSTTransformer):
-    """The statements `self.m()` given by identity become m's body."""
-
-    def __init__(self, bodies: dict[int, list]):
-        super().__init__()
-        self.bodies = bodies
-
-    def leave_SimpleStatementLine(self, original, updated):
-        body = self.bodies.get(id(original))
-        return cst.FlattenSentinel(body) if body is not None else updated
 
 
 def _lazy(compute, *args):
@@ -265,15 +154,6 @@ class Inline(StripPass):
         ("def f(self, h):\n    a = self.q(h)\n    b = a\n    return b * 2\n", "def f(self, h):\n    return self.q(h) * 2\n"),
         ("def f(self, h, n):\n    m = n\n    x = self.q(h, m)\n    return x * n + m\n",  # an alias of what never changes
          "def f(self, h, n):\n    return self.q(h, n) * n + n\n"),
-        ("class A(nn.Module):\n    def __init__(self, config):\n        self.config = config\n        self._init_rope()\n\n"
-         "    def _init_rope(self):\n        if self.config.rope:\n            self.rope = R()\n",
-         "class A(nn.Module):\n    def __init__(self, config):\n        self.config = config\n        if self.config.rope:\n"
-         "            self.rope = R()\n"),
-        ("class R(nn.Module):\n    def __init__(self, config):\n        inv, self.scale = self.compute(config)\n"
-         "        self.inv = nn.Buffer(inv)\n\n    @staticmethod\n    def compute(cfg):\n        dim = cfg.dim\n"
-         "        return 1.0 / (dim * dim), 1.0\n",  # a static helper run once: its statements, its tuple element by element
-         "class R(nn.Module):\n    def __init__(self, config):\n        dim = config.dim\n        inv = 1.0 / (dim * dim)\n"
-         "        self.scale = 1.0\n        self.inv = nn.Buffer(inv)\n"),
     ]
     KEEP = [
         "def f(self, h):\n    q = self.q(h)\n    h = h + 1\n    q = q.view(2, 3)\n    return q * q, h * h\n",  # h changes between
@@ -295,99 +175,10 @@ class Inline(StripPass):
         "def f(self, h):\n    a = self.q(h)\n    b = a\n    a = a + 1\n    return a * a + b\n",  # a changes after the rename
         "def f(self, h, n):\n    m = n\n    n = n + 1\n    return h * n + m * n\n",  # n rebound: m keeps the old value
         "def f(self, h, n):\n    m = n\n    x = self.q(h, m)\n    del m\n    return x * n\n",  # `del m` must stay m
-        "class A(nn.Module):\n    def __init__(self):\n        self._build()\n\n    def _build(self):\n        if x:\n"
-        "            return\n        self.p = 1\n",  # the helper's return would leave the caller
-        "class A(nn.Module):\n    def __init__(self):\n        self._build()\n\n    def forward(self, x):\n"
-        "        self._build()\n        return x\n\n    def _build(self):\n        self.p = 1\n",  # run twice
-        "class A(nn.Module):\n    def __init__(self, n):\n        self._build()\n        self.p = n\n\n"
-        "    def _build(self):\n        n = 2\n        self.q = n * n\n",  # its local would overwrite the caller's
-        "class R(nn.Module):\n    def __init__(self, config):\n        self.a = self.compute(config)\n"
-        "        self.b = self.compute(config)\n\n    @staticmethod\n    def compute(cfg):\n        return cfg.dim\n",  # run twice
-        "class R(nn.Module):\n    def __init__(self, config):\n        dim = 3\n        self.a = self.compute(config) * dim\n\n"
-        "    @staticmethod\n    def compute(cfg):\n        dim = cfg.dim\n        return dim * dim\n",  # its dim is not the caller's
     ]
 
     def leave_Module(self, original, updated):
-        updated = self._inline_helpers(updated)
-        updated = updated.with_changes(body=self._block(updated.body, 0, Counter, None))
-        return self._inline_statics(updated)  # after the joins: they make `self.m(x)` of `fn = self.m; fn(x)`
-
-    def _inline_helpers(self, module: cst.Module) -> cst.Module:
-        """A method taking only `self` and returning nothing, called once, as the statement `self.m()` in
-        another method of its class (4.4x attention's `self._init_rope()` in `__init__`): its body replaces
-        the call, so what it builds reads where it is built."""
-        classes = [s for s in module.body if type(s) is cst.ClassDef]
-        defined = Counter(f.name.value for c in classes for f in c.body.body if type(f) is cst.FunctionDef)
-        calls = {}  # class name -> {method: (caller, call statement)}
-        for cls in classes:
-            methods = {f.name.value: f for f in cls.body.body if type(f) is cst.FunctionDef}
-            for caller in methods.values():
-                for stmt in _statements(caller.body.body):
-                    name = _self_call(stmt)
-                    helper = methods.get(name)
-                    if helper is not None and helper is not caller and defined[name] == 1 and _inlinable(helper, caller):
-                        calls.setdefault(cls.name.value, {})[name] = (caller, stmt)
-        if not calls:
-            return module
-        uses = Counter(a.attr.value for a in walk(module) if type(a) is cst.Attribute)  # the call its one use
-        body = []
-        for stmt in module.body:
-            if type(stmt) is cst.ClassDef:
-                todo = {n: c for n, c in calls.get(stmt.name.value, {}).items() if uses[n] == 1}
-                stmt = self._inline_into(stmt, todo) if todo else stmt
-            body.append(stmt)
-        return module.with_changes(body=body)
-
-    def _inline_statics(self, module: cst.Module) -> cst.Module:
-        """A static method called once, as the whole value of an assignment or return in a method of its class
-        (5.x RoPE's `inv_freq, self.attention_scaling = self.compute_default_rope_parameters(config)`): its
-        statements run there and what it returned is the value, so the default frequencies read in `__init__`."""
-        classes = [s for s in module.body if type(s) is cst.ClassDef]
-        if not any(d.decorator.value == "staticmethod" for c in classes for f in c.body.body if type(f) is cst.FunctionDef
-                   for d in f.decorators if type(d.decorator) is cst.Name):
-            return module
-        uses = Counter(a.attr.value for a in walk(module) if type(a) is cst.Attribute)
-        defined = Counter(f.name.value for c in classes for f in c.body.body if type(f) is cst.FunctionDef)
-        return module.with_changes(body=[
-            self._statics_into(s, uses, defined) if type(s) is cst.ClassDef else s for s in module.body])
-
-    def _statics_into(self, cls: cst.ClassDef, uses: Counter, defined: Counter) -> cst.ClassDef:
-        methods = {f.name.value: f for f in cls.body.body if type(f) is cst.FunctionDef}
-        splices, gone = {}, set()
-        for caller in methods.values():
-            for stmt in _statements(caller.body.body):
-                found = _static_call(stmt)
-                name = found[1].func.attr.value if found else None
-                helper = methods.get(name)
-                if helper is None or helper is caller or defined[name] != 1 or uses[name] != 1 \
-                        or found[1].func.value.value not in ("self", cls.name.value):
-                    continue
-                steps = _static_body(helper, found[1], caller)
-                if steps is not None:
-                    *before, value = steps
-                    splices[id(stmt)] = [*before, *_unpacked(stmt, found[0].with_changes(value=value))]
-                    gone.add(name)
-                    break  # one a caller: two helpers' locals could meet
-        if not splices:
-            return cls
-        self.ctx.removed[self.NAME] += 2 * len(gone)  # each one's decorator and `def` line
-        splice = _Splice(splices)
-        members = [transform(f, splice) if type(f) is cst.FunctionDef else f for f in cls.body.body
-                   if not (type(f) is cst.FunctionDef and f.name.value in gone)]
-        return cls.with_changes(body=cls.body.with_changes(body=members))
-
-    def _inline_into(self, cls: cst.ClassDef, todo: dict) -> cst.ClassDef:
-        helpers = {f.name.value: f for f in cls.body.body if type(f) is cst.FunctionDef and f.name.value in todo}
-        by_call = {id(call): helpers[name].body.body for name, (_, call) in todo.items()}
-        members = []
-        for f in cls.body.body:
-            if type(f) is cst.FunctionDef and f.name.value in helpers:
-                self.ctx.removed[self.NAME] += 2  # its `def` line and the call
-                continue
-            if type(f) is cst.FunctionDef and any(caller is f for caller, _ in todo.values()):
-                f = transform(f, _Splice(by_call))
-            members.append(f)
-        return cls.with_changes(body=cls.body.with_changes(body=members))
+        return updated.with_changes(body=self._block(updated.body, 0, Counter, None))
 
     def _block(self, body, indent: int, counts, scope: str | None) -> list:
         """counts(): each name's occurrences in the enclosing function, counted on first use (stale only upwards
@@ -421,7 +212,7 @@ class Inline(StripPass):
     def _nested(self, stmt, indent: int, counts, scope: str | None):
         """stmt with the statement lists inside it (class and function bodies, branches, loops) joined too."""
         kind = type(stmt)
-        if kind in (cst.ClassDef, cst.FunctionDef) or kind in _BLOCKS:
+        if kind in (cst.ClassDef, cst.FunctionDef) or kind in BLOCKS:
             changes = {}
             if kind is cst.FunctionDef:
                 counts, inner = _lazy(name_counts, stmt.body), "body"
@@ -489,7 +280,7 @@ class Inline(StripPass):
         if j is None:
             return None
         span = done[j:]
-        if any(a in name_counts(s) or any(type(n) in _SCOPED for n in walk(s)) for s in span) \
+        if any(a in name_counts(s) or any(type(n) in SCOPED for n in walk(s)) for s in span) \
                 or any(bound_names(s)[b] for s in span[1:]):
             return None
         if not self._dead_after(b, small, span[0], stmt, rest, scope, counts):
