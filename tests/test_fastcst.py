@@ -7,10 +7,9 @@ import libcst as cst
 import pytest
 from libcst.metadata import PositionProvider
 
-from archread.parsers import resolve
+from archread.parsers import fastcst, resolve
 from archread.parsers.context import PassContext
-from archread.parsers import fastcst
-from archread.parsers.fastcst import code_of, parse_module, remembered, remembering, transform, walk
+from archread.parsers.fastcst import code_of, parse_module, remembered, remembering, speedups, transform, walk
 from archread.parsers.passes import PASSES
 from archread.parsers.pipeline import Chain
 
@@ -55,6 +54,13 @@ class Rewrites(cst.CSTTransformer):
 
 def _mlp(module):
     return next(s for s in module.body if type(s) is cst.ClassDef and s.name.value == "LlamaMLP")
+
+
+@pytest.fixture(autouse=True)
+def _speedups():
+    """archread's versions of libcst's methods, as a reduction has them: the tests hold them to libcst's."""
+    with speedups():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +152,7 @@ def test_remembered_walks_read_as_walks(llama):
         for _ in range(2):  # read, then read again from what was kept
             assert [list(walk(tree)) for tree in (llama, rewritten, _mlp(rewritten))] == plain
         assert list(walk(llama, layout=True)) == laid_out
-    assert fastcst._KEPT is None  # released with the block
+    assert fastcst._THREAD.kept is None  # released with the block
 
 
 def test_positions_are_recorded_as_libcst_records_them():
@@ -182,3 +188,75 @@ def test_facts_are_remembered_only_inside_a_reduction():
         assert remembered("f", node, fact) == 3 and remembered("f", node, fact) == 3
         assert remembered("g", node, fact) == 4  # another fact of the same node
     assert remembered("f", node, fact) == 5
+
+
+def test_speedups_are_in_place_only_inside_a_reduction():
+    from libcst._nodes import expression
+
+    with speedups():  # nested inside the fixture's: one installation
+        assert cst.CSTNode.with_changes is fastcst._with_changes
+    assert cst.CSTNode.with_changes is fastcst._with_changes  # the fixture's block still holds it
+    import threading
+
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(expression.BaseList._bracketize is fastcst._bracketize))
+    thread.start()
+    thread.join()
+    assert seen == [True]  # in place for the process while any reduction runs: it writes what libcst writes
+
+
+def test_libcsts_own_methods_outside_speedups():
+    import subprocess
+    import sys
+
+    code = ("import libcst as cst; from archread.parsers import fastcst\n"
+            "before = cst.CSTNode.with_changes\n"
+            "with fastcst.speedups(): inside = cst.CSTNode.with_changes\n"
+            "print(before is not fastcst._with_changes, inside is fastcst._with_changes, cst.CSTNode.with_changes is before)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "True", "True"]
+
+
+def test_a_method_not_as_expected_keeps_libcsts_with_a_warning(monkeypatch):
+    import subprocess
+    import sys
+
+    # another libcst: its with_changes does something else; archread's must not replace it
+    code = ("import warnings, libcst as cst; from archread.parsers import fastcst\n"
+            "def other(self, **changes):\n    return cst.CSTNode.__dict__['deep_replace']\n"
+            "cst.CSTNode.with_changes = other\n"
+            "with warnings.catch_warnings(record=True) as w:\n    warnings.simplefilter('always')\n"
+            "    with fastcst.speedups():\n        kept = cst.CSTNode.with_changes is other\n"
+            "        code = fastcst.code_of(cst.parse_expression('(a + [b, {c}])'))\n"
+            "print(kept, any('with_changes' in str(x.message) for x in w), code)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "True", "(a", "+", "[b,", "{c}])"]
+
+
+def test_a_parse_skips_validation_in_its_own_thread_only(monkeypatch):
+    """While one thread parses (validation off for its nodes), another building a node still validates it."""
+    import threading
+
+    started, done, errors = threading.Event(), threading.Event(), []
+
+    def build():
+        started.wait()
+        try:
+            cst.Name("not a name")
+        except cst.CSTValidationError as exc:
+            errors.append(exc)
+        done.set()
+
+    real = cst.parse_module
+
+    def slow_parse(text):  # the other thread builds its node in the middle of this parse
+        started.set()
+        done.wait(10)
+        return real(text)
+
+    monkeypatch.setattr(cst, "parse_module", slow_parse)
+    worker = threading.Thread(target=build)
+    worker.start()
+    parse_module("x = 1\n")
+    worker.join()
+    assert len(errors) == 1

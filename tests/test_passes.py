@@ -4,6 +4,7 @@ import libcst as cst
 import pytest
 
 from archread.parsers.context import PassContext
+from archread.parsers.fastcst import code_of, parse_module, remembering, speedups, transform
 from archread.parsers.passes import PASSES
 from archread.parsers.passes.config_values import ConfigValues
 from archread.parsers.passes.format import Format
@@ -12,9 +13,12 @@ from archread.parsers.pipeline import Chain
 
 
 def run(pass_cls, code: str) -> str:
+    """The pass, then folding and layout, through the walk a reduction runs (fastcst's, its facts remembered,
+    libcst's methods replaced as in a reduction)."""
     ctx = PassContext(config=getattr(pass_cls, "CONFIG", None))
     chain = [pass_cls(ctx)] + [p(ctx) for p in (Simplify, Format) if p is not pass_cls]
-    return cst.parse_module(code).visit(Chain(chain)).code
+    with remembering(), speedups():
+        return code_of(transform(parse_module(code), Chain(chain)))
 
 
 def norm(code: str) -> str:
@@ -42,8 +46,8 @@ def test_keep(pass_cls, code):
 
 
 def test_a_selective_rewrite_keeps_the_statements_it_leaves():
-    from archread.parsers.fastcst import transform, walk
     from archread.parsers.analysis.rewrite import ReplaceReads, Targeted
+    from archread.parsers.fastcst import transform, walk
 
     fn = cst.parse_statement("def f(x, y):\n    a = g(x)\n    b = h(y, key=x)\n    if y:\n        return a.x + b\n    return y\n")
     replaced = transform(fn, ReplaceReads({"x": lambda: cst.Name("z")}))

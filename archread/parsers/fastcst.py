@@ -20,7 +20,13 @@ never reads.
   unchanged functions again and again, and this was an eighth of a reduction's instructions. There too,
   `remembered` keeps any other fact a node alone decides (its names, its height), for every pass.
 - with_changes is libcst's (replace the fields, validate the new node) without `dataclasses.replace`'s
-  generic field walk: set for every caller, as nodes are rebuilt by the ten thousand.
+  generic field walk, as nodes are rebuilt by the ten thousand.
+
+The replacements of libcst's own methods (the writers of brackets, with_changes, the validation a parse skips)
+are in place only inside `speedups()`, which a reduction enters; each is checked when applied that the method it
+replaces is the one it was written against (the same code), else libcst's own stays and a warning says so. The
+parse's skipped validation is a per-thread switch: another thread building nodes meanwhile still validates.
+Kept facts (`remembering`) are per thread too.
 
 tests/test_fastcst.py holds each to libcst's own result.
 """
@@ -29,6 +35,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import threading
+import warnings
 from typing import Optional, Union
 
 import libcst as cst
@@ -207,9 +215,10 @@ def walk(node: cst.CSTNode, layout: bool = False):
     """Every node under node, depth first, read straight from the dataclass fields (far cheaper than a visitor).
     Whitespace, comments and punctuation only with `layout`. A list or tuple field holds only nodes. Inside
     `remembering()`, what is read is kept (see there)."""
-    if layout or _KEPT is None:
+    kept = _THREAD.kept
+    if layout or kept is None:
         return _walk(node, layout)
-    return iter(_kept(node, _KEPT))
+    return iter(_kept(node, kept))
 
 
 def _walk(node: cst.CSTNode, layout: bool):
@@ -233,7 +242,12 @@ def _walk(node: cst.CSTNode, layout: bool):
                 push(value)
 
 
-_KEPT: dict | None = None  # while remembering: id(node) -> (node, the nodes walk gives); (fact, id) -> (node, fact)
+class _Thread(threading.local):
+    kept: dict | None = None  # while remembering: id(node) -> (node, the nodes walk gives); (fact, id) -> (node, fact)
+    parsing = False  # parse_module's nodes skip validation (only where `speedups` is on)
+
+
+_THREAD = _Thread()
 _STATEMENT: dict[type, bool] = {}
 
 
@@ -242,23 +256,24 @@ def remembering():
     """Walks keep what they read, for the length of the block: a tree is never changed, only rebuilt around
     what did not change, so the passes' many walks over the same functions and statements (a reduction reads
     each node some ten times) read each statement once. Kept by identity, the node held so its id stays its."""
-    global _KEPT
-    outer, _KEPT = _KEPT, {} if _KEPT is None else _KEPT
+    outer = _THREAD.kept
+    _THREAD.kept = {} if outer is None else outer
     try:
         yield
     finally:
-        _KEPT = outer
+        _THREAD.kept = outer
 
 
 def remembered(fact: str, node: cst.CSTNode, compute):
     """compute(), a fact about node that only node decides (its names, its height), kept inside `remembering()`
     for the next pass that asks: nodes never change, so neither do their facts."""
-    if _KEPT is None:
+    kept = _THREAD.kept
+    if kept is None:
         return compute()
     key = (fact, id(node))
-    hit = _KEPT.get(key)
+    hit = kept.get(key)
     if hit is None or hit[0] is not node:
-        hit = _KEPT[key] = (node, compute())
+        hit = kept[key] = (node, compute())
     return hit[1]
 
 
@@ -313,17 +328,18 @@ def children(node: cst.CSTNode) -> list:
 
 
 def parse_module(text: str) -> cst.Module:
-    """cst.parse_module(text), its nodes unvalidated: a parse builds only valid ones."""
-    validate = CSTNode.__post_init__
-    CSTNode.__post_init__ = _unchecked  # a class attribute: another thread building nodes meanwhile skips a check, no more
+    """cst.parse_module(text), its nodes unvalidated inside `speedups()`: a parse builds only valid ones."""
+    _THREAD.parsing = True
     try:
         return cst.parse_module(text)
     finally:
-        CSTNode.__post_init__ = validate
+        _THREAD.parsing = False
 
 
-def _unchecked(node) -> None:
-    pass
+def _post_init(node) -> None:
+    """libcst's `CSTNode.__post_init__` (validate), skipped while this thread parses."""
+    if not _THREAD.parsing:
+        node._validate()
 
 
 _NO_POSITIONS = contextlib.nullcontext()
@@ -358,10 +374,16 @@ class _Around:
                 token._codegen(self.state)
 
 
-# set once, for every writer of code: the same tokens and positions as libcst's own (tests/test_fastcst.py)
-cst_expression._BaseParenthesizedNode._parenthesize = lambda node, state: _Around(node, node.lpar, node.rpar, state, True)
-cst_expression.BaseList._bracketize = lambda node, state: _Around(node, (node.lbracket,), (node.rbracket,), state, False)
-cst_expression._BaseSetOrDict._braceize = lambda node, state: _Around(node, (node.lbrace,), (node.rbrace,), state, False)
+def _parenthesize(node, state):
+    return _Around(node, node.lpar, node.rpar, state, True)
+
+
+def _bracketize(node, state):
+    return _Around(node, (node.lbracket,), (node.rbracket,), state, False)
+
+
+def _braceize(node, state):
+    return _Around(node, (node.lbrace,), (node.rbrace,), state, False)
 
 
 def _with_changes(node, **changes):
@@ -382,7 +404,91 @@ def _with_changes(node, **changes):
 
 _INIT_FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {}  # the fields in order, and as a set
 _set = object.__setattr__
-CSTNode.with_changes = _with_changes
+
+
+# What each replacement was written against: libcst 1.x's method, the same statements (compared as compiled code)
+def _libcst_parenthesize(self, state):
+    for lpar in self.lpar:
+        lpar._codegen(state)
+    with state.record_syntactic_position(self):
+        yield
+    for rpar in self.rpar:
+        rpar._codegen(state)
+
+
+def _libcst_bracketize(self, state):
+    self.lbracket._codegen(state)
+    yield
+    self.rbracket._codegen(state)
+
+
+def _libcst_braceize(self, state):
+    self.lbrace._codegen(state)
+    yield
+    self.rbrace._codegen(state)
+
+
+def _libcst_with_changes(self, **changes):
+    return replace(self, **changes)  # noqa: F821 (compiled for comparison only: libcst's global)
+
+
+def _libcst_post_init(self):
+    self._validate()
+
+
+_PATCHES = [  # (class, method, what it must be, archread's)
+    (cst_expression._BaseParenthesizedNode, "_parenthesize", _libcst_parenthesize, _parenthesize),
+    (cst_expression.BaseList, "_bracketize", _libcst_bracketize, _bracketize),
+    (cst_expression._BaseSetOrDict, "_braceize", _libcst_braceize, _braceize),
+    (CSTNode, "with_changes", _libcst_with_changes, _with_changes),
+    (CSTNode, "__post_init__", _libcst_post_init, _post_init),
+]
+_LOCK = threading.Lock()
+_ACTIVE = [0, []]  # reductions inside speedups(), the (class, method, libcst's) replaced for them
+
+
+def _as_written(found, expected) -> bool:
+    """Whether libcst's method is the one the replacement was written against: the same compiled statements
+    (a `@contextmanager` unwrapped), names and locals; `replace` being dataclasses'."""
+    fn = getattr(found, "__wrapped__", found)
+    code, want = getattr(fn, "__code__", None), expected.__code__
+    if code is None or (code.co_code, code.co_names, code.co_varnames) != (want.co_code, want.co_names, want.co_varnames):
+        return False
+    return "replace" not in code.co_names or fn.__globals__.get("replace") is dataclasses.replace
+
+
+@contextlib.contextmanager
+def speedups():
+    """archread's replacements of libcst's methods, for the length of the block (a reduction); where a method is
+    not the one a replacement expects (another libcst), libcst's own stays, with a warning. Concurrent blocks
+    (reductions in several threads) share one installation; the last one out restores libcst's."""
+    with _LOCK:
+        if not _ACTIVE[0]:
+            for owner, name, expected, ours in _PATCHES:
+                found = owner.__dict__.get(name)
+                if _as_written(found, expected):
+                    setattr(owner, name, ours)
+                    _ACTIVE[1].append((owner, name, found))
+                else:
+                    warnings.warn(f"archread: libcst {_version()}'s {owner.__name__}.{name} is not the one archread's "
+                                  "faster version replaces; libcst's own is used (slower, same result)", RuntimeWarning,
+                                  stacklevel=3)
+        _ACTIVE[0] += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _ACTIVE[0] -= 1
+            if not _ACTIVE[0]:
+                for owner, name, found in reversed(_ACTIVE[1]):
+                    setattr(owner, name, found)
+                _ACTIVE[1].clear()
+
+
+def _version() -> str:
+    from importlib.metadata import version  # only on a mismatch
+
+    return version("libcst")
 
 
 def code_of(node: cst.CSTNode) -> str:

@@ -23,7 +23,7 @@ from archread.parsers.analysis.layout import WIDTH
 from archread.parsers.borrowed import borrow
 from archread.parsers.config_defaults import default_values
 from archread.parsers.context import PassContext
-from archread.parsers.fastcst import code_of, is_node, parse_module, remembering, transform
+from archread.parsers.fastcst import code_of, is_node, parse_module, remembering, speedups, transform
 from archread.parsers.passes import PASSES, Simplify
 from archread.parsers.passes.base import StripPass
 from archread.parsers.passes.config_values import ConfigValues
@@ -152,7 +152,7 @@ def _no_cycle_collection():
 
 
 def reduce_source(source: Source, config: dict | None = None) -> Reduction:
-    with _no_cycle_collection(), remembering():
+    with _no_cycle_collection(), remembering(), speedups():
         return _reduce(source, config)
 
 
