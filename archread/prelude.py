@@ -34,6 +34,19 @@ class Module(nn.Module):
         nn.Module.__init__(self)
         return self
 
+    def __getattr__(self, name):
+        # PreTrainedModel's `dtype` and `device` (its first floating parameter's), which the math reads
+        # (4.4x's `torch.finfo(self.dtype).min` mask); an attribute a class sets itself is found first
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name not in ("dtype", "device"):
+                raise
+        first = next((p for p in self.parameters() if p.is_floating_point()), None)
+        if first is None:
+            return torch.get_default_dtype() if name == "dtype" else torch.device("cpu")
+        return getattr(first, name)
+
 
 # -- activations --------------------------------------------------------------------------
 

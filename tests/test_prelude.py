@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from torch import nn
 from transformers import LlamaConfig
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS as FRAMEWORK
 
@@ -53,3 +54,20 @@ def test_module_is_set_up_before_the_subclass_init():
     twin = copy.deepcopy(block)
     assert torch.equal(twin.proj.weight, block.proj.weight) and twin.proj.weight is not block.proj.weight
     assert isinstance(block, torch.nn.Module) and block.training
+
+
+def test_a_reduced_class_reads_the_base_models_dtype_and_device_unless_it_sets_its_own():
+    # 4.4x gpt_neox builds its padding mask from `torch.finfo(self.dtype).min`, a PreTrainedModel member
+    class Net(Module):
+        def __init__(self):
+            self.proj = nn.Linear(2, 2)
+
+    class Own(Module):
+        def __init__(self):
+            self.dtype = "chosen"
+
+    net = Net().to(torch.float64)
+    assert net.dtype == torch.float64 and net.device == torch.device("cpu")
+    assert Own().dtype == "chosen"
+    with pytest.raises(AttributeError):
+        Net().missing
