@@ -17,6 +17,7 @@ from archread.runtime.build import build_model
 from archread.runtime.compare import eager
 from archread.runtime.original import find_original, transformers_module
 from archread.runtime.report import VerifyReport
+from archread.runtime.tp import launch, shard
 from archread.runtime.verify import DTYPES, compare_models
 from archread.runtime.weights import checkpoint_folder, load_into, load_weights
 
@@ -82,9 +83,7 @@ def run(target: str, modeling: str | None = None, device: str = "cuda", dtype: s
     if tp > 1 and (stream or bench):
         raise ArchreadError("--tp shards the model across ranks: it does not combine with --stream or --bench")
     if tp > 1 and not torch.distributed.is_initialized():
-        from archread.runtime.tp import launch
-
-        return launch(tp, device, folder, dict(target=target, modeling=modeling, device=device, dtype=dtype,
+        return launch(run, tp, device, folder, dict(target=target, modeling=modeling, device=device, dtype=dtype,
                       trust_code=trust_code, seq=seq, new_tokens=new_tokens, kernels=kernels), keep_logits)
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
@@ -108,8 +107,6 @@ def run(target: str, modeling: str | None = None, device: str = "cuda", dtype: s
     tokens = torch.randint(0, cfg.vocab_size, (1, seq), generator=torch.Generator().manual_seed(0))
     parallel = None
     if tp > 1:
-        from archread.runtime.tp import shard
-
         parallel = shard(reduced, original, reduction, cfg, tp, device, tokens)
     bound = []
 

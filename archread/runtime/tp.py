@@ -49,10 +49,8 @@ def rank() -> int:
     return dist.get_rank() if dist.is_initialized() else int(os.environ.get("RANK", 0))
 
 
-def launch(tp: int, device: str, folder: Path, run_kwargs: dict, keep_logits: bool = False):
-    """Rank 0's RunReport of `run(**run_kwargs)` on `tp` ranks."""
-    from archread.runtime.run import run
-
+def launch(run, tp: int, device: str, folder: Path, run_kwargs: dict, keep_logits: bool = False):
+    """Rank 0's RunReport of `run(**run_kwargs)` on `tp` ranks (`run` is passed in: it is what calls this)."""
     check(folder, tp, device)
     if "WORLD_SIZE" in os.environ:  # started by torchrun: this process is one of the ranks
         if int(os.environ["WORLD_SIZE"]) != tp:
@@ -67,7 +65,7 @@ def launch(tp: int, device: str, folder: Path, run_kwargs: dict, keep_logits: bo
     with tempfile.TemporaryDirectory(prefix="archread-tp-") as tmp:
         rendezvous = f"file://{tmp}/rendezvous"
         try:
-            mp.start_processes(_rank_main, args=(tp, device, rendezvous, run_kwargs, keep_logits, tmp),
+            mp.start_processes(_rank_main, args=(run, tp, device, rendezvous, run_kwargs, keep_logits, tmp),
                                nprocs=tp, start_method="spawn", join=True)
         except (mp.ProcessExitedException, mp.ProcessRaisedException):
             pass  # a rank failed: its own line is in the queue (or its log)
@@ -91,13 +89,12 @@ def _join(device: str, init_method: str, r: int, tp: int) -> None:
     dist.init_process_group("nccl" if device == "cuda" else "gloo", init_method=init_method, rank=r, world_size=tp)
 
 
-def _rank_main(r: int, tp: int, device: str, rendezvous: str, run_kwargs: dict, keep_logits: bool, tmp: str):
+def _rank_main(r: int, run, tp: int, device: str, rendezvous: str, run_kwargs: dict, keep_logits: bool, tmp: str):
     """One spawned rank: its output goes to a log (the parent prints one report or one line)."""
     log = open(Path(tmp) / f"rank{r}.log", "w")
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     sys.stdout = sys.stderr = log
-    from archread.runtime.run import run
 
     def put(kind, value):
         (Path(tmp) / f"rank{r}.result").write_bytes(pickle.dumps((r, kind, value)))

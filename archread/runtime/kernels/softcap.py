@@ -7,10 +7,9 @@ import triton
 import triton.language as tl
 
 from ._checks import check_dtype
-from . import _math
-from ._math import tanh_of
+from ._math import HW_TANH, tanh_of
 
-TUNE = {"block": 2048, "warps": 4, "hw_tanh": _math.HW_TANH}  # best on an H200 (benchmarks/kernels.py --sweep)
+TUNE = {"block": 2048, "warps": 4, "hw_tanh": HW_TANH}  # best on an H200 (benchmarks/kernels.py --sweep)
 
 
 @triton.jit
