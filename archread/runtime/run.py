@@ -19,6 +19,7 @@ from archread.runtime.original import find_original, transformers_module
 from archread.runtime.report import VerifyReport
 from archread.runtime.tp import launch, shard
 from archread.runtime.verify import DTYPES, compare_models
+from archread.runtime.verify_stream import verify_streamed
 from archread.runtime.weights import checkpoint_folder, load_into, load_weights
 
 
@@ -30,11 +31,13 @@ class RunReport:
     generation: dict = field(default_factory=dict)
     bench: dict | None = None
     parallel: dict | None = None  # --tp: ranks, backend, what was sharded and what stayed whole
+    streamed: dict | None = None  # --stream: bytes read, seconds, GB/s, layers, passes, peak device memory
     logits: torch.Tensor | None = None  # the reduced model's logits, kept only when asked (tests)
 
     def to_json(self) -> dict:
         return {"checkpoint": self.checkpoint, "modeling": self.modeling, **self.verify.to_json(),
-                "generation": self.generation, "bench": self.bench, "parallel": self.parallel}
+                "generation": self.generation, "bench": self.bench, "parallel": self.parallel,
+                "streamed": self.streamed}
 
     def to_text(self) -> str:
         lines = [f"checkpoint {self.checkpoint}", f"modeling   {self.modeling}", "kernels:"]
@@ -44,6 +47,12 @@ class RunReport:
             lines.append(f"tensor parallel: {p['ranks']} ranks ({p['backend']}), sharded:")
             lines += [f"  {name:<44} {style}" for name, style in p["sharded"].items()]
             lines += [f"  {name:<44} whole: {why}" for name, why in p["whole"].items()]
+        if self.streamed:
+            st = self.streamed
+            peak = f", peak device memory {st['peak_device_bytes'] / 1e9:.1f} GB" if st["peak_device_bytes"] else ""
+            lines.append(f"streamed: {st['layers']} layers, {st['passes']} passes sharing each read; "
+                         f"{st['bytes'] / 1e9:.2f} GB read in {st['seconds']:.1f} s ({st['gb_per_s']:.2f} GB/s){peak}; "
+                         "kernels not bound and no generation (each would read the checkpoint again)")
         lines.append(self.verify.to_text())
         g = self.generation
         if g:
@@ -98,13 +107,21 @@ def run(target: str, modeling: str | None = None, device: str = "cuda", dtype: s
         raise ArchreadError(f"{folder}: config does not load: {type(exc).__name__}: {exc}".splitlines()[0]) from None
     eager(cfg)
     original_cls = find_original(reduction.source, reduction.roots[0]).model_class
+    if stream:  # neither model is ever whole in memory: no kernel probe, no generation (each a whole pass)
+        tokens = torch.randint(0, cfg.vocab_size, (2, seq), generator=torch.Generator().manual_seed(0))  # 2: padded too
+        report, streamed = verify_streamed(reduction, original_cls, cfg, folder, reduction.source.label,
+                                           original_cls.__name__, device, dtype, tokens)
+        return RunReport(str(folder), str(reduction.source.path), report, streamed=streamed)
     try:
         original = original_cls.from_pretrained(folder, config=cfg, dtype=torch.float32, local_files_only=True).eval()
     except Exception as exc:
         raise ArchreadError(f"the original {original_cls.__name__} does not load: {type(exc).__name__}: {exc}".splitlines()[0]) from None
     reduced = build_model(reduction, cfg)
-    tied = load_into(reduced, load_weights(folder, progress=True))
-    tokens = torch.randint(0, cfg.vocab_size, (1, seq), generator=torch.Generator().manual_seed(0))
+    state = load_weights(folder, progress=True)
+    if set(state) - set(reduced.state_dict()):  # an older layout (per-expert tensors) the original's loader converts
+        state = {k: v.detach() for k, v in original.state_dict().items()}
+    tied = load_into(reduced, state)
+    tokens = torch.randint(0, cfg.vocab_size, (2, seq), generator=torch.Generator().manual_seed(0))  # 2: a padded batch too
     parallel = None
     if tp > 1:
         parallel = shard(reduced, original, reduction, cfg, tp, device, tokens)
@@ -115,7 +132,7 @@ def run(target: str, modeling: str | None = None, device: str = "cuda", dtype: s
             bound.extend(b.to_json() for b in bind(model, tokens[:, :32].to(device)).bindings)
 
     report = compare_models(reduced, original, cfg, reduction.source.label, original_cls.__name__, device, dtype,
-                            tied, tokens=tokens, stream=stream, before_reduced=bind_kernels)
+                            tied, tokens=tokens, before_reduced=bind_kernels)
     report.kernels = bound
     result = RunReport(str(folder), str(reduction.source.path), report, parallel=parallel)
     if keep_logits:
@@ -123,7 +140,7 @@ def run(target: str, modeling: str | None = None, device: str = "cuda", dtype: s
 
         result.logits = run_with_taps(reduced, tokens.to(device), [])[0]
     if new_tokens:
-        result.generation = _greedy(reduced, original, tokens[:, :16].to(device), new_tokens)
+        result.generation = _greedy(reduced, original, tokens[:1, :16].to(device), new_tokens)
     if bench:
         from archread.runtime.bench import prefill_bench
         del original

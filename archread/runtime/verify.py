@@ -14,7 +14,6 @@ from archread.runtime.config_values import config_values
 from archread.runtime.original import configuration, find_original, installed_release, repo_folder, repo_release
 from archread.runtime.release import ReleaseUnavailable
 from archread.runtime.report import VerifyReport, has, judge, setup_of
-from archread.runtime.stream import place
 from archread.runtime.tiny import build_tiny, shrink, test_tokens
 from archread.runtime.verify_release import verify_release
 from archread.runtime.weights import load_into, load_weights
@@ -74,8 +73,7 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     return compare_models(reduced, original, cfg, source.label, reference, device, dtype, tied)
 
 
-def compare_models(reduced, original, cfg, label, reference, device, dtype, tied, tokens=None, stream=False,
-                   before_reduced=None) -> VerifyReport:
+def compare_models(reduced, original, cfg, label, reference, device, dtype, tied, tokens=None, before_reduced=None) -> VerifyReport:
     """Original in float32 (the truth), the original in `dtype` (its own error), then the reduced model; each on
     the tokens and on a padded batch of them. `before_reduced(model)` runs once the reduced model is on the
     device (kernel binding)."""
@@ -86,7 +84,7 @@ def compare_models(reduced, original, cfg, label, reference, device, dtype, tied
     mask = padding_mask(tokens) if tokens.shape[0] > 1 else None
     names = [n for n in watched(reduced) if has(original, n)]
     try:
-        want_logits, want = run_with_taps(place(original, device, torch.float32, stream), tokens, names)
+        want_logits, want = run_with_taps(original.to(device=device, dtype=torch.float32), tokens, names)
     except Exception as exc:
         raise ArchreadError(f"the original does not run: {type(exc).__name__}: {one_line(exc)}") from None
     padded, note = [], None
@@ -99,10 +97,10 @@ def compare_models(reduced, original, cfg, label, reference, device, dtype, tied
     baseline = []
     base_padded = None
     if low is not torch.float32:
-        base_logits, base = run_with_taps(place(original, device, low, stream), tokens, names)
+        base_logits, base = run_with_taps(original.to(device=device, dtype=low), tokens, names)
         baseline = [error(n, base[n], want[n]) for n in names if n in base and n in want] + [error("logits", base_logits, want_logits)]
         base_padded = real_token_logits(original, tokens, mask) if padded else None
-    place(reduced, device, low, stream)
+    reduced.to(device=device, dtype=low)
     if before_reduced is not None:
         before_reduced(reduced)
     try:

@@ -96,23 +96,30 @@ def _progress(total: int):
     return progress, progress.add_task("load", total=total)
 
 
-def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
-    """Load with every key accounted for; tie an output embedding the checkpoint left out. Returns tied keys."""
-    own = model.state_dict()
+def tie_sources(own: dict[str, tuple], state: dict[str, tuple]) -> list[str]:
+    """Check that the checkpoint's names and shapes are the model's; for each model key the checkpoint lacks,
+    the one embedding of its shape that stands for it (`lm_head.weight = model.embed_tokens.weight`)."""
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     if unexpected:
         raise ArchreadError(f"unexpected weight {unexpected[0]} (and {len(unexpected) - 1} more) for this model")
     tied = []
     for key in missing:
-        twins = [k for k, v in state.items() if v.shape == own[key].shape and any(w in k for w in ("embed", "wte", "word"))]
+        twins = [k for k, shape in state.items() if shape == own[key] and any(w in k for w in ("embed", "wte", "word"))]
         if len(twins) != 1:
             raise ArchreadError(f"missing weight {key} (and {len(missing) - 1} more) in the checkpoint")
         tied.append(f"{key} = {twins[0]}")
-    wrong = [k for k in state if k in own and state[k].shape != own[k].shape]
+    wrong = [k for k in state if k in own and state[k] != own[k]]
     if wrong:
         k = wrong[0]
-        raise ArchreadError(f"shape mismatch for {k}: checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)}")
+        raise ArchreadError(f"shape mismatch for {k}: checkpoint {state[k]}, model {own[k]}")
+    return tied
+
+
+def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
+    """Load with every key accounted for; tie an output embedding the checkpoint left out. Returns tied keys."""
+    tied = tie_sources({k: tuple(v.shape) for k, v in model.state_dict().items()},
+                       {k: tuple(v.shape) for k, v in state.items()})
     model.load_state_dict(state, strict=False)
     for pair in tied:
         key, source = pair.split(" = ")
