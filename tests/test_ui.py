@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import re
 
 import pytest
 
@@ -189,6 +190,33 @@ def test_wrapping_keeps_every_character_and_marks_continuations():
     for width in (10, 23, 40, 200):
         pieces = wrap(line, width)
         assert "".join(p.plain for p in pieces) == line.plain and all(p.cell_len <= width for p in pieces)
+
+
+def test_wrapping_breaks_between_tokens_never_inside_a_name_or_number():
+    from rich.text import Text
+
+    from archread.ui.diff_lines import wrap
+
+    line = Text("        self.weight = nn.Parameter(torch.ones(hidden_size)) * 1.0e-6 + hidden_states.to(torch.float32)")
+    for width in range(8, len(line.plain)):
+        pieces = [p.plain for p in wrap(line, width)]
+        at = 0
+        for left, right in zip(pieces, pieces[1:]):
+            at += len(left)
+            name = re.match(r"\w*", line.plain[at - len(re.search(r"\w*$", left)[0]):])[0]
+            assert not re.match(r"\w\w", left[-1:] + right[:1]) or len(name) > width, (width, pieces)
+            assert not right.startswith(("-6", ".0", "0e")), (width, pieces)  # 1.0e-6 stays one number
+    # a name wider than the width is the one place a piece ends inside it (its continuation is marked)
+    assert [p.plain for p in wrap(Text("x = a_very_long_identifier_name"), 12)][1:] == ["a_very_long_", "identifier_n", "ame"]
+
+
+def test_the_status_line_keeps_whole_parts_most_important_first():
+    from archread.ui.screens.reader import fit_parts
+
+    parts = ["difference 1 of 10", "6 facts differ", "nemotron 437 → 114 lines", "against llama", "transformers/x.py"]
+    assert fit_parts(parts, 200) == " · ".join(parts)
+    assert fit_parts(parts, 64) == "difference 1 of 10 · 6 facts differ · nemotron 437 → 114 lines"
+    assert fit_parts(parts, 5) == "difference 1 of 10"  # the first always (the line ends it with …)
 
 
 def test_command_palette_lists_the_actions():

@@ -4,7 +4,7 @@ retakes them."""
 
 import pytest
 
-from tests.ui_screen import assert_readable, sample_app
+from tests.ui_screen import assert_readable, sample_app, screen_text
 
 SIZES = [(80, 24), (120, 36), (200, 50)]
 
@@ -24,12 +24,16 @@ def test_reader(snap_compare, model, size):
     assert snap_compare(sample_app(model), run_before=check, terminal_size=size)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_help_screen(snap_compare, size):
     async def help_(pilot):
         await settle(pilot)
         await pilot.press("question_mark")
         await settle(pilot)
+        shown = " ".join(screen_text(pilot.app).split())
+        # the first keys' lines whole (descriptions wrap at spaces inside the panel, never cut)
+        for key, what in pilot.app.reader.keys()[:3]:
+            assert " ".join(what.split()[:4]) in shown, f"{key}: {what!r} cut:\n{screen_text(pilot.app)}"
     assert snap_compare(sample_app("sketch_nemotron"), run_before=help_, terminal_size=size)
 
 

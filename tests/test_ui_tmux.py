@@ -1,5 +1,6 @@
-"""The real executable in a real terminal (tmux), as a new user tries it: open nemotron, press n twice,
-see the MLP difference, quit."""
+"""The real executable in a real terminal (tmux), as a new user tries it: open nemotron, see its first class
+whole, press n until it wraps (every changed component named on the way), quit. A tmux server of the test's
+own, started from this process, so the executable sees this environment (PYTHONPATH, the cache)."""
 
 import shutil
 import subprocess
@@ -14,8 +15,11 @@ EXE = Path(sys.executable).with_name("archread")
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None or not EXE.exists(), reason="needs tmux and the installed script")
 
 
+SOCKET = f"archread-test-{uuid.uuid4().hex[:8]}"
+
+
 def tmux(*args) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=True).stdout
 
 
 def wait_for(session: str, words: str, timeout: float = 30.0, check=None) -> str:
@@ -46,6 +50,8 @@ def test_new_user_opens_nemotron_and_n_visits_every_changed_component(size):
         tmux("resize-window", "-t", session, "-x", str(size[0]), "-y", str(size[1]))
         tmux("send-keys", "-t", session, f"{EXE} nemotron", "Enter")
         screen = wait_for(session, "class NemotronLayerNorm1P(nn.LayerNorm):")  # whole, on the first screen
+        status = screen.rstrip("\n").splitlines()[-2]
+        assert status.startswith(" difference") and not status.rstrip().endswith(("…", "·")), status  # whole parts
         seen = []
         for _ in range(60):
             title = screen.splitlines()[0]
@@ -59,4 +65,4 @@ def test_new_user_opens_nemotron_and_n_visits_every_changed_component(size):
         tmux("send-keys", "-t", session, "q")
         wait_for(session, "the shell prompt", check=at_prompt)  # the app quit cleanly
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)

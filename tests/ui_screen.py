@@ -24,7 +24,8 @@ def screen_text(app) -> str:
 
 
 def assert_readable(app) -> None:
-    """No code line cut without a marker, no fact label broken inside a word, the essential keys shown."""
+    """No code line cut without a marker, no fact label broken inside a word, the essential keys shown, the
+    status line whole."""
     from archread.ui.widgets.diff_view import DiffView
     from archread.ui.widgets.facts_panel import FactsPanel
 
@@ -38,7 +39,9 @@ def assert_readable(app) -> None:
         shown = " ".join(text.split())
         for f in facts.facts[: max(facts.size.height - 2, 0) // 2]:
             assert f.key in shown, f"{f.key} broken or missing:\n{text}"
-    keys = text.splitlines()[-1] if app.screen is reader else ""
-    if keys:
-        for key in (" n ", " p ", " / ", " ? ", " q "):
-            assert key in keys, f"{key!r} missing from the key bar: {keys!r}"
+    if app.screen is not reader:
+        return
+    *_, status, keys = text.splitlines()
+    for key in (" n ", " p ", " / ", " ? ", " q "):
+        assert key in keys, f"{key!r} missing from the key bar: {keys!r}"
+    assert "…" not in status and status.startswith(" difference"), f"the status line is cut: {status!r}"

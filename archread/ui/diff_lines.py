@@ -32,14 +32,46 @@ class Lines:
         self.component_of.append(component)
 
 
+def _word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _inside_token(plain: str, i: int) -> bool:
+    """Would a break before plain[i] split a name or a number (`hidden_size`, `1.0`, `1e-6`)?"""
+    before, after = plain[i - 1], plain[i]
+    if _word(before) and _word(after):
+        return True
+    number = i >= 2 and plain[i - 2].isdigit()
+    return (after == "." and before.isdigit()) or (before == "." and after.isdigit() and number) or (
+        after in "+-" and before in "eE" and number)
+
+
+def _cut(plain: str, at: int, width: int) -> int:
+    """Where the piece starting at `at` ends: after the last space, else after the last comma, else at the last
+    token boundary (never inside a name or number) in the piece's second half; a name longer than half the
+    width is kept whole where the piece has room before it; else at the width."""
+    end = at + width
+    half = at + width // 2
+    space = plain.rfind(" ", half, end)
+    if space > at:
+        return space + 1
+    comma = plain.rfind(",", half, end - 1)
+    if comma > at:
+        return comma + 1
+    for floor in (half, at + 1):
+        for i in range(end, floor - 1, -1):
+            if not _inside_token(plain, i) and plain[i] not in ")]},:":
+                return i
+    return end
+
+
 def wrap(body: Text, width: int) -> list[Text]:
-    """body in pieces of at most width cells, broken after a space or comma in the piece's second half where
-    there is one, else at the width; every character kept, in order."""
+    """body in pieces of at most width cells, broken at token boundaries (see _cut); every character kept, in
+    order."""
     width = max(width, 4)
     plain, pieces, at = body.plain, [], 0
     while len(plain) - at > width:
-        cut = max(plain.rfind(" ", at + width // 2, at + width), plain.rfind(",", at + width // 2, at + width - 1))
-        cut = cut + 1 if cut > at else at + width
+        cut = _cut(plain, at, width)
         pieces.append(body[at:cut])
         at = cut
     pieces.append(body[at:])

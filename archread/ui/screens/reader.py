@@ -29,6 +29,15 @@ from archread.ui.widgets.key_bar import KeyBar
 WIDE, UNIFIED_BELOW, TALL = 140, 100, 30
 
 
+def fit_parts(parts: list[str], width: int) -> str:
+    """The parts joined by ' · ', dropping the last ones (the least important) until they fit; the first is
+    always kept (the status line ends it with an ellipsis if it alone is too wide)."""
+    shown = list(parts)
+    while len(shown) > 1 and len(" · ".join(shown)) > width:
+        shown.pop()
+    return " · ".join(shown)
+
+
 def short_path(path: Path) -> str:
     """The path from the transformers package on (the same on every machine), else the file name."""
     parts = path.parts
@@ -62,6 +71,7 @@ class ReaderScreen(ReaderTools, Screen):
         self.anchor = 0  # the component at the top, where n/p continue from after scrolling or a jump
         self.query_text, self.hits, self.hit = "", [], -1
         self.attribution: list | None = None
+        self.note = ""  # what the status line says besides where the reader is (search, wrap, o)
         self.chosen: dict[str, bool] = {}  # panels and layout the reader chose by key, over the width's defaults
 
     @classmethod
@@ -99,12 +109,16 @@ class ReaderScreen(ReaderTools, Screen):
 
     def on_resize(self) -> None:
         self._arrange()
+        self._status()
 
     def _arrange(self) -> None:
         """Panels and diff layout for this size, unless the reader chose otherwise by key."""
         width, height = self.size
         wide = width >= WIDE
-        self.query_one("#components").display = self.chosen.get("tree", wide)
+        tree = self.query_one("#components")
+        tree.display = self.chosen.get("tree", wide)
+        names = max((len(c.part.name) for c in self.diff.components), default=10)
+        tree.styles.width = max(14, min(names + 7, width // 5))  # guides, border, scrollbar: names whole if they fit
         facts = self.query_one(FactsPanel)
         facts.display = self.chosen.get("facts", wide or height >= TALL)
         facts.set_class(not wide, "stacked")
@@ -119,16 +133,23 @@ class ReaderScreen(ReaderTools, Screen):
         tree = self.query_one("#components", Tree)
         tree.clear()
         for i, c in enumerate(self.diff.components):
-            tree.root.add_leaf(Text(f"{c.part.role}: {c.part.name}", style="bold" if c.changed else "dim"), data=i)
+            # the name first: a narrow panel cuts the role, which each component's heading also shows
+            label = Text.assemble((c.part.name, "bold" if c.changed else "dim"), (f" {c.part.role}", "dim italic"))
+            tree.root.add_leaf(label, data=i)
         tree.root.expand()
 
-    def _status(self, note: str = "") -> None:
+    def _status(self, note: str | None = None) -> None:
+        """Where the reader is, what differs, sizes, reference and file: as many of them, in that order of
+        importance, as the width holds (each whole), shown in their reading order."""
+        if note is not None:
+            self.note = note
         s, stops = self.reduced.source, self.stops()
         at = f"difference {self.position + 1} of {len(stops)}" if self.position is not None else f"{len(stops)} differences"
-        self.query_one("#status", Static).update(Text(
-            f" {at} · {len(self.diff.differing)} facts differ · {s.model_type} {self.reduced.original_lines} → "
-            f"{self.reduced.reduced_lines} lines · against {self.reference.source.model_type}"
-            f"{' · ' + note if note else ''} · {short_path(s.path)}", no_wrap=True, overflow="ellipsis"))
+        parts = [at + (f" · {self.note}" if self.note else ""), f"{len(self.diff.differing)} facts differ",
+                 f"{s.model_type} {self.reduced.original_lines} → {self.reduced.reduced_lines} lines",
+                 f"against {self.reference.source.model_type}", short_path(s.path)]
+        self.query_one("#status", Static).update(Text(" " + fit_parts(parts, self.size.width - 1), no_wrap=True,
+                                                      overflow="ellipsis"))
 
     # --- differences ----------------------------------------------------------------------------------
     def stops(self) -> list[tuple[int, int]]:
@@ -163,7 +184,10 @@ class ReaderScreen(ReaderTools, Screen):
             self.notify(wrapped, timeout=2)
         self.anchor = ci
         view = self.query_one(DiffView)
-        view.go_to(view.screen_lines.hunk_start.get((ci, hunk), view.screen_lines.component_start.get(ci, 0)))
+        start = view.screen_lines.component_start.get(ci, 0)
+        line = view.screen_lines.hunk_start.get((ci, hunk), start)
+        # the component's heading too, where the hunk is near it: the screen then says what it is
+        view.go_to(start + 2 if line - start < view.size.height // 2 else line)
         self.sub_title = self._where(ci, hunk)
         self._status(wrapped)
 
@@ -179,13 +203,13 @@ class ReaderScreen(ReaderTools, Screen):
                 return  # the hunk stepped to is still in view
         self.position, self.anchor = None, event.component
         self.sub_title = self._where(event.component)
-        self._status()
+        self._status("")
 
     def jump(self, line: int, component: int) -> None:
         self.query_one(DiffView).go_to(line)
         self.position, self.anchor = None, component
         self.sub_title = self._where(component)
-        self._status()
+        self._status("")
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         if isinstance(event.node.data, int):
@@ -276,7 +300,7 @@ class ReaderScreen(ReaderTools, Screen):
         self.query_one(DiffView).set_diff(diff, reference.source.model_type)
         self._fill_tree()
         self._arrange()
-        self._status()
+        self._status("")
         self.sub_title = self._where(0)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -21,7 +21,7 @@ class ReaderTools:
             view.mode = ""
             self._arrange()
             self._rehome()
-            self._status()
+            self._status("")
         elif self.attribution is not None:
             self._show_original()
         else:

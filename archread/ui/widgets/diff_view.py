@@ -82,8 +82,14 @@ class DiffView(VerticalScroll, can_focus=True):
 
     # --- where things are ---------------------------------------------------------------------------
     def go_to(self, line: int) -> None:
-        """Bring screen line `line` near the top, with two lines of what comes before."""
-        self.scroll_to(y=max(0, line - 2), animate=False, immediate=True)
+        """Bring screen line `line` near the top, with two lines of what comes before. Again once the layout has
+        caught up: lines just rebuilt are not yet scrollable to (the scroll would stop at the old end)."""
+        self._scroll_when_laid_out(max(0, line - 2), 20)
+
+    def _scroll_when_laid_out(self, y: int, tries: int) -> None:
+        self.scroll_to(y=y, animate=False, immediate=True)
+        if self.max_scroll_y < y and tries:
+            self.call_after_refresh(self._scroll_when_laid_out, y, tries - 1)
 
     def matches(self, text: str) -> list[int]:
         """Screen lines holding text (case-insensitive)."""
