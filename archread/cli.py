@@ -7,23 +7,49 @@ import json
 import sys
 from pathlib import Path
 
+from archread import __version__
 from archread.errors import ArchreadError, one_line
 
 COMMANDS = ("reduce", "diff", "lint", "verify", "run", "fit")
+READER = """the reader (terminal UI):
+  archread FILE|NAME [--against REF] [--config CFG]
+      FILE: a modeling_*.py or a remote-code folder; NAME: a model type of the installed transformers
+      (nemotron, gemma2); REF default llama. `archread FILE --help` for its options.
+
+examples:
+  archread nemotron                   the reader: nemotron's core equations against llama
+  archread diff gemma2 --format json  the same differences for scripts
+  archread verify qwen3_moe           run the reduction against the original, layer by layer"""
+
+
+class Help(argparse.HelpFormatter):
+    """Every option's default in its help, unless the help states it already or there is none to state."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text and action.option_strings:
+            text += f" (default {action.default})"
+        return text
+
+
+class _raw_epilog(Help, argparse.RawDescriptionHelpFormatter):
+    """The top-level help: the reader's usage and the examples as written."""
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="archread", description="Read a new LLM architecture: reduce, diff, verify.")
-    sub = parser.add_subparsers(dest="command")
+    parser = argparse.ArgumentParser(prog="archread", description="Read a new LLM architecture: reduce, diff, verify.",
+                                     epilog=READER, formatter_class=_raw_epilog)
+    parser.add_argument("--version", action="version", version=f"archread {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    reduce = sub.add_parser("reduce", help="the reduced Python of a modeling file")
+    reduce = sub.add_parser("reduce", formatter_class=Help, help="the reduced Python of a modeling file")
     reduce.add_argument("source", help="modeling_*.py, a folder holding one, or a model type (llama, nemotron)")
     reduce.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     reduce.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     reduce.add_argument("--stats", action="store_true", help="lines removed per pass, original vs reduced size")
     reduce.add_argument("--config", type=Path, help="a checkpoint's config.json (or its folder): fold the branches it decides")
 
-    diff = sub.add_parser("diff", help="components aligned with a reference, and the facts that differ")
+    diff = sub.add_parser("diff", formatter_class=Help, help="components aligned with a reference, and the facts that differ")
     diff.add_argument("source")
     diff.add_argument("--against", default="llama", help="reference file or model type (default llama)")
     diff.add_argument("--config", type=Path, help="a checkpoint's config.json: its reading (branches folded) and its values in the facts")
@@ -31,12 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     diff.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
 
-    lint = sub.add_parser("lint", help="config (and weight) values that silently change what a model computes")
-    lint.add_argument("target", type=Path, help="checkpoint folder or config.json")
+    lint = sub.add_parser("lint", formatter_class=Help, help="config (and weight) values that silently change what a model computes")
+    lint.add_argument("target", type=Path, nargs="+",
+                      help="config.json files, checkpoint folders, or folders of configs (each *.json in it)")
     lint.add_argument("--weights", action="store_true", help="also read the *.safetensors in the folder")
     lint.add_argument("--format", default="text", choices=["text", "json"])
 
-    verify = sub.add_parser("verify", help="run the reduced model and the original on the same weights, layer by layer")
+    verify = sub.add_parser("verify", formatter_class=Help, help="run the reduced model and the original on the same weights, layer by layer")
     verify.add_argument("source")
     verify.add_argument("--config", type=Path, help="a checkpoint's config.json: its reading, built from it (shrunk without --weights)")
     verify.add_argument("--weights", type=Path, help="checkpoint folder with *.safetensors")
@@ -45,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--format", default="text", choices=["text", "json"])
     verify.add_argument("--trust-code", action="store_true", help="allow running a modeling file outside transformers")
 
-    run = sub.add_parser("run", help="a real checkpoint through the reduced model on archread's kernels, vs the original")
+    run = sub.add_parser("run", formatter_class=Help, help="a real checkpoint through the reduced model on archread's kernels, vs the original")
     run.add_argument("checkpoint", help="checkpoint folder, HF cache folder, or org/name in the local HF cache")
     run.add_argument("--modeling", help="modeling file to reduce (default: the installed transformers' for model_type)")
     run.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
@@ -61,13 +88,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--plot", type=Path, help="write the log error per layer as a PNG")
     run.add_argument("--force", action="store_true", help="overwrite the --plot file if it exists")
     run.add_argument("--trust-code", action="store_true", help="allow running a modeling file outside transformers")
-    fit = sub.add_parser("fit", help="which architecture a folder of safetensors weights is, from the headers alone")
+    fit = sub.add_parser("fit", formatter_class=Help, help="which architecture a folder of safetensors weights is, from the headers alone")
     fit.add_argument("checkpoint", type=Path, help="folder with *.safetensors (or a sharded index)")
     fit.add_argument("--config", type=Path, help="a config.json whose values the fit takes where shapes cannot tell")
     fit.add_argument("--top", type=int, default=5, help="candidates to report (default 5)")
     fit.add_argument("--format", default="text", choices=["text", "json"])
     fit.add_argument("-o", "--output", type=Path, help="write config.json, the renaming and the reduced modeling file here")
     fit.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    for command in sub.choices.values():  # a choice's options say what they are, so their defaults show too
+        for action in command._actions:
+            if action.help is None and action.choices:
+                action.help = "one of " + ", ".join(map(str, action.choices))
     return parser
 
 
@@ -148,23 +179,50 @@ def _readings(source, reference, config: Path | None) -> list:
     return [reduce_for(source, config), *collect(children, reference)]
 
 
+def _lint_targets(targets: list[Path]) -> list[Path]:
+    """Each target as the config files it names: a file; a checkpoint folder's config.json; else every *.json of
+    a folder of configs. A folder with neither is named as it is (load_config says what is missing)."""
+    out = []
+    for target in targets:
+        if target.is_dir() and not (target / "config.json").is_file():
+            out += sorted(target.glob("*.json")) or [target]
+        else:
+            out.append(target)
+    return out
+
+
 def _lint(args) -> int:
+    """Every config named, one after another: an unreadable one is a line on stderr and exit 2 at the end, never
+    the end of the batch."""
     from archread.parsers.lint import SEVERITIES, lint_config, load_config
 
-    path, cfg = load_config(args.target)
-    findings = lint_config(cfg)
-    if args.weights:
-        from archread.runtime.lint_weights import lint_weights
+    results, failed, configs = [], False, _lint_targets(args.target)
+    for target in configs:
+        try:
+            path, cfg = load_config(target)
+            findings = lint_config(cfg)
+            if args.weights:
+                from archread.runtime.lint_weights import lint_weights
 
-        findings += lint_weights(path.parent, cfg)
-    findings.sort(key=lambda f: SEVERITIES.index(f.severity))
+                findings += lint_weights(path.parent, cfg)
+        except ArchreadError as exc:
+            print(f"archread: {exc}", file=sys.stderr)
+            failed = True
+            continue
+        findings.sort(key=lambda f: SEVERITIES.index(f.severity))
+        results.append((path, findings))
     if args.format == "json":
-        print(json.dumps({"config": str(path), "findings": [f.to_json() for f in findings]}, indent=2))
+        reports = [{"config": str(path), "findings": [f.to_json() for f in findings]} for path, findings in results]
+        if reports:
+            print(json.dumps(reports[0] if len(configs) == 1 else reports, indent=2))
     else:
-        print(f"{path}: {len(findings)} finding{'s' * (len(findings) != 1)}")
-        for f in findings:
-            print(f"  {f.severity:<8} {f.code:<22} {f.message}\n{'':<34}why: {f.why}\n{'':<34}fix: {f.fix}")
-    return 1 if any(f.severity in ("error", "warning") for f in findings) else 0
+        for path, findings in results:
+            print(f"{path}: {len(findings)} finding{'s' * (len(findings) != 1)}")
+            for f in findings:
+                print(f"  {f.severity:<8} {f.code:<22} {f.message}\n{'':<34}why: {f.why}\n{'':<34}fix: {f.fix}")
+    if failed:
+        return 2
+    return 1 if any(f.severity in ("error", "warning") for _, findings in results for f in findings) else 0
 
 
 def _verify(args) -> int:
@@ -225,9 +283,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _ui(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="archread", description="Open the reader for a modeling file.")
-    parser.add_argument("source")
-    parser.add_argument("--against", default="llama", help="reference model (default llama)")
+    parser = argparse.ArgumentParser(prog="archread", description="Open the reader for a modeling file.",
+                                     formatter_class=Help)
+    parser.add_argument("source", help="modeling_*.py, a remote-code folder, or a model type (nemotron, gemma2)")
+    parser.add_argument("--against", default="llama", help="reference: a model type or a modeling file (default llama)")
     parser.add_argument("--config", type=Path, help="a checkpoint's config.json: read the model as it configures it")
     args = parser.parse_args(argv)
     try:

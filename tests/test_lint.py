@@ -75,3 +75,21 @@ def test_bad_config_is_one_line_exit_2(tmp_path, content, words, capsys):
 def test_missing_config_is_one_line_exit_2(tmp_path, capsys):
     assert main(["lint", str(tmp_path)]) == 2
     assert "no config.json" in capsys.readouterr().err
+
+
+def test_a_folder_of_configs_and_several_files_are_each_linted(capsys):
+    code = main(["lint", str(SAMPLES), "--format", "json"])
+    reports = json.loads(capsys.readouterr().out)
+    found = {Path(r["config"]).stem: [f["code"] for f in r["findings"]] for r in reports}
+    assert found == {**{name: [finding] for name, finding in PLANTED.items()}, "clean": []} and code == 1
+    assert main(["lint", str(SAMPLES / "clean.json"), str(SAMPLES / "pad_is_eos.json")]) == 1
+    out = capsys.readouterr().out
+    assert "clean.json: 0 findings" in out and "pad_is_eos.json: 1 finding\n" in out and "pad-is-eos" in out
+
+
+def test_one_bad_config_among_several_is_a_line_and_exit_2_the_rest_still_linted(tmp_path, capsys):
+    (tmp_path / "broken.json").write_text('{"hidden_size": 1,')
+    assert main(["lint", str(tmp_path / "broken.json"), str(SAMPLES / "pad_is_eos.json")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "broken.json: not JSON" in captured.err
+    assert "pad-is-eos" in captured.out

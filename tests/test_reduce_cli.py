@@ -90,3 +90,22 @@ def test_prefetch_reduces_in_children_and_collect_reads_their_cache(tmp_path, mo
     assert all(is_cached(s) for s in sources)
     assert [r.code for r in got] == [reduce_source(s).code for s in sources]
     assert prefetch(*sources) == []  # cached now: nothing to start
+
+
+def test_version_and_help_state_the_reader_form_and_the_defaults(capsys):
+    from archread import __version__
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"archread {__version__}"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = capsys.readouterr().out
+    assert "archread FILE|NAME [--against REF]" in top and "archread nemotron" in top
+    for command, default in (("verify", "(default cpu)"), ("run", "(default bfloat16)"), ("diff", "(default text)")):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert default in " ".join(capsys.readouterr().out.split()), command
+    with pytest.raises(SystemExit):
+        main(["nemotron", "--help"])
+    assert "(default llama)" in " ".join(capsys.readouterr().out.split())

@@ -110,7 +110,7 @@ def _rule(parts: list[tuple[str, str]], width: int) -> Text:
 def _heading(c: ComponentDiff, model: str, reference: str, width: int, halves: int = 0) -> Text:
     """The component's rule: its role and both names; with halves, the reference's name over the left column
     and the model's over the right."""
-    other = (f"{reference}: ", "dim"), ((c.other.name, "bold") if c.other else (f"no counterpart", "italic"))
+    other = (f"{reference}: ", "dim"), ((c.other.name, "bold") if c.other else ("no counterpart", "italic"))
     mine = (f"{model}: ", "dim"), (c.part.name, "bold"), (f" · {'changed' if c.changed else 'same'}", "dim")
     role = (c.part.role, "bold cyan"), (" · ", "dim")
     if halves:
