@@ -335,3 +335,26 @@ def test_a_checkpoint_configuration_gives_its_reading_and_verify_builds_from_it(
         await pilot.pause()
         assert app.screen.report is not None and app.screen.report.match
     drive(app, script)
+
+
+def test_the_verify_chart_states_its_setup_and_reads_when_every_error_is_zero():
+    from types import SimpleNamespace
+
+    from archread.ui.widgets.error_chart import ErrorChart, bar, scale
+
+    exact = [SimpleNamespace(name=f"model.layers.{i}", max_abs=0.0, rel_l2=0.0) for i in range(3)]
+    report = SimpleNamespace(
+        layers=exact, logits=SimpleNamespace(name="logits", max_abs=0.0, rel_l2=0.0), baseline=[], match=True,
+        first_divergent=None, reason=None, dtype="float32", device="cpu", padded=SimpleNamespace(max_abs=0.0, rel_l2=0.0),
+        setup={"batch": 2, "seq_len": 16, "seed": 0, "tolerance": {"rule": "max_abs ≤ 1e-05 and rel_l2 ≤ 1e-06"},
+               "padding": "padded batch: row 0 left-padded and row 1 right-padded by 4 tokens",
+               "config": {"hidden_size": 64, "num_hidden_layers": 3, "rope_theta": 10000.0, "use_cache": True}})
+    chart = ErrorChart()
+    chart.show(report)  # no logarithm of 0 taken
+    for words in ("batch 2 × 16 tokens, seed 0", "rel_l2 ≤ 1e-06", "left-padded", "hidden_size=64",
+                  "num_hidden_layers=3", "every one of the 4 modules equals the float32 original exactly"):
+        assert words in chart.text, words
+    assert "rope_theta" not in chart.text and scale([0.0, 0.0]) is None
+    assert bar(0.0, None, "green").plain == "· 0 (exact)" and "not finite" in bar(float("nan"), (-7, 0), "green").plain
+    mixed = scale([0.0, 3e-7, 2e-3])
+    assert mixed == (-8, -2) and bar(3e-7, mixed, "green").plain.startswith("█") and bar(0.0, mixed, "g").plain.endswith("(exact)")
