@@ -145,3 +145,41 @@ def test_probing_binds_only_what_a_kernel_reproduces():
     kernels = {b.kind: b.kernel for b in report.bindings}
     assert kernels["Gemmaish"] == "rms_norm(float32 weight, 1+w)" or kernels["Gemmaish"].endswith("1+w)")
     assert kernels["OddNorm"] is None
+
+
+def png_pixels(data: bytes) -> tuple[int, int, bytes]:
+    """Width, height and RGB bytes of the plot's PNG (one IDAT, filter 0 on every row, as plot.py writes)."""
+    import struct
+    import zlib
+
+    width, height = struct.unpack(">II", data[16:24])
+    at, idat = 8, b""
+    while at < len(data):
+        size, kind = struct.unpack(">I4s", data[at:at + 8])
+        idat += data[at + 8:at + 8 + size] if kind == b"IDAT" else b""
+        at += 12 + size
+    raw = zlib.decompress(idat)
+    return width, height, b"".join(raw[y * (width * 3 + 1) + 1:(y + 1) * (width * 3 + 1)] for y in range(height))
+
+
+def test_the_plot_shows_both_series_when_they_coincide_with_labelled_axes(tmp_path):
+    from types import SimpleNamespace
+
+    from archread.runtime import plot
+
+    errors = [SimpleNamespace(name=n, rel_l2=v) for n, v in
+              [("model.embed_tokens", 0.0), ("model.layers.0", 1e-3), ("model.layers.1", 2e-3)]]
+    report = SimpleNamespace(model="llama", dtype="bfloat16", layers=errors, logits=SimpleNamespace(name="logits", rel_l2=4e-3),
+                             baseline=[*errors, SimpleNamespace(name="logits", rel_l2=4e-3)])  # the same errors exactly
+    plot.error_plot(report, tmp_path / "p.png")
+    width, height, px = png_pixels((tmp_path / "p.png").read_bytes())
+    colours = {bytes(px[i:i + 3]) for i in range(0, len(px), 3)}
+    assert bytes(plot.REDUCED) in colours and bytes(plot.ORIGINAL) in colours  # neither hidden under the other
+
+    def ink(x0, y0, x1, y1):
+        return sum(px[(y * width + x) * 3:(y * width + x) * 3 + 3] == bytes(plot.INK)
+                   for y in range(y0, y1) for x in range(x0, x1))
+    assert ink(0, plot.TOP - 20, plot.LEFT, plot.TOP - 4) > 20  # the y axis's label
+    below = plot.TOP + (height - plot.TOP - plot.BOTTOM) + 8
+    assert ink(plot.LEFT - 30, below, width, below + 12) > 40  # the modules' names under their ticks
+    assert plot.tick_label("model.layers.12") == "12" and plot.tick_label("logits") == "logits"
