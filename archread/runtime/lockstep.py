@@ -21,8 +21,9 @@ from torch import nn
 
 
 class Lockstep:
-    def __init__(self, reader, layers: dict[str, list[str]], device: str, window: int = 2):
+    def __init__(self, reader, layers: dict[str, list[str]], device: str, window: int = 2, on_layer=None):
         self.reader, self.layers, self.device, self.window = reader, layers, device, window
+        self.on_layer = on_layer  # called once per layer call of the leading pass (a progress bar)
         self.order = list(layers)
         self._cond = threading.Condition()
         self._loads = ThreadPoolExecutor(1, thread_name_prefix="archread-layer")
@@ -89,6 +90,8 @@ class Lockstep:
             self._steps[pass_id] = step + 1
             if step == len(self._sequence):
                 self._sequence.append(key)
+                if self.on_layer is not None:
+                    self.on_layer(key)
             self._inside[key] = self._inside.get(key, 0) + 1
             self._ahead.discard(key)
             loaded = self._load(key)

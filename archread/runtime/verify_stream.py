@@ -8,6 +8,7 @@ in-memory path's, on the same outputs.
 
 from __future__ import annotations
 
+import sys
 import time
 from contextlib import contextmanager
 
@@ -81,7 +82,8 @@ def verify_streamed(reduction, original_cls, cfg, folder, label: str, reference:
     in_layers = {n for names in layers.values() for n in names}
     start = time.perf_counter()
     resident = Resident(reader, [n for n in shapes if n not in in_layers], device)
-    step = Lockstep(reader, layers, device)
+    bar = _Progress(len(keys), reader, start)
+    step = Lockstep(reader, layers, device, on_layer=bar.advance)
     names = [n for n in watched(some_reduced) if has(some_original, n)]
     tokens = tokens.to(device)
     passes = [(("original", dt, padded), model, dt, their_ties) for (dt, padded), model in originals.items()]
@@ -93,7 +95,10 @@ def verify_streamed(reduction, original_cls, cfg, folder, label: str, reference:
         jobs[key] = _job(model, tokens, names, mask if key[2] else None)
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    out = step.run(jobs)
+    try:
+        out = step.run(jobs)
+    finally:
+        bar.stop()
     seconds = time.perf_counter() - start
     reader.close()
     for key, value in out.items():
@@ -122,6 +127,27 @@ def verify_streamed(reduction, original_cls, cfg, folder, label: str, reference:
                 "gb_per_s": reader.bytes_read / seconds / 1e9, "layers": len(keys), "passes": len(jobs),
                 "peak_device_bytes": torch.cuda.max_memory_allocated() if device == "cuda" else None}
     return report, streamed
+
+
+class _Progress:
+    """Layers done and the read rate, on stderr while a terminal shows it."""
+
+    def __init__(self, layers: int, reader, start: float):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.reader, self.start = reader, start
+        self.bar = Progress("streaming layers", BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                            console=Console(file=sys.stderr), transient=True, disable=not sys.stderr.isatty())
+        self.task = self.bar.add_task("layers", total=layers, rate="")
+        self.bar.start()
+
+    def advance(self, _key) -> None:
+        rate = self.reader.bytes_read / max(time.perf_counter() - self.start, 1e-9) / 1e9
+        self.bar.update(self.task, advance=1, rate=f"{rate:.2f} GB/s")
+
+    def stop(self) -> None:
+        self.bar.stop()
 
 
 def _job(model, tokens, names, mask):
