@@ -17,7 +17,8 @@ from pathlib import Path
 import libcst as cst
 
 from archread.parsers import resolve
-from archread.parsers.fastcst import code_of, parse_module, transform
+from archread.parsers.fastcst import code_of, transform
+from archread.parsers.libcst_patches import parse_module
 from archread.parsers.pipeline import Chain, reduce_source
 
 

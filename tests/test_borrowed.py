@@ -126,7 +126,7 @@ def test_a_modular_childs_init_is_the_parents_with_its_own_lines_in_place(tmp_pa
 
 
 def test_the_prefixes_a_modular_file_swaps_are_read_off_its_classes():
-    from archread.parsers.fastcst import parse_module
+    from archread.parsers.libcst_patches import parse_module
     from archread.parsers.modular import prefixes
 
     module = parse_module("class DiffLlamaDecoderLayer(LlamaDecoderLayer):\n    pass\n\n\n"

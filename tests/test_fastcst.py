@@ -7,9 +7,10 @@ import libcst as cst
 import pytest
 from libcst.metadata import PositionProvider
 
-from archread.parsers import fastcst, resolve
+from archread.parsers import fastcst, libcst_patches, resolve
 from archread.parsers.context import PassContext
-from archread.parsers.fastcst import code_of, parse_module, remembered, remembering, speedups, transform, walk
+from archread.parsers.fastcst import code_of, remembered, remembering, transform, walk
+from archread.parsers.libcst_patches import parse_module, speedups
 from archread.parsers.passes import PASSES
 from archread.parsers.pipeline import Chain
 
@@ -194,12 +195,12 @@ def test_speedups_are_in_place_only_inside_a_reduction():
     from libcst._nodes import expression
 
     with speedups():  # nested inside the fixture's: one installation
-        assert cst.CSTNode.with_changes is fastcst._with_changes
-    assert cst.CSTNode.with_changes is fastcst._with_changes  # the fixture's block still holds it
+        assert cst.CSTNode.with_changes is libcst_patches._with_changes
+    assert cst.CSTNode.with_changes is libcst_patches._with_changes  # the fixture's block still holds it
     import threading
 
     seen = []
-    thread = threading.Thread(target=lambda: seen.append(expression.BaseList._bracketize is fastcst._bracketize))
+    thread = threading.Thread(target=lambda: seen.append(expression.BaseList._bracketize is libcst_patches._bracketize))
     thread.start()
     thread.join()
     assert seen == [True]  # in place for the process while any reduction runs: it writes what libcst writes
@@ -209,10 +210,10 @@ def test_libcsts_own_methods_outside_speedups():
     import subprocess
     import sys
 
-    code = ("import libcst as cst; from archread.parsers import fastcst\n"
+    code = ("import libcst as cst; from archread.parsers import libcst_patches\n"
             "before = cst.CSTNode.with_changes\n"
-            "with fastcst.speedups(): inside = cst.CSTNode.with_changes\n"
-            "print(before is not fastcst._with_changes, inside is fastcst._with_changes, cst.CSTNode.with_changes is before)")
+            "with libcst_patches.speedups(): inside = cst.CSTNode.with_changes\n"
+            "print(before is not libcst_patches._with_changes, inside is libcst_patches._with_changes, cst.CSTNode.with_changes is before)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "True", "True"]
 
@@ -222,11 +223,11 @@ def test_a_method_not_as_expected_keeps_libcsts_with_a_warning(monkeypatch):
     import sys
 
     # another libcst: its with_changes does something else; archread's must not replace it
-    code = ("import warnings, libcst as cst; from archread.parsers import fastcst\n"
+    code = ("import warnings, libcst as cst; from archread.parsers import fastcst, libcst_patches\n"
             "def other(self, **changes):\n    return cst.CSTNode.__dict__['deep_replace']\n"
             "cst.CSTNode.with_changes = other\n"
             "with warnings.catch_warnings(record=True) as w:\n    warnings.simplefilter('always')\n"
-            "    with fastcst.speedups():\n        kept = cst.CSTNode.with_changes is other\n"
+            "    with libcst_patches.speedups():\n        kept = cst.CSTNode.with_changes is other\n"
             "        code = fastcst.code_of(cst.parse_expression('(a + [b, {c}])'))\n"
             "print(kept, any('with_changes' in str(x.message) for x in w), code)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()

@@ -4,7 +4,8 @@ import libcst as cst
 import pytest
 
 from archread.parsers.context import PassContext
-from archread.parsers.fastcst import code_of, parse_module, remembering, speedups, transform
+from archread.parsers.fastcst import code_of, remembering, transform
+from archread.parsers.libcst_patches import parse_module, speedups
 from archread.parsers.passes import PASSES
 from archread.parsers.passes.config_values import ConfigValues
 from archread.parsers.passes.format import Format

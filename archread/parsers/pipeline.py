@@ -23,7 +23,8 @@ from archread.parsers.analysis.layout import WIDTH
 from archread.parsers.borrowed import borrow
 from archread.parsers.config_defaults import default_values
 from archread.parsers.context import PassContext
-from archread.parsers.fastcst import code_of, is_node, parse_module, remembering, speedups, transform
+from archread.parsers.fastcst import code_of, is_node, remembering, transform
+from archread.parsers.libcst_patches import parse_module, speedups
 from archread.parsers.passes import PASSES, Simplify
 from archread.parsers.passes.base import StripPass
 from archread.parsers.passes.config_values import ConfigValues
