@@ -13,6 +13,7 @@ from archread.runtime.bind import bind
 from archread.runtime.tiny import shrink
 
 KERNELS = os.environ.get("TRITON_INTERPRET") == "1" or torch.cuda.is_available()
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # where the kernels run: the GPU if any, else the interpreter
 
 
 def checkpoint(folder, model_type, **save):
@@ -27,14 +28,14 @@ def llama(tmp_path_factory):
     return checkpoint(tmp_path_factory.mktemp("ck") / "llama", "llama")
 
 
-def run_json(capsys, *argv):
-    code = main(["run", *map(str, argv), "--device", "cpu", "--format", "json", "--tokens", "24", "--generate", "3"])
+def run_json(capsys, *argv, device="cpu"):
+    code = main(["run", *map(str, argv), "--device", device, "--format", "json", "--tokens", "24", "--generate", "3"])
     out = capsys.readouterr().out
     return code, json.loads(out)
 
 
 def test_run_matches_and_names_its_kernels(llama, capsys):
-    code, report = run_json(capsys, llama, "--dtype", "float32")
+    code, report = run_json(capsys, llama, "--dtype", "float32", device=DEVICE)
     assert code == 0 and report["match"]
     assert report["logits"]["max_abs"] <= 1e-5 and report["logits"]["top1_agree"] == 1.0
     assert report["generation"]["agree"] == 3
@@ -140,8 +141,8 @@ class Gemmaish(torch.nn.Module):
 
 @pytest.mark.skipif(not KERNELS, reason="kernels need a GPU or Triton's interpreter")
 def test_probing_binds_only_what_a_kernel_reproduces():
-    model = torch.nn.Sequential(torch.nn.Embedding(50, 32), Gemmaish(32), OddNorm(32))
-    report = bind(model, torch.randint(0, 50, (1, 9)), namespace={})
+    model = torch.nn.Sequential(torch.nn.Embedding(50, 32), Gemmaish(32), OddNorm(32)).to(DEVICE)
+    report = bind(model, torch.randint(0, 50, (1, 9), device=DEVICE), namespace={})
     kernels = {b.kind: b.kernel for b in report.bindings}
     assert kernels["Gemmaish"] == "rms_norm(float32 weight, 1+w)" or kernels["Gemmaish"].endswith("1+w)")
     assert kernels["OddNorm"] is None
