@@ -19,6 +19,7 @@ from pathlib import Path
 
 from archread.errors import ArchreadError, one_line
 from archread.parsers.source import tree_of
+from archread.runtime.packages import MissingPackage, missing_module
 
 
 def read_json(path: Path) -> dict:
@@ -85,6 +86,9 @@ def _import(name: str, what: str):
     except ArchreadError:
         raise
     except Exception as exc:  # the module's own import errors: a missing package, an old transformers name
+        module = missing_module(exc)
+        if module is not None:
+            raise MissingPackage(f"{what} does not import: it needs {module}, which is not installed", module) from None
         raise ArchreadError(f"{what} does not import: {type(exc).__name__}: {one_line(exc)}") from None
 
 

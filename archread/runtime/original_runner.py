@@ -43,7 +43,8 @@ from archread.errors import ArchreadError  # noqa: E402
 from archread.parsers.source import resolve  # noqa: E402
 from archread.runtime.compare import padding_mask, real_token_logits, run_with_taps, watched  # noqa: E402
 from archread.runtime.original import configuration, find_original  # noqa: E402
-from archread.runtime.release import CANNOT_IMPORT  # noqa: E402
+from archread.runtime.packages import MissingPackage  # noqa: E402
+from archread.runtime.release import CANNOT_IMPORT, MISSING_PACKAGE  # noqa: E402
 from archread.runtime.tiny import build_tiny, shrink, test_tokens  # noqa: E402
 
 _PLAIN = (int, float, str, bool, type(None), list, tuple, dict)
@@ -52,6 +53,10 @@ _PLAIN = (int, float, str, bool, type(None), list, tuple, dict)
 def main(spec: dict, out: Path) -> None:
     try:
         original = find_original(resolve(spec["path"]), spec["root"])
+    except MissingPackage as exc:  # the parent brings it into the release's folder and runs this again
+        (out / "missing.txt").write_text(exc.module)
+        print(f"archread: {exc}", file=sys.stderr)
+        sys.exit(MISSING_PACKAGE)
     except ArchreadError as exc:
         print(f"archread: {exc}", file=sys.stderr)
         sys.exit(CANNOT_IMPORT)

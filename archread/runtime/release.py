@@ -16,9 +16,11 @@ from pathlib import Path
 
 from archread.errors import ArchreadError
 from archread.parsers.cache import archread_cache
+from archread.runtime.packages import ATTEMPTS, bring
 
 KEEP = ("transformers", "huggingface_hub", "tokenizers")  # always the release's own
 CANNOT_IMPORT = 3  # the runner's exit code when the release cannot import the original
+MISSING_PACKAGE = 4  # … when the original imports a package nothing provides (its name in missing.txt)
 
 
 class ReleaseUnavailable(ArchreadError):
@@ -97,11 +99,19 @@ def run_original(version: str, spec: dict, timeout: float = 600) -> Path:
     (out / "spec.json").write_text(json.dumps(spec))
     env = release_env(version)
     root = spec["root"]
-    try:
-        result = subprocess.run([sys.executable, "-m", "archread.runtime.original_runner", str(out / "spec.json"), str(out)],
-                                capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise ArchreadError(f"the original {root} of transformers {version} did not finish in {timeout:.0f} s") from None
+    brought = set()
+    while True:  # each package the original's imports ask for is brought into the release's folder, then again
+        try:
+            result = subprocess.run([sys.executable, "-m", "archread.runtime.original_runner", str(out / "spec.json"), str(out)],
+                                    capture_output=True, text=True, env=env, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ArchreadError(f"the original {root} of transformers {version} did not finish in {timeout:.0f} s") from None
+        missing = (out / "missing.txt").read_text().strip() if (out / "missing.txt").is_file() else None
+        if result.returncode != MISSING_PACKAGE or not missing or missing in brought or len(brought) >= ATTEMPTS:
+            break
+        (out / "missing.txt").unlink()
+        bring(missing, release_site(version))
+        brought.add(missing)
     if result.returncode != 0:
         lines = [ln for ln in result.stderr.strip().splitlines() if ln.strip()]
         last = lines[-1].removeprefix("archread: ") if lines else "?"

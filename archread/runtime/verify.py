@@ -12,7 +12,8 @@ from archread.runtime.build import build_model
 from archread.runtime.compare import eager, error, padding_mask, real_token_logits, run_with_taps, watched
 from archread.runtime.config_values import config_values
 from archread.runtime.original import configuration, find_original, installed_release, repo_folder, repo_release
-from archread.runtime.release import ReleaseUnavailable
+from archread.runtime.packages import with_packages
+from archread.runtime.release import ReleaseUnavailable, releases_dir
 from archread.runtime.report import VerifyReport, has, judge, setup_of
 from archread.runtime.tiny import build_tiny, shrink, test_tokens
 from archread.runtime.verify_release import verify_release
@@ -43,7 +44,9 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
             if folder is None:  # transformers' own file of another era: only its release runs it
                 raise ArchreadError(str(exc)) from None
             fallback = f"{exc}; ran under the installed {installed_release()}"
-    original_spec = find_original(source, reduction.roots[0])
+    # the installed release's packages for remote code sit beside the pip-installed releases
+    original_spec = with_packages(lambda: find_original(source, reduction.roots[0]),
+                                  releases_dir() / f"{installed_release()}-packages")
     own = folder / "config.json" if folder is not None and (folder / "config.json").is_file() else None
     cfg = configuration(original_spec.model_type, config or (weights / "config.json" if weights else None) or own,
                         original_spec.config_class)

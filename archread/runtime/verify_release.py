@@ -8,6 +8,7 @@ import json
 import types
 from pathlib import Path
 
+import torch
 from safetensors.torch import load_file
 
 from archread.errors import ArchreadError, one_line
@@ -36,7 +37,7 @@ class ConfigView(types.SimpleNamespace):
 
     def __init__(self, **fields):
         overrides = fields.pop("per_layer_config", None)
-        super().__init__(**{k: _nested(v) for k, v in fields.items()})
+        super().__init__(**{k: _dtype(k, _nested(v)) for k, v in fields.items()})
         if isinstance(overrides, dict):  # 5.25's heterogeneous layers, saved as {"03": {"head_dim": 512}}
             self.per_layer_config = _PerLayer(self, {int(k): v for k, v in overrides.items()})
 
@@ -80,6 +81,15 @@ class _SubConfig(dict):
 
     def to_dict(self) -> dict:
         return dict(self)
+
+
+_DTYPE_FIELDS = ("torch_dtype", "dtype")  # PretrainedConfig keeps a torch.dtype and saves its name ("float16")
+
+
+def _dtype(name: str, value):
+    if name in _DTYPE_FIELDS and isinstance(value, str) and isinstance(getattr(torch, value.removeprefix("torch."), None), torch.dtype):
+        return getattr(torch, value.removeprefix("torch."))
+    return value
 
 
 def _nested(value):

@@ -1,0 +1,67 @@
+"""Packages that remote code imports and neither this environment nor the release has (einops, requests, …):
+brought from the registry into the folder the original runs with — the release's own, or one beside it for the
+installed release — one wheel at a time, as the original's imports ask for them. A package with no wheel is
+built from source (a compiler, often CUDA: flash-attn, mamba-ssm) and is named in one line instead."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+from archread.errors import ArchreadError
+
+ATTEMPTS = 8  # packages brought for one original at most (each retry imports the repo afresh)
+# import names whose distribution is named otherwise; the registry cannot be asked which distribution
+# provides a module, so these few well-known ones are spelled out, the rest is the import name
+_DISTRIBUTION = {"PIL": "pillow", "cv2": "opencv-python-headless", "yaml": "pyyaml", "sklearn": "scikit-learn",
+                 "attr": "attrs", "google": "protobuf", "dateutil": "python-dateutil"}
+
+
+class MissingPackage(ArchreadError):
+    """The original imports a top-level module that nothing on the path provides."""
+
+    def __init__(self, message: str, module: str):
+        super().__init__(message)
+        self.module = module
+
+
+def missing_module(exc: BaseException) -> str | None:
+    """The top-level module an import error says is absent, where nothing provides it (not a renamed submodule
+    of a package that is there, nor one of the repo's own files)."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name or exc.name.startswith("archread_repo_"):
+        return None
+    top = exc.name.split(".")[0]
+    return top if importlib.util.find_spec(top) is None else None
+
+
+def bring(module: str, folder: Path) -> None:
+    """Install the distribution of `module` (no dependencies: each comes when its own import asks) into folder."""
+    distribution = _DISTRIBUTION.get(module, module.replace("_", "-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+                             "--only-binary=:all:", "--target", str(folder), distribution], capture_output=True, text=True)
+    if result.returncode == 0:
+        return
+    last = (result.stderr.strip().splitlines() or ["pip failed"])[-1]
+    if "no matching distribution" in last.lower():
+        raise ArchreadError(f"the remote code imports {module}, and {distribution} has no wheel for this machine: "
+                            "it builds from source (a compiler, often CUDA)")
+    raise ArchreadError(f"the remote code imports {module}; installing {distribution} failed: {last}")
+
+
+def with_packages(attempt, folder: Path):
+    """attempt(), bringing each package it reports missing into folder (on sys.path) and trying again."""
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
+    brought = set()
+    while True:
+        try:
+            return attempt()
+        except MissingPackage as exc:
+            if exc.module in brought or len(brought) >= ATTEMPTS:
+                raise
+            bring(exc.module, folder)
+            brought.add(exc.module)
+            importlib.invalidate_caches()
