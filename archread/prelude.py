@@ -12,14 +12,18 @@ import math
 import torch
 from torch import nn
 
+from archread.prelude_einops import rearrange, repeat
+
 __all__ = [
     "Module", "ACT2FN", "ACT2CLS", "get_activation", "ROPE_INIT_FUNCTIONS", "yarn_apply_mscale", "Conv1D",
     "create_causal_mask", "create_sliding_window_causal_mask", "create_chunked_causal_mask",
     "create_causal_mask_window_inclusive", "create_causal_mask_with_padding",
     "create_padding_mask", "_prepare_4d_attention_mask", "create_recurrent_attention_mask",
     "create_bidirectional_mask", "create_bidirectional_sliding_window_mask", "maybe_autocast", "init",
-    "KVSharingDict", "BlockMask",
+    "KVSharingDict", "BlockMask", "rearrange", "repeat",
 ]
+# third-party functions the prelude has its own of: a reduced module imports these from here instead
+STANDS_IN = {"einops": ["rearrange", "repeat"]}
 
 
 # -- the base of a reduced module's classes --------------------------------------------------

@@ -5,7 +5,7 @@ reduce / standalone import / undefined names / diff / verify, and print a markdo
 
 The repos themselves are listed in benchmarks/corpus_lists/remote.txt (repo@commit:path) and kept outside
 the repository. "standalone" imports the reduced module in a fresh process that may load nothing but torch,
-math and archread.prelude (with what they load themselves); the verify column is `archread verify REPO
+the standard library and archread.prelude (with what they load themselves: no other package need be installed); the verify column is `archread verify REPO
 --trust-code`'s verdict, or its one-line reason where it gives none.
 """
 
@@ -38,7 +38,7 @@ tree = ast.parse(open(path).read())
 for node in tree.body:
     mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ''] if isinstance(node, ast.ImportFrom) else []
     for m in mods:
-        if m.split('.')[0] not in {'torch', 'math'} and m != 'archread.prelude':
+        if m.split('.')[0] not in {'torch', *sys.stdlib_module_names} and m != 'archread.prelude':
             sys.exit(f'imports {m}')
 spec = importlib.util.spec_from_file_location('reduced', path)
 spec.loader.exec_module(importlib.util.module_from_spec(spec))

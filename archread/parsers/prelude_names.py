@@ -17,3 +17,13 @@ def prelude_names() -> frozenset[str]:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
             return frozenset(ast.literal_eval(node.value))
     return frozenset()
+
+
+@lru_cache(maxsize=1)
+def stands_in() -> dict[str, frozenset[str]]:
+    """Third-party module → the functions of it the prelude has its own of (einops' rearrange and repeat)."""
+    tree = ast.parse(_PRELUDE.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "STANDS_IN" for t in node.targets):
+            return {k: frozenset(v) for k, v in ast.literal_eval(node.value).items()}
+    return {}

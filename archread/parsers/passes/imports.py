@@ -14,7 +14,7 @@ from archread.parsers.analysis.names import names_in
 from archread.parsers.analysis.nodes import dotted, find
 from archread.parsers.fastcst import code_of
 from archread.parsers.passes.base import StripPass
-from archread.parsers.prelude_names import PRELUDE_MODULE, prelude_names
+from archread.parsers.prelude_names import PRELUDE_MODULE, prelude_names, stands_in
 
 # torch, math and the standard library's helpers (copy, itertools) stay; typing and the framework go
 _DROPPED_STDLIB = {"typing", "typing_extensions", "dataclasses", "warnings", "logging", "collections.abc", "__future__"}
@@ -42,9 +42,11 @@ class Imports(StripPass):
         "    def forward(self, x):\n        return ACT2FN['silu'](x)\n",
         "from torch import nn\nfrom archread.prelude import ACT2FN\n\n\nclass AForCausalLM(nn.Module):\n    def forward(self, x):\n"
         "        return ACT2FN['silu'](x)\n",
-    )]
+    ), (  # remote code's einops: the prelude has its own rearrange
+        "from einops import rearrange\ndef f(x):\n    return rearrange(x, 'b h d -> b (h d)')\n",
+        "from archread.prelude import rearrange\n\n\ndef f(x):\n    return rearrange(x, 'b h d -> b (h d)')\n")]
     KEEP = ["import math\nx = math.pi\n",
-            "from einops import rearrange\ndef f(x):\n    return rearrange(x, 'b h d -> b (h d)')\n"]  # remote code's einops
+            "from einops import reduce\ndef f(x):\n    return reduce(x, 'b h d -> b d', 'sum')\n"]  # what it lacks stays
 
     def leave_Module(self, original, updated):
         code = code_of(updated.with_changes(body=[s for s in updated.body if not _is_import(s)]))
@@ -59,6 +61,10 @@ class Imports(StripPass):
             source = _module_of(small)
             root = source.split(".")[0]
             third_party = bool(root) and root not in _KEPT_ROOTS and root not in _FRAMEWORK and root not in _DROPPED_STDLIB
+            if third_party and _stood_in(small, root):  # the prelude's own rearrange comes in below, as helpers do
+                third_party = False
+                dropped.update({_bound(a): source for a in small.names})
+                continue
             keep_module = (root in _KEPT_ROOTS and source not in _DROPPED_STDLIB) or third_party
             # typing, logging, dataclasses go with what read them (annotations, log calls); where the math still
             # reads one (`cast(...)`, a borrowed module's `logging.getLogger`), its import stays, or it is undefined
@@ -100,6 +106,13 @@ class Imports(StripPass):
             imports = [i for i, s in enumerate(body) if _is_import(s)]
             body.insert(imports[-1] + 1 if imports else 0, line)
         return updated.with_changes(body=body)
+
+
+def _stood_in(small, root: str) -> bool:
+    """`from einops import rearrange, repeat`: every name one the prelude has its own of, under its own name."""
+    names = stands_in().get(root)
+    return (bool(names) and isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar)
+            and all(a.asname is None and a.evaluated_name in names for a in small.names))
 
 
 def _unused_submodule(stmt: cst.CSTNode, body: list, code: str) -> bool:
