@@ -6,6 +6,8 @@ patterns keep one layer of every kind, windows shorter than the test sequence).
 
 from __future__ import annotations
 
+import copy
+
 # field -> tiny value; the relations between them (heads × head_dim, experts ≥ top-k) hold by construction
 _TINY = {
     "hidden_size": 64, "d_model": 64, "n_embd": 64, "model_dim": 64, "embed_dim": 64, "dim": 64,
@@ -43,6 +45,29 @@ _TEST_TOKENS = 16
 def _by_name(key: str) -> int | None:
     """The tiny value of a field _TINY does not list, from the words in its name (first rule that fits)."""
     return next((tiny for every, none, tiny in _BY_NAME if all(w in key for w in every) and not any(w in key for w in none)), None)
+
+
+def _tiny_kv(kv: int, heads: int) -> int:
+    return 4 if kv >= heads else (2 if kv > 1 else 1)  # as many as the 4 query heads, grouped, or one
+
+
+def _kv_heads_elsewhere(fields: dict) -> dict:
+    """Key/value head counts under other names, also inside a nested section (MPT's attn_config.kv_n_heads):
+    shrunk with the query heads, so the grouping the model checks still holds."""
+    heads = next((fields[k] for k in ("num_attention_heads", "n_head", "n_heads", "num_heads")
+                  if isinstance(fields.get(k), int)), None)
+    if not heads:
+        return {}
+
+    def kv_keys(section: dict) -> list[str]:
+        return [k for k, v in section.items() if isinstance(k, str) and k != "num_key_value_heads" and "heads" in k and ("kv" in k or "key_value" in k)
+                and isinstance(v, int) and not isinstance(v, bool) and v > 0]
+
+    changes = {k: _tiny_kv(fields[k], heads) for k in kv_keys(fields)}
+    for name, section in fields.items():
+        if isinstance(section, dict) and kv_keys(section):
+            changes[name] = {**section, **{k: _tiny_kv(section[k], heads) for k in kv_keys(section)}}
+    return changes
 
 
 def _layer_pattern(values: list, keep: int) -> list[int]:
@@ -121,6 +146,7 @@ def shrink(config):
     kv = fields.get("num_key_value_heads")
     if isinstance(heads, int) and "num_key_value_heads" in fields:  # None means one kv head per query head
         changes["num_key_value_heads"] = 4 if kv is None or kv >= heads else (2 if kv > 1 else 1)
+    changes.update(_kv_heads_elsewhere(fields))
     if isinstance(layers, int):
         changes.update(_per_layer(fields, layers))
     for heads_key, dim_key, expand_key in _STATE_HEADS:  # SSM heads × head size = expand × hidden
@@ -188,9 +214,9 @@ def check_small(model_cls, config) -> None:
 
     from archread.errors import ArchreadError
 
-    try:
+    try:  # on a copy: a build may consume fields (4.x's post_init deletes config.gradient_checkpointing)
         with torch.device("meta"):
-            count = sum(p.numel() for p in model_cls(config).parameters())
+            count = sum(p.numel() for p in model_cls(copy.deepcopy(config)).parameters())
     except Exception:  # noqa: BLE001 - the real build reports its own errors
         return
     memory = _memory()
@@ -211,14 +237,32 @@ def build_tiny(model_cls, config):
     check_small(model_cls, config)
     torch.manual_seed(0)
     try:
-        return model_cls(config).eval(), config
+        return _initialised(model_cls(config).eval()), config
     except TypeError as exc:
         filled = fill_unset(config) if "NoneType" in str(exc) else None
         if filled is None:
             raise
         eager(filled)
         torch.manual_seed(0)
-        return model_cls(filled).eval(), filled
+        return _initialised(model_cls(filled).eval()), filled
+
+
+_UNSET = 1e4  # beyond any initialiser's scale: memory torch.empty left as it was
+
+
+def _initialised(model):
+    """Parameters the model's own init left unset (ChatGLM's `skip_init`, an `_init_weights` that returns at once,
+    a `torch.empty` head) get random values like the rest: otherwise both sides run on whatever memory held."""
+    import torch
+
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.is_floating_point() and p.numel() and not (torch.isfinite(p).all() and p.abs().max() < _UNSET):
+                if p.dim() >= 2:
+                    p.normal_(0.0, 0.02)
+                else:  # a norm's scale is one, a bias zero
+                    p.fill_(0.0 if name.endswith("bias") else 1.0)
+    return model
 
 
 def test_tokens() -> int:

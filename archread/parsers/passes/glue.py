@@ -47,6 +47,13 @@ class Glue(Knockout):
         "    def forward(self, x):\n        return x\n",
         "from .configuration_a import AConfig\nclass ABackend(nn.Module):\n    def forward(self, x):\n        return x\n",
     )]
+    STRIP += [(  # a method of the removed base that the math calls moves into the class built on it
+        "from ...modeling_utils import PreTrainedModel\nclass LPreTrainedModel(PreTrainedModel):\n"
+        "    def get_masks(self, x):\n        return x > 0\nclass LModel(LPreTrainedModel):\n    def forward(self, x):\n        return x * self.get_masks(x)\n",
+        "from ...modeling_utils import PreTrainedModel\n\n\nclass LModel(nn.Module):\n"
+        "    def forward(self, x):\n        return x * self.get_masks(x)\n\n"
+        "    def get_masks(self, x):\n        return x > 0\n",
+    )]
     KEEP = ["class LMLP(nn.Module):\n    def forward(self, x):\n        return x\n",
             "from ...activations import ACT2FN\nclass AMLP(nn.Module):\n    act = ACT2FN['gelu']\n"  # read: it stays
             "    def forward(self, x):\n        return self.act(x)\n",
@@ -80,12 +87,17 @@ class Glue(Knockout):
         self.glue = set(self.framework)
         self.glue.discard("ACT2FN")
         self.models = set()
+        self.lent: dict[str, list[cst.FunctionDef]] = {}  # a removed base's methods the math calls (`self.get_masks`)
         for stmt in node.body:  # bases resolve top-down, as Python defines them
             if not isinstance(stmt, cst.ClassDef) or not stmt.bases:
                 continue
             bases = [dotted(b.value) for b in stmt.bases]
             if all(b in self.glue for b in bases) and not _has_forward(stmt):
                 self.glue.add(stmt.name.value)
+                own = [s for s in stmt.body.body if type(s) is cst.FunctionDef and s.name.value in self.read
+                       and not s.name.value.startswith("__")]
+                inherited = [f for b in bases for f in self.lent.get(b, []) if f.name.value not in {o.name.value for o in own}]
+                self.lent[stmt.name.value] = own + inherited
             if any(b in self.glue and ("PreTrained" in b or b in self.configured) for b in bases):
                 self.configured.add(stmt.name.value)
             if any(b in self.glue or b in self.models for b in bases):
@@ -122,6 +134,14 @@ class Glue(Knockout):
             if _is_init(stmt):
                 stmt = _keep_config(stmt, original.name.value, self.configured, self.glue, local_base)
             body.append(stmt)
+        defined = {s.name.value for s in body if type(s) is cst.FunctionDef}
+        lent = {f.name.value: f for b in updated.bases for f in self.lent.get(dotted(b.value), [])}
+        wanted = _self_reads(body)
+        while wanted & (set(lent) - defined):  # what the removed base defined and this class calls, it now defines
+            for name in sorted(wanted & (set(lent) - defined)):
+                body.append(lent[name])
+                defined.add(name)
+                wanted |= _self_reads([lent[name]])
         return updated.with_changes(bases=bases, body=updated.body.with_changes(body=body))
 
     def _metadata(self, stmt: cst.CSTNode) -> bool:
@@ -191,6 +211,12 @@ def _keep_config(init: cst.FunctionDef, cls: str, configured: set[str], glue: se
             body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(_self("config"))], config)]))
             changed = True
     return init.with_changes(body=init.body.with_changes(body=body)) if changed else init  # most classes: untouched
+
+
+def _self_reads(stmts) -> set[str]:
+    """The attributes of `self` the statements read."""
+    return {n.attr.value for s in stmts for n in walk(s)
+            if type(n) is cst.Attribute and type(n.value) is cst.Name and n.value.value == "self"}
 
 
 _MODULE_INIT = cst.parse_statement("nn.Module.__init__(self)\n")
