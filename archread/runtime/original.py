@@ -118,6 +118,8 @@ def find_original(source, root: str) -> Original:
         config_class = getattr(cls, "config_class", None)
     else:
         package = repo_package(folder)
+        if str(folder.resolve()) not in sys.path:  # a flat repo's absolute sibling imports (`from configuration_x import`)
+            sys.path.append(str(folder.resolve()))
         remote = source.remote
         module = _import(f"{package}.{remote.modeling if remote else source.path.stem}", source.path.name)
         cls = getattr(module, root, None)

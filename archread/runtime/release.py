@@ -62,6 +62,14 @@ def release_site(version: str) -> Path:
     return site
 
 
+def cached_releases(exclude: str | None = None, also: tuple[str, ...] = ()) -> list[str]:
+    """The releases already installed in the cache and those of `also`, newest first."""
+    def key(version: str):
+        return tuple(int(p) if p.isdigit() else -1 for p in version.split("."))
+    found = [p.name for p in releases_dir().glob("*") if (p / "transformers" / "__init__.py").is_file()] if releases_dir().is_dir() else []
+    return sorted({v for v in (*found, *also) if v != exclude}, key=key, reverse=True)
+
+
 def _pip(target: Path, *requirements: str) -> str | None:
     """Install into target; the last line pip printed when it fails."""
     result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",

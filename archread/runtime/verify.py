@@ -12,13 +12,15 @@ from archread.runtime.build import build_model
 from archread.runtime.compare import eager, error, padding_mask, real_token_logits, run_with_taps, watched
 from archread.runtime.config_values import config_values
 from archread.runtime.original import configuration, find_original, installed_release, repo_folder, repo_release
-from archread.runtime.packages import with_packages
-from archread.runtime.release import ReleaseUnavailable, releases_dir
+from archread.runtime.packages import MissingPackage, with_packages
+from archread.runtime.release import ReleaseUnavailable, cached_releases, releases_dir
 from archread.runtime.report import VerifyReport, has, judge, setup_of
 from archread.runtime.tiny import build_tiny, shrink, test_tokens
 from archread.runtime.verify_release import verify_release
 from archread.runtime.weights import load_into, load_weights
 
+_CACHED_TRIES = 3  # releases tried for remote code that names none and the installed transformers cannot run
+_LADDER = ("4.48.3", "4.41.2")  # tried even where not yet installed: the releases the tests install anyway
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -44,32 +46,13 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
             if folder is None:  # transformers' own file of another era: only its release runs it
                 raise ArchreadError(str(exc)) from None
             fallback = f"{exc}; ran under the installed {installed_release()}"
-    # the installed release's packages for remote code sit beside the pip-installed releases
-    original_spec = with_packages(lambda: find_original(source, reduction.roots[0]),
-                                  releases_dir() / f"{installed_release()}-packages")
-    own = folder / "config.json" if folder is not None and (folder / "config.json").is_file() else None
-    cfg = configuration(original_spec.model_type, config or (weights / "config.json" if weights else None) or own,
-                        original_spec.config_class)
-    if weights is None:  # random weights: the configuration's choices, at a few dozen wide
-        try:
-            cfg = shrink(cfg)
-        except Exception as exc:  # its class validates sizes together (Dory: input + recurrent + output layers)
-            raise ArchreadError(f"the {type(cfg).__name__} class rejects archread's tiny configuration "
-                                f"({type(exc).__name__}: {one_line(exc)}); pass --config with a small one") from None
-    eager(cfg)
-    original_cls = original_spec.model_class
-    torch.manual_seed(0)
     try:
-        if weights is None:  # random weights: the original's own state dict, as its module tree names it
-            original, cfg = build_tiny(original_cls, cfg)
-            state = {k: v.clone() for k, v in original.state_dict().items()}
-        else:
-            original = original_cls.from_pretrained(weights, config=cfg, local_files_only=True).eval()
-            state = load_weights(weights)
-    except ArchreadError:
-        raise
-    except Exception as exc:
-        raise ArchreadError(f"the original {original_cls.__name__} does not run with this config: {type(exc).__name__}: {one_line(exc)}") from None
+        original, cfg, state, original_spec = _original_here(source, reduction, folder, config, weights)
+    except OriginalFails as exc:
+        if folder is None or weights is not None or device != "cpu" or dtype != "float32" or (wanted and not fallback):
+            raise
+        return _under_a_cached_release(reduction, trust_code, config, f"the installed {installed_release()} cannot run it: {exc}")
+    original_cls = original_spec.model_class
     reduced = build_model(reduction, cfg)
     tied = load_into(reduced, state)
     reference = f"{original_cls.__name__} ({original_spec.origin}{'; ' + fallback if fallback else ''})"
@@ -115,3 +98,58 @@ def compare_models(reduced, original, cfg, label, reference, device, dtype, tied
     setup = setup_of(cfg, tokens, mask)
     return judge(label, reference, dtype, device, names, (got_logits, got), (want_logits, want), baseline, tied,
                  padded=(*padded, base_padded) if padded else note, setup=setup)
+
+
+class OriginalFails(ArchreadError):
+    """The original cannot be imported or built here (an old transformers name, a configuration it rejects)."""
+
+
+def _original_here(source, reduction, folder, config, weights):
+    """(the original built here, its configuration, its state dict, where it came from) under this transformers."""
+    try:
+        # the installed release's packages for remote code sit beside the pip-installed releases
+        original_spec = with_packages(lambda: find_original(source, reduction.roots[0]),
+                                      releases_dir() / f"{installed_release()}-packages")
+        own = folder / "config.json" if folder is not None and (folder / "config.json").is_file() else None
+        cfg = configuration(original_spec.model_type, config or (weights / "config.json" if weights else None) or own,
+                            original_spec.config_class)
+        if weights is None:  # random weights: the configuration's choices, at a few dozen wide
+            try:
+                cfg = shrink(cfg)
+            except Exception as exc:  # its class validates sizes together (Dory: input + recurrent + output layers)
+                raise ArchreadError(f"the {type(cfg).__name__} class rejects archread's tiny configuration "
+                                    f"({type(exc).__name__}: {one_line(exc)}); pass --config with a small one") from None
+        eager(cfg)
+        original_cls = original_spec.model_class
+        torch.manual_seed(0)
+        try:
+            if weights is None:  # random weights: the original's own state dict, as its module tree names it
+                original, cfg = build_tiny(original_cls, cfg)
+                state = {k: v.clone() for k, v in original.state_dict().items()}
+            else:
+                original = original_cls.from_pretrained(weights, config=cfg, local_files_only=True).eval()
+                state = load_weights(weights)
+        except ArchreadError:
+            raise
+        except Exception as exc:
+            raise ArchreadError(f"the original {original_cls.__name__} does not run with this config: {type(exc).__name__}: {one_line(exc)}") from None
+        return original, cfg, state, original_spec
+    except MissingPackage:
+        raise
+    except ArchreadError as exc:
+        raise OriginalFails(str(exc)) from None
+
+
+def _under_a_cached_release(reduction, trust_code, config, why: str) -> VerifyReport:
+    """Remote code that names no release the installed one can run: the releases already installed for other
+    originals are tried, newest first, and the report says which ran and why."""
+    tried = []
+    for version in cached_releases(exclude=installed_release(), also=_LADDER)[:_CACHED_TRIES]:
+        try:
+            report = verify_release(reduction, version, trust_code, config)
+        except ArchreadError as exc:
+            tried.append(f"{version}: {exc}")
+            continue
+        report.reference += f"; {why}"
+        return report
+    raise ArchreadError(f"no transformers release runs the original: {why}; {tried[-1] if tried else 'none other installed'}")
