@@ -70,6 +70,22 @@ def _kv_heads_elsewhere(fields: dict) -> dict:
     return changes
 
 
+def _per_frequency(fields: dict, changes: dict) -> dict:
+    """Lists of one value per rotary frequency (LongRoPE's short_factor and long_factor: head_dim / 2 of them)
+    keep their first entries, one per frequency of the tiny head."""
+    head, tiny_head = _head_size(fields), _head_size({**fields, **changes})
+    if not head or not tiny_head or head == tiny_head:
+        return {}
+    out = {}
+    for name, section in fields.items():
+        if isinstance(section, dict) and name not in changes:
+            lists = {k: v[: tiny_head // 2] for k, v in section.items() if isinstance(k, str) and isinstance(v, list)
+                     and len(v) == head // 2 and all(isinstance(x, (int, float)) for x in v)}
+            if lists:
+                out[name] = {**section, **lists}
+    return out
+
+
 def _layer_pattern(values: list, keep: int) -> list[int]:
     """Indices of a per-layer list that keep its first entries and one layer of every kind."""
     chosen = list(range(min(keep, len(values))))
@@ -168,6 +184,7 @@ def shrink(config):
         head, tiny_head = _head_size(fields), _head_size({**fields, **changes})
         if isinstance(fields.get(key), int) and head and tiny_head:
             changes[key] = max(2, fields[key] * tiny_head // head // 2 * 2)
+    changes.update(_per_frequency(fields, changes))
     if "use_cache" in fields:
         changes["use_cache"] = False
     for key in ("pad_token_id", "bos_token_id", "eos_token_id"):
