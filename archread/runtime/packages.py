@@ -5,6 +5,7 @@ built from source (a compiler, often CUDA: flash-attn, mamba-ssm) and is named i
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import subprocess
 import sys
@@ -65,3 +66,41 @@ def with_packages(attempt, folder: Path):
             bring(exc.module, folder)
             brought.add(exc.module)
             importlib.invalidate_caches()
+
+
+_NO_PURE_WHEEL = ".archread-no-pure-wheel"  # in the target folder: guarded imports tried once, without success
+
+
+def guarded_imports(repo: Path) -> set[str]:
+    """Top-level modules the repo's files import inside a `try:` (its own optional paths: `einops`, `flash_attn`)."""
+    found = set()
+    for path in repo.glob("*.py"):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+        except SyntaxError:
+            continue
+        for trial in (n for n in ast.walk(tree) if isinstance(n, ast.Try)):
+            for node in (n for s in trial.body for n in ast.walk(s)):
+                if isinstance(node, ast.Import):
+                    found.update(a.name.split(".")[0] for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    found.add(node.module.split(".")[0])
+    return {m for m in found if m not in sys.stdlib_module_names and not (repo / f"{m}.py").is_file()}
+
+
+def bring_guarded(repo: Path, folder: Path) -> None:
+    """Bring each module a guarded import asks for where a pure-Python wheel of it exists: code that runs without
+    it may still require it later (Qwen's rotary raises unless einops imported). Compiled ones stay absent."""
+    tried = folder / _NO_PURE_WHEEL
+    failed = set(tried.read_text().split()) if tried.is_file() else set()
+    for module in sorted(guarded_imports(repo) - failed):
+        if importlib.util.find_spec(module) is not None or (folder / module).exists() or (folder / f"{module}.py").exists():
+            continue
+        distribution = _DISTRIBUTION.get(module, module.replace("_", "-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+                                 "--only-binary=:all:", "--platform", "any", "--implementation", "py", "--abi", "none",
+                                 "--target", str(folder), distribution], capture_output=True, text=True)
+        if result.returncode != 0:
+            failed.add(module)
+            tried.write_text("\n".join(sorted(failed)))

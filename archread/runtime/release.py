@@ -16,7 +16,7 @@ from pathlib import Path
 
 from archread.errors import ArchreadError
 from archread.parsers.cache import archread_cache
-from archread.runtime.packages import ATTEMPTS, bring
+from archread.runtime.packages import ATTEMPTS, bring, bring_guarded
 
 KEEP = ("transformers", "huggingface_hub", "tokenizers")  # always the release's own
 CANNOT_IMPORT = 3  # the runner's exit code when the release cannot import the original
@@ -107,6 +107,8 @@ def run_original(version: str, spec: dict, timeout: float = 600) -> Path:
     (out / "spec.json").write_text(json.dumps(spec))
     env = release_env(version)
     root = spec["root"]
+    if Path(spec["path"]).is_dir():  # remote code: what its guarded imports want, where pure Python has it
+        bring_guarded(Path(spec["path"]), release_site(version))
     brought = set()
     while True:  # each package the original's imports ask for is brought into the release's folder, then again
         try:

@@ -12,7 +12,7 @@ from archread.runtime.build import build_model
 from archread.runtime.compare import eager, error, padding_mask, real_token_logits, run_with_taps, watched
 from archread.runtime.config_values import config_values
 from archread.runtime.original import configuration, find_original, installed_release, repo_folder, repo_release
-from archread.runtime.packages import MissingPackage, with_packages
+from archread.runtime.packages import MissingPackage, bring_guarded, with_packages
 from archread.runtime.release import ReleaseUnavailable, cached_releases, releases_dir
 from archread.runtime.report import VerifyReport, has, judge, setup_of
 from archread.runtime.tiny import build_tiny, shrink, test_tokens
@@ -108,8 +108,10 @@ def _original_here(source, reduction, folder, config, weights):
     """(the original built here, its configuration, its state dict, where it came from) under this transformers."""
     try:
         # the installed release's packages for remote code sit beside the pip-installed releases
-        original_spec = with_packages(lambda: find_original(source, reduction.roots[0]),
-                                      releases_dir() / f"{installed_release()}-packages")
+        packages = releases_dir() / f"{installed_release()}-packages"
+        if folder is not None:
+            bring_guarded(folder, packages)
+        original_spec = with_packages(lambda: find_original(source, reduction.roots[0]), packages)
         own = folder / "config.json" if folder is not None and (folder / "config.json").is_file() else None
         cfg = configuration(original_spec.model_type, config or (weights / "config.json" if weights else None) or own,
                             original_spec.config_class)

@@ -45,8 +45,28 @@ class Imports(StripPass):
     ), (  # remote code's einops: the prelude has its own rearrange
         "from einops import rearrange\ndef f(x):\n    return rearrange(x, 'b h d -> b (h d)')\n",
         "from archread.prelude import rearrange\n\n\ndef f(x):\n    return rearrange(x, 'b h d -> b (h d)')\n")]
+    STRIP += [(  # … also imported where it is used
+        "def f(x):\n    from einops import rearrange\n    return rearrange(x, 'b h d -> b (h d)')\n",
+        "def f(x):\n    from archread.prelude import rearrange\n    return rearrange(x, 'b h d -> b (h d)')\n")]
     KEEP = ["import math\nx = math.pi\n",
             "from einops import reduce\ndef f(x):\n    return reduce(x, 'b h d -> b d', 'sum')\n"]  # what it lacks stays
+
+    _depth = 0
+
+    def leave_ImportFrom(self, original, updated):
+        """Inside a function (remote code's lazy `from einops import rearrange`): the prelude's own, in place.
+        Module-level imports are sorted out in leave_Module."""
+        root = (dotted(updated.module) if updated.module and not updated.relative else "").split(".")[0]
+        if not root or self._depth == 0 or not _stood_in(updated, root):
+            return updated
+        return updated.with_changes(module=cst.parse_expression(PRELUDE_MODULE))
+
+    def visit_FunctionDef(self, node) -> None:
+        self._depth += 1
+
+    def leave_FunctionDef(self, original, updated):
+        self._depth -= 1
+        return updated
 
     def leave_Module(self, original, updated):
         code = code_of(updated.with_changes(body=[s for s in updated.body if not _is_import(s)]))
