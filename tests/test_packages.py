@@ -43,3 +43,11 @@ def test_a_package_that_stays_missing_is_not_brought_twice(tmp_path, monkeypatch
     monkeypatch.setattr(sys, "path", list(sys.path))
     with pytest.raises(ArchreadError, match="needs"):
         with_packages(lambda: (_ for _ in ()).throw(MissingPackage("needs x", "x")), tmp_path)
+
+
+def test_guarded_imports_are_the_optional_third_party_ones(tmp_path):
+    (tmp_path / "helpers.py").write_text("X = 1\n")
+    (tmp_path / "modeling_x.py").write_text(
+        "import os\nimport torch\ntry:\n    from einops import rearrange\n    import flash_attn.ops\nexcept ImportError:\n"
+        "    rearrange = None\ntry:\n    import helpers\nexcept ImportError:\n    pass\n")
+    assert packages.guarded_imports(tmp_path) == {"einops", "flash_attn"}  # not the stdlib, not a sibling file
