@@ -51,3 +51,20 @@ def test_guarded_imports_are_the_optional_third_party_ones(tmp_path):
         "import os\nimport torch\ntry:\n    from einops import rearrange\n    import flash_attn.ops\nexcept ImportError:\n"
         "    rearrange = None\ntry:\n    import helpers\nexcept ImportError:\n    pass\n")
     assert packages.guarded_imports(tmp_path) == {"einops", "flash_attn"}  # not the stdlib, not a sibling file
+
+
+def test_a_wheel_built_for_another_torch_is_taken_out_and_named(tmp_path):
+    info = tmp_path / "visionlib-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Name: visionlib\nRequires-Dist: torch (>=99.0)\nRequires-Dist: numpy\n")
+    (info / "RECORD").write_text("visionlib/__init__.py,,\nvisionlib-1.0.dist-info/METADATA,,\n")
+    (tmp_path / "visionlib").mkdir()
+    (tmp_path / "visionlib" / "__init__.py").write_text("")
+    with pytest.raises(ArchreadError, match="needs torch >=99.0"):
+        packages._refuse_another_torch("visionlib", tmp_path)
+    assert not (tmp_path / "visionlib").exists() and not info.exists()
+    ok = tmp_path / "plain-1.0.dist-info"
+    ok.mkdir()
+    (ok / "METADATA").write_text("Name: plain\nRequires-Dist: torch\n")
+    packages._refuse_another_torch("plain", tmp_path)  # no pin: it stays
+    assert ok.exists()

@@ -44,12 +44,42 @@ def bring(module: str, folder: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
                              "--only-binary=:all:", "--target", str(folder), distribution], capture_output=True, text=True)
     if result.returncode == 0:
+        _refuse_another_torch(distribution, folder)
         return
     last = (result.stderr.strip().splitlines() or ["pip failed"])[-1]
     if "no matching distribution" in last.lower():
         raise ArchreadError(f"the remote code imports {module}, and {distribution} has no wheel for this machine: "
                             "it builds from source (a compiler, often CUDA)")
     raise ArchreadError(f"the remote code imports {module}; installing {distribution} failed: {last}")
+
+
+def _refuse_another_torch(distribution: str, folder: Path) -> None:
+    """A wheel built against one torch release (torchvision pins `torch==X`) breaks every import of this one's:
+    it is taken out again and named."""
+    import importlib.metadata
+    import re
+    import shutil
+
+    from packaging.requirements import Requirement
+
+    wanted = re.sub(r"[-_.]+", "_", distribution).lower()
+    for info in folder.glob("*.dist-info"):
+        if re.sub(r"[-_.]+", "_", info.name.split("-")[0]).lower() != wanted or not (info / "METADATA").is_file():
+            continue
+        ours = importlib.metadata.version("torch").split("+")[0]
+        needs = [Requirement(line.removeprefix("Requires-Dist:").strip()) for line in (info / "METADATA").read_text().splitlines()
+                 if re.match(r"Requires-Dist:\s*torch\b(?![-_.\w])", line)]
+        pins = [str(r.specifier) for r in needs if r.name == "torch" and r.specifier and not r.marker
+                and not r.specifier.contains(ours, prereleases=True)]
+        if pins:
+            for line in (info / "RECORD").read_text().splitlines() if (info / "RECORD").is_file() else []:
+                top = folder / line.split(",")[0].split("/")[0]
+                if top.name in ("", "..", "bin"):  # scripts and paths outside: left alone
+                    continue
+                shutil.rmtree(top, ignore_errors=True) if top.is_dir() else top.unlink(missing_ok=True)
+            shutil.rmtree(info, ignore_errors=True)
+            raise ArchreadError(f"the remote code imports {distribution}, whose wheel needs torch {pins[0]} "
+                                f"(this is torch {ours}): install a matching {distribution} to run it")
 
 
 def with_packages(attempt, folder: Path):
