@@ -7,6 +7,7 @@ component is the numbered component under which the most tensors sit (`model.lay
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 LAYER = "N"  # what the layer index becomes in a normalised name
@@ -44,6 +45,11 @@ class Tree:
 
     def full(self, index, inner: str) -> str:
         return ".".join((*self.prefix, str(index), inner)) if self.prefix is not None else inner
+
+    @functools.cached_property
+    def all_names(self) -> dict[str, tuple[int, ...]]:
+        """names(), computed once (a fit asks for it once per candidate)."""
+        return self.names()
 
     def names(self) -> dict[str, tuple[int, ...]]:
         out = dict(self.outside)

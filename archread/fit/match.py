@@ -38,6 +38,7 @@ class Candidate:
         self.entry = entry
         self.tensors = {n: tuple(s) for n, s in entry["tensors"].items()}
         self.tree = split_tree(self.tensors)
+        self.normalised = set(self.tree.normalised())
         self.laws = entry["laws"]
         self.tiny = entry["tiny"]
         self.layer_laws = {j: {inner: self.laws[self.tree.full(j, inner)] for inner in t}
@@ -61,33 +62,44 @@ def equations(pairs: list[tuple[tuple, list]]) -> list:
     return out
 
 
-def _layer_choice(ck_layer: dict, cand: Candidate, x: dict | None) -> int:
-    """The candidate layer most like this checkpoint layer: exact (name, shape) at x, else shared names."""
+def _layer_choice(ck_layer: dict, cand: Candidate, at_x: dict | None) -> int:
+    """The candidate layer most like this checkpoint layer: exact (name, shape) at the fitted values (at_x: layer
+    -> inner name -> predicted shape), else shared names."""
     def agree(j):
         names = cand.tree.layers[j]
         common = [n for n in ck_layer if n in names]
-        exact = sum(_same(ck_layer[n], cand.shape_at(cand.tree.full(j, n), x)) for n in common) if x else 0
+        exact = sum(_same(ck_layer[n], at_x[j][n]) for n in common) if at_x else 0
         return exact, len(common) - 0.5 * (len(names) - len(common))
     return max(sorted(cand.tree.layers), key=agree)
 
 
+def _kinds(ck: Tree) -> dict:
+    """frozenset of a layer's (name, shape) -> the indices of the checkpoint's layers of that kind."""
+    kinds: dict = {}
+    for i in sorted(ck.layers):
+        kinds.setdefault(frozenset(ck.layers[i].items()), []).append(i)
+    return kinds
+
+
 def fit_by_name(ck: Tree, cand: Candidate) -> Fit:
     pairs = [(shape, cand.laws[n]) for n, shape in ck.outside.items() if n in cand.laws]
-    first_of_kind: dict = {}
-    for i in sorted(ck.layers):
-        first_of_kind.setdefault(frozenset(ck.layers[i].items()), i)
+    kinds = _kinds(ck)
     if cand.tree.layers:
-        for i in first_of_kind.values():
-            j = _layer_choice(ck.layers[i], cand, None)
-            pairs += [(s, cand.layer_laws[j][n]) for n, s in ck.layers[i].items() if n in cand.layer_laws[j]]
+        for indices in kinds.values():
+            j = _layer_choice(ck.layers[indices[0]], cand, None)
+            pairs += [(s, cand.layer_laws[j][n]) for n, s in ck.layers[indices[0]].items() if n in cand.layer_laws[j]]
     values, open_fields = solve(equations(pairs), cand.tiny, cand.entry["defaults"])
     x = {**cand.tiny, **values}
     predicted = {n: cand.shape_at(n, x) for n in cand.tree.outside}
-    for i in sorted(ck.layers) if cand.tree.layers else []:
-        j = _layer_choice(ck.layers[i], cand, x)
-        predicted.update({ck.full(i, n): cand.shape_at(cand.tree.full(j, n), x) for n in cand.tree.layers[j]}
-                         if ck.prefix == cand.tree.prefix else {})
-    return judge(ck.names(), predicted, cand, x, open_fields, ck.count)
+    if cand.tree.layers and ck.prefix == cand.tree.prefix:
+        # one prediction per candidate layer and one choice per kind of checkpoint layer: a 100-layer
+        # checkpoint costs what its few kinds of layer cost
+        at_x = {j: {n: cand.shape_at(cand.tree.full(j, n), x) for n in t} for j, t in cand.tree.layers.items()}
+        for indices in kinds.values():
+            j = _layer_choice(ck.layers[indices[0]], cand, at_x)
+            for i in indices:
+                predicted.update({ck.full(i, n): s for n, s in at_x[j].items()})
+    return judge(ck.all_names, predicted, cand, x, open_fields, ck.count)
 
 
 def judge(got: dict, predicted: dict, cand: Candidate, x: dict, open_fields: list, layers: int,

@@ -49,8 +49,8 @@ def check_language_model(tree: Tree) -> None:
         raise ArchreadError("not a language-model checkpoint: no 2-D tensor outside the layers for a token embedding")
 
 
-def _name_share(ck: Tree, cand: Candidate) -> float:
-    mine, theirs = set(ck.normalised()), set(cand.tree.normalised())
+def _name_share(mine: set, cand: Candidate) -> float:
+    theirs = cand.normalised
     return len(mine & theirs) / max(1, len(mine | theirs))
 
 
@@ -76,7 +76,8 @@ def fit(folder: Path, config: Path | None = None, top: int = 5, progress=None) -
     candidates = [Candidate(e) for e in entries]
     if given.get("model_type"):
         candidates = [c for c in candidates if c.entry["model_type"] == given["model_type"]] or candidates
-    shares = {id(c): _name_share(ck, c) for c in candidates}
+    mine = set(ck.normalised())
+    shares = {id(c): _name_share(mine, c) for c in candidates}
     by_structure = max(shares.values()) < NAMES_FIT
     if by_structure:
         from archread.fit.structure import fit_by_structure

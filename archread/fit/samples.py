@@ -12,14 +12,14 @@ from pathlib import Path
 
 def original_checkpoint(entry: dict, folder: Path) -> Path:
     """The original class of a candidate, tiny and random, saved by save_pretrained; config.json removed."""
-    import transformers
-
-    from archread.runtime.tiny import build_tiny, shrink
-    from archread.runtime.verify import _original_class
-
-    cls = _original_class(transformers, entry["model_type"], entry["root"])
-    module, name = entry["config_class"]
     import importlib
+
+    from archread.parsers import resolve
+    from archread.runtime.original import find_original
+    from archread.runtime.tiny import build_tiny, shrink
+
+    cls = find_original(resolve(Path(entry["path"])), entry["root"]).model_class
+    module, name = entry["config_class"]
 
     config = shrink(getattr(importlib.import_module(module), name)())
     model, _ = build_tiny(cls, config)

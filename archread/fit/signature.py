@@ -130,17 +130,16 @@ def _plain_defaults(cfg) -> dict:
 
 def signature(source, transformers) -> dict:
     """Everything `fit` needs about one candidate, as plain JSON."""
+    from archread.runtime.original import find_original
     from archread.runtime.tiny import shrink
-    from archread.runtime.verify import _original_class
 
     reduction = reduce_cached(source)
     if not reduction.roots:
         raise ArchreadError(f"{source.path}: no root model in the reduction")
     root = reduction.roots[0]
-    cls = _original_class(transformers, source.model_type, root)
-    config_class = getattr(cls, "config_class", None)
-    if config_class is None or not getattr(config_class, "model_type", ""):
-        config_class = type(transformers.AutoConfig.for_model(source.model_type))
+    original = find_original(source, root)
+    cls = original.model_class
+    config_class = original.config_class or type(transformers.AutoConfig.for_model(source.model_type))
     try:
         default = config_class()
         tiny = shrink(default)
