@@ -3,6 +3,7 @@ predict the candidate's tree at it layer by layer, and count what agrees."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from archread.fit.layers import Tree, split_tree
@@ -29,6 +30,13 @@ class Fit:
         out = {"model_type": self.model_type, "score": round(self.score, 4), "config": self.config,
                "missing": self.missing, "unexpected": self.unexpected, "mismatched": self.mismatched}
         return out
+
+
+def forms(entry: dict) -> list[dict]:
+    """A candidate's trees: its module's, and the one save_pretrained writes where that differs (the checkpoint
+    format transformers converts from on loading)."""
+    saved = entry.get("saved")
+    return [entry] + ([{**entry, **saved, "saved": None, "form": "saved"}] if saved else [])
 
 
 class Candidate:
@@ -88,8 +96,23 @@ def fit_by_name(ck: Tree, cand: Candidate) -> Fit:
         for indices in kinds.values():
             j = _layer_choice(ck.layers[indices[0]], cand, None)
             pairs += [(s, cand.layer_laws[j][n]) for n, s in ck.layers[indices[0]].items() if n in cand.layer_laws[j]]
-    values, open_fields = solve(equations(pairs), cand.tiny, cand.entry["defaults"])
-    x = {**cand.tiny, **values}
+    best = None
+    for reference in references(cand.entry):
+        values, open_fields = solve(equations(pairs), cand.tiny, reference)
+        fit = judge(ck.all_names, _predicted(ck, cand, {**cand.tiny, **values}, kinds), cand,
+                    {**cand.tiny, **values}, open_fields, ck.count)
+        if best is None or (fit.score, fit.prior) > (best.score, best.prior):
+            best = fit
+    return best
+
+
+def references(entry: dict) -> list[dict]:
+    """The configurations a candidate is known at, whose values decide what the shapes leave open: its
+    defaults (the released size) and archread's tiny form of them (what tiny test checkpoints are built at)."""
+    return [entry["defaults"], entry["tiny_fields"]]
+
+
+def _predicted(ck: Tree, cand: Candidate, x: dict, kinds: dict) -> dict:
     predicted = {n: cand.shape_at(n, x) for n in cand.tree.outside}
     if cand.tree.layers and ck.prefix == cand.tree.prefix:
         # one prediction per candidate layer and one choice per kind of checkpoint layer: a 100-layer
@@ -99,7 +122,7 @@ def fit_by_name(ck: Tree, cand: Candidate) -> Fit:
             j = _layer_choice(ck.layers[indices[0]], cand, at_x)
             for i in indices:
                 predicted.update({ck.full(i, n): s for n, s in at_x[j].items()})
-    return judge(ck.all_names, predicted, cand, x, open_fields, ck.count)
+    return predicted
 
 
 def judge(got: dict, predicted: dict, cand: Candidate, x: dict, open_fields: list, layers: int,
@@ -129,11 +152,13 @@ def judge(got: dict, predicted: dict, cand: Candidate, x: dict, open_fields: lis
 
 def prior(fit: Fit, entry: dict) -> float:
     """How well the fitted values keep the defaults' pattern (which sizes equal which; a tied head or not),
-    then how close they are in size: what ranks candidates whose trees agree equally."""
-    import math
+    then how close they are in size, against the closer of its references: what ranks candidates whose trees
+    agree equally."""
+    return max(_agreement(fit, reference, entry["tiny"]) for reference in references(entry))
 
-    defaults = entry["defaults"]
-    sized = {f: v for f, v in fit.config.items() if f in entry["tiny"] and type(defaults.get(f)) is int and defaults[f] > 0}
+
+def _agreement(fit: Fit, defaults: dict, fields: dict) -> float:
+    sized = {f: v for f, v in fit.config.items() if f in fields and type(defaults.get(f)) is int and defaults[f] > 0}
     pattern = sum((defaults[a] == defaults[b]) != (sized[a] == sized[b]) for a in sized for b in sized if a < b)
     tie = 0
     if "tie_word_embeddings" in fit.config and isinstance(defaults.get("tie_word_embeddings"), bool):

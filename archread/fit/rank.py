@@ -9,7 +9,7 @@ from pathlib import Path
 from archread.errors import ArchreadError
 from archread.fit.headers import Header, read_headers
 from archread.fit.layers import Tree, split_tree
-from archread.fit.match import Candidate, Fit, fit_by_name
+from archread.fit.match import Candidate, Fit, fit_by_name, forms
 
 NAMES_FIT = 0.5  # below this share of names in common with every candidate, match by structure instead
 
@@ -73,7 +73,7 @@ def fit(folder: Path, config: Path | None = None, top: int = 5, progress=None) -
     entries = load(progress=progress)
     if not entries:
         raise ArchreadError("no candidate of the installed transformers has a signature (see archread.fit.catalogue)")
-    candidates = [Candidate(e) for e in entries]
+    candidates = [Candidate(form) for e in entries for form in forms(e)]
     if given.get("model_type"):
         candidates = [c for c in candidates if c.entry["model_type"] == given["model_type"]] or candidates
     mine = set(ck.normalised())
@@ -88,6 +88,8 @@ def fit(folder: Path, config: Path | None = None, top: int = 5, progress=None) -
     if not fits:
         raise ArchreadError(f"{folder}: no decoder-only LM of the installed transformers fits these tensors")
     fits.sort(key=lambda f: (-round(f.score, 9), -f.prior, f.model_type))
+    seen: set = set()  # a candidate's better form only
+    fits = [f for f in fits if not (f.model_type in seen or seen.add(f.model_type))]
     for f in fits[:top]:
         _apply_given(f, given)
     return FitReport(Path(folder), header, fits[:top], by_structure, given)

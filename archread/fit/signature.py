@@ -43,6 +43,34 @@ class _Builder:
             return _shapes(getattr(self.module, self.root)(cfg))
 
 
+class _SavedBuilder(_Builder):
+    """The tree as save_pretrained writes it: the original class on the meta device, its state dict put back
+    into the checkpoint format by transformers' own reverse conversion (per-expert tensors for a fused expert
+    bank, the original names of a renamed module)."""
+
+    def build(self, changes: dict, device: str = "meta") -> dict[str, tuple[int, ...]]:
+        from transformers.core_model_loading import revert_weight_conversion
+
+        with torch.device("meta"):
+            model = self.cls(self.config(changes))
+        return {k: tuple(v.shape) for k, v in revert_weight_conversion(model, model.state_dict()).items()}
+
+
+def _saved_form(builder: _Builder, base: dict, tied: dict) -> dict | None:
+    """The saved tree with its own size laws, where it differs from the module's; None where it does not."""
+    saved = _SavedBuilder(builder.cls, builder.tiny, builder.module, builder.root)
+    try:
+        shapes = saved.build({})
+    except Exception:  # noqa: BLE001 - no reverse conversion for this class on meta: the module tree stands
+        return None
+    if shapes == base:
+        return None
+    laws, used, structural = size_laws(saved, shapes, "meta")
+    _check(saved, laws, used, "meta")
+    return {"tensors": {n: list(v) for n, v in shapes.items()}, "laws": laws, "tiny": used, "structural": structural,
+            "tied": {k: v for k, v in tied.items() if k in shapes}}
+
+
 def _perturbable(fields: dict) -> list[str]:
     return [k for k, v in fields.items() if type(v) is int and v >= 1 and "token_id" not in k and k not in _LAYER_KEYS]
 
@@ -172,4 +200,5 @@ def signature(source, transformers) -> dict:
         "layer_key": next((k for k in _LAYER_KEYS if type(fields.get(k)) is int), None),
         "structural": structural, "tied": {k: v for k, v in tied.items() if k in base},
         "defaults": _plain_defaults(default), "built_on": device,
+        "saved": _saved_form(builder, base, tied),
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from itertools import combinations
 
 from archread.fit.layers import Tree, hidden_width
-from archread.fit.match import Candidate, Fit, equations, judge
+from archread.fit.match import Candidate, Fit, equations, judge, references
 from archread.fit.solve import solve
 
 
@@ -102,13 +102,18 @@ def _splits(ck: dict, cand: dict, mapping: dict, notes: list, order_c: list) -> 
 def fit_by_structure(ck: Tree, cand: Candidate, shapes: dict) -> Fit | None:
     if not cand.tree.layers or not ck.layers:
         return None
+    fits = [_fit_at(ck, cand, shapes, reference) for reference in references(cand.entry)]
+    return max(fits, key=lambda f: (f.score, f.prior))
+
+
+def _fit_at(ck: Tree, cand: Candidate, shapes: dict, reference: dict) -> Fit:
     first = min(ck.layers)
     j0 = min(cand.tree.layers)
     width_ck, width_c = hidden_width(ck), hidden_width(cand.tree)
     cand_first = {n: cand.tree.layers[j0][n] for n in cand.tree.layers[j0]}
     pairs = _solve_pairs(ck.layers[first], cand_first, cand.layer_laws[j0], width_ck, width_c)
     pairs += _solve_pairs(ck.outside, cand.tree.outside, cand.laws, width_ck, width_c)
-    values, open_fields = solve(equations(pairs), cand.tiny, cand.entry["defaults"])
+    values, open_fields = solve(equations(pairs), cand.tiny, reference)
     x = {**cand.tiny, **values}
     predicted_out = {n: cand.shape_at(n, x) for n in cand.tree.outside}
     kinds = {j: {n: cand.shape_at(cand.tree.full(j, n), x) for n in t} for j, t in cand.tree.layers.items()}
