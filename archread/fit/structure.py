@@ -81,15 +81,18 @@ def _splits(ck: dict, cand: dict, mapping: dict, notes: list, order_c: list) -> 
     for n, s in ck.items():
         if n in mapping:
             continue
-        free = [m for m in order_c if m in cand and m not in taken and None not in cand[m]]
+        free = [m for m in order_c if m in cand and m not in taken and None not in cand[m] and len(cand[m]) == len(s)]
         fits = []
         for axis in range(len(s)):
-            for k in (2, 3):
-                for group in combinations(free, k):
-                    shapes = [cand[m] for m in group]
-                    if all(len(x) == len(s) and all(x[a] == s[a] for a in range(len(s)) if a != axis) for x in shapes) \
-                            and sum(x[axis] for x in shapes) == s[axis] and len({_parent(m) for m in group}) == 1:
-                        fits.append((axis, list(group)))
+            parts: dict = {}  # parent -> the free tensors that agree with n off this axis and are narrower on it
+            for m in free:
+                x = cand[m]
+                if x[axis] < s[axis] and all(x[a] == s[a] for a in range(len(s)) if a != axis):
+                    parts.setdefault(_parent(m), []).append(m)
+            for group_of in parts.values():
+                for k in (2, 3):
+                    fits += [(axis, list(g)) for g in combinations(group_of[:12], k)
+                             if sum(cand[m][axis] for m in g) == s[axis]]
         if fits:
             axis, group = fits[0]
             mapping[n] = ("split", axis, group)
