@@ -2,7 +2,8 @@
 original classes at archread's tiny configuration (config.json removed), then the same with every role
 renamed at random. Prints the table for RESULTS.md.
 
-Usage: python benchmarks/fit_corpus.py [--only a,b] [--seed 1]
+Usage: python benchmarks/fit_corpus.py [--only a,b] [--seed 1] [--part K/N]   (--part: every N-th candidate from
+the K-th, to run parts side by side)
 
 "right" counts the true model type or one whose reduced math is identical (the same reduced source once the
 model's own name is taken out of its class names: signature.math_digest). Renamed: right first and the map
@@ -40,14 +41,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--part", default="1/1")
     args = parser.parse_args()
     entries = load()
+    k, n = map(int, args.part.split("/"))
+    entries_run = entries[k - 1::n]
     math = {e["model_type"]: e["math"] for e in entries}
     only = set(filter(None, args.only.split(",")))
     counts = collections.Counter()
     scratch = Path(tempfile.mkdtemp(prefix="archread-fit-"))
     print("| model type | named: rank of right | best | renamed: rank | loads strict | seconds |\n|---|---|---|---|---|---|")
-    for entry in entries:
+    for entry in entries_run:
         if only and entry["model_type"] not in only:
             continue
         folder = scratch / entry["model_type"]

@@ -126,9 +126,10 @@ def _in_child(path: Path, timeout: float) -> dict:
         return {"path": str(path), "error": "the child died without a signature"}
 
 
-def ensure(timeout: float = 120.0, progress=None) -> list[dict]:
-    """Every candidate's signature (or its error), computing the missing ones in child processes."""
-    files = candidate_files()
+def ensure(timeout: float = 120.0, progress=None, only: set[str] | None = None) -> list[dict]:
+    """Every candidate's signature (or its error), computing the missing ones in child processes; `only`: the
+    candidates of these model folders (a quick sample)."""
+    files = [p for p in candidate_files() if only is None or p.parent.name in only]
     entries = []
     folder = catalogue_dir()
     folder.mkdir(parents=True, exist_ok=True)

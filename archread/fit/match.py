@@ -142,12 +142,44 @@ def judge(got: dict, predicted: dict, cand: Candidate, x: dict, open_fields: lis
     if entry.get("layer_key") and layers:
         config[entry["layer_key"]] = layers
     config.update({f: v for f, v in x.items() if f in cand.tiny})
+    config.update(counted_fields(cand, got))
     if cand.entry["tied"] and "tie_word_embeddings" in entry["defaults"]:
         config["tie_word_embeddings"] = bool(tied)
     fit = Fit(entry["model_type"], score, config, missing, unexpected, mismatched, open_fields, tied,
               renaming=renaming, entry=entry)
     fit.prior = prior(fit, entry)
     return fit
+
+
+def _counts(names, prefix: tuple) -> dict:
+    """(path inside a layer up to a numbered component) -> how many numbers it takes (experts.0..7 -> 8)."""
+    counts: dict = {}
+    for name in names:
+        parts = name.split(".")
+        if tuple(parts[:len(prefix)]) != prefix or len(parts) <= len(prefix) + 1:
+            continue
+        inner = parts[len(prefix) + 1:]
+        for i, part in enumerate(inner):
+            if part.isdigit():
+                counts.setdefault(tuple(inner[:i]), set()).add(part)
+    return {path: len(numbers) for path, numbers in counts.items()}
+
+
+def counted_fields(cand: Candidate, got: dict) -> dict:
+    """The fields that decide how many of a numbered block a layer holds (experts), read from the checkpoint's
+    count of that block: a field that changes which tensors exist, whose tiny value is the count of exactly one
+    numbered block of the candidate."""
+    prefix = cand.tree.prefix
+    if prefix is None:
+        return {}
+    mine, theirs = _counts(cand.tensors, prefix), _counts(got, prefix)
+    out = {}
+    for field in cand.entry.get("structural", []):
+        value = cand.entry["tiny_fields"].get(field)
+        paths = [p for p, n in mine.items() if n == value]
+        if type(value) is int and len(paths) == 1 and paths[0] in theirs:
+            out[field] = theirs[paths[0]]
+    return out
 
 
 def prior(fit: Fit, entry: dict) -> float:

@@ -71,8 +71,25 @@ def assign(ck: dict, cand: dict, order_ck: list, order_c: list) -> tuple[dict, l
         if min(len(ours), len(theirs)) > 1:
             notes.append(f"shape {shape}: {', '.join(sorted(theirs))} cannot be told apart by shapes "
                          f"(paired by tree, leaf name and order)")
+    _unmodelled(ck, cand, mapping, votes, order_c)
     _splits(ck, cand, mapping, notes, order_c)
     return mapping, notes
+
+
+def _unmodelled(ck: dict, cand: dict, mapping: dict, votes: dict, order_c: list) -> None:
+    """Checkpoint tensors left over onto candidate tensors with an axis no law predicts (None: any size there),
+    agreeing on every other axis; under the parent the other pairs voted for first."""
+    taken = set(mapping.values())
+    for n, s in ck.items():
+        if n in mapping:
+            continue
+        open_ = [m for m in order_c if m in cand and m not in taken and None in cand[m] and len(cand[m]) == len(s)
+                 and all(w is None or w == g for g, w in zip(s, cand[m]))]
+        if open_:
+            liked = votes.get(_parent(n), {})
+            best = max(open_, key=lambda m: (liked.get(_parent(m), 0), -open_.index(m)))
+            mapping[n] = best
+            taken.add(best)
 
 
 def _splits(ck: dict, cand: dict, mapping: dict, notes: list, order_c: list) -> None:
