@@ -1,6 +1,5 @@
 """archread fit: headers read without data, bad input refused in one line, structure matching splits fused tensors."""
 
-import json
 import struct
 
 import pytest

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from archread.fit.layers import Tree, split_tree
 from archread.fit.laws import predict
+from archread.fit.layers import Tree, split_tree
 from archread.fit.solve import solve
 
 
@@ -174,11 +174,11 @@ def counted_fields(cand: Candidate, got: dict) -> dict:
         return {}
     mine, theirs = _counts(cand.tensors, prefix), _counts(got, prefix)
     out = {}
-    for field in cand.entry.get("structural", []):
-        value = cand.entry["tiny_fields"].get(field)
+    for name in cand.entry.get("structural", []):
+        value = cand.entry["tiny_fields"].get(name)
         paths = [p for p, n in mine.items() if n == value]
         if type(value) is int and len(paths) == 1 and paths[0] in theirs:
-            out[field] = theirs[paths[0]]
+            out[name] = theirs[paths[0]]
     return out
 
 

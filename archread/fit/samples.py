@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import random
-import struct
 import string
+import struct
 from pathlib import Path
 
 
