@@ -307,6 +307,9 @@ def build_app(source: str, against: str, config: Path | None = None):
     from archread.parsers import resolve
     from archread.parsers.cache import collect, is_cached, prefetch
 
+    notice = ""
+    if config is None and _weights_only(Path(source)):
+        source, config, notice = _fitted(Path(source))
     sources = resolve(source), resolve(against)
     if config is not None and not config.exists():
         raise ArchreadError(f"{config}: no such file or folder")
@@ -314,7 +317,7 @@ def build_app(source: str, against: str, config: Path | None = None):
         ready = collect([], *sources)
         from archread.ui.app import ArchreadApp
 
-        return ArchreadApp(*ready)
+        return ArchreadApp(*ready, notice=notice)
     children = prefetch(*sources) if config is None else []
     from archread.ui.app import ArchreadApp
 
@@ -322,7 +325,30 @@ def build_app(source: str, against: str, config: Path | None = None):
         return collect(children, *sources) if config is None else _readings(*sources, config)
 
     what = f"{sources[0].label}{' as ' + config.name if config else ''} against {sources[1].label}"
-    return ArchreadApp(pending=pending, what=what, config=config)
+    return ArchreadApp(pending=pending, what=what, config=config, notice=notice)
+
+
+def _weights_only(folder: Path) -> bool:
+    """A folder of safetensors weights with no modeling code to read."""
+    return folder.is_dir() and not any(folder.glob("*.py")) and (
+        any(folder.glob("*.safetensors")) or any(folder.glob("*.safetensors.index.json")))
+
+
+def _fitted(folder: Path) -> tuple[str, Path, str]:
+    """(the best fit's modeling file, its fitted config.json in a scratch folder, the line that says so)."""
+    import tempfile
+
+    from archread.fit.output import fitted_config
+    from archread.fit.rank import fit
+
+    report = fit(folder, top=3)
+    best = report.candidates[0]
+    config = Path(tempfile.mkdtemp(prefix="archread-fit-")) / "config.json"
+    config.write_text(json.dumps(fitted_config(best), indent=2), encoding="utf-8")
+    others = ", ".join(f"{c.model_type} {c.score:.3f}" for c in report.candidates[1:])
+    notice = (f"{folder.name} has no modeling code: its tensors fit {best.model_type} (score {best.score:.3f}"
+              f"{'; matched by structure' if report.by_structure else ''}){'; next: ' + others if others else ''}")
+    return best.entry["path"], config, notice
 
 
 if __name__ == "__main__":

@@ -82,3 +82,12 @@ def test_output_folder_builds_the_reduced_model_that_takes_the_checkpoint(checkp
     assert torch.equal(model.state_dict()["model.embed_tokens.weight"], state["model.embed_tokens.weight"])
     assert main(["fit", str(checkpoints["llama"]), "-o", str(out)]) == 2  # nothing overwritten without --force
     assert "--force" in capsys.readouterr().err
+
+
+def test_the_reader_on_a_weights_only_folder_opens_the_best_fit(checkpoints, sample_only):
+    from archread.cli import build_app
+
+    app = build_app(str(checkpoints["gpt2"]), "llama")
+    assert "gpt2" in app.notice and "no modeling code" in app.notice
+    assert app.config is not None and json.loads(app.config.read_text())["model_type"] == "gpt2"
+    assert "modeling_gpt2" in app.what or "gpt2" in app.what

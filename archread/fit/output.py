@@ -30,7 +30,8 @@ def facts_to_check(fit) -> dict:
     return out
 
 
-def _config(fit) -> dict:
+def fitted_config(fit) -> dict:
+    """The candidate's defaults with the fitted values: a config.json its configuration class reads."""
     config = {k: v for k, v in fit.entry["defaults"].items() if k not in ("architectures", "transformers_version")}
     layers = fit.config.get(fit.entry.get("layer_key") or "", None)
     default_layers = fit.entry["defaults"].get(fit.entry.get("layer_key") or "")
@@ -55,7 +56,7 @@ def write_folder(report: FitReport, out: Path) -> None:
         shutil.rmtree(out) if out.is_dir() else out.unlink()
     try:
         out.mkdir(parents=True)
-        (out / "config.json").write_text(json.dumps(_config(best), indent=2) + "\n", encoding="utf-8")
+        (out / "config.json").write_text(json.dumps(fitted_config(best), indent=2) + "\n", encoding="utf-8")
         name = re.sub(r"\W", "_", best.model_type)
         (out / f"modeling_{name}.py").write_text(code, encoding="utf-8")
         from archread.fit.structure import renaming_json

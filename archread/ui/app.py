@@ -18,16 +18,20 @@ class ArchreadApp(App):
     TITLE = "archread"
 
     def __init__(self, reduced: Reduction | None = None, reference: Reduction | None = None, *,
-                 pending: Callable[[], list[Reduction]] | None = None, what: str = "", config: Path | None = None):
+                 pending: Callable[[], list[Reduction]] | None = None, what: str = "", config: Path | None = None,
+                 notice: str = ""):
         """Either both reductions, or `pending`: a call that waits for them (the CLI's reducing children),
         run in a thread while a loading screen is already painted. config: a checkpoint's config.json, whose
-        values the facts read."""
+        values the facts read. notice: shown once the reader opens (how a weights-only folder was fitted)."""
         super().__init__()
+        self.notice = notice
         self.reduced, self.reference = reduced, reference
         self.pending, self.what, self.config = pending, what, config
         self.failure: str | None = None  # a reduction that failed: the CLI prints it and exits 2
 
     def on_mount(self) -> None:
+        if self.notice:
+            self.notify(self.notice, title="archread fit", timeout=15)
         if self.pending is None:
             self.push_screen(ReaderScreen(self.reduced, self.reference, self.config))
             return
