@@ -11,7 +11,8 @@ from archread.errors import ArchreadError, one_line
 from archread.fit.match import Fit
 
 
-def _meta_model(fit: Fit, original: bool = False):
+def _meta_models(fit: Fit, original: bool = False):
+    """The candidate on the meta device at the fitted values, over each reference for the rest."""
     from archread.parsers import resolve
     from archread.parsers.cache import reduce_cached
     from archread.runtime.build import for_config, load_module
@@ -21,22 +22,26 @@ def _meta_model(fit: Fit, original: bool = False):
     module, name = entry["config_class"]
     cls = getattr(importlib.import_module(module), name)
     fitted = {k: v for k, v in fit.config.items() if k != "model_type"}
-    last = None
-    for base in (entry["defaults"], entry["tiny_fields"]):  # the defaults first; the tiny values where they clash
+    last, built = None, False
+    for base in (entry["defaults"], entry["tiny_fields"]):  # what the fit does not tell: its references' values
         try:
             cfg = eager(cls.from_dict({**{k: v for k, v in base.items() if k != "model_type"}, **fitted}))
             reduction = for_config(reduce_cached(resolve(entry["path"])), cfg)
             if original:  # the class transformers' conversion mapping knows
                 from archread.runtime.original import find_original
 
-                cls = find_original(resolve(entry["path"]), entry["root"]).model_class
+                model_cls = find_original(resolve(entry["path"]), entry["root"]).model_class
             else:
-                cls = getattr(load_module(reduction), entry["root"])
+                model_cls = getattr(load_module(reduction), entry["root"])
             with torch.device("meta"):
-                return cls(cfg)
+                model = model_cls(cfg)
         except Exception as exc:  # noqa: BLE001 - try the other base
             last = exc
-    raise ArchreadError(f"the reduced {entry['root']} does not build at the fitted configuration ({one_line(last)})")
+            continue
+        built = True
+        yield model
+    if not built:
+        raise ArchreadError(f"the reduced {entry['root']} does not build at the fitted configuration ({one_line(last)})")
 
 
 def _saved_state(model) -> dict:
@@ -46,11 +51,16 @@ def _saved_state(model) -> dict:
 
 
 def loads_strict(fit: Fit, shapes: dict) -> bool:
+    """Whether the checkpoint loads strict into the candidate built at the fitted values, with what the fit does
+    not tell taken from the defaults or from the tiny form (see _loads)."""
+    return any(_loads(fit, shapes, model) for model in _meta_models(fit, original=fit.entry.get("form") == "saved"))
+
+
+def _loads(fit: Fit, shapes: dict, model) -> bool:
     """Whether the checkpoint's tensors, renamed by the fit's map, load into the meta build with strict=True;
     for a fit to the saved tree, whether they are that tree exactly (the names and shapes from_pretrained
     converts into the module)."""
     saved = fit.entry.get("form") == "saved"
-    model = _meta_model(fit, original=saved)
     own = _saved_state(model) if saved else model.state_dict()
     state = {}
     for name, shape in shapes.items():

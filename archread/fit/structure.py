@@ -144,7 +144,7 @@ def _fit_at(ck: Tree, cand: Candidate, shapes: dict, reference: dict) -> Fit:
     predicted = dict(predicted_out)
     for i in sorted(ck.layers):
         layer = ck.layers[i]
-        j = max(kinds, key=lambda k: sum(s in set(kinds[k].values()) for s in layer.values()))
+        j = max(kinds, key=lambda k: _kind_agreement(layer, kinds[k]))
         kind = frozenset(layer.items())
         if (kind, j) not in seen:
             inner, inner_notes = assign(layer, kinds[j], [n for n in layer], list(cand.tree.layers[j]))
@@ -168,6 +168,19 @@ def _fit_at(ck: Tree, cand: Candidate, shapes: dict, reference: dict) -> Fit:
     fit = judge(renamed, predicted, cand, x, open_fields, ck.count, renaming=mapping)
     fit.notes += notes
     return fit
+
+
+def _kind_agreement(layer: dict, kind: dict) -> int:
+    """How many tensors a checkpoint layer and a candidate layer kind can pair by shape (as multisets)."""
+    left: dict = {}
+    for shape in kind.values():
+        left[shape] = left.get(shape, 0) + 1
+    paired = 0
+    for shape in layer.values():
+        if left.get(shape, 0) > 0:
+            left[shape] -= 1
+            paired += 1
+    return 2 * paired - len(layer) - len(kind)
 
 
 def _at(tree: Tree, index: int, inner: str) -> str:
