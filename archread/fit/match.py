@@ -96,13 +96,18 @@ def fit_by_name(ck: Tree, cand: Candidate) -> Fit:
         for indices in kinds.values():
             j = _layer_choice(ck.layers[indices[0]], cand, None)
             pairs += [(s, cand.layer_laws[j][n]) for n, s in ck.layers[indices[0]].items() if n in cand.layer_laws[j]]
-    best = None
+    best, tried = None, []
     for reference in references(cand.entry):
         values, open_fields = solve(equations(pairs), cand.tiny, reference)
+        if values in tried:  # the same values: the same fit (its prior already weighs every reference)
+            continue
+        tried.append(values)
         fit = judge(ck.all_names, _predicted(ck, cand, {**cand.tiny, **values}, kinds), cand,
                     {**cand.tiny, **values}, open_fields, ck.count)
         if best is None or (fit.score, fit.prior) > (best.score, best.prior):
             best = fit
+        if not open_fields:  # the shapes told every field: another reference cannot change the values
+            break
     return best
 
 

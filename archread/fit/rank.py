@@ -54,6 +54,18 @@ def _name_share(mine: set, cand: Candidate) -> float:
     return len(mine & theirs) / max(1, len(mine | theirs))
 
 
+def _by_name(ck: Tree, candidates: list, shares: dict, top: int) -> list[Fit]:
+    """Fits of the candidates that share names, most shared first; once `top` are done, one sharing under half
+    the best share is left out (its names leave it below those already fitted)."""
+    ordered = sorted((c for c in candidates if shares[id(c)] > 0), key=lambda c: -shares[id(c)])
+    fits = []
+    for c in ordered:
+        if len(fits) >= 3 * top and shares[id(c)] < 0.5 * shares[id(ordered[0])]:
+            break
+        fits.append(fit_by_name(ck, c))
+    return fits
+
+
 def _apply_given(fit: Fit, given: dict) -> None:
     """A --config file's values: where it names a field the fit solved, a disagreement is noted."""
     for key, value in given.items():
@@ -84,7 +96,7 @@ def fit(folder: Path, config: Path | None = None, top: int = 5, progress=None) -
 
         fits = [f for f in (fit_by_structure(ck, c, header.shapes) for c in candidates) if f is not None]
     else:
-        fits = [fit_by_name(ck, c) for c in candidates if shares[id(c)] > 0]
+        fits = _by_name(ck, candidates, shares, top)
     if not fits:
         raise ArchreadError(f"{folder}: no decoder-only LM of the installed transformers fits these tensors")
     fits.sort(key=lambda f: (-round(f.score, 9), -f.prior, f.model_type))
