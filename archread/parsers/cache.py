@@ -31,7 +31,7 @@ def cache_dir() -> Path:
 def _code_hash() -> str:
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for path in sorted([*root.glob("parsers/**/*.py"), root / "prelude.py"]):
+    for path in sorted([*root.glob("parsers/**/*.py"), *root.glob("prelude*.py")]):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
