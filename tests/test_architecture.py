@@ -101,3 +101,8 @@ def test_the_parsers_import_neither_runtime_ui_torch_nor_textual():
 
 def test_the_diff_imports_neither_runtime_nor_ui():
     assert _forbidden("archread.diff", ("archread.runtime", "archread.ui")) == {}
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_over_400_lines(module):  # a module past that does several jobs: split it by them
+    assert len(MODULES[module].read_text(encoding="utf-8").splitlines()) <= 400
