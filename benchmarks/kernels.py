@@ -10,8 +10,8 @@ SDPA's flash backend. Every archread result is first checked at full shape again
 from __future__ import annotations
 
 import argparse
-import itertools
 import importlib
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -65,7 +65,7 @@ def compiled(fn):
 def cases():
     llama, nemotron, ACT2FN = peers_hf()
     lf = peers_liger()
-    H, I, HQ, HKV, D = 4096, 14336, 32, 8, 128
+    H, I, HQ, HKV, D = 4096, 14336, 32, 8, 128  # noqa: E741 (the intermediate size, as papers name it)
     NH, NI, NHQ = 6144, 24576, 48  # Nemotron-4-like: LayerNorm1P, relu², partial rotary 0.5
     x, r = torch.randn(TOKENS, H, device=DEV, dtype=BF16), torch.randn(TOKENS, H, device=DEV, dtype=BF16)
     w = (torch.rand(H, device=DEV) + 0.5).to(BF16)

@@ -12,7 +12,6 @@ the standard library and archread.prelude (with what they load themselves: no ot
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import subprocess

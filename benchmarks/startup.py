@@ -58,6 +58,10 @@ def measure(argv, cold: bool) -> float:
     return statistics.median(times)
 
 
+def _goal(target) -> str:
+    return f" (target {target} s)" if target else ""
+
+
 def main() -> None:
     runs = (
         ("first paint, archread nemotron", [sys.executable, "-c", FIRST_PAINT], (1.0, 0.5)),
@@ -66,8 +70,7 @@ def main() -> None:
     )
     for name, argv, target in runs:
         cold, warm = measure(argv, True), measure(argv, False)
-        goal = (lambda t: f" (target {t} s)" if t else "")
-        print(f"{name:<36} cold {cold:.2f} s{goal(target[0])}   cached {warm:.2f} s{goal(target[1])}")
+        print(f"{name:<36} cold {cold:.2f} s{_goal(target[0])}   cached {warm:.2f} s{_goal(target[1])}")
 
 
 if __name__ == "__main__":

@@ -4,11 +4,11 @@ On a machine without a GPU these run under TRITON_INTERPRET=1 (set in conftest) 
 benchmarks/kernels.py runs the same checks at full shapes on the GPU.
 """
 
+import kernel_refs as ref
 import pytest
 import torch
 
 from archread.runtime import kernels as K
-import kernel_refs as ref
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 TOL = {torch.float32: 2e-5, torch.bfloat16: 2e-2, torch.float16: 2e-3}

@@ -11,10 +11,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import package_tree
 
 from archread.parsers import reduce_source, resolve
 from archread.parsers.undefined import undefined_names
-from conftest import package_tree
 
 FLA = "flash-linear-attention==0.6.0"
 

@@ -10,7 +10,6 @@ import torch
 
 from archread.cli import main
 from archread.parsers import reduce_source, resolve
-from archread.runtime.compare import Error
 from archread.runtime.report import PADDED, decisive_flips, judge
 from archread.runtime.verify import verify
 

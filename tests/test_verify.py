@@ -39,8 +39,8 @@ def test_verify_json_report(capsys):
 
 
 def test_weights_with_wrong_keys_are_named(tmp_path, capsys):
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
 
     verify("llama")  # builds fine
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 64, "intermediate_size": 96,

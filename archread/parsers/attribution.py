@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import difflib
 
+from archread.parsers.config_defaults import default_values
 from archread.parsers.context import PassContext
 from archread.parsers.fastcst import code_of, transform
-from archread.parsers.config_defaults import default_values
 from archread.parsers.pipeline import Chain, _passes, parse
 from archread.parsers.source import Source
 
