@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 
+from archread.parsers.components import role_of
 from archread.parsers.facts.code import Code
 from archread.parsers.facts.fact import Fact
 from archread.parsers.facts.norms import layer_norm_part
@@ -20,11 +21,11 @@ AUTOCAST = ("autocast", "maybe_autocast")
 def precision_facts(c: Code, layer: str | None) -> list[Fact]:
     out = []
     rotary = next(iter(c.by_role("rotary")), None)
-    forward = c.method(rotary, "forward")
-    if forward is not None:
-        upcast = any(dotted(n.func).endswith(".float") or "float32" in names(n) or "float" in names(n)
-                     for n in calls(forward))
-        out.append(Fact("precision.rope_float32", upcast, forward.lineno,
+    off = autocast_off(c)
+    if rotary in c.classes:
+        # the angles in float32: cast in forward, a table built in float32 at init, or autocast kept off
+        upcast = any(_casts_to_float32(n) for n in _reached(c, c.classes[rotary])) or rotary in dict(off)
+        out.append(Fact("precision.rope_float32", upcast, c.classes[rotary].lineno,
                         "" if upcast else "frequencies and positions multiplied in the activation dtype"))
     part = layer_norm_part(c, layer)
     norm = part.cls if part else None
@@ -40,20 +41,48 @@ def precision_facts(c: Code, layer: str | None) -> list[Fact]:
                     order = order or "weight_in_float32"  # Gemma: (x * (1 + w.float())).type_as(x)
         if order:
             out.append(Fact("precision.norm_weight", order, cls.lineno))
-    soft = [n for fn in list(c.functions.values()) + [c.method(a, "forward") for a in c.by_role("attention")]
+    soft = [(n, fn) for fn in list(c.functions.values()) + [c.method(a, "forward") for a in c.by_role("attention")]
             for n in calls(fn or EMPTY) if leaf(n.func) == "softmax"]
     if soft:
-        fp32 = any("float32" in names(n) or any(dotted(k.func).endswith(".float") for k in calls(n)) for n in soft)
-        out.append(Fact("precision.softmax_float32", fp32, soft[0].lineno))
+        fp32 = any(_in_float32(n, fn) for n, fn in soft)
+        out.append(Fact("precision.softmax_float32", fp32, soft[0][0].lineno))
     lm = c.method(next(iter(c.by_role("lm head")), None), "forward")
     if lm is not None:
         up = any(dotted(n.func).endswith(".float") for n in calls(lm))
         out.append(Fact("precision.logits_float32", up, lm.lineno))
-    off = autocast_off(c)
-    if off:
-        out.append(Fact("precision.autocast_off", ", ".join(name for name, _ in off), off[0][1],
-                        "computed with autocast disabled, in the dtype its inputs arrive in"))
+    off = [(name, at) for name, at in off if name != rotary]  # the rotary's own is its rope_float32
+    roles = sorted({role_of(name, True) for name, _ in off})  # the component, not its model's name for it
+    out.append(Fact("precision.autocast_off", ", ".join(roles) or "none", off[0][1] if off else None,
+                    ("computed with autocast disabled, in the dtype its inputs arrive in: " +
+                     ", ".join(name for name, _ in off)) if off else ""))
     return out
+
+
+def _in_float32(call: ast.Call, fn: ast.FunctionDef) -> bool:
+    """softmax(x, dtype=float32), softmax(x.float()), or x computed from float32 operands earlier in fn
+    (GPT-J: `attn_weights = matmul(query.to(torch.float32), key.to(torch.float32)...)`)."""
+    if any(_casts_to_float32(k) for k in [call, *calls(call)]):
+        return True
+    upcast: set[str] = set()
+    for stmt in ast.walk(fn):
+        if isinstance(stmt, ast.Assign) and stmt.lineno < call.lineno and (
+                any(_casts_to_float32(k) for k in calls(stmt.value)) or names(stmt.value) & upcast):
+            upcast |= {t.id for t in stmt.targets if isinstance(t, ast.Name)}
+    return bool(call.args) and bool(names(call.args[0]) & upcast)
+
+
+def _casts_to_float32(call: ast.Call) -> bool:
+    return dotted(call.func).endswith(".float") or "float32" in names(call) or "float" in names(call)
+
+
+def _reached(c: Code, node: ast.AST) -> list[ast.Call]:
+    """The calls of node and of the module functions it calls (GPT-J's create_sinusoidal_positions)."""
+    found = calls(node)
+    for call in list(found):
+        fn = c.functions.get(dotted(call.func))
+        if fn is not None:
+            found += calls(fn)
+    return found
 
 
 def autocast_off(c: Code) -> list[tuple[str, int]]:
