@@ -29,7 +29,7 @@ def read(model_type):
     ("qwen3_moe", {"moe.experts": 128, "moe.top_k": 8, "attn.qk_norm": True}),
     ("jamba", {"layers.kinds": "attention+mamba", "mixer.kind": "mamba", "mixer.state_size": 16, "mixer.conv_kernel": 4}),
     ("nemotron_h", {"layers.kinds": "attention+mamba2", "mixer.kind": "mamba2", "mixer.state_size": 128}),
-    ("nemotron", {"precision.autocast_off": "NemotronLayerNorm1P", "norm.weight_offset": 1}),
+    ("nemotron", {"precision.autocast_off": "norm", "norm.weight_offset": 1}),
 ])
 def test_seen_cases(model_type, want):
     found = read(model_type)

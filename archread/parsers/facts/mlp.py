@@ -19,6 +19,9 @@ def feed_forward(c: Code, layer: str | None) -> list[tuple[str, ast.Call | None,
     found = parts(c, layer, into=("module", "moe"))
     mlps = [p for p in found if p.kind == "mlp"]
     moe = [p for p in found if p.kind == "moe"]
+    routed = [p for p in found if p.cls in c.classes and is_experts(c, p) and _has_activation(c, p.cls)]
+    if moe and routed:  # a MoE layer's feed-forward is its experts' (a shared expert or a dense layer's MLP aside)
+        return [(routed[0].cls, routed[0].expr, routed[0].owner)]
     if mlps:
         routed = [p for p in mlps if not any(p.path.startswith(m.path + ".") for m in moe)] if moe else mlps
         pick = (routed or mlps)[0]
@@ -34,6 +37,17 @@ def feed_forward(c: Code, layer: str | None) -> list[tuple[str, ast.Call | None,
     if modules:
         return [(p.cls, p.expr, p.owner) for p in modules]
     return [(layer, None, None)] if layer else []
+
+
+def is_experts(c: Code, part: Part) -> bool:
+    """The routed experts: a list of modules (`nn.ModuleList([MLP(config) for _ in range(n)])`), or one module
+    whose weights stack the experts (`nn.Parameter(torch.empty(num_experts, 2 * inter, hidden))`)."""
+    built = c.attrs(part.owner).get(part.attr)
+    if isinstance(built, ast.Call) and leaf(built.func) == "ModuleList":
+        return True
+    return any(isinstance(e, ast.Call) and leaf(e.func) == "Parameter" and e.args and isinstance(e.args[0], ast.Call)
+               and leaf(e.args[0].func) in ("empty", "zeros", "randn", "ones") and len(e.args[0].args) >= 3
+               for e in c.attrs(part.cls).values())
 
 
 def _has_activation(c: Code, cls: str) -> bool:
@@ -114,7 +128,7 @@ def _multiplied(fn: ast.FunctionDef, act_call: ast.Call) -> bool:
             return True
     targets = set()
     for stmt in ast.walk(fn):
-        if isinstance(stmt, ast.Assign) and act_call in walk(stmt.value):
+        if isinstance(stmt, ast.Assign) and stmt.value is act_call:  # h = act(gate(x)); not down(act(x)) * weights
             targets |= {t.id for t in stmt.targets if isinstance(t, ast.Name)}
     return any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult) and
                any(isinstance(s, ast.Name) and s.id in targets for s in (n.left, n.right)) for n in walk(fn))

@@ -9,6 +9,7 @@ import re
 from archread.parsers.facts.code import Code
 from archread.parsers.facts.fact import Fact
 from archread.parsers.facts.layers import decoder_layers
+from archread.parsers.facts.mlp import is_experts
 from archread.parsers.facts.parts import parts
 from archread.parsers.facts.syntax import calls, config_field, dotted, kwarg, leaf, walk
 
@@ -45,7 +46,7 @@ def moe_facts(c: Code) -> list[Fact]:
         out.append(Fact("moe.router", f"{kind}{order}", first_line))
     norm = any(_divides_by_sum(cls) for cls in classes)
     out.append(Fact("moe.norm_topk", norm, topk_line or at))
-    shared = [p for p in parts(c, block.cls, into=()) if p.kind == "mlp"]
+    shared = [p for p in parts(c, block.cls, into=()) if p.kind == "mlp" and not is_experts(c, p)]
     count = 0
     if shared:
         fields = [config_field(n) for n in walk(shared[0].expr) if config_field(n)]
