@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     labels = tomllib.loads(LABELS.read_text())
     installed = importlib.metadata.version("transformers")
     eras = args.eras.split(",") if args.eras else [*OLD_ERAS, installed]
-    models = args.only.split(",") if args.only else list(labels)
+    models = [m for m in args.only.split(",") if m in labels] if args.only else list(labels)
     failed = False
     print(f"{'release':8} {'models':>6} {'expected':>8} {'found':>6} {'recall':>7} {'false':>6} {'unknown act':>11}")
     for era in eras:

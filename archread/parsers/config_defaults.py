@@ -57,7 +57,8 @@ def config_file(modeling: Path) -> Path | None:
 
 
 def read_defaults(path: Path, model_type: str | None = None) -> dict[str, Default]:
-    """Defaults of the config class whose model_type matches (else the first class that has fields)."""
+    """Defaults of the config class whose model_type matches (else the first class that has fields), then the
+    fields only the file's other configuration classes declare."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
     except SyntaxError:
@@ -71,8 +72,11 @@ def read_defaults(path: Path, model_type: str | None = None) -> dict[str, Defaul
         return None
 
     chosen = [c for c in classes if model_type and own_type(c) == model_type] or classes
+    # then the file's other configuration classes, for the fields the chosen one leaves to them: a composite's
+    # text configuration (Gemma3TextConfig's hidden_activation), a nested one (DbrxFFNConfig's moe_top_k)
+    chosen = chosen[:1] + [c for c in classes if c not in chosen[:1]]
     out: dict[str, Default] = {}
-    for cls in chosen[:1]:
+    for cls in chosen:
         for name, node, _ in _declared(cls):
             value = _literal(node)
             if value is not _Missing:

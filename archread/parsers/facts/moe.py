@@ -71,6 +71,9 @@ def _config_of(c: Code, expr, owner) -> tuple[object, str] | None:
             return default.value, f"config.{field} ({default.where})"
     if isinstance(expr, ast.Constant) and isinstance(expr.value, int):
         return expr.value, "literal"
+    if isinstance(expr, ast.Name) and c.default(expr.id):  # a parameter the caller fills from the field it is named for
+        default = c.default(expr.id)
+        return default.value, f"{expr.id} ({default.where})"
     return None
 
 

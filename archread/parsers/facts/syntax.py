@@ -23,8 +23,12 @@ def leaf(node) -> str:
 
 
 def config_field(node) -> str | None:
-    """config.X, self.config.X, getattr(config, "X", …) → X."""
+    """config.X, self.config.X, getattr(config, "X", …) → X; a nested configuration's field too
+    (`config.ffn_config.moe_top_k` → moe_top_k, which the configuration file's other class declares)."""
     if isinstance(node, ast.Attribute) and dotted(node.value) in ("config", "self.config"):
+        return node.attr
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and dotted(node.value.value) in (
+            "config", "self.config") and node.value.attr.endswith("_config"):
         return node.attr
     if (isinstance(node, ast.Call) and dotted(node.func) == "getattr" and len(node.args) >= 2
             and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
