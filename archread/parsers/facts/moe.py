@@ -43,8 +43,12 @@ def moe_facts(c: Code) -> list[Fact]:
     if scores:
         first_line, kind = min(scores)
         order = "" if topk_line is None else " then top-k" if first_line <= topk_line else " after top-k"
-        out.append(Fact("moe.router", f"{kind}{order}", first_line))
-    norm = any(_divides_by_sum(cls) for cls in classes)
+        renormalised = kind == "softmax" and order == " after top-k"
+        if renormalised:  # softmax over the k best logits is the top-k of the softmax, renormalised: one math
+            order = " then top-k"
+        out.append(Fact("moe.router", f"{kind}{order}", first_line,
+                        "softmax over the top-k logits" if renormalised else ""))
+    norm = any(_divides_by_sum(cls) for cls in classes) or (bool(scores) and renormalised)
     out.append(Fact("moe.norm_topk", norm, topk_line or at))
     shared = [p for p in parts(c, block.cls, into=()) if p.kind == "mlp" and not is_experts(c, p)]
     count = 0
@@ -102,7 +106,8 @@ def _top_k(c: Code, tree: list[str]):
     for cls in tree:
         for n in reversed(calls(c.classes[cls])):
             if leaf(n.func) == "topk":
-                expr = kwarg(n, "k") or (n.args[1] if len(n.args) > 1 else None)
+                method = isinstance(n.func, ast.Attribute) and dotted(n.func.value) != "torch"  # logits.topk(k)
+                expr = kwarg(n, "k") or (n.args[0] if method and n.args else n.args[1] if len(n.args) > 1 else None)
                 found = _config_of(c, expr, cls) if expr is not None else None
                 if found and found[0] is not None:
                     return found[0], n.lineno, found[1]
