@@ -11,6 +11,9 @@ from archread.parsers.facts.syntax import config_field, dotted, is_self, leaf, w
 HEAD_SIZE = {"head_dim", "head_size", "attention_head_size", "kv_channels", "hidden_size_per_attention_head",
              "head_features", "qk_head_dim", "d_head"}
 WIDTHS = {"hidden_size", "d_model", "n_embd", "embed_dim", "dim", "hidden_dim"}
+# archread's prelude functions that return their scale argument unchanged under the default RoPE (MLA's YaRN
+# mscale² applies only when the configuration names a scaled RoPE): the argument's index
+PASS_THROUGH = {"yarn_apply_mscale": 1}
 HEADS = {"num_attention_heads", "num_heads", "n_head", "n_heads", "num_attention_heads_per_partition"}
 
 
@@ -39,6 +42,8 @@ def head_power(c: Code, expr: ast.expr | None, owner: str | None, depth: int = 0
         if leaf(expr.func) == "sqrt" and expr.args:
             inner = head_power(c, expr.args[0], owner, depth + 1)
             return None if inner is None else inner / 2
+        if dotted(expr.func) in PASS_THROUGH and len(expr.args) > PASS_THROUGH[dotted(expr.func)]:
+            return head_power(c, expr.args[PASS_THROUGH[dotted(expr.func)]], owner, depth + 1)
         if dotted(expr.func) in ("int", "float") and expr.args:
             return head_power(c, expr.args[0], owner, depth + 1)
         return None
