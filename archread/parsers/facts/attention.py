@@ -150,14 +150,19 @@ def _is_scores(node) -> bool:
 
 
 def sliding(c: Code, attn: str) -> Fact:
+    value = c.config.get("sliding_window")
+    return Fact("attn.sliding_window", window_kind(c), line(c.classes[attn]), value.where if value else "")
+
+
+def window_kind(c: Code) -> str:
+    """none, all (every layer's attention slides), per_layer (a layer's type or flag picks the window)."""
     everything = names(c.tree)
     sliding_mask = any(n in everything for n in ("create_sliding_window_causal_mask", "sliding_window"))
     value = c.config.get("sliding_window")
     switch = c.config.get("use_sliding_window")  # a window the config declares but switches off
     uses_window = sliding_mask and (value is None or value.value is not None) and not (switch and switch.value is False)
     per_layer = uses_window and bool({"layer_types", "sliding_attention", "is_sliding", "sliding_window_pattern"} & everything)
-    kind = "per_layer" if per_layer else "all" if uses_window else "none"
-    return Fact("attn.sliding_window", kind, line(c.classes[attn]), value.where if value else "")
+    return "per_layer" if per_layer else "all" if uses_window else "none"
 
 
 def reads_projection(c: Code, attn: str, norm_attr: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 
+from archread.parsers.facts.attention import window_kind
 from archread.parsers.facts.code import Code
 from archread.parsers.facts.fact import Fact
 from archread.parsers.facts.parts import constructors, parts
@@ -93,15 +94,14 @@ def layer_kind_facts(c: Code) -> list[Fact]:
 
 
 def _sliding_layers(c: Code):
-    """A per-layer sliding window: the code reads a layer's type or an is_sliding flag."""
+    """A per-layer sliding window (the attention's own reading): where the code reads a layer's type or flag."""
+    if window_kind(c) != "per_layer":
+        return None
     marks = {"sliding_attention", "is_sliding", "sliding_window_pattern", "layer_types"}
     hit = next((n for n in walk(c.tree) if isinstance(n, (ast.Constant, ast.Attribute, ast.Name)) and
                 (getattr(n, "value", None) in marks or getattr(n, "attr", None) in marks or getattr(n, "id", None) in marks)),
                None)
-    window = c.config.get("sliding_window")
-    if hit is None or (window is not None and window.value is None) or "sliding_window" not in names(c.tree):
-        return None
-    return (line(hit), "per layer")
+    return (line(hit) if hit is not None else None, "per layer")
 
 
 def _short(value) -> str:
