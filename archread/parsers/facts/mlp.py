@@ -36,7 +36,8 @@ def feed_forward(c: Code, layer: str | None) -> list[tuple[str, ast.Call | None,
                and not any(x.kind == "attention" and p.path.startswith(x.path + ".") for x in found)]
     if modules:
         return [(p.cls, p.expr, p.owner) for p in modules]
-    return [(layer, None, None)] if layer else []
+    # the layer's own projections (OPT's fc1/fc2); a layer with none has no feed-forward (Mamba: the mixer only)
+    return [(layer, None, None)] if layer and linear_parts(c, layer) else []
 
 
 def is_experts(c: Code, part: Part) -> bool:
