@@ -151,9 +151,7 @@ def test_a_model_named_with_a_backend_word_is_not_a_backend():
     assert "class MiMoV2FlashAttention(DeepseekV3Attention)" in code
 
 
-@pytest.mark.parametrize("model", ["olmo2", pytest.param("gemma2", marks=pytest.mark.xfail(strict=True, reason=(
-    "known gap of the new facts: the modular file's MLP reads activation unknown and ungated where its "
-    "generated file reads gated gelu_tanh (issue 23)")))])
+@pytest.mark.parametrize("model", ["olmo2", "gemma2"])  # gemma2's MLP inherits GemmaMLP's forward
 def test_a_modular_file_differs_from_llama_as_its_generated_file_does(model):
     # facts follow inherited methods and attributes, and read the configuration file beside the modular one
     from archread.diff import diff_models

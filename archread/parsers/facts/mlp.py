@@ -73,7 +73,7 @@ def mlp_facts(c: Code, layer: str | None) -> list[Fact]:
         attn = {p.attr for p in parts(c, cls, into=()) if p.kind in ("attention", "mixer", "norm")}
         forward = c.method(cls, "forward")
         fwd_line = fwd_line or line(forward)
-        for fn in [m for m in c.classes[cls].body if isinstance(m, ast.FunctionDef) and m.name != "__init__"]:
+        for fn in _methods(c, cls):
             for call in calls(fn):
                 found_act = _call_activation(c, call, cls, built_by, caller)
                 if found_act is None or self_call_attr(call) in attn:
@@ -98,6 +98,14 @@ def mlp_facts(c: Code, layer: str | None) -> list[Fact]:
     else:
         out.append(unknown())
     return out
+
+
+def _methods(c: Code, cls: str) -> list[ast.FunctionDef]:
+    """The methods an instance of cls runs, its own or inherited from a class here (a modular file's
+    Gemma2MLP runs GemmaMLP's forward with its own act_fn), __init__ aside."""
+    named = [m.name for k in [cls, *c.ancestors(cls)] if k in c.classes for m in c.classes[k].body
+             if isinstance(m, ast.FunctionDef) and m.name != "__init__"]
+    return [c.method(cls, name) for name in dict.fromkeys(named)]
 
 
 def _call_activation(c: Code, call: ast.Call, cls: str, built_by, caller):

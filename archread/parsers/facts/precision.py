@@ -24,7 +24,8 @@ def precision_facts(c: Code, layer: str | None) -> list[Fact]:
     off = autocast_off(c)
     if rotary in c.classes:
         # the angles in float32: cast in forward, a table built in float32 at init, or autocast kept off
-        upcast = any(_casts_to_float32(n) for n in _reached(c, c.classes[rotary])) or rotary in dict(off)
+        own = [c.classes[k] for k in [rotary, *c.ancestors(rotary)] if k in c.classes]  # inherited methods too
+        upcast = any(_casts_to_float32(n) for k in own for n in _reached(c, k)) or rotary in dict(off)
         out.append(Fact("precision.rope_float32", upcast, c.classes[rotary].lineno,
                         "" if upcast else "frequencies and positions multiplied in the activation dtype"))
     part = layer_norm_part(c, layer)
