@@ -97,11 +97,41 @@ def kind_of(c: Code, cls: str) -> str:
     built = _built_kinds(c, cls)
     if MIXER_MARKS & set(c.attrs(cls)) and "conv" in built and role != "attention":
         return "mixer"
+    if role == "attention" and not _normalises_scores(c, cls):
+        return "mixer"  # named an attention but no softmax over scores: a linear attention (MiniMax's lightning)
     if role == "norm" and not built - {"norm", "other"}:
         return "norm"
     if role in ("attention", "mlp", "moe", "embedding"):
         return role
     return "module"
+
+
+SOFTMAX_ATTENTION = ("softmax", "scaled_dot_product_attention", "flash_attn_func", "flex_attention")
+
+
+def _normalises_scores(c: Code, cls: str) -> bool:
+    """The class (its methods, the module functions they call, two levels down) takes a softmax over scores or
+    calls an attention kernel or a function of archread's prelude: softmax attention."""
+    todo = [c.classes[k] for k in [cls, *c.ancestors(cls)] if k in c.classes]
+    seen: set[str] = set()
+    for _ in range(3):
+        nxt = []
+        for node in todo:
+            for n in walk(node):
+                if not isinstance(n, ast.Call):
+                    continue
+                name = dotted(n.func)
+                if leaf(n.func).lower() in SOFTMAX_ATTENTION or ("attention" in name.lower() and name not in c.classes
+                                                                 and name not in c.functions):
+                    return True  # F.softmax, nn.Softmax(dim=-1)(w), a prelude attention
+                if name in c.functions and name not in seen:
+                    seen.add(name)
+                    nxt.append(c.functions[name])
+                elif name in c.classes and name not in seen:  # BertAttention builds BertSelfAttention
+                    seen.add(name)
+                    nxt.append(c.classes[name])
+        todo = nxt
+    return False
 
 
 def _built_kinds(c: Code, cls: str) -> set[str]:
