@@ -23,24 +23,43 @@ LAYER_PERIODS = ("attn_layer_period", "attn_layer_offset", "expert_layer_period"
 
 
 def decoder_layers(c: Code) -> list[tuple[str, str]]:
-    """(class, condition) for each class the model builds as a layer, in source order."""
+    """(class, condition) for each class the model builds as a layer, in source order: in __init__ or a method
+    it calls (Zamba2's get_layers), with the layers a wrapper layer is handed (Zamba2HybridLayer(attn, mamba))."""
     for cls in c.by_role("model"):
         init = c.method(cls, "__init__")
-        for node in walk(init or EMPTY):
-            if not isinstance(node, ast.Call):
-                continue
-            found = []
-            if dotted(node.func) in ("nn.ModuleList", "ModuleList") and node.args:
-                inner = node.args[0]
-                elts = [inner.elt] if isinstance(inner, ast.ListComp) else getattr(inner, "elts", [])
-                for e in elts:
-                    found += [(n, w) for _, n, w in constructors(c, e, cls) if n in c.classes]
-            elif isinstance(node.func, ast.Attribute) and node.func.attr == "append" and node.args:
-                found += [(n, w) for _, n, w in constructors(c, node.args[0], cls) if n in c.classes]
+        helpers = [c.method(cls, n.func.attr) for n in walk(init or EMPTY) if isinstance(n, ast.Call)
+                   and isinstance(n.func, ast.Attribute) and dotted(n.func.value) == "self"]
+        for fn in [init, *filter(None, helpers)]:
+            found = _built_layers(c, fn, cls)
             if found:
                 return list(dict.fromkeys(found))
     layers = c.by_role("decoder layer")
     return [(layers[0], "")] if layers else []
+
+
+def _built_layers(c: Code, fn: ast.FunctionDef | None, cls: str) -> list[tuple[str, str]]:
+    local = {t.id: n.value for n in walk(fn or EMPTY) if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)
+             for t in n.targets if isinstance(t, ast.Name)}
+
+    def built(expr) -> list[tuple[str, str]]:
+        expr = local.get(expr.id, expr) if isinstance(expr, ast.Name) else expr
+        out = [(n, w) for _, n, w in constructors(c, expr, cls) if n in c.classes]
+        if isinstance(expr, ast.Call) and out:  # a layer that wraps the layers it is given
+            out += [hit for a in expr.args if isinstance(a, ast.Name) and a.id in local for hit in built(a)]
+        return out
+
+    found = []
+    for node in walk(fn or EMPTY):
+        if not isinstance(node, ast.Call):
+            continue
+        if dotted(node.func) in ("nn.ModuleList", "ModuleList") and node.args:
+            inner = node.args[0]
+            elts = [inner.elt] if isinstance(inner, ast.ListComp) else getattr(inner, "elts", [])
+            for e in elts:
+                found += built(e)
+        elif isinstance(node.func, ast.Attribute) and node.func.attr == "append" and node.args:
+            found += built(node.args[0])
+    return found
 
 
 def main_layer(c: Code) -> str | None:
