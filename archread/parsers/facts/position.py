@@ -37,7 +37,7 @@ def position_facts(c: Code) -> list[Fact]:
         kind = "rope"
     elif any("alibi" in n for n in everything):
         kind = "alibi"
-    elif {"wpe", "position_embeddings", "embed_positions"} & everything:
+    elif _learned(c):
         kind = "learned"
     else:
         kind = "none"
@@ -47,9 +47,22 @@ def position_facts(c: Code) -> list[Fact]:
     out.append(_fraction(c, apply, everything))
     helper = c.functions.get("rotate_half")
     interleaved = any(isinstance(n, ast.Slice) and isinstance(n.step, ast.Constant) and n.step.value == 2
-                      for n in walk(helper or apply or c.tree)) or "repeat_interleave" in names(helper or apply)
+                      for n in walk(helper or apply or c.tree)) or "repeat_interleave" in names(helper or apply) \
+        or "view_as_complex" in names(apply)  # DeepSeek-V2: adjacent pairs as complex numbers
     out.append(Fact("pos.rotary_style", "interleaved" if interleaved else "half", line(helper or apply)))
     return out
+
+
+def _learned(c: Code) -> bool:
+    """A module built for positions (`self.wpe = nn.Embedding(...)`, OPT's learned embedding): not the
+    `position_embeddings` a 5.x layer is handed (the rotary's cos and sin)."""
+    for cls in c.classes.values():
+        for n in walk(cls):
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and "Buffer" not in ast.unparse(n.value.func) \
+                    and any(isinstance(t, ast.Attribute) and t.attr in ("wpe", "position_embeddings", "embed_positions")
+                            for t in n.targets):
+                return True
+    return False
 
 
 def _fraction(c: Code, apply, everything) -> Fact:
@@ -73,7 +86,9 @@ def _fraction(c: Code, apply, everything) -> Fact:
         partial = isinstance(width.value, int) and (full is None or width.value < full)
         return Fact("pos.rotary_fraction", "partial" if partial else "full", line(apply),
                     f"{width.where}: {width.value} of head_dim {full}")
+    rotated = {a.arg for a in apply.args.args[:2]} if apply is not None else set()  # q, k (not cos, sin)
     sliced = apply is not None and any(isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Tuple)
+                                      and isinstance(n.value, ast.Name) and n.value.id in rotated
                                       and any(isinstance(e, ast.Slice) and e.upper is not None for e in n.slice.elts)
                                       for n in walk(apply))
     return Fact("pos.rotary_fraction", "partial" if sliced else "full", line(apply))
@@ -90,7 +105,11 @@ def _set_by_configuration(c: Code):
         tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
     except SyntaxError:
         return None
-    for n in ast.walk(tree):
+    for n in ast.walk(tree):  # kwargs["partial_rotary_factor"] = 0.5, self.partial_rotary_factor = 0.5
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant) and isinstance(n.value.value, float) and any(
+                (isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Constant) and t.slice.value in FRACTIONS)
+                or (isinstance(t, ast.Attribute) and t.attr in FRACTIONS) for t in n.targets):
+            return n.value.value, f"{path}:{n.lineno}"
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "setdefault" \
                 and len(n.args) == 2 and isinstance(n.args[0], ast.Constant) and n.args[0].value in FRACTIONS:
             value = n.args[1]
