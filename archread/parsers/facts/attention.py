@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ast
 
+from archread.parsers.facts.branches import live_calls
 from archread.parsers.facts.code import Code
 from archread.parsers.facts.fact import Fact
 from archread.parsers.facts.parts import linear_parts, parts
 from archread.parsers.facts.scale import head_power
-from archread.parsers.facts.syntax import (EMPTY, calls, dotted, is_self, kwarg, leaf, line, names, passed,
-                                           self_call_attr, walk)
+from archread.parsers.facts.syntax import (EMPTY, calls, dotted, is_self, kwarg, leaf, line, names, 
+                                           passed, self_call_attr, walk)
 
 SCALE_ARGS = ("scaling", "scale", "softmax_scale", "alpha", "sm_scale")
 
@@ -35,7 +36,6 @@ def linear_bias(c: Code, call: ast.Call, owner: str | None = None) -> bool:
         init = c.method(dotted(call.func), "__init__") if dotted(call.func) in c.classes else None
         default = None
         if init is not None:
-            from archread.parsers.facts.syntax import param_default
             default = param_default(init, "bias")
         return True if default is None else bool(c.config_value(default))
     if isinstance(arg, ast.Attribute) and is_self(arg.value):  # bias=self.use_bias, set from config
@@ -53,7 +53,7 @@ def input_projections(c: Code, attn: str):
     inputs, output = [], None
     for fn in [m for m in c.classes[attn].body if isinstance(m, ast.FunctionDef) and m.name != "__init__"]:
         first = fn.args.args[1].arg if len(fn.args.args) > 1 else None
-        for call in calls(fn):
+        for call in live_calls(c, fn, attn):
             attr = self_call_attr(call)
             if attr in linears and call.args and first in names(call.args[0]) and attr not in inputs:
                 inputs.append(attr)

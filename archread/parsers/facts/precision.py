@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 
 from archread.parsers.components import role_of
+from archread.parsers.facts.branches import reached_calls
 from archread.parsers.facts.code import Code
 from archread.parsers.facts.fact import Fact
 from archread.parsers.facts.norms import layer_norm_part
@@ -42,8 +43,9 @@ def precision_facts(c: Code, layer: str | None) -> list[Fact]:
                     order = order or "weight_in_float32"  # Gemma: (x * (1 + w.float())).type_as(x)
         if order:
             out.append(Fact("precision.norm_weight", order, cls.lineno))
-    soft = [(n, fn) for fn in list(c.functions.values()) + [c.method(a, "forward") for a in c.by_role("attention")]
-            for n in calls(fn or EMPTY) if leaf(n.func) == "softmax"]
+    soft = [(n, _enclosing(c, n)) for a in c.by_role("attention") for n in reached_calls(c, a) if leaf(n.func) == "softmax"]
+    if not soft:  # no attention class to start from: every softmax of the module's functions
+        soft = [(n, fn) for fn in c.functions.values() for n in calls(fn) if leaf(n.func) == "softmax"]
     if soft:
         fp32 = any(_in_float32(n, fn) for n, fn in soft)
         out.append(Fact("precision.softmax_float32", fp32, soft[0][0].lineno))
@@ -70,6 +72,14 @@ def _in_float32(call: ast.Call, fn: ast.FunctionDef) -> bool:
                 any(_casts_to_float32(k) for k in calls(stmt.value)) or names(stmt.value) & upcast):
             upcast |= {t.id for t in stmt.targets if isinstance(t, ast.Name)}
     return bool(call.args) and bool(names(call.args[0]) & upcast)
+
+
+def _enclosing(c: Code, call: ast.Call) -> ast.FunctionDef:
+    """The function or method whose body holds call."""
+    for fn in [*c.functions.values(), *(m for k in c.classes.values() for m in k.body if isinstance(m, ast.FunctionDef))]:
+        if call in walk(fn):
+            return fn
+    return ast.FunctionDef(name="", args=ast.arguments([], [], None, [], [], None, []), body=[], decorator_list=[])
 
 
 def _casts_to_float32(call: ast.Call) -> bool:
