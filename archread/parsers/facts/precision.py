@@ -83,7 +83,12 @@ def _enclosing(c: Code, call: ast.Call) -> ast.FunctionDef:
 
 
 def _casts_to_float32(call: ast.Call) -> bool:
-    return dotted(call.func).endswith(".float") or "float32" in names(call) or "float" in names(call)
+    """x.float(), x.to(torch.float32), dtype=torch.float: not Python's float() of a scalar."""
+    if dotted(call.func).endswith(".float"):
+        return True
+    return any(isinstance(n, ast.Attribute) and n.attr in ("float32", "float") and dotted(n.value) == "torch"
+               or isinstance(n, ast.Name) and n.id == "float32"
+               for a in [*call.args, *(k.value for k in call.keywords)] for n in walk(a))
 
 
 def _reached(c: Code, node: ast.AST) -> list[ast.Call]:
