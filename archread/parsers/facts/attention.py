@@ -80,6 +80,22 @@ def feeds_linear(c: Code, attn: str, norm_attr: str) -> bool:
     return False
 
 
+def _o_bias(c: Code, layer: str | None, attn: str, linears: dict, output: str | None) -> Fact:
+    """The output projection's bias: the attention's own, else the first projection of the wrapper that holds
+    it, outside it (BertAttention: BertSelfAttention, then BertSelfOutput.dense)."""
+    if output is not None:
+        return Fact("attn.o_bias", linear_bias(c, linears[output], attn), line(linears[output]))
+    every = parts(c, layer, into=("module", "attention"))
+    inner = next((p for p in every if p.cls == attn), None)
+    if inner is not None and "." in inner.path:
+        wrapper = inner.path.rsplit(".", 1)[0]
+        outside = [p for p in every if p.kind == "linear" and p.path.startswith(wrapper + ".")
+                   and not p.path.startswith(inner.path + ".")]
+        if outside:
+            return Fact("attn.o_bias", linear_bias(c, outside[0].expr, outside[0].owner), line(outside[0].expr))
+    return Fact("attn.o_bias", False, None)
+
+
 def attention_facts(c: Code, layer: str | None) -> list[Fact]:
     attn = attention_class(c, layer)
     if attn is None:
@@ -93,7 +109,7 @@ def attention_facts(c: Code, layer: str | None) -> list[Fact]:
         Fact("attn.qk_norm", bool(qk), line(qk[0].expr) if qk else line(forward)),
         Fact("attn.fused_qkv", len(inputs) == 1, line(first)),
         Fact("attn.qkv_bias", any(linear_bias(c, linears[a], attn) for a in inputs), line(first)),
-        Fact("attn.o_bias", bool(output and linear_bias(c, linears[output], attn)), line(linears.get(output))),
+        _o_bias(c, layer, attn, linears, output),
     ]
     callee = [c.functions[dotted(n.func)] for n in calls(forward) if dotted(n.func) in c.functions]
     soft = any("tanh" in {leaf(n.func) for n in calls(node)} for node in [forward] + callee)
