@@ -83,7 +83,7 @@ def config_for(reduction: Reduction, config_json: Path | None = None) -> dict[st
 
 
 def facts_of(reduction: Reduction, config_json: Path | None = None) -> list[Fact]:
-    return facts(reduction.code, config_for(reduction, config_json))
+    return facts(reduction.code, config_for(reduction, config_json), reduction.autocast_off)
 
 
 def _line_diff(part: Component, other: Component | None, prefix: str, to: str) -> ComponentDiff:

@@ -191,4 +191,5 @@ def _reduce(source: Source, config: dict | None) -> Reduction:
         source=source, code=code, original_lines=original, reduced_lines=reduced_lines, removed=removed,
         warnings=ctx.warnings, seconds=time.perf_counter() - start, roots=roots(reduced, ctx.root), lenders=lenders,
         assumed=assumed, file_lines=len(source.text.splitlines()),
+        autocast_off=[name for name in ctx.autocast_off if name.split(".")[0] in defined],
     )

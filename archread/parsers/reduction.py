@@ -20,3 +20,4 @@ class Reduction:
     roots: list[str] = field(default_factory=list)
     lenders: dict[str, str] = field(default_factory=dict)  # other files read (modeling, configuration) -> digest of their text
     assumed: dict = field(default_factory=dict)  # configuration field -> the value the folded branches read
+    autocast_off: list = field(default_factory=list)  # Class.method computed with autocast off (the plumbing folded)

@@ -30,7 +30,8 @@ from archread.parsers.facts.torch_api import ACT_NAMES
 __all__ = ["ACT_NAMES", "HEAD_SIZE", "Fact", "facts"]
 
 
-def facts(code: str, config: dict[str, Default] | None = None) -> list[Fact]:
+def facts(code: str, config: dict[str, Default] | None = None, autocast_off: list[str] = ()) -> list[Fact]:
+    """`autocast_off`: the classes whose autocast-off plumbing the reduction folded (Reduction.autocast_off)."""
     c = Code(code, config or {})
     layer = main_layer(c)
     out: list[Fact] = []
@@ -44,6 +45,6 @@ def facts(code: str, config: dict[str, Default] | None = None) -> list[Fact]:
     out += layer_kind_facts(c)
     out += mixer_facts(c)
     out += model_facts(c)
-    out += precision_facts(c, layer)
+    out += precision_facts(c, layer, list(autocast_off))
     seen: set[str] = set()
     return [f for f in out if not (f.key in seen or seen.add(f.key))]  # the first reading of a key stands

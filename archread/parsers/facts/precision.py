@@ -19,10 +19,12 @@ from archread.parsers.facts.syntax import EMPTY, calls, dotted, kwarg, leaf, nam
 AUTOCAST = ("autocast", "maybe_autocast")
 
 
-def precision_facts(c: Code, layer: str | None) -> list[Fact]:
+def precision_facts(c: Code, layer: str | None, folded: list[str] = ()) -> list[Fact]:
+    """`folded`: Class.method whose autocast-off block the reduction folded to its body (what it meant is kept here)."""
     out = []
     rotary = next(iter(c.by_role("rotary")), None)
-    off = autocast_off(c)
+    off = autocast_off(c) + [(name.split(".")[0], c.classes[name.split(".")[0]].lineno) for name in folded
+                             if _runs(c, name)]
     if rotary in c.classes:
         # the angles in float32: cast in forward, a table built in float32 at init, or autocast kept off
         own = [c.classes[k] for k in [rotary, *c.ancestors(rotary)] if k in c.classes]  # inherited methods too
@@ -72,6 +74,15 @@ def _in_float32(call: ast.Call, fn: ast.FunctionDef) -> bool:
                 any(_casts_to_float32(k) for k in calls(stmt.value)) or names(stmt.value) & upcast):
             upcast |= {t.id for t in stmt.targets if isinstance(t, ast.Name)}
     return bool(call.args) and bool(names(call.args[0]) & upcast)
+
+
+def _runs(c: Code, where: str) -> bool:
+    """Class.method runs on the path the class's forward takes with its defaults (GPT-2's reordered-upcast
+    attention, off by default, does not)."""
+    cls, _, method = where.partition(".")
+    if cls not in c.classes:
+        return False
+    return method in ("", "forward") or any(dotted(k.func) == f"self.{method}" for k in reached_calls(c, cls))
 
 
 def _enclosing(c: Code, call: ast.Call) -> ast.FunctionDef:

@@ -9,6 +9,7 @@ the parameter only that attribute had read (Qwen3 attention's `layer_idx`), and 
 
 from archread.parsers.passes.annotations import Annotations
 from archread.parsers.passes.attention_backends import AttentionBackends
+from archread.parsers.passes.autocast import Autocast
 from archread.parsers.passes.checkpointing import Checkpointing
 from archread.parsers.passes.dead_code import DeadCode
 from archread.parsers.passes.decorators import Decorators
@@ -35,7 +36,8 @@ from archread.parsers.passes.tensor_parallel import TensorParallel
 from archread.parsers.passes.whole_slices import WholeSlices
 
 PASSES = [
-    Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, AttentionBackends, OptionalImports, Dropout,
+    Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, AttentionBackends, Autocast, OptionalImports,
+    Dropout,
     Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, InlineHelpers, Inline, InlineStatics, DeadCode, Signatures, Returns,
     WholeSlices, InlineHelpers, Inline, InlineStatics, DeadCode, Signatures, Keywords, ModuleBase, Imports, Format,
 ]
