@@ -11,6 +11,7 @@ from archread.diff.normal_form import renamer
 from archread.parsers import Reduction
 from archread.parsers.components import Component, components, counterpart, prefix_of_code
 from archread.parsers.config_defaults import Default, config_file, read_config_json, read_defaults
+from archread.parsers.source import release_of, transformers_root
 from archread.parsers.facts import Fact, facts
 
 NEW_FAMILIES = {"moe", "mla", "mixer", "layers"}  # facts a reference without them has no key for
@@ -73,10 +74,26 @@ class ArchDiff:
                 "components": [c.to_json() for c in self.components]}
 
 
+def transformers_release() -> str | None:
+    """The installed transformers' version, read off its tree (no import)."""
+    root = transformers_root()
+    return release_of(root / "models" / "llama" / "modeling_llama.py") if root else None
+
+
+def _base_tie(path: Path) -> Default:
+    """What a configuration that declares no tie_word_embeddings holds: 4.x's PretrainedConfig defaults it to True
+    (GPT-2, OPT, BLOOM tie through it); 5.x's tying reads it with getattr(config, ..., False)."""
+    release = release_of(path) or transformers_release() or "5"
+    tied = int(release.split(".")[0]) < 5
+    return Default(tied, f"PretrainedConfig's default in transformers {release}")
+
+
 def config_for(reduction: Reduction, config_json: Path | None = None) -> dict[str, Default]:
     """The configuration's defaults, read statically, overlaid by a given config.json."""
     path = config_file(reduction.source.path)
     values = read_defaults(path, reduction.source.model_type) if path else {}
+    if path and "tie_word_embeddings" not in values:
+        values["tie_word_embeddings"] = _base_tie(reduction.source.path)
     if config_json is not None:
         values = {**values, **read_config_json(config_json)}
     return values

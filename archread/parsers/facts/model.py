@@ -34,9 +34,7 @@ def model_facts(c: Code) -> list[Fact]:
                     embed_scale = "multiplier" if {"embedding_multiplier", "scale_emb"} & found else "sqrt_hidden"
     out.append(Fact("embed.scale", embed_scale, where))
     tie = c.config.get("tie_word_embeddings")
-    # a configuration that declares no tie_word_embeddings inherits PretrainedConfig's default, True (4.x)
-    out.append(Fact("head.tied", bool(tie.value) if tie else bool(c.config) and lm is not None, None,
-                    tie.where if tie else "PretrainedConfig's default (tie_word_embeddings=True)"))
+    out.append(Fact("head.tied", bool(tie.value) if tie else False, None, tie.where if tie else "no default: untied"))
     forward = c.method(lm, "forward")
     tanh = any(leaf(n.func) == "tanh" for n in calls(forward or EMPTY))
     cap = c.config.get("final_logit_softcapping")
