@@ -24,6 +24,10 @@ def act_name(c: Code, expr, owner: str | None, built_by: ast.Call | None = None,
     attrs = c.attrs(owner)
     if isinstance(expr, ast.Subscript) and dotted(expr.value) in ACT_TABLES:
         return _named(c, expr.slice, owner, built_by, depth, caller) or ("unknown", f"{ast.unparse(expr)}: no default")
+    if isinstance(expr, ast.Subscript) and isinstance(c.globals.get(dotted(expr.value)), ast.Dict):
+        return _module_table(c, expr, owner, built_by, depth, caller)  # GPT-1's ACT_FNS[config.afn]
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Subscript) and dotted(expr.func.value) in ACT_TABLES:
+        return act_name(c, expr.func, owner, built_by, depth + 1, caller)  # ACT2CLS["xielu"](dtype=...)
     if isinstance(expr, ast.Call):
         func = dotted(expr.func)
         if leaf(expr.func) in ACT_TABLES and expr.args:
@@ -49,6 +53,18 @@ def act_name(c: Code, expr, owner: str | None, built_by: ast.Call | None = None,
         return ACT_CALLS[leaf(expr)], dotted(expr)
     if config_field(expr):
         return _named(c, expr, owner, built_by, depth, caller)
+    return None
+
+
+def _module_table(c: Code, expr: ast.Subscript, owner, built_by, depth, caller):
+    """A module's own table of activations, looked up by the key's value: the entry's activation, else its name."""
+    key = _named(c, expr.slice, owner, built_by, depth, caller)
+    table = c.globals[dotted(expr.value)]
+    for k, v in zip(table.keys, table.values):
+        if isinstance(k, ast.Constant) and key is not None and ACT_NAMES.get(k.value, k.value) == key[0]:
+            found = act_name(c, v, owner, None, depth + 1, caller)
+            named = ACT_NAMES.get(dotted(v).rsplit(".", 1)[-1]) if dotted(v) else None
+            return found or ((named, f"{ast.unparse(expr)} → {dotted(v)}") if named else None)
     return None
 
 
