@@ -12,7 +12,7 @@ import ast
 from archread.parsers.facts.code import Code
 from archread.parsers.facts.fact import Fact
 from archread.parsers.facts.parts import parts
-from archread.parsers.facts.syntax import EMPTY, calls, kwarg, line, names, self_call_attr, walk
+from archread.parsers.facts.syntax import EMPTY, calls, config_field, is_self, kwarg, line, names, self_call_attr, walk
 
 EVENT_KINDS = {"norm": "norm", "attention": "attention", "mixer": "attention", "mlp": "mlp", "moe": "mlp"}
 
@@ -126,7 +126,7 @@ def block_facts(c: Code, layer: str | None) -> list[Fact]:
         out.append(Fact("block.norm_placement", placement, attn[3]))
     scaled = any(isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Mult, ast.Div))
                  and any(t in names(n) for t in ("residual_multiplier", "residual_scale", "resid_scale"))
-                 for n in walk(c.method(layer, "forward") or EMPTY))
+                 for n in walk(c.method(layer, "forward") or EMPTY)) or _sum_of_scaled(c, layer)
     out.append(Fact("residual.scale", scaled, line(c.method(layer, "forward"))))
     return out
 
@@ -142,3 +142,17 @@ def _norms_a_sum(c: Code, layer: str | None) -> bool:
                     and isinstance(call.args[0].op, ast.Add):
                 return True
     return False
+
+
+def _sum_of_scaled(c: Code, layer: str | None) -> bool:
+    """A residual sum whose terms the configuration scales: `residual * self.alpha + h * self.beta` with
+    self.alpha = config.X (MiniMax), `residual + h * self.residual_multiplier` (Granite)."""
+    attrs = c.attrs(layer)
+
+    def configured(node) -> bool:
+        return (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)) and any(
+            isinstance(side, ast.Attribute) and is_self(side.value) and config_field(attrs.get(side.attr)) is not None
+            for side in (node.left, node.right)))
+
+    return any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add) and (configured(n.left) or configured(n.right))
+               for n in walk(c.method(layer, "forward") or EMPTY))
