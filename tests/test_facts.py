@@ -95,3 +95,56 @@ def _llama_config():
 def test_llama_against_itself_has_no_family_facts():
     r = reduce_source(resolve("llama"))
     assert diff_models(r, r).differing == []
+
+
+def _facts_of(model_type, old=None, new=None):
+    from archread.diff.align import config_for
+    r = reduce_source(resolve(model_type))
+    code = r.code
+    if old is not None:
+        assert old in code, old
+        code = code.replace(old, new)
+    return {f.key: f.value for f in facts(code, config_for(r), r.autocast_off)}
+
+
+ROUTER = ("        router_probs = torch.nn.functional.softmax(router_logits.float(), dim=-1)\n"
+          "        router_top_value, router_indices = torch.topk(router_probs, self.top_k, dim=-1)\n"
+          "        router_top_value /= router_top_value.sum(dim=-1, keepdim=True)\n")
+
+
+@pytest.mark.parametrize("model_type,old,new", [
+    # softmax over the k best logits (GraniteMoe) is the top-k of the softmax renormalised (Mixtral)
+    ("mixtral", ROUTER, "        router_top_value, router_indices = router_logits.float().topk(self.top_k, dim=-1)\n"
+                        "        router_top_value = torch.softmax(router_top_value, dim=-1)\n"),
+    # the softmax over float32 scores is a float32 softmax, cast first or asked for by dtype
+    ("llama", "nn.functional.softmax(attn_weights, dim=-1, dtype=torch.float32)",
+     "nn.functional.softmax(attn_weights.float(), dim=-1)"),
+    # the scale through the prelude's MLA helper is its argument under the default RoPE
+    ("deepseek_v3", "yarn_apply_mscale(config.rope_parameters, self.qk_head_dim ** (-0.5))", "self.qk_head_dim ** (-0.5)"),
+])
+def test_same_math_other_code_no_differing_fact(model_type, old, new):
+    assert _facts_of(model_type, old, new) == _facts_of(model_type)
+
+
+def test_tables_sliced_for_interleaved_pairs_still_rotate_the_whole_head():
+    # Helium lays cos/sin out for adjacent pairs by slicing the tables, not q/k
+    sin = "    sin = sin.unsqueeze(unsqueeze_dim)\n"
+    spread = sin + ("    cos = cos[..., : cos.shape[-1] // 2].repeat_interleave(2, dim=-1)\n"
+                    "    sin = sin[..., : sin.shape[-1] // 2].repeat_interleave(2, dim=-1)\n")
+    assert _facts_of("llama", sin, spread)["pos.rotary_fraction"] == "full"
+    sliced = sin + "    q, q_pass = q[..., :32], q[..., 32:]\n"
+    assert _facts_of("llama", sin, sliced)["pos.rotary_fraction"] == "partial"  # q itself sliced: partial
+
+
+def test_a_router_that_does_not_renormalise_still_differs():
+    renormalised = _facts_of("mixtral")
+    plain = _facts_of("mixtral", "        router_top_value /= router_top_value.sum(dim=-1, keepdim=True)\n", "")
+    assert renormalised["moe.norm_topk"] is True and plain["moe.norm_topk"] is False  # a check that can fail
+
+
+def test_autocast_plumbing_is_folded_to_a_precision_fact():
+    r = reduce_source(resolve("nemotron"))
+    assert "autocast" not in r.code  # the LayerNorm1P reads as the plain computation
+    assert "F.layer_norm(input, self.normalized_shape, self.weight + 1.0, self.bias, self.eps)" in r.code
+    assert read("nemotron")["precision.autocast_off"].value == "norm"
+    assert read("llama")["precision.autocast_off"].value == "none"

@@ -358,3 +358,18 @@ def test_the_verify_chart_states_its_setup_and_reads_when_every_error_is_zero():
     assert bar(0.0, None, "green").plain == "· 0 (exact)" and "not finite" in bar(float("nan"), (-7, 0), "green").plain
     mixed = scale([0.0, 3e-7, 2e-3])
     assert mixed == (-8, -2) and bar(3e-7, mixed, "green").plain.startswith("█") and bar(0.0, mixed, "g").plain.endswith("(exact)")
+
+
+@pytest.mark.parametrize("model,keys", [
+    ("mixtral", ["moe.experts", "moe.top_k", "moe.router"]), ("qwen3_moe", ["moe.experts", "moe.layers"]),
+    ("deepseek_v3", ["attn.mla", "mla.kv_rank", "mla.rope_dim", "moe.shared_experts"]),
+    ("jamba", ["layers.kinds", "layers.pattern", "mixer.kind", "mixer.state_size"]),
+    ("nemotron_h", ["layers.kinds", "mixer.kind", "mixer.conv_kernel", "moe.router"]),
+])
+def test_the_facts_panel_shows_the_moe_mla_layer_and_mixer_families(model, keys):
+    async def script(app, reader, pilot):
+        facts = reader.query_one(FactsPanel)
+        shown = [facts.get_option_at_index(i).prompt.plain for i in range(facts.option_count)]
+        for key in keys:
+            assert any(line.startswith(key + " ") for line in shown), key  # each key on its own row, with its value
+    drive(make_app(model), script, size=(150, 40))

@@ -1,0 +1,41 @@
+"""The labelled set (benchmarks/data/facts_labels.toml: expected differences from Llama, read by hand) on the
+installed release: every expected difference found with its value, no difference the labels do not expect.
+The older releases are scored by benchmarks/facts_recall.py (they need their trees downloaded)."""
+
+import importlib.metadata
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from archread.diff import diff_models
+from archread.parsers import reduce_source, resolve
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from facts_recall import LABELS, expected  # noqa: E402  (the benchmark's own reading of the labels)
+
+LABELLED = tomllib.loads(LABELS.read_text())
+RELEASE = importlib.metadata.version("transformers")
+KNOWN_GAPS = {  # model -> why one expected difference is not read yet (strict: fixing it fails the mark)
+    "minimax": "the residual is the normed stream (norm on the residual path, post-norm), read as pre-norm",
+}
+
+
+@pytest.fixture(scope="module")
+def llama():
+    return reduce_source(resolve("llama"))
+
+
+@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[m]))
+                                   if m in KNOWN_GAPS else m for m in LABELLED])
+def test_labelled_differences_and_nothing_else(model, llama):
+    want = expected(LABELLED, model, RELEASE)
+    got = {d.key: d.model for d in diff_models(reduce_source(resolve(model)), llama).differing}
+    assert got == want
+
+
+def test_the_labels_cover_forty_architectures_across_lineages():
+    assert len(LABELLED) >= 40
+    assert all(expected(LABELLED, m, RELEASE) for m in LABELLED)  # none labelled as plain Llama
