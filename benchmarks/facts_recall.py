@@ -18,8 +18,9 @@ import argparse
 import importlib.metadata
 import json
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "benchmarks" / "data" / "facts_labels.toml"

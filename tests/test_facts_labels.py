@@ -4,10 +4,10 @@ The older releases are scored by benchmarks/facts_recall.py (they need their tre
 
 import importlib.metadata
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from archread.diff import diff_models
 from archread.parsers import reduce_source, resolve

@@ -11,8 +11,8 @@ from archread.diff.normal_form import renamer
 from archread.parsers import Reduction
 from archread.parsers.components import Component, components, counterpart, prefix_of_code
 from archread.parsers.config_defaults import Default, config_file, read_config_json, read_defaults
-from archread.parsers.source import release_of, transformers_root
 from archread.parsers.facts import Fact, facts
+from archread.parsers.source import release_of, transformers_root
 
 NEW_FAMILIES = {"moe", "mla", "mixer", "layers"}  # facts a reference without them has no key for
 

@@ -11,7 +11,7 @@ from archread.parsers.facts.code import Code
 from archread.parsers.facts.fact import Fact
 from archread.parsers.facts.parts import Part, linear_parts, parts
 from archread.parsers.facts.syntax import EMPTY, calls, dotted, leaf, line, self_call_attr, walk
-from archread.parsers.facts.torch_api import ACT_CALLS, act_of_body, multiplies_halves
+from archread.parsers.facts.torch_api import ACT_CALLS, multiplies_halves
 
 
 def feed_forward(c: Code, layer: str | None) -> list[tuple[str, ast.Call | None, str | None]]:

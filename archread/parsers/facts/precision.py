@@ -14,7 +14,7 @@ from archread.parsers.facts.branches import reached_calls
 from archread.parsers.facts.code import Code
 from archread.parsers.facts.fact import Fact
 from archread.parsers.facts.norms import layer_norm_part
-from archread.parsers.facts.syntax import EMPTY, calls, dotted, kwarg, leaf, names, walk
+from archread.parsers.facts.syntax import calls, dotted, kwarg, leaf, names, walk
 
 AUTOCAST = ("autocast", "maybe_autocast")
 
