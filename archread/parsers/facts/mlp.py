@@ -22,6 +22,10 @@ def feed_forward(c: Code, layer: str | None) -> list[tuple[str, ast.Call | None,
     routed = [p for p in found if p.cls in c.classes and is_experts(c, p) and _has_activation(c, p.cls)]
     if moe and routed:  # a MoE layer's feed-forward is its experts' (a shared expert or a dense layer's MLP aside)
         return [(routed[0].cls, routed[0].expr, routed[0].owner)]
+    holders = [m for m in moe if _has_activation(c, m.cls) and any(
+        p.owner == m.cls and p.cls in c.classes and is_experts(c, p) for p in found)]
+    if holders:  # the MoE block applies the activation between its stacked experts (GraniteMoe 4.x)
+        return [(holders[0].cls, holders[0].expr, holders[0].owner)]
     if mlps:
         routed = [p for p in mlps if not any(p.path.startswith(m.path + ".") for m in moe)] if moe else mlps
         pick = (routed or mlps)[0]

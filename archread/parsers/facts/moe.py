@@ -11,7 +11,7 @@ from archread.parsers.facts.fact import Fact
 from archread.parsers.facts.layers import decoder_layers
 from archread.parsers.facts.mlp import is_experts
 from archread.parsers.facts.parts import parts
-from archread.parsers.facts.syntax import calls, config_field, dotted, kwarg, leaf, walk
+from archread.parsers.facts.syntax import EMPTY, calls, config_field, dotted, kwarg, leaf, passed, walk
 
 
 def moe_facts(c: Code) -> list[Fact]:
@@ -66,7 +66,7 @@ def _with_defaults(c: Code, when: str) -> str:
     return ", ".join(f"{f}={c.config[f].value!r}" for f in fields if f in c.config)
 
 
-def _config_of(c: Code, expr, owner) -> tuple[object, str] | None:
+def _config_of(c: Code, expr, owner, depth: int = 0) -> tuple[object, str] | None:
     expr = c.resolve(expr, owner)
     for n in walk(expr):
         field = config_field(n)
@@ -75,6 +75,15 @@ def _config_of(c: Code, expr, owner) -> tuple[object, str] | None:
             return default.value, f"config.{field} ({default.where})"
     if isinstance(expr, ast.Constant) and isinstance(expr.value, int):
         return expr.value, "literal"
+    if isinstance(expr, ast.Name) and depth < 3:  # a parameter: what the class that builds owner passes it
+        init = c.method(owner, "__init__")
+        for builder in c.classes:
+            for built in walk(c.method(builder, "__init__") or EMPTY):
+                if isinstance(built, ast.Call) and dotted(built.func) == owner:
+                    given = passed(built, init, expr.id, implicit=1)
+                    found = _config_of(c, given, builder, depth + 1) if given is not None else None
+                    if found:
+                        return found
     if isinstance(expr, ast.Name) and c.default(expr.id):  # a parameter the caller fills from the field it is named for
         default = c.default(expr.id)
         return default.value, f"{expr.id} ({default.where})"
