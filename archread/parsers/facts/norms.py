@@ -7,7 +7,7 @@ import ast
 from archread.parsers.facts.code import Code
 from archread.parsers.facts.fact import Fact
 from archread.parsers.facts.parts import parts
-from archread.parsers.facts.syntax import calls, kwarg, leaf, names, passed, walk
+from archread.parsers.facts.syntax import calls, dotted, kwarg, leaf, names, passed, walk
 from archread.parsers.facts.torch_api import NORM_CLASSES
 
 
@@ -25,13 +25,14 @@ def norm_facts(c: Code, layer: str | None) -> list[Fact]:
     forward_owner = c.definer(built, "forward") if built in c.classes else None
     if forward_owner is not None:
         body = c.classes[forward_owner]  # forward and the helpers it calls (Gemma's _norm)
-        called = {leaf(n.func) for n in calls(body)}
+        helpers = [c.functions[dotted(n.func)] for n in calls(body) if dotted(n.func) in c.functions]
+        called = {leaf(n.func) for node in [body, *helpers] for n in calls(node)}  # FalconMamba 4.x's rms_forward
         torch_base = next((NORM_CLASSES[a.rsplit(".", 1)[-1]] for a in c.ancestors(built)
                            if a.rsplit(".", 1)[-1] in NORM_CLASSES), None)
         if "layer_norm" in called or ("forward" in called and torch_base == "layernorm"):
             kind = "layernorm"
         elif "rsqrt" in called or ("mean" in called and "pow" in called) or "rms_norm" in called or "norm" in called:
-            kind = "layernorm" if _subtracts_mean(body) else "rmsnorm"
+            kind = "layernorm" if any(_subtracts_mean(node) for node in [body, *helpers]) else "rmsnorm"
         else:
             kind = torch_base or "other"
         offset = 1 if _adds_one_to_weight(body) else 0

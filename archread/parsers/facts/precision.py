@@ -39,7 +39,7 @@ def precision_facts(c: Code, layer: str | None, folded: list[str] = ()) -> list[
         for n in walk(cls):
             if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult) and "weight" in names(n):
                 other = n.right if "weight" in names(n.left) else n.left
-                if any(dotted(k.func).endswith((".to", ".type_as")) for k in calls(other)):
+                if any(dotted(k.func).endswith((".to", ".type_as")) for k in _reached(c, other)):
                     order = "cast_then_weight"  # Llama: weight * x.to(input_dtype)
                 else:
                     order = order or "weight_in_float32"  # Gemma: (x * (1 + w.float())).type_as(x)
