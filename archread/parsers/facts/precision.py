@@ -49,7 +49,7 @@ def precision_facts(c: Code, layer: str | None, folded: list[str] = ()) -> list[
     if not soft:  # no attention class to start from: every softmax of the module's functions
         soft = [(n, fn) for fn in c.functions.values() for n in calls(fn) if leaf(n.func) == "softmax"]
     if soft:
-        fp32 = any(_in_float32(n, fn) for n, fn in soft)
+        fp32 = any(_in_float32(c, n, fn) for n, fn in soft)
         out.append(Fact("precision.softmax_float32", fp32, soft[0][0].lineno))
     lm = c.method(next(iter(c.by_role("lm head")), None), "forward")
     if lm is not None:
@@ -63,7 +63,7 @@ def precision_facts(c: Code, layer: str | None, folded: list[str] = ()) -> list[
     return out
 
 
-def _in_float32(call: ast.Call, fn: ast.FunctionDef) -> bool:
+def _in_float32(c: Code, call: ast.Call, fn: ast.FunctionDef, depth: int = 0) -> bool:
     """softmax(x, dtype=float32), softmax(x.float()), or x computed from float32 operands earlier in fn
     (GPT-J: `attn_weights = matmul(query.to(torch.float32), key.to(torch.float32)...)`)."""
     if any(_casts_to_float32(k) for k in [call, *calls(call)]):
@@ -71,9 +71,28 @@ def _in_float32(call: ast.Call, fn: ast.FunctionDef) -> bool:
     upcast: set[str] = set()
     for stmt in ast.walk(fn):
         if isinstance(stmt, ast.Assign) and stmt.lineno < call.lineno and (
-                any(_casts_to_float32(k) for k in calls(stmt.value)) or names(stmt.value) & upcast):
+                any(_casts_to_float32(k) for k in calls(stmt.value)) or names(stmt.value) & upcast
+                or dotted(stmt.value) in ("torch.float32", "torch.float")):  # softmax_dtype = torch.float32
             upcast |= {t.id for t in stmt.targets if isinstance(t, ast.Name)}
-    return bool(call.args) and bool(names(call.args[0]) & upcast)
+    if call.args and names(call.args[0]) & upcast:
+        return True
+    # softmax(x.to(dtype)) with dtype a parameter: float32 where a caller passes it (GPT-BigCode's upcast_softmax)
+    params = {a.arg for a in fn.args.args}
+    cast_to = {n.id for k in calls(call) if dotted(k.func).endswith(".to") for a in k.args for n in walk(a)
+               if isinstance(n, ast.Name) and n.id in params}
+    return bool(cast_to) and depth < 2 and any(_passes_float32(c, fn, p, depth) for p in cast_to)
+
+
+def _passes_float32(c: Code, fn: ast.FunctionDef, param: str, depth: int) -> bool:
+    names_of = [a.arg for a in fn.args.args]
+    for caller in [*c.functions.values(), *(m for k in c.classes.values() for m in k.body if isinstance(m, ast.FunctionDef))]:
+        for site in calls(caller):
+            if dotted(site.func) == fn.name and names_of.index(param) < len(site.args):
+                given = site.args[names_of.index(param)]
+                probe = ast.Call(func=ast.Name("softmax"), args=[given], keywords=[], lineno=site.lineno, col_offset=0)
+                if _in_float32(c, probe, caller, depth + 1):
+                    return True
+    return False
 
 
 def _runs(c: Code, where: str) -> bool:
