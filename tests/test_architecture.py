@@ -8,6 +8,8 @@ import moved into a function to break a cycle still makes one).
 """
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,9 @@ def test_the_diff_imports_neither_runtime_nor_ui():
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_no_module_over_400_lines(module):  # a module past that does several jobs: split it by them
     assert len(MODULES[module].read_text(encoding="utf-8").splitlines()) <= 400
+
+
+def test_ruff_finds_nothing():  # the lint configuration in pyproject.toml, over the whole checkout
+    found = subprocess.run([sys.executable, "-m", "ruff", "check", "--output-format", "concise", str(ROOT)],
+                           capture_output=True, text=True)
+    assert found.returncode == 0, found.stdout + found.stderr

@@ -9,8 +9,20 @@ from archread.parsers.facts.code import Code
 from archread.parsers.facts.fact import Fact
 from archread.parsers.facts.parts import linear_parts, parts
 from archread.parsers.facts.scale import head_power
-from archread.parsers.facts.syntax import (EMPTY, calls, dotted, is_self, kwarg, leaf, line, names, param_default,
-                                           passed, self_call_attr, walk)
+from archread.parsers.facts.syntax import (
+    EMPTY,
+    calls,
+    dotted,
+    is_self,
+    kwarg,
+    leaf,
+    line,
+    names,
+    param_default,
+    passed,
+    self_call_attr,
+    walk,
+)
 
 SCALE_ARGS = ("scaling", "scale", "softmax_scale", "alpha", "sm_scale")
 
