@@ -176,7 +176,7 @@ def test_in_a_modular_file_a_name_imported_from_another_lender_stands_for_the_le
 
 
 def test_a_method_is_looked_up_in_pythons_order_over_the_modules_classes():
-    from archread.parsers.analysis.classes import local_mro
+    from archread.parsers.mro import local_mro
 
     bases = {"HeliumModel": ["HeliumPreTrainedModel", "LlamaModel"], "HeliumPreTrainedModel": ["LlamaPreTrainedModel"],
              "LlamaModel": ["LlamaPreTrainedModel"], "LlamaPreTrainedModel": ["PreTrainedModel"]}

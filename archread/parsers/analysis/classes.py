@@ -13,6 +13,7 @@ from collections.abc import Callable
 import libcst as cst
 
 from archread.parsers.analysis.nodes import dotted
+from archread.parsers.mro import local_mro
 
 
 class Family:
@@ -30,23 +31,6 @@ class Family:
         while self.parent[name] != name:
             name = self.parent[name]
         return name
-
-
-def local_mro(bases: dict[str, list[str]], name: str) -> list[str]:
-    """The order Python looks a method up in, over the module's own classes (`bases`: class -> its base names;
-    bases from elsewhere are left out): C3, as `type.__mro__` has it."""
-    def mro(cls: str, seen: frozenset) -> list[str]:
-        local = [b for b in bases.get(cls, ()) if b in bases and b not in seen]
-        pending = [mro(b, seen | {cls}) for b in local] + [local]
-        out = [cls]
-        while any(pending):
-            head = next((seq[0] for seq in pending if seq and not any(seq[0] in other[1:] for other in pending)), None)
-            if head is None:  # no consistent order: the first bases, depth first
-                return out + [c for seq in pending for c in seq if c not in out]
-            out.append(head)
-            pending = [[c for c in seq if c != head] for seq in pending]
-        return out
-    return mro(name, frozenset())
 
 
 def definer(bases: dict[str, list[str]], defines: Callable[[str, str], bool], cls: str, name: str) -> str | None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.analysis.classes import local_mro
 from archread.parsers.analysis.module_imports import top_imports
 from archread.parsers.analysis.names import names_in
 from archread.parsers.analysis.nodes import dotted, is_self_attr, method
 from archread.parsers.fastcst import walk
+from archread.parsers.mro import local_mro
 from archread.parsers.passes.base import Knockout
 
 OUTPUT_NAMES = {
