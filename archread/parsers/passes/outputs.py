@@ -41,6 +41,16 @@ class Outputs(Knockout):
         "from ...modeling_outputs import CausalLMOutput\n\n\n"
         "class M(nn.Module):\n    def forward(self, x):\n        logits = self.head(x)\n        loss = None\n        return logits\n",
     )]
+    STRIP += [(  # a submodule bound with an annotation (MPT's `self.transformer: MPTModel = MPTModel(config)`)
+        "from ...modeling_outputs import BaseModelOutput\n"
+        "class I(nn.Module):\n    def forward(self, x):\n        return BaseModelOutput(last_hidden_state=x)\n"
+        "class O(nn.Module):\n    def __init__(self, config):\n        self.inner: I = I(config)\n"
+        "    def forward(self, x):\n        out = self.inner(x)\n        return out.last_hidden_state\n",
+        "from ...modeling_outputs import BaseModelOutput\n"
+        "class I(nn.Module):\n    def forward(self, x):\n        return x\n"
+        "class O(nn.Module):\n    def __init__(self, config):\n        self.inner: I = I(config)\n"
+        "    def forward(self, x):\n        out = self.inner(x)\n        return out\n",
+    )]
     KEEP = ["def forward(self, x):\n    return self.head(x)\n"]
 
     def __init__(self, ctx):
@@ -70,8 +80,10 @@ class Outputs(Knockout):
                 if type(n) in (cst.Return, cst.Assign) and type(n.value) is cst.Call and dotted(n.value.func) in self.output_classes:
                     self.single.add(cls.name.value)  # `return BaseModelOutputWithPast(...)`, `output = ...(...)`
             for n in walk(init.body) if init else ():
-                if type(n) is cst.Assign and type(n.value) is cst.Call and len(n.targets) == 1 and is_self_attr(n.targets[0].target):
-                    self.attr_class[(cls.name.value, n.targets[0].target.attr.value)] = dotted(n.value.func)
+                target = n.targets[0].target if type(n) is cst.Assign and len(n.targets) == 1 else \
+                    n.target if type(n) is cst.AnnAssign else None  # `self.transformer: MPTModel = MPTModel(config)`
+                if target is not None and type(n.value) is cst.Call and is_self_attr(target):
+                    self.attr_class[(cls.name.value, target.attr.value)] = dotted(n.value.func)
         by_name = {c.name.value: c for c in classes}
         self.mro = {n: local_mro(bases, n) for n in bases}  # where Python looks a method or attribute up
         for start, order in self.mro.items():  # a subclass without a forward of its own returns what its base's does
