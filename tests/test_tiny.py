@@ -1,6 +1,6 @@
 """The tiny configuration keeps the relations a configuration class checks when it is rebuilt."""
 
-from archread.runtime.tiny import shrink
+from archread.runtime.tiny import literal_sizes, shrink
 
 
 class HybridConfig:
@@ -66,3 +66,31 @@ def test_a_model_the_shrinking_leaves_large_is_refused_before_it_is_allocated(mo
     check_small(Wide, type("C", (), {"width": 64})())
     with pytest.raises(ArchreadError, match="100,010,000 parameters for Wide, more than this machine's 1 GiB"):
         check_small(Wide, type("C", (), {"width": 10_000})())
+
+
+class FusedConfig:
+    """Shaped like Falcon-40B's RW configuration: heads as n_head, kv heads as n_head_kv, no head_dim field."""
+
+    def __init__(self, hidden_size=8192, n_head=128, n_head_kv=8, n_layer=60):
+        self.__dict__.update({k: v for k, v in locals().items() if k != "self"})
+
+    def to_dict(self):
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, fields):
+        return cls(**fields)
+
+
+_RW_SPLIT = "def f(fused, b, t):\n    return fused.view(b, t, -1, 18, 64)\n"
+
+
+def test_a_head_size_the_code_writes_as_a_literal_is_kept():
+    tiny = shrink(FusedConfig(), literal_sizes(_RW_SPLIT))
+    assert tiny.hidden_size // tiny.n_head == 64 and tiny.hidden_size < 8192
+    assert shrink(FusedConfig()).hidden_size // shrink(FusedConfig()).n_head == 16  # no literal: the usual width
+
+
+def test_kv_heads_named_head_kv_shrink_with_the_query_heads():
+    tiny = shrink(FusedConfig())
+    assert tiny.n_head % tiny.n_head_kv == 0 and tiny.n_head_kv < 8

@@ -45,7 +45,7 @@ from archread.runtime.compare import padding_mask, real_token_logits, run_with_t
 from archread.runtime.original import configuration, find_original  # noqa: E402
 from archread.runtime.packages import MissingPackage  # noqa: E402
 from archread.runtime.release import CANNOT_IMPORT, MISSING_PACKAGE  # noqa: E402
-from archread.runtime.tiny import build_tiny, shrink, test_tokens  # noqa: E402
+from archread.runtime.tiny import build_tiny, literal_sizes, shrink, test_tokens  # noqa: E402
 
 _PLAIN = (int, float, str, bool, type(None), list, tuple, dict)
 
@@ -61,7 +61,8 @@ def main(spec: dict, out: Path) -> None:
         print(f"archread: {exc}", file=sys.stderr)
         sys.exit(CANNOT_IMPORT)
     config = configuration(original.model_type, Path(spec["config"]) if spec.get("config") else None, original.config_class)
-    model, cfg = build_tiny(original.model_class, shrink(config))
+    source = resolve(spec["path"])
+    model, cfg = build_tiny(original.model_class, shrink(config, literal_sizes(source.text)))
     model = model.float()
     tokens = torch.randint(0, cfg.vocab_size, (2, test_tokens()), generator=torch.Generator().manual_seed(0))
     names = watched(model)

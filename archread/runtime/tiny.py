@@ -6,6 +6,7 @@ patterns keep one layer of every kind, windows shorter than the test sequence).
 
 from __future__ import annotations
 
+import ast
 import copy
 
 # field -> tiny value; the relations between them (heads × head_dim, experts ≥ top-k) hold by construction
@@ -52,7 +53,7 @@ def _tiny_kv(kv: int, heads: int) -> int:
 
 
 def _kv_heads_elsewhere(fields: dict) -> dict:
-    """Key/value head counts under other names, also inside a nested section (MPT's attn_config.kv_n_heads):
+    """Key/value head counts under other names (RW's n_head_kv), also in a nested section (MPT's attn_config.kv_n_heads):
     shrunk with the query heads, so the grouping the model checks still holds."""
     heads = next((fields[k] for k in ("num_attention_heads", "n_head", "n_heads", "num_heads")
                   if isinstance(fields.get(k), int)), None)
@@ -60,7 +61,7 @@ def _kv_heads_elsewhere(fields: dict) -> dict:
         return {}
 
     def kv_keys(section: dict) -> list[str]:
-        return [k for k, v in section.items() if isinstance(k, str) and k != "num_key_value_heads" and "heads" in k and ("kv" in k or "key_value" in k)
+        return [k for k, v in section.items() if isinstance(k, str) and k != "num_key_value_heads" and ("heads" in k or k.endswith("head_kv")) and ("kv" in k or "key_value" in k)
                 and isinstance(v, int) and not isinstance(v, bool) and v > 0]
 
     changes = {k: _tiny_kv(fields[k], heads) for k in kv_keys(fields)}
@@ -106,6 +107,31 @@ def _head_size(fields: dict) -> int | None:
     return hidden // heads if hidden and heads else None
 
 
+def literal_sizes(text: str) -> set[int]:
+    """Integer literals that end a `.view(...)` / `.reshape(...)` call in the source: sizes the code fixes
+    (Falcon-40B's RW code splits its fused qkv with `view(..., 64)`, whatever the configuration says)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return set()
+    return {node.args[-1].value for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("view", "reshape")
+            and node.args and isinstance(node.args[-1], ast.Constant) and type(node.args[-1].value) is int
+            and node.args[-1].value > 1}
+
+
+def _fixed_head(fields: dict, changes: dict, fixed: set[int]) -> None:
+    """A head size the code writes as a literal stays that size: the tiny width becomes heads × it."""
+    head = _head_size(fields)
+    if head not in fixed or isinstance(fields.get("head_dim"), int):
+        return
+    heads = next((changes.get(k, fields[k]) for k in ("num_attention_heads", "n_head", "num_heads")
+                  if isinstance(fields.get(k), int)), None)
+    for key in ("hidden_size", "n_embd", "d_model"):
+        if key in changes and heads:
+            changes[key] = heads * head
+
+
 def _keep_equalities(fields: dict, changes: dict) -> None:
     """Sizes equal in the defaults stay equal (MLA's head_dim = qk_rope_head_dim): the smaller tiny value wins.
     Only head and width sizes: a window or a context that happens to equal one is another quantity."""
@@ -140,8 +166,9 @@ def _per_layer(fields: dict, layers: int) -> dict:
     return changes
 
 
-def shrink(config):
-    """A tiny copy of a transformers configuration, rebuilt by its class so derived fields follow."""
+def shrink(config, fixed_sizes: set[int] = frozenset()):
+    """A tiny copy of a transformers configuration, rebuilt by its class so derived fields follow; fixed_sizes:
+    sizes the modeling code writes as literals (`literal_sizes`), which a head size equal to one keeps."""
     fields = config.to_dict()
     changes: dict = {}
     layers = next((fields[k] for k in _LAYER_COUNT_KEYS if isinstance(fields.get(k), int)), None)
@@ -175,6 +202,7 @@ def shrink(config):
                 if isinstance(fields.get(width), int):  # an explicit SSM width is that same product
                     changes[width] = changes[dim_key] * heads_now
     _keep_equalities(fields, changes)
+    _fixed_head(fields, changes, fixed_sizes)
     for key, value in fields.items():  # MLA: qk_head_dim = nope + rope stays a sum
         nope, rope = key.replace("head_dim", "nope_head_dim"), key.replace("head_dim", "rope_head_dim")
         if key.endswith("head_dim") and isinstance(value, int) and nope in fields and rope in fields and nope != key:

@@ -15,7 +15,7 @@ from archread.runtime.original import configuration, find_original, installed_re
 from archread.runtime.packages import MissingPackage, bring_guarded, with_packages
 from archread.runtime.release import ReleaseUnavailable, cached_releases, releases_dir
 from archread.runtime.report import VerifyReport, has, judge, setup_of
-from archread.runtime.tiny import build_tiny, shrink, test_tokens
+from archread.runtime.tiny import build_tiny, literal_sizes, shrink, test_tokens
 from archread.runtime.verify_release import verify_release
 from archread.runtime.weights import load_into, load_weights
 
@@ -117,7 +117,7 @@ def _original_here(source, reduction, folder, config, weights):
                             original_spec.config_class)
         if weights is None:  # random weights: the configuration's choices, at a few dozen wide
             try:
-                cfg = shrink(cfg)
+                cfg = shrink(cfg, literal_sizes(source.text))
             except Exception as exc:  # its class validates sizes together (Dory: input + recurrent + output layers)
                 raise ArchreadError(f"the {type(cfg).__name__} class rejects archread's tiny configuration "
                                     f"({type(exc).__name__}: {one_line(exc)}); pass --config with a small one") from None
