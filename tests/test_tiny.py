@@ -71,8 +71,8 @@ def test_a_model_the_shrinking_leaves_large_is_refused_before_it_is_allocated(mo
 class FusedConfig:
     """Shaped like Falcon-40B's RW configuration: heads as n_head, kv heads as n_head_kv, no head_dim field."""
 
-    def __init__(self, hidden_size=8192, n_head=128, n_head_kv=8, n_layer=60):
-        self.__dict__.update({k: v for k, v in locals().items() if k != "self"})
+    def __init__(self, hidden_size=8192, n_head=128, n_head_kv=8, n_layer=60, **tokens):
+        self.__dict__.update({k: v for k, v in locals().items() if k not in ("self", "tokens")}, **tokens)
 
     def to_dict(self):
         return dict(self.__dict__)
