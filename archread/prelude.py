@@ -33,7 +33,7 @@ __all__ = [
     "create_causal_mask_window_inclusive", "create_causal_mask_with_padding",
     "create_padding_mask", "_prepare_4d_attention_mask", "create_recurrent_attention_mask",
     "create_bidirectional_mask", "create_bidirectional_sliding_window_mask", "maybe_autocast", "init",
-    "KVSharingDict", "BlockMask", "rearrange", "repeat",
+    "KVSharingDict", "BlockMask", "rearrange", "repeat", "gelu", "gelu_new", "gelu_fast", "quick_gelu", "silu", "mish",
 ]
 # third-party functions the prelude has its own of: a reduced module imports these from here instead
 STANDS_IN = {"einops": ["rearrange", "repeat"]}
@@ -156,6 +156,10 @@ ACT2FN = _Instantiate(ACT2CLS)
 
 def get_activation(name: str) -> nn.Module:
     return ACT2FN[name]
+
+
+# transformers.activations' module-level instances (old remote code imports `gelu` itself)
+gelu, gelu_new, gelu_fast, quick_gelu, silu, mish = (ACT2FN[k] for k in ("gelu", "gelu_new", "gelu_fast", "quick_gelu", "silu", "mish"))
 
 
 # -- rotary frequencies --------------------------------------------------------------------

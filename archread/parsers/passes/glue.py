@@ -54,6 +54,11 @@ class Glue(Knockout):
         "    def forward(self, x):\n        return x * self.get_masks(x)\n\n"
         "    def get_masks(self, x):\n        return x > 0\n",
     )]
+    STRIP += [(  # the framework's own state, set around a build
+        "import transformers\nclass M(nn.Module):\n    def __init__(self):\n        transformers.modeling_utils._init_weights = False\n"
+        "        self.p = nn.Linear(2, 2)\n",
+        "import transformers\nclass M(nn.Module):\n    def __init__(self):\n        self.p = nn.Linear(2, 2)\n",
+    )]
     KEEP = ["class LMLP(nn.Module):\n    def forward(self, x):\n        return x\n",
             "from ...activations import ACT2FN\nclass AMLP(nn.Module):\n    act = ACT2FN['gelu']\n"  # read: it stays
             "    def forward(self, x):\n        return self.act(x)\n",
@@ -158,6 +163,13 @@ class Glue(Knockout):
         small = stmt.body[0] if len(stmt.body) == 1 else None
         targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target] if isinstance(small, cst.AnnAssign) and small.value else []
         return any(isinstance(t, cst.Name) and t.value in self.read for t in targets)
+
+    def leave_Assign(self, original, updated):
+        """`transformers.modeling_utils._init_weights = False` (Moss): the framework's own state, which the
+        reduced module neither imports nor runs."""
+        if all(type(t.target) is cst.Attribute and dotted(t.target).split(".")[0] == "transformers" for t in updated.targets):
+            return self.removed(original)
+        return updated
 
     def leave_Expr(self, original, updated):
         framework = m.Name("post_init") | m.Name("init_weights") | m.Name("warn_if_padding_and_no_attention_mask")
