@@ -23,6 +23,15 @@ def _has_forward(cls: cst.ClassDef) -> bool:
     return any(isinstance(s, cst.FunctionDef) and s.name.value == "forward" for s in cls.body.body)
 
 
+def _extends_base(stmt) -> bool:
+    """A method other than __init__ that calls its base's method of the same name (Baichuan2's classmethod
+    `from_pretrained` ending in `super(...).from_pretrained(...)`): an override of the framework's own."""
+    if type(stmt) is not cst.FunctionDef or stmt.name.value.startswith("__"):
+        return False
+    return any(type(n) is cst.Call and type(n.func) is cst.Attribute and n.func.attr.value == stmt.name.value
+               and type(n.func.value) is cst.Call and dotted(n.func.value.func) == "super" for n in walk(stmt.body))
+
+
 class Glue(Knockout):
     NAME = "glue"
     DESCRIPTION = "PreTrainedModel classes, _init_weights, post_init, class-level framework metadata."
@@ -58,6 +67,12 @@ class Glue(Knockout):
         "import transformers\nclass M(nn.Module):\n    def __init__(self):\n        transformers.modeling_utils._init_weights = False\n"
         "        self.p = nn.Linear(2, 2)\n",
         "import transformers\nclass M(nn.Module):\n    def __init__(self):\n        self.p = nn.Linear(2, 2)\n",
+    )]
+    STRIP += [(  # an override of the framework's loader, which hands on to it
+        "from ...modeling_utils import PreTrainedModel\nclass LModel(PreTrainedModel):\n    @classmethod\n"
+        "    def from_pretrained(cls, path):\n        return super(LModel, cls).from_pretrained(path)\n"
+        "    def forward(self, x):\n        return x\n",
+        "from ...modeling_utils import PreTrainedModel\n\n\nclass LModel(nn.Module):\n    def forward(self, x):\n        return x\n",
     )]
     KEEP = ["class LMLP(nn.Module):\n    def forward(self, x):\n        return x\n",
             "from ...activations import ACT2FN\nclass AMLP(nn.Module):\n    act = ACT2FN['gelu']\n"  # read: it stays
@@ -128,6 +143,7 @@ class Glue(Knockout):
             return updated.with_changes(body=updated.body.with_changes(body=body))
         bases = [b for b in updated.bases if dotted(b.value) not in self.glue]
         local_base = bool(bases) and bases[0] is not updated.bases[0]  # a framework base came first
+        only_framework = not bases
         if not bases:
             bases = [cst.Arg(_NN_MODULE)]
         bases[-1] = bases[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)  # `(LlamaModel, )` once the rest went
@@ -138,6 +154,9 @@ class Glue(Knockout):
                 continue
             if _is_init(stmt):
                 stmt = _keep_config(stmt, original.name.value, self.configured, self.glue, local_base)
+            elif only_framework and _extends_base(stmt):  # nn.Module has no from_pretrained to hand on to
+                self.ctx.remove(self.NAME, stmt)
+                continue
             body.append(stmt)
         defined = {s.name.value for s in body if type(s) is cst.FunctionDef}
         lent = {f.name.value: f for b in updated.bases for f in self.lent.get(dotted(b.value), [])}
