@@ -36,11 +36,13 @@ def _word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
-def _inside_token(plain: str, i: int) -> bool:
-    """Would a break before plain[i] split a name or a number (`hidden_size`, `1.0`, `1e-6`)?"""
+def _inside_token(plain: str, i: int, chains: bool = True) -> bool:
+    """Would a break before plain[i] split a name, a dotted name or a number (`hidden_size`, `torch.float32`, `1e-6`)?"""
     before, after = plain[i - 1], plain[i]
     if _word(before) and _word(after):
         return True
+    if chains and ((before == "." and _word(after)) or (after == "." and _word(before) and not before.isdigit())):
+        return True  # an attribute chain (`torch.float32`, `self.weight`) reads as one name
     number = i >= 2 and plain[i - 2].isdigit()
     return (after == "." and before.isdigit()) or (before == "." and after.isdigit() and number) or (
         after in "+-" and before in "eE" and number)
@@ -58,9 +60,9 @@ def _cut(plain: str, at: int, width: int) -> int:
     comma = plain.rfind(",", half, end - 1)
     if comma > at:
         return comma + 1
-    for floor in (half, at + 1):
+    for chains, floor in ((True, half), (False, half), (False, at + 1)):  # a dotted name split only if it must
         for i in range(end, floor - 1, -1):
-            if not _inside_token(plain, i) and plain[i] not in ")]},:":
+            if not _inside_token(plain, i, chains) and plain[i] not in ")]},:":
                 return i
     return end
 
