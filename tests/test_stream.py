@@ -114,3 +114,24 @@ def test_a_checkpoint_in_an_older_layout_runs_whole_and_is_refused_streamed_in_o
     assert main(["run", str(tmp_path / "mixtral"), "--device", "cpu", "--stream"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "without --stream" in err
+
+
+def test_a_tensor_the_original_drops_or_leaves_random_is_no_verdict(tmp_path, capsys):
+    # the original's loader warns and goes on; a verdict on weights it did not take would say nothing true
+    folder = checkpoint(tmp_path / "llama", "llama", shards=2)
+    index = json.loads((folder / "model.safetensors.index.json").read_text())
+    shard = index["weight_map"]["model.layers.1.mlp.up_proj.weight"]
+    weights = load_file(folder / shard)
+    index["weight_map"]["model.layers.0.mlp.stray.weight"] = shard
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    weights["model.layers.0.mlp.stray.weight"] = torch.zeros(2, 2)
+    save_file(weights, folder / shard, metadata={"format": "pt"})
+    assert main(["run", str(folder), "--device", "cpu", "--dtype", "float32", "--no-kernels"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "stray" in err
+    del weights["model.layers.0.mlp.stray.weight"], weights["model.layers.1.mlp.up_proj.weight"]
+    del index["weight_map"]["model.layers.0.mlp.stray.weight"], index["weight_map"]["model.layers.1.mlp.up_proj.weight"]
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    save_file(weights, folder / shard, metadata={"format": "pt"})
+    assert main(["run", str(folder), "--device", "cpu", "--dtype", "float32", "--no-kernels"]) == 2
+    assert "up_proj" in capsys.readouterr().err

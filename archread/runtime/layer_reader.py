@@ -44,7 +44,8 @@ class CheckpointReader:
         self.entries: dict[str, Entry] = {}
         for path in self.files:
             header = read_file_header(path)
-            base = 8 + int.from_bytes(path.open("rb").read(8), "little")
+            with path.open("rb") as f:
+                base = 8 + int.from_bytes(f.read(8), "little")  # tensor offsets count from the header's end
             for name, e in header.items():
                 if name == "__metadata__":
                     continue

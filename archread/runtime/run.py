@@ -113,9 +113,16 @@ def run(target: str, modeling: str | None = None, device: str = "cuda", dtype: s
                                            original_cls.__name__, device, dtype, tokens)
         return RunReport(str(folder), str(reduction.source.path), report, streamed=streamed)
     try:
-        original = original_cls.from_pretrained(folder, config=cfg, dtype=torch.float32, local_files_only=True).eval()
+        original, info = original_cls.from_pretrained(folder, config=cfg, dtype=torch.float32, local_files_only=True,
+                                                      output_loading_info=True)
+        original.eval()
     except Exception as exc:
         raise ArchreadError(f"the original {original_cls.__name__} does not load: {type(exc).__name__}: {exc}".splitlines()[0]) from None
+    for kind in ("missing_keys", "unexpected_keys"):  # a tensor its loader left random or dropped: no verdict on it
+        if info.get(kind):
+            keys = sorted(info[kind])
+            raise ArchreadError(f"the checkpoint does not fit the original {original_cls.__name__}: {kind.replace('_', ' ')} "
+                                f"{keys[0]} (and {len(keys) - 1} more)")
     reduced = build_model(reduction, cfg)
     state = load_weights(folder, progress=True)
     if set(state) - set(reduced.state_dict()):  # an older layout (per-expert tensors) the original's loader converts
