@@ -9,6 +9,7 @@ from pathlib import Path
 
 from archread import __version__
 from archread.errors import ArchreadError, one_line
+from archread.ui.first_paint import pause_collection, resume_collection
 
 COMMANDS = ("reduce", "diff", "lint", "verify", "run", "fit")
 READER = """the reader (terminal UI):
@@ -289,12 +290,16 @@ def _ui(argv: list[str]) -> int:
     parser.add_argument("--against", default="llama", help="reference: a model type or a modeling file (default llama)")
     parser.add_argument("--config", type=Path, help="a checkpoint's config.json: read the model as it configures it")
     args = parser.parse_args(argv)
+    pause_collection()  # until the first paint, when the app resumes it: see archread/ui/first_paint.py
     try:
         app = build_app(args.source, args.against, args.config)
     except ArchreadError as exc:
         print(f"archread: {exc}", file=sys.stderr)
         return 2
-    app.run()
+    try:
+        app.run()
+    finally:
+        resume_collection()  # if it never painted
     if app.failure:
         print(f"archread: {app.failure}", file=sys.stderr)
         return 2

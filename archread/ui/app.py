@@ -9,6 +9,7 @@ from textual.app import App, SystemCommand
 
 from archread.errors import ArchreadError, one_line
 from archread.parsers import Reduction
+from archread.ui.first_paint import resume_collection
 from archread.ui.screens.loading import LoadingScreen
 from archread.ui.screens.reader import ReaderScreen
 
@@ -30,6 +31,7 @@ class ArchreadApp(App):
         self.failure: str | None = None  # a reduction that failed: the CLI prints it and exits 2
 
     def on_mount(self) -> None:
+        self.call_after_refresh(resume_collection)  # paused by the CLI until the first screen is painted
         if self.notice:
             self.notify(self.notice, title="archread fit", timeout=15)
         if self.pending is None:
