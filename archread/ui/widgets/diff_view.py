@@ -1,12 +1,14 @@
 """The whole model against the reference, component by component, in the width the terminal gives: side by
-side or unified; re-wrapped when the width changes. Scrolling says which component is on top."""
+side or unified; re-wrapped when the width changes. Scrolling says which component is on top. Line by line
+(Textual's line API): only the rows in view are rendered, so a long model costs no more to paint than a short one."""
 
 from __future__ import annotations
 
-from rich.text import Text
-from textual.containers import VerticalScroll
+from rich.style import Style
+from textual.geometry import Size
 from textual.message import Message
-from textual.widgets import Static
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from archread.diff import ArchDiff
 from archread.ui import diff_lines
@@ -15,7 +17,7 @@ from archread.ui.diff_lines import Bodies, Lines
 SEARCH_HIT = "bold black on yellow"
 
 
-class DiffView(VerticalScroll, can_focus=True):
+class DiffView(ScrollView, can_focus=True):
     class TopChanged(Message):
         """The component at the top of the view is another one (the reader retitles)."""
 
@@ -25,18 +27,15 @@ class DiffView(VerticalScroll, can_focus=True):
 
     def __init__(self, diff: ArchDiff, model: str, reference: str, **kwargs):
         super().__init__(**kwargs)
-        self.body = Static()
         self.mode = "side"  # or "unified", or "original"
         self.query_text = ""
         self.attribution: list[tuple[str, str | None]] | None = None
         self.screen_lines = Lines()
+        self._strips: dict[int, Strip] = {}  # screen line -> its rendering, until the next rebuild or search
         self._width = 0
         self._top = -1
         self.model = model
         self.set_diff(diff, reference)
-
-    def compose(self):
-        yield self.body
 
     def set_diff(self, diff: ArchDiff, reference: str) -> None:
         self.diff, self.reference, self.bodies = diff, reference, Bodies(diff)
@@ -69,16 +68,24 @@ class DiffView(VerticalScroll, can_focus=True):
         self._paint()
 
     def _paint(self) -> None:
-        text = Text(no_wrap=True, end="")
-        for n, line in enumerate(self.screen_lines.lines):
+        self._strips = {}
+        self.virtual_size = Size(self._width, len(self.screen_lines.lines))
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        n = int(self.scroll_y) + y
+        width = self.scrollable_content_region.width
+        if n >= len(self.screen_lines.lines):
+            return Strip.blank(width, self.rich_style)
+        strip = self._strips.get(n)
+        if strip is None:
+            line = self.screen_lines.lines[n]
             if self.query_text:
                 line = line.copy()
                 line.highlight_words([self.query_text], SEARCH_HIT, case_sensitive=False)
-            if n:
-                text.append("\n")
-            text.append_text(line)
-        self.body.styles.height = max(len(self.screen_lines.lines), 1)  # the lines are laid out already
-        self.body.update(text)
+            strip = self._strips[n] = Strip(line.render(self.app.console), line.cell_len)
+        blank = Style(bgcolor=self.rich_style.bgcolor)  # what a short line is padded with: the background only
+        return strip.apply_style(self.rich_style).crop_extend(0, width, blank)
 
     # --- where things are ---------------------------------------------------------------------------
     def go_to(self, line: int) -> None:
