@@ -13,6 +13,7 @@ from archread.ui.screens.help import HelpScreen
 from archread.ui.screens.verify import VerifyScreen
 from archread.ui.widgets.diff_view import DiffView
 from archread.ui.widgets.facts_panel import FactsPanel
+from tests.ui_screen import assert_tree_labels_fit
 
 
 def make_app(model="nemotron", against="llama"):
@@ -249,6 +250,18 @@ def test_the_layout_gives_the_code_the_width(size):
         await pilot.press("t")
         assert reader.query_one("#components").display == (size[0] < 140)
     drive(make_app(), script, size=size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+def test_the_tree_asked_for_on_a_narrow_terminal_marks_every_name_it_cuts(size):
+    async def script(app, reader, pilot):
+        await pilot.press("t")
+        for _ in range(3):
+            await pilot.pause()
+        labels = [node.label.plain for node in reader.query_one("#components").root.children]
+        assert any(label.endswith("…") for label in labels)  # deepseek_v3's names are longer than the panel
+        assert_tree_labels_fit(reader)
+    drive(make_app("deepseek_v3"), script, size=size)
 
 
 def test_loading_screen_paints_first_then_the_reader_replaces_it():

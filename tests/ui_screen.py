@@ -39,9 +39,22 @@ def assert_readable(app) -> None:
         shown = " ".join(text.split())
         for f in facts.facts[: max(facts.size.height - 2, 0) // 2]:
             assert f.key in shown, f"{f.key} broken or missing:\n{text}"
+    assert_tree_labels_fit(reader)
     if app.screen is not reader:
         return
     *_, status, keys = text.splitlines()
     for key in (" n ", " p ", " / ", " ? ", " q "):
         assert key in keys, f"{key!r} missing from the key bar: {keys!r}"
     assert "…" not in status and status.startswith(" difference"), f"the status line is cut: {status!r}"
+
+
+def assert_tree_labels_fit(reader) -> None:
+    """Each component's label in the tree whole, or cut with an ellipsis: never cut by the panel's edge."""
+    tree = reader.query_one("#components")
+    if not tree.display:
+        return
+    room = tree.scrollable_content_region.width - tree.guide_depth
+    for node in tree.root.children:
+        shown, whole = node.label.plain, reader._tree_label(node.data).plain
+        assert len(shown) <= room and (shown == whole or (shown.endswith("…") and whole.startswith(shown[:-1]))), (
+            f"tree label {shown!r} of {whole!r} in {room} columns")

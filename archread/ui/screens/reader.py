@@ -118,12 +118,14 @@ class ReaderScreen(ReaderTools, Screen):
         tree = self.query_one("#components")
         tree.display = self.chosen.get("tree", wide)
         names = max((len(c.part.name) for c in self.diff.components), default=10)
-        tree.styles.width = max(14, min(names + 7, width // 5))  # guides, border, scrollbar: names whole if they fit
+        # guides, border, scrollbar: names whole if they fit; a panel asked for below WIDE may take a quarter
+        tree.styles.width = max(14, min(names + 7, width // (5 if wide else 4)))
         facts = self.query_one(FactsPanel)
         facts.display = self.chosen.get("facts", wide or height >= TALL)
         facts.set_class(not wide, "stacked")
         if wide:
             facts.styles.width = min(facts.widest, 44)
+        self.call_after_refresh(self._fit_tree_labels)
         view = self.query_one(DiffView)
         mode = "unified" if self.chosen.get("unified", width < UNIFIED_BELOW) else "side"
         if view.mode != "original" and view.mode != mode:
@@ -132,11 +134,27 @@ class ReaderScreen(ReaderTools, Screen):
     def _fill_tree(self) -> None:
         tree = self.query_one("#components", Tree)
         tree.clear()
-        for i, c in enumerate(self.diff.components):
-            # the name first: a narrow panel cuts the role, which each component's heading also shows
-            label = Text.assemble((c.part.name, "bold" if c.changed else "dim"), (f" {c.part.role}", "dim italic"))
-            tree.root.add_leaf(label, data=i)
+        for i in range(len(self.diff.components)):
+            tree.root.add_leaf(self._tree_label(i), data=i)
         tree.root.expand()
+
+    def _tree_label(self, i: int, room: int | None = None) -> Text:
+        """The name first, then the role (each component's heading shows both); cut with an ellipsis where the
+        panel is narrower, never silently."""
+        c = self.diff.components[i]
+        label = Text.assemble((c.part.name, "bold" if c.changed else "dim"), (f" {c.part.role}", "dim italic"))
+        if room is not None and label.cell_len > room:
+            label.truncate(max(room, 2), overflow="ellipsis")
+        return label
+
+    def _fit_tree_labels(self) -> None:
+        """Once the panel has its width: each label fitted to it (guides take the first columns)."""
+        tree = self.query_one("#components", Tree)
+        if not tree.display:
+            return
+        room = tree.scrollable_content_region.width - tree.guide_depth
+        for node in tree.root.children:
+            node.set_label(self._tree_label(node.data, room))
 
     def _status(self, note: str | None = None) -> None:
         """Where the reader is, what differs, sizes, reference and file: as many of them, in that order of
