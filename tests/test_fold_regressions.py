@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import libcst as cst
+import torch
 
 from archread.parsers import reduce_source
 from archread.parsers.context import PassContext
@@ -84,3 +85,43 @@ def test_remote_code_style_reduces_to_its_equations():
     assert "from archread.prelude import Module, rearrange" in code and "einops" not in code
     assert "past_key_value" not in code and "def forward(self, input_ids=None):" in code
     assert "for layer in self.layers:\n            hidden_states = layer(hidden_states, mask)" in code
+
+
+def _reduced(text: str) -> str:
+    return reduce_source(Source(path=Path("modeling_m.py"), text=text, model_type="m", release=None)).code
+
+
+VERSION_CHECK = """
+import torch
+{imports}
+from torch import nn
+
+
+class M(nn.Module):
+    def forward(self, x):
+        if {check}:
+            return x
+        return -x
+"""
+
+
+def test_a_packaging_check_of_torchs_version_reads_as_torchs_own_comparison():
+    # MPT's triton fallback: `version.parse(torch.__version__) < version.parse('2.0.0')` left `version` undefined
+    cases = [("from packaging import version", "version.parse(torch.__version__) < version.parse('2.0.0')"),
+             ("from packaging import version as v", "v.Version('1.9') <= v.parse(torch.__version__)"),
+             ("import packaging.version", "packaging.version.parse(torch.__version__) >= packaging.version.parse('2')"),
+             ("import packaging as p", "p.version.parse(torch.__version__) < p.version.parse('2.0')"),
+             ("from packaging.version import parse as V", "V(torch.__version__) < V('2.0')")]
+    for imports, check in cases:
+        code = _reduced(VERSION_CHECK.format(imports=imports, check=check))
+        assert "torch.__version__" in code and "packaging" not in code and "parse" not in code, code
+        namespace = {}
+        exec(code, namespace)  # defined without packaging: torch's own version object compares
+        assert namespace["M"]()(torch.ones(1)).item() in (1.0, -1.0)
+
+
+def test_a_version_check_of_something_else_keeps_packaging_and_says_so():
+    text = VERSION_CHECK.format(imports="from packaging import version", check="version.parse(x.version) < version.parse('2.0')")
+    reduction = reduce_source(Source(path=Path("modeling_m.py"), text=text, model_type="m", release=None))
+    assert "version.parse(x.version)" in reduction.code
+    assert "unresolved name version (imported from packaging)" in reduction.warnings

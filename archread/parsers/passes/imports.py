@@ -48,10 +48,29 @@ class Imports(StripPass):
     STRIP += [(  # … also imported where it is used
         "def f(x):\n    from einops import rearrange\n    return rearrange(x, 'b h d -> b (h d)')\n",
         "def f(x):\n    from archread.prelude import rearrange\n    return rearrange(x, 'b h d -> b (h d)')\n")]
+    STRIP += [(  # packaging's check of torch's version: torch's own version object compares the same
+        "import torch\nfrom packaging import version\ndef f(x):\n    if version.parse(torch.__version__) < version.parse('2.0'):\n"
+        "        return x\n    return -x\n",
+        "import torch\n\n\ndef f(x):\n    if torch.__version__ < '2.0':\n        return x\n    return -x\n")]
     KEEP = ["import math\nx = math.pi\n",
             "from einops import reduce\ndef f(x):\n    return reduce(x, 'b h d -> b d', 'sum')\n"]  # what it lacks stays
 
     _depth = 0
+    _parsers: frozenset = frozenset()
+
+    def visit_Module(self, node) -> None:
+        self._parsers = frozenset(version_parsers(node))
+
+    def leave_Comparison(self, original, updated):
+        """`version.parse(torch.__version__) < version.parse('2.0.0')` reads as `torch.__version__ < '2.0.0'`:
+        torch.__version__ is a TorchVersion, which compares with version strings itself, so the check of the
+        torch it runs on stays and packaging goes with the framework."""
+        sides = [updated.left] + [c.comparator for c in updated.comparisons]
+        parsed = [_parsed_argument(side, self._parsers) for side in sides]
+        if any(p is None for p in parsed) or not any(dotted(p) == "torch.__version__" for p in parsed):
+            return updated
+        comparisons = [c.with_changes(comparator=p) for c, p in zip(updated.comparisons, parsed[1:])]
+        return updated.with_changes(left=parsed[0], comparisons=comparisons)
 
     def leave_ImportFrom(self, original, updated):
         """Inside a function (remote code's lazy `from einops import rearrange`): the prelude's own, in place.
@@ -126,6 +145,35 @@ class Imports(StripPass):
             imports = [i for i, s in enumerate(body) if _is_import(s)]
             body.insert(imports[-1] + 1 if imports else 0, line)
         return updated.with_changes(body=body)
+
+
+def version_parsers(module: cst.Module) -> set[str]:
+    """The dotted callees that are packaging's version parser under this module's imports (`version.parse`,
+    `packaging.version.Version`, `parse` from `from packaging.version import parse`)."""
+    found = set()
+    for stmt in (s for s in module.body if _is_import(s)):
+        small = stmt.body[0]
+        if isinstance(small.names, cst.ImportStar):
+            continue
+        source = _module_of(small)
+        for alias in small.names:
+            name, bound = alias.evaluated_name, _bound(alias)
+            if isinstance(small, cst.Import) and name in ("packaging", "packaging.version"):
+                prefix = alias.evaluated_alias or "packaging"
+                prefix += ".version" if name == "packaging" or not alias.asname else ""
+                found |= {f"{prefix}.parse", f"{prefix}.Version"}
+            elif source == "packaging" and name == "version":
+                found |= {f"{bound}.parse", f"{bound}.Version"}
+            elif source == "packaging.version" and name in ("parse", "Version"):
+                found.add(bound)
+    return found
+
+
+def _parsed_argument(node: cst.BaseExpression, parsers: frozenset) -> cst.BaseExpression | None:
+    """x of `parser(x)`, where parser is one of packaging's version parsers."""
+    if not isinstance(node, cst.Call) or dotted(node.func) not in parsers or len(node.args) != 1 or node.args[0].keyword:
+        return None
+    return node.args[0].value if not node.args[0].star else None
 
 
 def _stood_in(small, root: str) -> bool:
