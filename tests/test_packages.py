@@ -53,18 +53,66 @@ def test_guarded_imports_are_the_optional_third_party_ones(tmp_path):
     assert packages.guarded_imports(tmp_path) == {"einops", "flash_attn"}  # not the stdlib, not a sibling file
 
 
-def test_a_wheel_built_for_another_torch_is_taken_out_and_named(tmp_path):
+def test_a_wheel_built_for_another_torch_is_taken_out_and_its_pin_returned(tmp_path):
     info = tmp_path / "visionlib-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Name: visionlib\nRequires-Dist: torch (>=99.0)\nRequires-Dist: numpy\n")
     (info / "RECORD").write_text("visionlib/__init__.py,,\nvisionlib-1.0.dist-info/METADATA,,\n")
     (tmp_path / "visionlib").mkdir()
     (tmp_path / "visionlib" / "__init__.py").write_text("")
-    with pytest.raises(ArchreadError, match="needs torch >=99.0"):
-        packages._refuse_another_torch("visionlib", tmp_path)
+    assert packages._take_out_another_torch("visionlib", tmp_path) == ">=99.0"
     assert not (tmp_path / "visionlib").exists() and not info.exists()
     ok = tmp_path / "plain-1.0.dist-info"
     ok.mkdir()
     (ok / "METADATA").write_text("Name: plain\nRequires-Dist: torch\n")
-    packages._refuse_another_torch("plain", tmp_path)  # no pin: it stays
+    assert packages._take_out_another_torch("plain", tmp_path) is None  # no pin: it stays
     assert ok.exists()
+
+
+def _wheel(folder, name, version, torch_requirement, extra=None):
+    """A wheel of one module whose metadata requires torch as given (extra: more files, path → bytes)."""
+    import zipfile
+
+    info = f"{name}-{version}.dist-info"
+    files = {**(extra or {}), f"{name}/__init__.py": f"VERSION = {version!r}\n",
+             f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nRequires-Dist: torch{torch_requirement}\n",
+             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: archread-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    files[f"{info}/RECORD"] = "".join(f"{path},,\n" for path in files) + f"{info}/RECORD,,\n"
+    with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as wheel:
+        for path, text in files.items():
+            wheel.writestr(path, text)
+
+
+def test_the_release_that_admits_this_torch_replaces_a_wheel_pinned_to_another(tmp_path, monkeypatch):
+    # torchvision's newest wheel pins the next torch; the one pinned to this torch is brought instead
+    ours = packages._torch_version()
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _wheel(wheels, "archread_pinlib", "1.0", f"=={ours}")
+    _wheel(wheels, "archread_pinlib", "2.0", "==99.0")
+    _wheel(wheels, "archread_nolib", "1.0", "==99.0")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    target = tmp_path / "site"
+    packages.bring("archread_pinlib", target)
+    assert (target / "archread_pinlib" / "__init__.py").read_text() == "VERSION = '1.0'\n"
+    with pytest.raises(ArchreadError, match=r"whose wheel needs torch ==99.0 \(this is torch .*no release of archread-nolib"):
+        packages.bring("archread_nolib", target)
+    assert not (target / "archread_nolib").exists()
+
+
+def test_a_wheel_whose_extension_links_a_torch_library_this_torch_lacks_is_named(tmp_path, monkeypatch):
+    # PyPI's torchvision for a torch release is a CUDA build: on a CPU torch its _C.so needs libtorch_cuda.so
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    table = b"\0libc10.so\0libtorch_archread_absent.so\0"  # what an ELF dynamic string table holds
+    _wheel(wheels, "archread_cudalib", "1.0", "", {"archread_cudalib/_C.so": b"\x7fELF" + table})
+    _wheel(wheels, "archread_cpulib", "1.0", "", {"archread_cpulib/_C.so": b"\x7fELF\0libc10.so\0libtorch.so\0"})
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    target = tmp_path / "site"
+    with pytest.raises(ArchreadError, match="links libtorch_archread_absent.so, which this torch lacks"):
+        packages.bring("archread_cudalib", target)
+    assert not (target / "archread_cudalib").exists() and not list(target.glob("archread_cudalib-*"))
+    packages.bring("archread_cpulib", target)  # the libraries it links are this torch's own: it stays
+    assert (target / "archread_cpulib" / "_C.so").is_file()

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,48 +41,130 @@ def missing_module(exc: BaseException) -> str | None:
 
 
 def bring(module: str, folder: Path) -> None:
-    """Install the distribution of `module` (no dependencies: each comes when its own import asks) into folder."""
+    """Install the distribution of `module` (no dependencies: each comes when its own import asks) into folder.
+    A wheel built against another torch (torchvision, torchaudio and xformers pin `torch==X`) is taken out again
+    and the release of it that this torch's requirement admits is installed instead, as pip's resolver picks it;
+    one whose extension links a torch library this torch lacks (a CUDA build on a CPU torch) is named."""
     distribution = _DISTRIBUTION.get(module, module.replace("_", "-"))
     folder.mkdir(parents=True, exist_ok=True)
+    _install(module, distribution, folder)
+    pin = _take_out_another_torch(distribution, folder)
+    ours = _torch_version()
+    if pin is not None:
+        matching = matching_release(distribution, ours)
+        if matching is None:
+            raise ArchreadError(f"the remote code imports {distribution}, whose wheel needs torch {pin} (this is torch "
+                                f"{ours}), and no release of {distribution} for this torch installs: install a matching one")
+        _install(module, f"{distribution}=={matching}", folder)
+        if _take_out_another_torch(distribution, folder) is not None:
+            raise ArchreadError(f"the remote code imports {distribution}, and {distribution} {matching} still needs "
+                                f"another torch than {ours}: install a matching one to run it")
+    lacking = _take_out_if_built_for_another_torch(distribution, folder)
+    if lacking:
+        raise ArchreadError(f"the remote code imports {distribution}, whose wheel for torch {ours} is built against "
+                            f"another build of torch (its extension links {lacking}, which this torch lacks: a CUDA "
+                            "build): it runs where torch has CUDA")
+
+
+def _install(module: str, requirement: str, folder: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
-                             "--only-binary=:all:", "--target", str(folder), distribution], capture_output=True, text=True)
+                             "--only-binary=:all:", "--target", str(folder), requirement], capture_output=True, text=True)
     if result.returncode == 0:
-        _refuse_another_torch(distribution, folder)
         return
     last = (result.stderr.strip().splitlines() or ["pip failed"])[-1]
     if "no matching distribution" in last.lower():
-        raise ArchreadError(f"the remote code imports {module}, and {distribution} has no wheel for this machine: "
+        raise ArchreadError(f"the remote code imports {module}, and {requirement} has no wheel for this machine: "
                             "it builds from source (a compiler, often CUDA)")
-    raise ArchreadError(f"the remote code imports {module}; installing {distribution} failed: {last}")
+    raise ArchreadError(f"the remote code imports {module}; installing {requirement} failed: {last}")
 
 
-def _refuse_another_torch(distribution: str, folder: Path) -> None:
-    """A wheel built against one torch release (torchvision pins `torch==X`) breaks every import of this one's:
-    it is taken out again and named."""
+def _torch_version() -> str:
     import importlib.metadata
-    import re
-    import shutil
 
+    return importlib.metadata.version("torch").split("+")[0]
+
+
+def matching_release(distribution: str, torch_version: str) -> str | None:
+    """The newest release of distribution whose requirements admit this torch: pip's resolver asked, without
+    installing anything, for the distribution beside `torch==<this one>` (the installed torch satisfies it)."""
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "-q", "--disable-pip-version-check",
+                             "--only-binary=:all:", "--report", "-", distribution, f"torch=={torch_version}"],
+                            capture_output=True, text=True)
+    try:
+        report = json.loads(result.stdout) if result.returncode == 0 else {}
+    except json.JSONDecodeError:
+        return None
+    wanted = _canonical(distribution)
+    versions = [item["metadata"]["version"] for item in report.get("install", [])
+                if _canonical(item.get("metadata", {}).get("name", "")) == wanted]
+    return versions[0] if versions else None
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _take_out_another_torch(distribution: str, folder: Path) -> str | None:
+    """A wheel built against one torch release (torchvision pins `torch==X`) breaks every import of this one's:
+    it is taken out again, and its requirement on torch returned."""
     from packaging.requirements import Requirement
 
-    wanted = re.sub(r"[-_.]+", "_", distribution).lower()
-    for info in folder.glob("*.dist-info"):
-        if re.sub(r"[-_.]+", "_", info.name.split("-")[0]).lower() != wanted or not (info / "METADATA").is_file():
+    info = _dist_info(distribution, folder)
+    if info is None or not (info / "METADATA").is_file():
+        return None
+    ours = _torch_version()
+    needs = [Requirement(line.removeprefix("Requires-Dist:").strip()) for line in (info / "METADATA").read_text().splitlines()
+             if re.match(r"Requires-Dist:\s*torch\b(?![-_.\w])", line)]
+    pins = [str(r.specifier) for r in needs if r.name == "torch" and r.specifier and not r.marker
+            and not r.specifier.contains(ours, prereleases=True)]
+    if not pins:
+        return None
+    _take_out(info, folder)
+    return pins[0]
+
+
+def _dist_info(distribution: str, folder: Path) -> Path | None:
+    wanted = _canonical(distribution.split("==")[0])
+    return next((i for i in folder.glob("*.dist-info") if _canonical(i.name.split("-")[0]) == wanted), None)
+
+
+def _recorded(info: Path, folder: Path) -> list[Path]:
+    """The files a wheel's RECORD lists, inside folder."""
+    lines = (info / "RECORD").read_text().splitlines() if (info / "RECORD").is_file() else []
+    return [folder / line.split(",")[0] for line in lines if line and not line.startswith(("../", "/"))]
+
+
+def _take_out(info: Path, folder: Path) -> None:
+    for top in {folder / path.relative_to(folder).parts[0] for path in _recorded(info, folder)}:
+        if top.name in ("", "..", "bin"):  # scripts and paths outside: left alone
             continue
-        ours = importlib.metadata.version("torch").split("+")[0]
-        needs = [Requirement(line.removeprefix("Requires-Dist:").strip()) for line in (info / "METADATA").read_text().splitlines()
-                 if re.match(r"Requires-Dist:\s*torch\b(?![-_.\w])", line)]
-        pins = [str(r.specifier) for r in needs if r.name == "torch" and r.specifier and not r.marker
-                and not r.specifier.contains(ours, prereleases=True)]
-        if pins:
-            for line in (info / "RECORD").read_text().splitlines() if (info / "RECORD").is_file() else []:
-                top = folder / line.split(",")[0].split("/")[0]
-                if top.name in ("", "..", "bin"):  # scripts and paths outside: left alone
-                    continue
-                shutil.rmtree(top, ignore_errors=True) if top.is_dir() else top.unlink(missing_ok=True)
-            shutil.rmtree(info, ignore_errors=True)
-            raise ArchreadError(f"the remote code imports {distribution}, whose wheel needs torch {pins[0]} "
-                                f"(this is torch {ours}): install a matching {distribution} to run it")
+        shutil.rmtree(top, ignore_errors=True) if top.is_dir() else top.unlink(missing_ok=True)
+    shutil.rmtree(info, ignore_errors=True)
+
+
+# a library of torch's own (libtorch_cuda.so, libc10.so; not a package's libtorchaudio.so) named in an extension's
+# dynamic string table
+_TORCH_LIBRARY = re.compile(rb"(lib(?:torch|c10)(?:_\w+)?\.so)\0")
+
+
+def _take_out_if_built_for_another_torch(distribution: str, folder: Path) -> str | None:
+    """A compiled extension that links a library of torch's own (libtorch_cuda.so, libc10_cuda.so) this torch's
+    lib folder lacks cannot load here: the wheel is taken out again and the library returned."""
+    info = _dist_info(distribution, folder)
+    spec = importlib.util.find_spec("torch")
+    if info is None or spec is None or not spec.submodule_search_locations:
+        return None
+    ours = Path(list(spec.submodule_search_locations)[0]) / "lib"
+    for path in (p for p in _recorded(info, folder) if p.suffix == ".so" or ".so." in p.name):
+        try:
+            linked = {m.decode() for m in _TORCH_LIBRARY.findall(path.read_bytes())}
+        except OSError:
+            continue
+        lacking = sorted(name for name in linked if not (ours / name).exists())
+        if lacking:
+            _take_out(info, folder)
+            return lacking[0]
+    return None
 
 
 def with_packages(attempt, folder: Path):
