@@ -10,6 +10,7 @@ import pytest
 from archread.cli import main
 from archread.errors import ArchreadError
 from archread.parsers import reduce_source, resolve
+from archread.parsers.undefined import undefined_names
 
 # a causal LM whose names follow no transformers suffix, and a classifier built on the same backbone
 MODELING = '''
@@ -153,3 +154,17 @@ def test_no_model_class_and_no_auto_map(tmp_path):
     repo = _repo(tmp_path / "repo", auto_map=None, modeling="from torch import nn\n\nclass Block(nn.Module):\n    pass\n")
     with pytest.raises(ArchreadError, match="no PreTrainedModel class"):
         resolve(repo)
+
+
+def test_a_relative_import_of_the_repos_kernel_module_stays_and_is_said(tmp_path):
+    # CogVLM's rotary: `from .util import FastRotaryEmbedding`, a triton kernel with no torch path in the file
+    kernel_user = MODELING.replace("from .configuration_glm import GlmConfig", "from .configuration_glm import GlmConfig\n"
+                                   "from .kern import FastScale").replace(
+        "        return self.embedding(input_ids)", "        return FastScale()(self.embedding(input_ids))")
+    repo = _repo(tmp_path / "repo", modeling=kernel_user)
+    (repo / "kern.py").write_text("import torch\nimport triton\n\n\nclass FastScale(torch.nn.Module):\n"
+                                  "    def forward(self, x):\n        return x * 2\n")
+    reduction = reduce_source(resolve(repo))
+    assert "from .kern import FastScale" in reduction.code
+    assert not undefined_names(reduction.code)
+    assert any("imports .kern, a kernel module of the repo" in w for w in reduction.warnings)

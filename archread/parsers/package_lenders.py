@@ -45,6 +45,18 @@ def is_kernel(path: Path) -> bool:
     return any(word in data for word in _KERNEL_IMPORTS)
 
 
+def relative_kernel(imp: cst.ImportFrom, folder: Path) -> Path | None:
+    """The kernel module of the repo in folder that a relative `from .util import …` there reads (CogVLM's triton
+    rotary): it lends nothing, and its import is what the reduced module has of those names."""
+    if not imp.relative:
+        return None
+    base = folder
+    for _ in range(len(imp.relative) - 1):
+        base = base.parent
+    path = _module_file(base, dotted(imp.module).split(".") if imp.module else [])
+    return path if path is not None and is_kernel(path) else None
+
+
 def package_module(imp: cst.ImportFrom, here: Path) -> Path | None:
     """The file of here's own repo or package `from <module> import …` reads, if it is one that lends."""
     parts = dotted(imp.module).split(".") if imp.module else []

@@ -13,6 +13,7 @@ import libcst.matchers as m
 from archread.parsers.analysis.names import names_in
 from archread.parsers.analysis.nodes import dotted, find
 from archread.parsers.fastcst import code_of
+from archread.parsers.package_lenders import relative_kernel
 from archread.parsers.passes.base import StripPass
 from archread.parsers.prelude_names import PRELUDE_MODULE, prelude_names, stands_in
 
@@ -100,6 +101,8 @@ class Imports(StripPass):
             source = _module_of(small)
             root = source.split(".")[0]
             third_party = bool(root) and root not in _KEPT_ROOTS and root not in _FRAMEWORK and root not in _DROPPED_STDLIB
+            kernel = self._kernel(small)
+            third_party = third_party or kernel
             if third_party and _stood_in(small, root):  # the prelude's own rearrange comes in below, as helpers do
                 third_party = False
                 dropped.update({_bound(a): source for a in small.names})
@@ -115,7 +118,10 @@ class Imports(StripPass):
             for a in small.names:
                 if not keep_module:
                     dropped[_bound(a)] = _module_of(small)
-            if aliases and third_party:  # remote code's einops: the math needs it, so the reader must have it too
+            if aliases and kernel:  # the repo's own triton/C++ kernel, with no torch path in the file
+                self.ctx.warn(f"the reduced module imports {source}, a kernel module of the repo (triton or a C++/CUDA "
+                              "extension) it cannot import outside the repo")
+            elif aliases and third_party:  # remote code's einops: the math needs it, so the reader must have it too
                 self.ctx.warn(f"the reduced module imports {root}, which is neither torch, math nor the prelude")
             if aliases:
                 aliases[-1] = aliases[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
@@ -145,6 +151,13 @@ class Imports(StripPass):
             imports = [i for i, s in enumerate(body) if _is_import(s)]
             body.insert(imports[-1] + 1 if imports else 0, line)
         return updated.with_changes(body=body)
+
+
+    def _kernel(self, small) -> bool:
+        """A relative import of one of the repo's kernel modules (which lends nothing: see package_lenders)."""
+        if not isinstance(small, cst.ImportFrom) or not small.relative or self.ctx.folder is None:
+            return False
+        return relative_kernel(small, Path(self.ctx.folder)) is not None
 
 
 def version_parsers(module: cst.Module) -> set[str]:
