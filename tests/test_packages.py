@@ -96,7 +96,7 @@ def test_the_release_that_admits_this_torch_replaces_a_wheel_pinned_to_another(t
     target = tmp_path / "site"
     packages.bring("archread_pinlib", target)
     assert (target / "archread_pinlib" / "__init__.py").read_text() == "VERSION = '1.0'\n"
-    with pytest.raises(ArchreadError, match=r"whose wheel needs torch ==99.0 \(this is torch .*no release of archread-nolib"):
+    with pytest.raises(packages.PackageUnavailable, match=r"whose wheel needs torch ==99.0 \(this is torch .*no release of archread-nolib"):
         packages.bring("archread_nolib", target)
     assert not (target / "archread_nolib").exists()
 
@@ -111,7 +111,7 @@ def test_a_wheel_whose_extension_links_a_torch_library_this_torch_lacks_is_named
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
     target = tmp_path / "site"
-    with pytest.raises(ArchreadError, match="links libtorch_archread_absent.so, which this torch lacks"):
+    with pytest.raises(packages.PackageUnavailable, match="links libtorch_archread_absent.so, which this torch lacks"):
         packages.bring("archread_cudalib", target)
     assert not (target / "archread_cudalib").exists() and not list(target.glob("archread_cudalib-*"))
     packages.bring("archread_cpulib", target)  # the libraries it links are this torch's own: it stays

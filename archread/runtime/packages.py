@@ -23,6 +23,11 @@ _DISTRIBUTION = {"PIL": "pillow", "cv2": "opencv-python-headless", "yaml": "pyya
                  "attr": "attrs", "google": "protobuf", "dateutil": "python-dateutil"}
 
 
+class PackageUnavailable(ArchreadError):
+    """A package the original imports has no wheel that runs with this torch (a compiler, a CUDA build): no other
+    transformers release changes that."""
+
+
 class MissingPackage(ArchreadError):
     """The original imports a top-level module that nothing on the path provides."""
 
@@ -53,15 +58,15 @@ def bring(module: str, folder: Path) -> None:
     if pin is not None:
         matching = matching_release(distribution, ours)
         if matching is None:
-            raise ArchreadError(f"the remote code imports {distribution}, whose wheel needs torch {pin} (this is torch "
+            raise PackageUnavailable(f"the remote code imports {distribution}, whose wheel needs torch {pin} (this is torch "
                                 f"{ours}), and no release of {distribution} for this torch installs: install a matching one")
         _install(module, f"{distribution}=={matching}", folder)
         if _take_out_another_torch(distribution, folder) is not None:
-            raise ArchreadError(f"the remote code imports {distribution}, and {distribution} {matching} still needs "
+            raise PackageUnavailable(f"the remote code imports {distribution}, and {distribution} {matching} still needs "
                                 f"another torch than {ours}: install a matching one to run it")
     lacking = _take_out_if_built_for_another_torch(distribution, folder)
     if lacking:
-        raise ArchreadError(f"the remote code imports {distribution}, whose wheel for torch {ours} is built against "
+        raise PackageUnavailable(f"the remote code imports {distribution}, whose wheel for torch {ours} is built against "
                             f"another build of torch (its extension links {lacking}, which this torch lacks: a CUDA "
                             "build): it runs where torch has CUDA")
 
@@ -73,7 +78,7 @@ def _install(module: str, requirement: str, folder: Path) -> None:
         return
     last = (result.stderr.strip().splitlines() or ["pip failed"])[-1]
     if "no matching distribution" in last.lower():
-        raise ArchreadError(f"the remote code imports {module}, and {requirement} has no wheel for this machine: "
+        raise PackageUnavailable(f"the remote code imports {module}, and {requirement} has no wheel for this machine: "
                             "it builds from source (a compiler, often CUDA)")
     raise ArchreadError(f"the remote code imports {module}; installing {requirement} failed: {last}")
 

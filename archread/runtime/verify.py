@@ -12,7 +12,7 @@ from archread.runtime.build import build_model
 from archread.runtime.compare import eager, error, padding_mask, real_token_logits, run_with_taps, watched
 from archread.runtime.config_values import config_values
 from archread.runtime.original import configuration, find_original, installed_release, repo_folder, repo_release
-from archread.runtime.packages import MissingPackage, bring_guarded, with_packages
+from archread.runtime.packages import MissingPackage, PackageUnavailable, bring_guarded, with_packages
 from archread.runtime.release import ReleaseUnavailable, cached_releases, releases_dir
 from archread.runtime.report import VerifyReport, has, judge, setup_of
 from archread.runtime.tiny import build_tiny, literal_sizes, shrink, test_tokens
@@ -136,7 +136,7 @@ def _original_here(source, reduction, folder, config, weights):
         except Exception as exc:
             raise ArchreadError(f"the original {original_cls.__name__} does not run with this config: {type(exc).__name__}: {one_line(exc)}") from None
         return original, cfg, state, original_spec
-    except MissingPackage:
+    except (MissingPackage, PackageUnavailable):  # no release changes what this machine's wheels are
         raise
     except ArchreadError as exc:
         raise OriginalFails(str(exc)) from None
@@ -149,6 +149,8 @@ def _under_a_cached_release(reduction, trust_code, config, why: str) -> VerifyRe
     for version in cached_releases(exclude=installed_release(), also=_LADDER)[:_CACHED_TRIES]:
         try:
             report = verify_release(reduction, version, trust_code, config)
+        except PackageUnavailable:
+            raise
         except ArchreadError as exc:
             tried.append(f"{version}: {exc}")
             continue
