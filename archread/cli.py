@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     reduce.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     reduce.add_argument("--stats", action="store_true", help="lines removed per pass, original vs reduced size")
     reduce.add_argument("--config", type=Path, help="a checkpoint's config.json (or its folder): fold the branches it decides")
+    reduce.add_argument("--root", metavar="NAME", help="remote code: the model class to keep, where the code holds several")
 
     diff = sub.add_parser("diff", formatter_class=Help, help="components aligned with a reference, and the facts that differ")
     diff.add_argument("source")
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     verify.add_argument("--format", default="text", choices=["text", "json"])
     verify.add_argument("--trust-code", action="store_true", help="allow running a modeling file outside transformers")
+    verify.add_argument("--root", metavar="NAME", help="remote code: the model class to verify, where the code holds several")
 
     run = sub.add_parser("run", formatter_class=Help, help="a real checkpoint through the reduced model on archread's kernels, vs the original")
     run.add_argument("checkpoint", help="checkpoint folder, HF cache folder, or org/name in the local HF cache")
@@ -123,7 +125,7 @@ def _fit(args) -> int:
 def _reduce(args) -> int:
     from archread.parsers import reduce_source, resolve
 
-    source = resolve(args.source)
+    source = resolve(args.source, args.root)
     config = None
     if args.config is not None:
         from archread.runtime.config_values import config_values
@@ -230,7 +232,7 @@ def _verify(args) -> int:
     from archread.runtime.verify import verify
 
     report = verify(args.source, config=args.config, weights=args.weights, device=args.device, dtype=args.dtype,
-                    trust_code=args.trust_code)
+                    trust_code=args.trust_code, root=args.root)
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))
     else:

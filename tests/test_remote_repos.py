@@ -47,3 +47,43 @@ def test_verifies_under_the_release_its_config_names(repo):
     report = verify(REPOS / repo, trust_code=True)
     assert report.match and report.padded is not None, report.to_text()
     assert f"transformers {_release(repo)}, subprocess" in report.reference, report.reference
+
+
+SELF_NAMED = REPOS / "rc_selfname"  # imports itself as `rcself_model`, no config.json, two classes over the LM logits
+
+
+def test_a_repo_that_imports_itself_by_its_checkouts_name_verifies_with_the_root_chosen():
+    report = verify(SELF_NAMED, trust_code=True, root="RcSelfForConditionalGeneration")
+    assert report.match and report.padded is not None, report.to_text()
+    assert "RcSelfForConditionalGeneration (remote code" in report.reference
+
+
+def test_two_roots_the_code_cannot_tell_apart_are_named_with_the_option_to_choose(capsys):
+    from archread.cli import main
+
+    assert main(["verify", str(SELF_NAMED), "--trust-code"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "two candidate root classes (RcSelfForConditionalGeneration, RcSelfForChoice)" in err and "--root NAME" in err
+    assert main(["reduce", str(SELF_NAMED), "--root", "RcSelfNothing"]) == 2
+    assert "defines no class RcSelfNothing (--root)" in capsys.readouterr().err
+
+
+def test_the_chosen_root_is_the_one_reading_kept():
+    reduction = reduce_source(resolve(SELF_NAMED, "RcSelfForConditionalGeneration"))
+    assert reduction.roots == ["RcSelfForConditionalGeneration"] and "class RcSelfForChoice" not in reduction.code
+
+
+def test_a_model_that_returns_no_logits_is_said_to_not_an_attribute_error():
+    # GLM's default `output_predict=False`: `logits=None` in its output
+    import torch
+
+    from archread.errors import ArchreadError
+    from archread.runtime.compare import run_with_taps
+
+    class NoHead(torch.nn.Module):
+        def forward(self, input_ids):
+            return {"logits": None}
+
+    with pytest.raises(ArchreadError, match="returns no logits with this configuration"):
+        run_with_taps(NoHead(), torch.zeros(1, 4, dtype=torch.long), [])

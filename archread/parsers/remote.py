@@ -10,6 +10,7 @@ auto_map's, else the one the modeling file imports (`modelling_RW.py` → `confi
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +158,20 @@ def remote_code(folder: Path, modeling: Path | None = None) -> RemoteCode | None
                       config_class=configuration[1] if configuration else None,
                       transformers_version=version if isinstance(version, str) else None,
                       model_type=config.get("model_type") if isinstance(config.get("model_type"), str) else None)
+
+
+def chosen_root(modeling: Path, root: str, remote: RemoteCode | None) -> RemoteCode:
+    """The repo with the model class the user named (`--root NAME`: the code holds several that qualify, or
+    auto_map names another): read as remote code whether or not a config.json lies beside it."""
+    tree = parse_file(modeling)
+    if root not in {n.name for n in tree.body if isinstance(n, ast.ClassDef)}:
+        raise ArchreadError(f"{modeling}: defines no class {root} (--root)")
+    if remote is not None:
+        return dataclasses.replace(remote, root=root)
+    configuration = imported_configuration(tree, modeling.parent)
+    return RemoteCode(folder=modeling.parent, modeling=modeling.stem, root=root,
+                      configuration=configuration[0] if configuration else None,
+                      config_class=configuration[1] if configuration else None, transformers_version=None, model_type=None)
 
 
 def code_root(tree: ast.Module, path: Path) -> str:

@@ -5,6 +5,7 @@ Nothing here imports or executes the file; the installed transformers is located
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import importlib.util
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archread.errors import ArchreadError
-from archread.parsers.remote import RemoteCode, is_modeling_name, modeling_files, remote_code, snapshot_of
+from archread.parsers.remote import RemoteCode, chosen_root, is_modeling_name, modeling_files, remote_code, snapshot_of
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,19 @@ def _model_type_of(path: Path) -> str:
     return path.stem.removeprefix("modeling_").removeprefix("modelling_").removeprefix("modular_")
 
 
-def resolve(ref: str | Path) -> Source:
+def resolve(ref: str | Path, root: str | None = None) -> Source:
     """A file path, a folder with one modeling file, a remote-code repo folder (config.json and the repo's .py
-    files; an HF cache snapshot) or one of its files, or a model type such as 'nemotron'."""
+    files; an HF cache snapshot) or one of its files, or a model type such as 'nemotron'; root: the model class
+    the user chose (`--root`), for a file outside a transformers tree."""
+    source = _resolve(ref)
+    if root is None:
+        return source
+    if tree_of(source.path) is not None:
+        raise ArchreadError(f"{source.path}: --root chooses a class of remote code; this file is transformers' own")
+    return dataclasses.replace(source, remote=chosen_root(source.path, root, source.remote))
+
+
+def _resolve(ref: str | Path) -> Source:
     path = Path(ref)
     remote = None
     if path.is_dir():

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+from archread.errors import ArchreadError
+
 
 @dataclass
 class Error:
@@ -77,6 +79,9 @@ def run_with_taps(model: torch.nn.Module, tokens: torch.Tensor, names: list[str]
     finally:
         for h in handles:
             h.remove()
+    if logits is None:  # GLM's default `output_predict=False`: the configuration turns the head off
+        raise ArchreadError("it returns no logits with this configuration (its output holds no tensor); the "
+                            "checkpoint's config.json may switch the head on: pass --config")
     outputs = {name: found[0] if len(found) == 1 else torch.cat(
         [t.flatten() for t in sorted(found, key=lambda t: (t.numel(), t.double().sum().item()))]) for name, found in calls.items()}
     return logits.detach().float().cpu(), outputs

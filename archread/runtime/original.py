@@ -20,6 +20,7 @@ from pathlib import Path
 from archread.errors import ArchreadError, one_line
 from archread.parsers.source import tree_of
 from archread.runtime.packages import MissingPackage, missing_module
+from archread.runtime.repo_alias import alias_repo
 
 
 def read_json(path: Path) -> dict:
@@ -118,6 +119,7 @@ def find_original(source, root: str) -> Original:
         config_class = getattr(cls, "config_class", None)
     else:
         package = repo_package(folder)
+        alias_repo(folder.resolve(), package)  # `from glm_model.configuration_glm import …` in a repo named so
         if str(folder.resolve()) not in sys.path:  # a flat repo's absolute sibling imports (`from configuration_x import`)
             sys.path.append(str(folder.resolve()))
         remote = source.remote

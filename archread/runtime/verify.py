@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
 
 from archread.errors import ArchreadError, one_line
 from archread.parsers import reduce_source, resolve
+from archread.parsers.remote import chosen_root, code_root, parse_file
 from archread.runtime.build import build_model
 from archread.runtime.compare import eager, error, padding_mask, real_token_logits, run_with_taps, watched
 from archread.runtime.config_values import config_values
@@ -25,14 +27,16 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 
 def verify(ref, config: Path | None = None, weights: Path | None = None, device: str = "cpu",
-           dtype: str = "float32", trust_code: bool = False, reduction=None) -> VerifyReport:
+           dtype: str = "float32", trust_code: bool = False, reduction=None, root: str | None = None) -> VerifyReport:
     if reduction is None:  # with a checkpoint's configuration, the reading checked is the one specialised to it
-        source = resolve(ref)
+        source = resolve(ref, root)
         reduction = reduce_source(source, config_values(config, source) if config is not None else None)
     source = reduction.source
     folder = repo_folder(source)
     if folder is not None and not trust_code:
         raise ArchreadError(f"{source.path}: outside the installed transformers; pass --trust-code to run it")
+    if folder is not None and len(reduction.roots) != 1:
+        reduction = _one_root(reduction, config)
     if device == "cuda" and not torch.cuda.is_available():
         raise ArchreadError("no CUDA GPU here; use --device cpu")
     wanted = repo_release(folder) if folder is not None else source.release
@@ -71,6 +75,8 @@ def compare_models(reduced, original, cfg, label, reference, device, dtype, tied
     names = [n for n in watched(reduced) if has(original, n)]
     try:
         want_logits, want = run_with_taps(original.to(device=device, dtype=torch.float32), tokens, names)
+    except ArchreadError as exc:
+        raise ArchreadError(f"the original does not run: {exc}") from None
     except Exception as exc:
         raise ArchreadError(f"the original does not run: {type(exc).__name__}: {one_line(exc)}") from None
     padded, note = [], None
@@ -98,6 +104,18 @@ def compare_models(reduced, original, cfg, label, reference, device, dtype, tied
     setup = setup_of(cfg, tokens, mask)
     return judge(label, reference, dtype, device, names, (got_logits, got), (want_logits, want), baseline, tied,
                  padded=(*padded, base_padded) if padded else note, setup=setup)
+
+
+def _one_root(reduction, config):
+    """A repo whose reading keeps several model classes (no config.json, no LM-head suffix): the one the code
+    shows (the PreTrainedModel subclass with an LM head the others serve), else the candidates named."""
+    source = reduction.source
+    try:
+        root = code_root(parse_file(source.path), source.path)
+    except ArchreadError as exc:
+        raise ArchreadError(f"{exc}; pass --root NAME to choose one") from None
+    source = dataclasses.replace(source, remote=chosen_root(source.path, root, source.remote))
+    return reduce_source(source, config_values(config, source) if config is not None else None)
 
 
 class OriginalFails(ArchreadError):
