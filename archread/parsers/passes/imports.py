@@ -16,6 +16,7 @@ from archread.parsers.fastcst import code_of
 from archread.parsers.package_lenders import relative_kernel
 from archread.parsers.passes.base import StripPass
 from archread.parsers.prelude_names import PRELUDE_MODULE, prelude_names, stands_in
+from archread.parsers.source import tree_of
 
 # torch, math and the standard library's helpers (copy, itertools) stay; typing and the framework go
 _DROPPED_STDLIB = {"typing", "typing_extensions", "dataclasses", "warnings", "logging", "collections.abc", "__future__"}
@@ -157,7 +158,8 @@ class Imports(StripPass):
         """A relative import of one of the repo's kernel modules (which lends nothing: see package_lenders)."""
         if not isinstance(small, cst.ImportFrom) or not small.relative or self.ctx.folder is None:
             return False
-        return relative_kernel(small, Path(self.ctx.folder)) is not None
+        folder = Path(self.ctx.folder)
+        return tree_of(folder / "x.py") is None and relative_kernel(small, folder) is not None  # remote code's only
 
 
 def version_parsers(module: cst.Module) -> set[str]:
