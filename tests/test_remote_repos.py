@@ -87,3 +87,34 @@ def test_a_model_that_returns_no_logits_is_said_to_not_an_attribute_error():
 
     with pytest.raises(ArchreadError, match="returns no logits with this configuration"):
         run_with_taps(NoHead(), torch.zeros(1, 4, dtype=torch.long), [])
+
+
+CUDA_PATH = REPOS / "rc_cudapath"  # config.json's packed_bits=8 takes a GPU-only layer; the default 32 is nn.Linear
+
+
+def test_the_torch_path_is_the_default_of_the_fields_the_code_tests_that_the_checkpoint_changed():
+    from archread.runtime.cuda_paths import torch_path_values
+
+    fields = json.loads((CUDA_PATH / "config.json").read_text())
+    modeling = CUDA_PATH / "modeling_rccuda.py"
+    assert torch_path_values(modeling, fields) == {"packed_bits": 32}  # hidden_size differs too, but no test reads it
+    assert torch_path_values(modeling, {**fields, "packed_bits": 32}) == {}
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a machine without CUDA is what this reads")
+def test_torchs_refusal_to_reach_cuda_is_recognised():
+    import torch
+
+    from archread.runtime.cuda_paths import asks_for_cuda
+
+    with pytest.raises(Exception) as refused:
+        torch.empty(2, device="cuda")
+    assert asks_for_cuda(refused.value)
+    assert not asks_for_cuda(ValueError("0 is not in list"))
+
+
+@pytest.mark.corpus
+def test_an_original_whose_checkpoint_chose_a_cuda_path_runs_on_the_torch_path_and_says_so():
+    report = verify(CUDA_PATH, trust_code=True)
+    assert report.match, report.to_text()
+    assert "config.json's packed_bits=8 → 32: the checkpoint's choice needs CUDA" in report.reference

@@ -42,9 +42,10 @@ from safetensors.torch import save_file  # noqa: E402
 from archread.errors import ArchreadError  # noqa: E402
 from archread.parsers.source import resolve  # noqa: E402
 from archread.runtime.compare import padding_mask, real_token_logits, run_with_taps, watched  # noqa: E402
+from archread.runtime.cuda_paths import asks_for_cuda  # noqa: E402
 from archread.runtime.original import configuration, find_original  # noqa: E402
 from archread.runtime.packages import MissingPackage  # noqa: E402
-from archread.runtime.release import CANNOT_IMPORT, MISSING_PACKAGE  # noqa: E402
+from archread.runtime.release import CANNOT_IMPORT, MISSING_PACKAGE, NEEDS_CUDA  # noqa: E402
 from archread.runtime.tiny import build_tiny, literal_sizes, shrink, test_tokens  # noqa: E402
 
 _PLAIN = (int, float, str, bool, type(None), list, tuple, dict)
@@ -62,15 +63,20 @@ def main(spec: dict, out: Path) -> None:
         sys.exit(CANNOT_IMPORT)
     config = configuration(original.model_type, Path(spec["config"]) if spec.get("config") else None, original.config_class)
     source = resolve(spec["path"])
-    model, cfg = build_tiny(original.model_class, shrink(config, literal_sizes(source.text)))
-    model = model.float()
-    tokens = torch.randint(0, cfg.vocab_size, (2, test_tokens()), generator=torch.Generator().manual_seed(0))
-    names = watched(model)
     try:
+        model, cfg = build_tiny(original.model_class, shrink(config, literal_sizes(source.text)))
+        model = model.float()
+        tokens = torch.randint(0, cfg.vocab_size, (2, test_tokens()), generator=torch.Generator().manual_seed(0))
+        names = watched(model)
         logits, taps = run_with_taps(model, tokens, names)
     except ArchreadError as exc:  # it runs, but gives nothing to compare
         print(f"archread: {exc}", file=sys.stderr)
         sys.exit(1)
+    except Exception as exc:
+        if not asks_for_cuda(exc):
+            raise
+        print(f"archread: the original needs CUDA, which this machine lacks ({type(exc).__name__}: {exc})", file=sys.stderr)
+        sys.exit(NEEDS_CUDA)
     mask = padding_mask(tokens)
     fresh = torch.contiguous_format  # a copy of its own, laid out plainly: safetensors takes neither views nor strides
     extra, padded_note = {}, None

@@ -21,6 +21,11 @@ from archread.runtime.packages import ATTEMPTS, bring, bring_guarded
 KEEP = ("transformers", "huggingface_hub", "tokenizers")  # always the release's own
 CANNOT_IMPORT = 3  # the runner's exit code when the release cannot import the original
 MISSING_PACKAGE = 4  # … when the original imports a package nothing provides (its name in missing.txt)
+NEEDS_CUDA = 5  # … when the original asks for CUDA, which this machine lacks
+
+
+class NeedsCuda(ArchreadError):
+    """The original, built as its configuration says, asks for CUDA (a GPU-only kernel path)."""
 
 
 class ReleaseUnavailable(ArchreadError):
@@ -125,7 +130,7 @@ def run_original(version: str, spec: dict, timeout: float = 600) -> Path:
     if result.returncode != 0:
         lines = [ln for ln in result.stderr.strip().splitlines() if ln.strip()]
         last = lines[-1].removeprefix("archread: ") if lines else "?"
-        kind = ReleaseUnavailable if result.returncode == CANNOT_IMPORT else ArchreadError
+        kind = {CANNOT_IMPORT: ReleaseUnavailable, NEEDS_CUDA: NeedsCuda}.get(result.returncode, ArchreadError)
         raise kind(f"the original {root} under transformers {version} does not run: {last}")
     json.loads((out / "config.json").read_text())  # written last: its presence means the run completed
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import tempfile
 import types
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from safetensors.torch import load_file
 from archread.errors import ArchreadError, one_line
 from archread.runtime.build import build_model
 from archread.runtime.compare import real_token_logits, run_with_taps
+from archread.runtime.cuda_paths import described, torch_path_values
 from archread.runtime.original import repo_folder
-from archread.runtime.release import release_site, run_original
+from archread.runtime.release import NeedsCuda, release_site, run_original
 from archread.runtime.report import has, judge, setup_of
 from archread.runtime.weights import load_into
 
@@ -107,7 +109,7 @@ def verify_release(reduction, version: str, trust_code: bool = False, config: Pa
     if config is None and folder is not None and (folder / "config.json").is_file():
         config = folder / "config.json"
     spec = {"path": str(folder if folder is not None else source.path.absolute()), "root": reduction.roots[0], "config": str(config) if config else None}
-    out = run_original(version, spec)
+    out, chosen = _on_a_path_this_machine_runs(version, spec, source.path)
     fields = json.loads((out / "config.json").read_text())
     names = fields.pop("_archread_names")
     origin = fields.pop("_archread_origin")
@@ -124,8 +126,24 @@ def verify_release(reduction, version: str, trust_code: bool = False, config: Pa
         raise ArchreadError(f"the reduced model does not run: {type(exc).__name__}: {one_line(exc)}") from None
     want = {k.removeprefix("tap:"): v for k, v in taps.items() if k.startswith("tap:")}
     setup = setup_of(cfg, taps["tokens"], None if padded_note else taps["mask"])
-    return judge(source.label, f"{reduction.roots[0]} ({origin}, subprocess)", "float32", "cpu",
+    return judge(source.label, f"{reduction.roots[0]} ({origin}, subprocess{chosen})", "float32", "cpu",
                  names, (got_logits, got), (taps["logits"], want), [], tied, padded=padded, setup=setup)
+
+
+def _on_a_path_this_machine_runs(version: str, spec: dict, modeling: Path) -> tuple[Path, str]:
+    """run_original, and where the original asks for CUDA on the path its config.json chose, again on the torch
+    path the configuration class's defaults choose (runtime/cuda_paths.py): its folder, and what was changed."""
+    try:
+        return run_original(version, spec), ""
+    except NeedsCuda as exc:
+        fields = json.loads(Path(spec["config"]).read_text()) if spec.get("config") else {}
+        values = torch_path_values(modeling, fields)
+        if not values:
+            raise ArchreadError(f"{exc}: GPU-only (no configuration field its code tests leads off that path)") from None
+        folder = Path(tempfile.mkdtemp(prefix="archread-torch-path-"))
+        (folder / "config.json").write_text(json.dumps({**fields, **values}))
+        out = run_original(version, {**spec, "config": str(folder / "config.json")})
+        return out, f"; config.json's {described(values, fields)}: the checkpoint's choice needs CUDA, the default is the torch path"
 
 
 def _inside(source) -> tuple[str, ...]:

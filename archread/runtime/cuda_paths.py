@@ -1,0 +1,65 @@
+"""An original that asks for CUDA on a machine without it, and the torch path its configuration can choose.
+
+Remote code often keeps a CUDA-only kernel path beside its plain torch one and lets the checkpoint's config.json
+choose (Moss's int8 checkpoint sets `wbits=8`: GPTQ triton kernels that allocate on `device='cuda'`; the
+configuration class's default `wbits=32` is plain `nn.Linear`). Where the original fails for want of CUDA, the
+fields config.json sets away from the configuration class's default, and that the model's code tests in a
+condition, are set back to the default: the code's own torch path, which the report names.
+"""
+
+from __future__ import annotations
+
+import ast
+import traceback
+from pathlib import Path
+
+import torch
+
+from archread.parsers.config_defaults import config_file, read_defaults
+
+
+def asks_for_cuda(exc: BaseException) -> bool:
+    """The error is torch's own refusal to reach CUDA (its lazy init, no driver, no GPU) on a machine without it."""
+    if torch.cuda.is_available():
+        return False
+    cuda = Path(torch.cuda.__file__).parent
+    frames = traceback.extract_tb(exc.__traceback__)
+    text = str(exc)
+    return any(Path(f.filename).parent == cuda for f in frames) or "not compiled with CUDA" in text or "NVIDIA driver" in text
+
+
+def _tested_fields(folder: Path) -> set[str]:
+    """Configuration fields the repo's model code reads in a condition (`if config.wbits in [4, 8]:`)."""
+    found = set()
+    for path in folder.glob("*.py"):
+        if path.stem.startswith(("configuration_", "tokenization_")):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.If, ast.IfExp, ast.While)):
+                found |= {a.attr for a in ast.walk(node.test) if isinstance(a, ast.Attribute) and _is_config(a.value)}
+    return found
+
+
+def _is_config(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Name) and node.id == "config") or (isinstance(node, ast.Attribute) and node.attr == "config")
+
+
+def torch_path_values(modeling: Path, fields: dict) -> dict:
+    """{field: the configuration class's default} for each field config.json (`fields`) sets otherwise and the
+    model's code tests: what takes the original off the path its checkpoint chose."""
+    path = config_file(modeling)
+    if path is None or path == modeling:
+        return {}
+    defaults = read_defaults(path)
+    tested = _tested_fields(modeling.parent)
+    return {k: defaults[k].value for k in sorted(tested) if k in fields and k in defaults
+            and isinstance(defaults[k].value, (bool, int, float, str, type(None))) and fields[k] != defaults[k].value}
+
+
+def described(values: dict, fields: dict) -> str:
+    """`wbits=8 → 32`."""
+    return ", ".join(f"{k}={fields[k]!r} → {v!r}" for k, v in values.items())
