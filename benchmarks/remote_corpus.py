@@ -1,7 +1,7 @@
 """Sweep a folder of remote-code repos (one subfolder each: config.json and the repo's .py files) through
 reduce / standalone import / undefined names / diff / verify, and print a markdown table for RESULTS.md.
 
-    python benchmarks/remote_corpus.py /work/cache/remote [--verify-timeout 300] [--no-verify]
+    python benchmarks/remote_corpus.py /work/cache/remote [--verify-timeout 300] [--no-verify] [--only NAME ...]
 
 The repos themselves are listed in benchmarks/corpus_lists/remote.txt (repo@commit:path) and kept outside
 the repository. "standalone" imports the reduced module in a fresh process that may load nothing but torch,
@@ -109,8 +109,9 @@ def main(argv=None) -> int:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--verify-timeout", type=int, default=300)
     parser.add_argument("--no-verify", action="store_true")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="sweep only the repo folders whose name contains one of these")
     args = parser.parse_args(argv)
-    repos = sorted(p for p in args.folder.iterdir() if p.is_dir())
+    repos = sorted(p for p in args.folder.iterdir() if p.is_dir() and (not args.only or any(n in p.name for n in args.only)))
     columns = ["repo", "root", "release", "reduce", "standalone", "undefined", "diff"] + ([] if args.no_verify else ["verify"])
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))

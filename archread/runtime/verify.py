@@ -13,6 +13,7 @@ from archread.parsers.remote import chosen_root, code_root, parse_file
 from archread.runtime.build import build_model
 from archread.runtime.compare import eager, error, padding_mask, real_token_logits, run_with_taps, watched
 from archread.runtime.config_values import config_values
+from archread.runtime.cuda_paths import asks_for_cuda
 from archread.runtime.original import configuration, find_original, installed_release, repo_folder, repo_release
 from archread.runtime.packages import MissingPackage, PackageUnavailable, bring_guarded, with_packages
 from archread.runtime.release import ReleaseUnavailable, cached_releases, releases_dir
@@ -78,6 +79,8 @@ def compare_models(reduced, original, cfg, label, reference, device, dtype, tied
     except ArchreadError as exc:
         raise ArchreadError(f"the original does not run: {exc}") from None
     except Exception as exc:
+        if asks_for_cuda(exc):  # a GPU-only path, in-process: the configuration given chose it
+            raise ArchreadError(f"the original needs CUDA, which this machine lacks ({type(exc).__name__}: {one_line(exc)})") from None
         raise ArchreadError(f"the original does not run: {type(exc).__name__}: {one_line(exc)}") from None
     padded, note = [], None
     if mask is not None:
