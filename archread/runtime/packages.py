@@ -66,9 +66,8 @@ def bring(module: str, folder: Path) -> None:
                                 f"another torch than {ours}: install a matching one to run it")
     lacking = _take_out_if_built_for_another_torch(distribution, folder)
     if lacking:
-        raise PackageUnavailable(f"the remote code imports {distribution}, whose wheel for torch {ours} is built against "
-                            f"another build of torch (its extension links {lacking}, which this torch lacks: a CUDA "
-                            "build): it runs where torch has CUDA")
+        raise PackageUnavailable(f"GPU-only here: the remote code imports {distribution}, whose wheel for torch {ours} is a "
+                                 f"CUDA build (its extension links {lacking}, which this torch lacks)")
 
 
 def _install(module: str, requirement: str, folder: Path) -> None:
