@@ -15,15 +15,18 @@ from pathlib import Path
 
 
 def own_names(folder: Path) -> set[str]:
-    """Top-level names the repo's files import absolutely that are the repo itself: nothing installed provides
-    them, and they are the folder's own name or the rest of the import is one of the folder's modules."""
+    """Top-level names the repo's files import absolutely, outside any `try`, that are the repo itself: nothing
+    installed provides them, and they are the folder's own name or the rest of the import is one of the folder's
+    modules. A guarded import is an optional package the code runs without (MPT's `from flash_attn.flash_attn_triton
+    import …` beside its own copy of that file): it is never the repo."""
     found = set()
     for path in folder.glob("*.py"):
         try:
             tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
         except SyntaxError:
             continue
-        for node in ast.walk(tree):
+        guarded = {id(n) for t in ast.walk(tree) if isinstance(t, ast.Try) for s in t.body for n in ast.walk(s)}
+        for node in (n for n in ast.walk(tree) if id(n) not in guarded):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
             for parts in (n.split(".") for n in names):

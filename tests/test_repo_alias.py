@@ -1,0 +1,22 @@
+"""A repo that imports itself by the name of its authors' checkout: that name stands for the repo's package."""
+
+from archread.runtime.repo_alias import own_names
+
+
+def test_the_repos_own_name_is_found_and_a_guarded_optional_package_is_not(tmp_path):
+    repo = tmp_path / "checkout_as_downloaded"
+    repo.mkdir()
+    (repo / "configuration_x.py").write_text("X = 1\n")
+    (repo / "flash_kernel.py").write_text("Y = 2\n")
+    (repo / "modeling_x.py").write_text(
+        "import torch\nfrom x_model.configuration_x import X\n"  # the checkout was named x_model/
+        "try:\n    from flash_pkg_archread_absent.flash_kernel import Y\nexcept ImportError:\n    pass\n"  # optional
+        "from archread_absent_pkg.elsewhere import Z\n")  # another package: nothing of it in the repo
+    assert own_names(repo) == {"x_model"}
+
+
+def test_the_folders_own_name_is_the_repo(tmp_path):
+    repo = tmp_path / "my_model"
+    repo.mkdir()
+    (repo / "modeling_m.py").write_text("import my_model.helpers_not_here\n")
+    assert own_names(repo) == {"my_model"}
