@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from archread.fit.laws import predict
 from archread.fit.layers import Tree, split_tree
+from archread.fit.per_layer import layer_config
 from archread.fit.solve import solve
 
 
@@ -102,8 +103,9 @@ def fit_by_name(ck: Tree, cand: Candidate) -> Fit:
         if values in tried:  # the same values: the same fit (its prior already weighs every reference)
             continue
         tried.append(values)
-        fit = judge(ck.all_names, _predicted(ck, cand, {**cand.tiny, **values}, kinds), cand,
-                    {**cand.tiny, **values}, open_fields, ck.count)
+        predicted, per_layer = _predicted(ck, cand, {**cand.tiny, **values}, kinds)
+        fit = judge(ck.all_names, predicted, cand, {**cand.tiny, **values}, open_fields, ck.count,
+                    per_layer=per_layer)
         if best is None or (fit.score, fit.prior) > (best.score, best.prior):
             best = fit
         if not open_fields:  # the shapes told every field: another reference cannot change the values
@@ -117,8 +119,11 @@ def references(entry: dict) -> list[dict]:
     return [entry["defaults"], entry["tiny_fields"]]
 
 
-def _predicted(ck: Tree, cand: Candidate, x: dict, kinds: dict) -> dict:
+def _predicted(ck: Tree, cand: Candidate, x: dict, kinds: dict) -> tuple[dict, dict]:
+    """(the candidate's tree at x, laid out as the checkpoint's layers; the per-layer fields that layout sets)."""
     predicted = {n: cand.shape_at(n, x) for n in cand.tree.outside}
+    choice: dict = {}
+    at_x: dict = {}
     if cand.tree.layers and ck.prefix == cand.tree.prefix:
         # one prediction per candidate layer and one choice per kind of checkpoint layer: a 100-layer
         # checkpoint costs what its few kinds of layer cost
@@ -126,12 +131,13 @@ def _predicted(ck: Tree, cand: Candidate, x: dict, kinds: dict) -> dict:
         for indices in kinds.values():
             j = _layer_choice(ck.layers[indices[0]], cand, at_x)
             for i in indices:
+                choice[i] = j
                 predicted.update({ck.full(i, n): s for n, s in at_x[j].items()})
-    return predicted
+    return predicted, layer_config(cand.entry, choice, {j: frozenset(t.items()) for j, t in at_x.items()})
 
 
 def judge(got: dict, predicted: dict, cand: Candidate, x: dict, open_fields: list, layers: int,
-          renaming: dict | None = None) -> Fit:
+          renaming: dict | None = None, per_layer: dict | None = None) -> Fit:
     """The fit of a checkpoint's (possibly renamed) tensors against the candidate's predicted tree."""
     tied = [t for t, s in cand.entry["tied"].items() if t in predicted and t not in got and (s is None or s in got)]
     for t in tied:
@@ -148,6 +154,7 @@ def judge(got: dict, predicted: dict, cand: Candidate, x: dict, open_fields: lis
         config[entry["layer_key"]] = layers
     config.update({f: v for f, v in x.items() if f in cand.tiny})
     config.update(counted_fields(cand, got))
+    config.update(per_layer or {})
     if cand.entry["tied"] and "tie_word_embeddings" in entry["defaults"]:
         config["tie_word_embeddings"] = bool(tied)
     fit = Fit(entry["model_type"], score, config, missing, unexpected, mismatched, open_fields, tied,

@@ -117,7 +117,8 @@ def to_text(report: FitReport) -> str:
     for rank, c in enumerate(report.candidates, 1):
         lines.append(f"{rank}. {c.model_type:<24} score {c.score:.3f}  "
                      f"missing {len(c.missing)}  unexpected {len(c.unexpected)}  mismatched {len(c.mismatched)}")
-        shown = {k: v for k, v in c.config.items() if k != "model_type"}
+        shown = {k: (f"[{len(v)} per layer]" if isinstance(v, (list, dict)) and len(v) > 6 else v)
+                 for k, v in c.config.items() if k != "model_type"}
         lines.append("   config " + ", ".join(f"{k}={v}" for k, v in shown.items()))
         if c.open_fields:
             lines.append("   not told by the shapes (the defaults' pull decided): " + ", ".join(c.open_fields))

@@ -10,6 +10,7 @@ not predict is kept as unmodelled rather than guessed.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 
@@ -20,6 +21,7 @@ from archread.fit.laws import predict
 from archread.parsers.cache import reduce_cached
 from archread.runtime.build import for_config, load_module
 from archread.runtime.compare import eager
+from archread.runtime.tiny import layer_fields
 
 _LAYER_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
 
@@ -156,6 +158,41 @@ def _plain_defaults(cfg) -> dict:
     return out
 
 
+def _layer_count(fields: dict) -> int | None:
+    return next((fields[k] for k in _LAYER_KEYS if type(fields.get(k)) is int), None)
+
+
+def per_layer_fields(default, tiny) -> dict:
+    """The fields with one entry per layer (see tiny.layer_fields), at the tiny form and the defaults: what a fit
+    sets from the kinds of layer the checkpoint holds."""
+    fields, small = default.to_dict(), tiny.to_dict()
+    layers, tiny_layers = _layer_count(fields), _layer_count(small)
+    if not layers or not tiny_layers:
+        return {}
+    out = {}
+    for kind, found in zip(("list", "dict", "indices"), layer_fields(fields, layers)):
+        for name in found:
+            value = small.get(name)
+            if kind == "list" and not (isinstance(value, list) and len(value) == tiny_layers):
+                continue
+            if kind != "list" and not isinstance(value, type(fields[name])):
+                continue
+            spec = {"kind": kind, "tiny": value, "default": fields[name]}
+            if kind == "dict":
+                spec["int_keys"] = all(type(x) is int for x in fields[name])
+                spec["tiny"] = {str(k): v for k, v in value.items()}
+                spec["default"] = {str(k): v for k, v in fields[name].items()}
+            try:
+                json.dumps(spec)
+            except (TypeError, ValueError):
+                continue
+            out[name] = spec
+    return out
+
+
+_MAX_TINY_PARAMETERS = 5e8  # a shrunk form still this large kept the released sizes in a section shrinking misses
+
+
 def signature(source, transformers) -> dict:
     """Everything `fit` needs about one candidate, as plain JSON."""
     from archread.runtime.original import find_original
@@ -185,6 +222,8 @@ def signature(source, transformers) -> dict:
             base = builder.build({}, device)
         except Exception as exc:  # noqa: BLE001
             raise ArchreadError(f"{source.model_type}: the reduced {root} does not build ({one_line(exc)})") from None
+    if sum(math.prod(shape) for shape in base.values()) > _MAX_TINY_PARAMETERS:
+        raise ArchreadError(f"{source.model_type}: no tiny configuration (the shrunk one keeps released sizes)")
     laws, used, structural = size_laws(builder, base, device)
     _check(builder, laws, used, device)
     fields = builder.fields
@@ -199,6 +238,6 @@ def signature(source, transformers) -> dict:
         "tiny_fields": {k: v for k, v in fields.items() if isinstance(v, (bool, int, float, str, type(None)))},
         "layer_key": next((k for k in _LAYER_KEYS if type(fields.get(k)) is int), None),
         "structural": structural, "tied": {k: v for k, v in tied.items() if k in base},
-        "defaults": _plain_defaults(default), "built_on": device,
+        "defaults": _plain_defaults(default), "built_on": device, "per_layer": per_layer_fields(default, tiny),
         "saved": _saved_form(builder, base, tied),
     }

@@ -12,6 +12,7 @@ from itertools import combinations
 
 from archread.fit.layers import Tree, hidden_width
 from archread.fit.match import Candidate, Fit, equations, judge, references
+from archread.fit.per_layer import layer_config
 from archread.fit.solve import solve
 
 
@@ -141,10 +142,11 @@ def _fit_at(ck: Tree, cand: Candidate, shapes: dict, reference: dict) -> Fit:
     order_ck = list(shapes)
     mapping, notes = assign(ck.outside, predicted_out, order_ck, order_c)
     seen: dict = {}
+    choice: dict = {}
     predicted = dict(predicted_out)
     for i in sorted(ck.layers):
         layer = ck.layers[i]
-        j = max(kinds, key=lambda k: _kind_agreement(layer, kinds[k]))
+        j = choice[i] = max(kinds, key=lambda k: _kind_agreement(layer, kinds[k]))
         kind = frozenset(layer.items())
         if (kind, j) not in seen:
             inner, inner_notes = assign(layer, kinds[j], [n for n in layer], list(cand.tree.layers[j]))
@@ -165,7 +167,8 @@ def _fit_at(ck: Tree, cand: Candidate, shapes: dict, reference: dict) -> Fit:
             renamed[target] = s
         else:
             renamed[n] = s
-    fit = judge(renamed, predicted, cand, x, open_fields, ck.count, renaming=mapping)
+    per_layer = layer_config(cand.entry, choice, {j: frozenset(t.items()) for j, t in kinds.items()})
+    fit = judge(renamed, predicted, cand, x, open_fields, ck.count, renaming=mapping, per_layer=per_layer)
     fit.notes += notes
     return fit
 

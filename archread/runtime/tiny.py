@@ -144,14 +144,21 @@ def _keep_equalities(fields: dict, changes: dict) -> None:
                 changes[a] = changes[b] = tiny
 
 
-def _per_layer(fields: dict, layers: int) -> dict:
-    """One choice of layers for every per-layer list, layer-indexed dict and list of layer indices at once, so
-    they agree: the first two layers and one of every kind (a kind: the layer's values across all of them)."""
+def layer_fields(fields: dict, layers: int) -> tuple[dict, dict, dict]:
+    """The configuration's fields that hold one entry per layer: (per-layer lists, layer-indexed dicts, lists of
+    layer indices)."""
     lists = {k: v for k, v in fields.items() if isinstance(v, list) and len(v) == layers and k != "architectures"}
     dicts = {k: v for k, v in fields.items() if isinstance(v, dict) and v and "layer" in k  # not id2label
              and all(str(x).isdigit() and int(x) < layers for x in v)}
     indices = {k: v for k, v in fields.items() if isinstance(v, list) and v and len(v) != layers and "layer" in k
                and all(type(x) is int and 0 <= x < layers for x in v)}  # Kolibri's index_layers = [4, 14, 19, 29]
+    return lists, dicts, indices
+
+
+def _per_layer(fields: dict, layers: int) -> dict:
+    """One choice of layers for every per-layer list, layer-indexed dict and list of layer indices at once, so
+    they agree: the first two layers and one of every kind (a kind: the layer's values across all of them)."""
+    lists, dicts, indices = layer_fields(fields, layers)
     if not lists and not dicts and not indices:
         return {}
     members = [{int(x) for x in d} for d in dicts.values()] + [set(v) for v in indices.values()]
@@ -190,8 +197,9 @@ def shrink(config, fixed_sizes: set[int] = frozenset()):
     if isinstance(heads, int) and "num_key_value_heads" in fields:  # None means one kv head per query head
         changes["num_key_value_heads"] = 4 if kv is None or kv >= heads else (2 if kv > 1 else 1)
     changes.update(_kv_heads_elsewhere(fields))
+    groups = []  # changes a validator may tie together: the per-layer ones move as one
     if isinstance(layers, int):
-        changes.update(_per_layer(fields, layers))
+        groups.append(_per_layer(fields, layers))
     for heads_key, dim_key, expand_key in _STATE_HEADS:  # SSM heads × head size = expand × hidden
         if all(k in fields for k in (heads_key, dim_key, expand_key)) and isinstance(fields[expand_key], (int, float)):
             hidden = changes.get("hidden_size", fields.get("hidden_size"))
@@ -220,7 +228,30 @@ def shrink(config, fixed_sizes: set[int] = frozenset()):
             changes[key] = 0
         elif key not in fields:  # 5.0 classes that dropped the field while their model still reads it (Phi, JetMoe)
             changes[key] = None
-    return type(config).from_dict({**fields, **changes})
+    per_layer = groups[0] if groups else {}
+    changes = {k: v for k, v in changes.items() if k not in per_layer}
+    return _accepted(type(config), fields, [per_layer] + [{k: v} for k, v in changes.items()])
+
+
+def _accepted(cls, fields: dict, groups: list[dict]):
+    """The configuration with every change, or, where the class's validators reject that (a size the shrinking
+    does not know is tied to one it moved: XLNet's d_head = d_model // n_head), with the changes it accepts,
+    added one group at a time over the defaults (which it accepts)."""
+    everything = {k: v for g in groups for k, v in g.items()}
+    try:
+        return cls.from_dict({**fields, **everything})
+    except Exception:  # noqa: BLE001 - the classes' validators raise their own error types
+        pass
+    kept: dict = {}
+    for group in groups:
+        if not group:
+            continue
+        try:
+            cls.from_dict({**fields, **kept, **group})
+        except Exception:  # noqa: BLE001
+            continue
+        kept.update(group)
+    return cls.from_dict({**fields, **kept})
 
 
 def fill_unset(config):
