@@ -10,8 +10,9 @@ import struct
 from pathlib import Path
 
 
-def original_checkpoint(entry: dict, folder: Path) -> Path:
-    """The original class of a candidate, tiny and random, saved by save_pretrained; config.json removed."""
+def original_checkpoint(entry: dict, folder: Path, keep_config: Path | None = None) -> Path:
+    """The original class of a candidate, tiny and random, saved by save_pretrained; config.json removed (moved to
+    keep_config where given: what the checkpoint truly is, for a benchmark's judge)."""
     import importlib
 
     from archread.parsers import resolve
@@ -24,6 +25,9 @@ def original_checkpoint(entry: dict, folder: Path) -> Path:
     config = shrink(getattr(importlib.import_module(module), name)())
     model, _ = build_tiny(cls, config)
     model.save_pretrained(folder, safe_serialization=True)
+    if keep_config is not None:
+        keep_config.parent.mkdir(parents=True, exist_ok=True)
+        (folder / "config.json").replace(keep_config)
     (folder / "config.json").unlink(missing_ok=True)
     (folder / "generation_config.json").unlink(missing_ok=True)
     return folder

@@ -190,7 +190,7 @@ def per_layer_fields(default, tiny) -> dict:
     return out
 
 
-_MAX_TINY_PARAMETERS = 5e8  # a shrunk form still this large kept the released sizes in a section shrinking misses
+_MAX_TINY_PARAMETERS = 1e10  # a shrunk form still this large kept the released sizes in a section shrinking misses
 
 
 def signature(source, transformers) -> dict:
