@@ -8,9 +8,10 @@ from archread.cli import main
 from archread.errors import ArchreadError
 from archread.fit.headers import read_headers
 from archread.fit.layers import split_tree
+from archread.fit.per_layer import layer_config
 from archread.fit.rank import check_language_model
 from archread.fit.samples import header_only_shards, random_names
-from archread.fit.structure import assign
+from archread.fit.structure import assign, word_conflicts
 
 
 def _layers(n, hidden=64, kv=32, inter=96):
@@ -93,3 +94,44 @@ def test_a_fused_qkv_is_split_by_the_candidate_shapes():
     split = mapping["attn.qkv.weight"]
     assert split[0] == "split" and split[1] == 0 and sum(cand[m][0] for m in split[2]) == 128
     assert any("split along axis 0" in n for n in notes)
+
+
+def test_same_shaped_tensors_pair_by_the_words_unique_shapes_paired():
+    # a norm's weight and bias share a shape; the projection's unique shapes say which renamed word is `bias`
+    ck = {"w1.xx": (96, 64), "w1.yy": (96,), "nn.xx": (64,), "nn.yy": (64,)}
+    cand = {"fc1.weight": (96, 64), "fc1.bias": (96,), "ln.bias": (64,), "ln.weight": (64,)}
+    mapping, _ = assign(ck, cand, list(ck), list(cand))
+    assert mapping["nn.xx"] == "ln.weight" and mapping["nn.yy"] == "ln.bias"
+    assert word_conflicts({f"m.{k}": f"m.{v}" for k, v in mapping.items()}) == 0
+
+
+def test_word_conflicts_count_a_word_mapped_two_ways_and_names_of_another_length():
+    assert word_conflicts({"a.b.w": "x.y.weight", "a.c.w": "x.z.weight"}) == 0
+    assert word_conflicts({"a.b.w": "x.y.weight", "a.c.w": "x.z.bias"}) == 1  # w pairs with weight and bias
+    assert word_conflicts({"a.b.w": "x.weight"}) == 1
+
+
+def test_per_layer_fields_follow_the_checkpoint_layers_and_the_defaults_where_shapes_cannot_tell():
+    entry = {"per_layer": {
+        "mlp_layer_types": {"kind": "list", "tiny": ["dense", "sparse"], "default": ["dense"] * 3 + ["sparse"] * 9},
+        "layer_types": {"kind": "list", "tiny": ["sliding", "full"], "default": ["sliding", "sliding", "full"] * 4},
+        "moe_layers": {"kind": "indices", "tiny": [1], "default": list(range(3, 12))}}}
+    # candidate layer 0 is dense, 1 sparse; sliding and full layers hold the same tensors
+    kind_of = {0: "dense", 1: "sparse"}
+    got = layer_config(entry, {0: 0, 1: 0, 2: 1, 3: 1}, kind_of)
+    assert got["mlp_layer_types"] == ["dense", "dense", "sparse", "sparse"]
+    assert got["moe_layers"] == [2, 3]
+    assert got["layer_types"] == ["sliding", "sliding", "full", "full"]  # each kind has one attention here
+    # where both kinds of attention hold the same tensors the shapes cannot tell: the defaults at that position
+    same = layer_config(entry, {0: 0, 1: 0, 2: 0}, {0: "one", 1: "one"})
+    assert same["layer_types"] == ["sliding", "sliding", "full"]
+
+
+def test_a_tiny_configuration_its_validators_reject_keeps_the_changes_they_accept():
+    transformers = pytest.importorskip("transformers")
+    from archread.runtime.tiny import shrink
+
+    config = transformers.XLNetConfig()  # validates d_head == d_model // n_head; shrinking knows no d_head
+    tiny = shrink(config)
+    assert tiny.n_layer == 2 and tiny.vocab_size == 128
+    assert tiny.d_head == tiny.d_model // tiny.n_head

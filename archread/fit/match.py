@@ -24,6 +24,7 @@ class Fit:
     tied: list[str] = field(default_factory=list)
     prior: float = 0.0  # agreement with the candidate's defaults, for candidates the shapes cannot tell apart
     renaming: dict | None = None  # structure mode: checkpoint name -> candidate name (or a split)
+    conflicts: int = 0  # structure mode: name components the renaming maps two ways (see structure.word_conflicts)
     notes: list[str] = field(default_factory=list)
     entry: dict | None = None
 
@@ -151,7 +152,10 @@ def judge(got: dict, predicted: dict, cand: Candidate, x: dict, open_fields: lis
     entry = cand.entry
     config = {"model_type": entry["model_type"]}
     if entry.get("layer_key") and layers:
-        config[entry["layer_key"]] = layers
+        # the field counts layer modules, or a fixed multiple of them (Dory's num_hidden_layers counts both halves)
+        tiny_layers, modules = entry["tiny_fields"].get(entry["layer_key"]), cand.tree.count
+        per_module = tiny_layers // modules if type(tiny_layers) is int and modules and tiny_layers % modules == 0 else 1
+        config[entry["layer_key"]] = layers * per_module
     config.update({f: v for f, v in x.items() if f in cand.tiny})
     config.update(counted_fields(cand, got))
     config.update(per_layer or {})

@@ -32,6 +32,8 @@ def layer_config(entry: dict, choice: dict[int, int], kind_of: dict[int, object]
     order = sorted(choice)
     out = {}
     for name, spec in specs.items():
+        if spec["kind"] == "list" and len(spec["tiny"]) != len(kind_of):
+            continue  # entries that are not one per layer module (Dory's two per block): not for the layout to set
         values = []
         for position, i in enumerate(order):
             j = choice[i]

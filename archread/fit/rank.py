@@ -99,9 +99,10 @@ def fit(folder: Path, config: Path | None = None, top: int = 5, progress=None) -
         fits = _by_name(ck, candidates, shares, top)
     if not fits:
         raise ArchreadError(f"{folder}: no decoder-only LM of the installed transformers fits these tensors")
-    # equal trees and priors: the candidate with the fewest configuration fields, the simplest that explains the
+    # equal trees: the renaming that maps words most consistently (structure mode), then the priors; then the
+    # candidate with the fewest configuration fields, the simplest that explains the
     # tensors (a dense checkpoint fits a MoE candidate whose tiny form has no expert layer, too)
-    fits.sort(key=lambda f: (-round(f.score, 9), -f.prior, len(f.entry["defaults"]), f.model_type))
+    fits.sort(key=lambda f: (-round(f.score, 9), f.conflicts, -f.prior, len(f.entry["defaults"]), f.model_type))
     seen: set = set()  # a candidate's better form only
     fits = [f for f in fits if not (f.model_type in seen or seen.add(f.model_type))]
     for f in fits[:top]:

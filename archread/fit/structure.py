@@ -21,6 +21,11 @@ def _parent(name: str) -> str:
     return name.rpartition(".")[0].rpartition(".")[0]
 
 
+def _depth(name: str) -> int:
+    """How many components a name has: a renaming of words keeps it (`model.embed_tokens.weight` is not `lm_head.weight`)."""
+    return name.count(".")
+
+
 def _leaf(name: str) -> str:
     return name.rpartition(".")[2]
 
@@ -43,8 +48,24 @@ def _solve_pairs(ck: dict, cand: dict, laws: dict, width_ck: int | None, width_c
     return pairs
 
 
-def assign(ck: dict, cand: dict, order_ck: list, order_c: list) -> tuple[dict, list[str]]:
-    """checkpoint name -> candidate name (or ("split", axis, [names])) and the notes on what was ambiguous."""
+def _pair_words(words: dict, ours: str, theirs: str) -> None:
+    a, b = ours.split("."), theirs.split(".")
+    if len(a) == len(b):
+        for x, y in zip(a, b):
+            words[(x, y)] = words.get((x, y), 0) + 1
+
+
+def _word_agreement(words: dict, ours: str, theirs: str) -> int:
+    """How many components of the two names pair as words already paired elsewhere (a renamed `weight` is the
+    same word under every module: the unique shapes tell which word it is)."""
+    a, b = ours.split("."), theirs.split(".")
+    return sum(words.get((x, y), 0) > 0 for x, y in zip(a, b)) if len(a) == len(b) else -1
+
+
+def assign(ck: dict, cand: dict, order_ck: list, order_c: list, words: dict | None = None) -> tuple[dict, list[str]]:
+    """checkpoint name -> candidate name (or ("split", axis, [names])) and the notes on what was ambiguous; words:
+    (checkpoint word, candidate word) -> how often paired, shared between calls and added to."""
+    words = {} if words is None else words
     mapping: dict = {}
     notes: list[str] = []
     votes: dict = {}
@@ -56,6 +77,7 @@ def assign(ck: dict, cand: dict, order_ck: list, order_c: list) -> tuple[dict, l
     for ours, theirs in by_shape.values():
         if len(ours) == len(theirs) == 1:
             mapping[ours[0]] = theirs[0]
+            _pair_words(words, ours[0], theirs[0])
             votes.setdefault(_parent(ours[0]), {}).setdefault(_parent(theirs[0]), 0)
             votes[_parent(ours[0])][_parent(theirs[0])] += 1
     for shape, (ours, theirs) in by_shape.items():
@@ -64,8 +86,10 @@ def assign(ck: dict, cand: dict, order_ck: list, order_c: list) -> tuple[dict, l
         left = sorted(theirs, key=order_c.index)
         for n in sorted(ours, key=order_ck.index):
             liked = votes.get(_parent(n), {})
-            best = max(left, key=lambda m: (liked.get(_parent(m), 0), _leaf(m) == _leaf(n), -left.index(m)))
+            best = max(left, key=lambda m: (liked.get(_parent(m), 0), _depth(m) == _depth(n),
+                                            _word_agreement(words, n, m), _leaf(m) == _leaf(n), -left.index(m)))
             mapping[n] = best
+            _pair_words(words, n, best)
             left.remove(best)
             if not left:
                 break
@@ -124,7 +148,7 @@ def fit_by_structure(ck: Tree, cand: Candidate, shapes: dict) -> Fit | None:
     if not cand.tree.layers or not ck.layers:
         return None
     fits = [_fit_at(ck, cand, shapes, reference) for reference in references(cand.entry)]
-    return max(fits, key=lambda f: (f.score, f.prior))
+    return max(fits, key=lambda f: (f.score, -f.conflicts, f.prior))
 
 
 def _fit_at(ck: Tree, cand: Candidate, shapes: dict, reference: dict) -> Fit:
@@ -140,7 +164,9 @@ def _fit_at(ck: Tree, cand: Candidate, shapes: dict, reference: dict) -> Fit:
     kinds = {j: {n: cand.shape_at(cand.tree.full(j, n), x) for n in t} for j, t in cand.tree.layers.items()}
     order_c = list(cand.tensors)
     order_ck = list(shapes)
-    mapping, notes = assign(ck.outside, predicted_out, order_ck, order_c)
+    mapping: dict = {}
+    notes: list = []
+    words: dict = {}  # the layers first: they hold the most tensors of unique shape, which pair the words
     seen: dict = {}
     choice: dict = {}
     predicted = dict(predicted_out)
@@ -149,7 +175,7 @@ def _fit_at(ck: Tree, cand: Candidate, shapes: dict, reference: dict) -> Fit:
         j = choice[i] = max(kinds, key=lambda k: _kind_agreement(layer, kinds[k]))
         kind = frozenset(layer.items())
         if (kind, j) not in seen:
-            inner, inner_notes = assign(layer, kinds[j], [n for n in layer], list(cand.tree.layers[j]))
+            inner, inner_notes = assign(layer, kinds[j], [n for n in layer], list(cand.tree.layers[j]), words)
             seen[(kind, j)] = inner
             notes += [] if seen.keys() - {(kind, j)} else inner_notes
         for n, target in seen[(kind, j)].items():
@@ -157,6 +183,9 @@ def _fit_at(ck: Tree, cand: Candidate, shapes: dict, reference: dict) -> Fit:
             mapping[full] = ("split", target[1], [_at(cand.tree, i, m) for m in target[2]]) \
                 if isinstance(target, tuple) else _at(cand.tree, i, target)
         predicted.update({_at(cand.tree, i, n): s for n, s in kinds[j].items()})
+    outside, outside_notes = assign(ck.outside, predicted_out, order_ck, order_c, words)
+    mapping.update(outside)
+    notes = outside_notes + notes
     renamed = {}
     for n, s in shapes.items():
         target = mapping.get(n)
@@ -170,7 +199,31 @@ def _fit_at(ck: Tree, cand: Candidate, shapes: dict, reference: dict) -> Fit:
     per_layer = layer_config(cand.entry, choice, {j: frozenset(t.items()) for j, t in kinds.items()})
     fit = judge(renamed, predicted, cand, x, open_fields, ck.count, renaming=mapping, per_layer=per_layer)
     fit.notes += notes
+    fit.conflicts = word_conflicts(mapping)
     return fit
+
+
+def word_conflicts(mapping: dict) -> int:
+    """How far the map is from renaming words: a checkpoint renamed by a scheme writes one name component (a
+    word: `self_attn`, `weight`) as one word of its own everywhere, so under the right candidate each word pairs
+    with one word and each name with a name of as many components. Counts the names of another length and the
+    extra partners of each word, both ways: what tells apart candidates whose shapes fit equally (OPT's
+    `model.decoder.layers` against BioGPT's `biogpt.layers`; a norm inside the attention or beside it)."""
+    forward: dict = {}
+    backward: dict = {}
+    conflicts = 0
+    for ours, target in mapping.items():
+        theirs = target[2] if isinstance(target, tuple) else [target]
+        for name in theirs:
+            a, b = ours.split("."), name.split(".")
+            if len(a) != len(b):
+                conflicts += 1
+                continue
+            for x, y in zip(a, b):
+                if not (x.isdigit() and y.isdigit()):
+                    forward.setdefault(x, set()).add(y)
+                    backward.setdefault(y, set()).add(x)
+    return conflicts + sum(len(v) - 1 for v in forward.values()) + sum(len(v) - 1 for v in backward.values())
 
 
 def _kind_agreement(layer: dict, kind: dict) -> int:
