@@ -26,6 +26,11 @@ def _depth(name: str) -> int:
     return name.count(".")
 
 
+def _numbers(name: str) -> list[str]:
+    """The numbered components (layer, expert): a renaming of words keeps them."""
+    return [p for p in name.split(".") if p.isdigit()]
+
+
 def _leaf(name: str) -> str:
     return name.rpartition(".")[2]
 
@@ -80,19 +85,29 @@ def assign(ck: dict, cand: dict, order_ck: list, order_c: list, words: dict | No
             _pair_words(words, ours[0], theirs[0])
             votes.setdefault(_parent(ours[0]), {}).setdefault(_parent(theirs[0]), 0)
             votes[_parent(ours[0])][_parent(theirs[0])] += 1
+    at_ck = {n: i for i, n in enumerate(order_ck)}
+    at_c = {n: i for i, n in enumerate(order_c)}
     for shape, (ours, theirs) in by_shape.items():
         if len(ours) == len(theirs) == 1 or not ours or not theirs:
             continue
-        left = sorted(theirs, key=order_c.index)
-        for n in sorted(ours, key=order_ck.index):
-            liked = votes.get(_parent(n), {})
-            best = max(left, key=lambda m: (liked.get(_parent(m), 0), _depth(m) == _depth(n),
-                                            _word_agreement(words, n, m), _leaf(m) == _leaf(n), -left.index(m)))
-            mapping[n] = best
-            _pair_words(words, n, best)
-            left.remove(best)
-            if not left:
-                break
+        def fitness(n, m):
+            return (votes.get(_parent(n), {}).get(_parent(m), 0), _numbers(n) == _numbers(m), _depth(m) == _depth(n),
+                    _word_agreement(words, n, m), _leaf(m) == _leaf(n), -at_ck[n], -at_c[m])
+
+        # the shorter side chooses, in its order, so that where one side has fewer it is the fitting ones of the
+        # other that pair; each pair's words guide the next
+        left_ck, left_c = sorted(ours, key=at_ck.get), sorted(theirs, key=at_c.get)
+        while left_ck and left_c:
+            if len(left_c) < len(left_ck):
+                m = left_c.pop(0)
+                n = max(left_ck, key=lambda n: fitness(n, m))
+                left_ck.remove(n)
+            else:
+                n = left_ck.pop(0)
+                m = max(left_c, key=lambda m: fitness(n, m))
+                left_c.remove(m)
+            mapping[n] = m
+            _pair_words(words, n, m)
         if min(len(ours), len(theirs)) > 1:
             notes.append(f"shape {shape}: {', '.join(sorted(theirs))} cannot be told apart by shapes "
                          f"(paired by tree, leaf name and order)")
