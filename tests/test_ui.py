@@ -13,7 +13,7 @@ from archread.ui.screens.help import HelpScreen
 from archread.ui.screens.verify import VerifyScreen
 from archread.ui.widgets.diff_view import DiffView
 from archread.ui.widgets.facts_panel import FactsPanel
-from tests.ui_screen import assert_tree_labels_fit
+from tests.ui_screen import assert_tree_labels_fit, screen_text
 
 
 def make_app(model="nemotron", against="llama"):
@@ -113,6 +113,22 @@ def test_original_labels_removed_lines_by_pass_with_counts_that_agree():
         await pilot.press("o")
         assert view.mode == "side"
     drive(make_app(), script)
+
+
+def test_original_opens_at_the_component_shown_where_long_lines_wrap():
+    # deepseek_v3 at 80 columns: the docstrings above its MLP wrap, so source lines and screen rows differ
+    async def script(app, reader, pilot):
+        name = reader.diff.components[reader.anchor].part.name
+        await pilot.press("o")
+        await app.workers.wait_for_complete()
+        for _ in range(3):
+            await pilot.pause()
+        view = reader.query_one(DiffView)
+        top = view.screen_lines.lines[int(view.scroll_y) + 2].plain  # go_to keeps two rows of what comes before
+        assert f"class {name}(" in top, top
+        status = screen_text(app).splitlines()[-2]
+        assert status.startswith(" original · o back") and (status.rstrip().endswith("kept") or status.rstrip().endswith("…"))
+    drive(make_app("deepseek_v3"), script, size=(80, 24))
 
 
 def test_lint_reads_a_config_next_to_the_file(tmp_path):
@@ -262,6 +278,25 @@ def test_the_tree_asked_for_on_a_narrow_terminal_marks_every_name_it_cuts(size):
         assert any(label.endswith("…") for label in labels)  # deepseek_v3's names are longer than the panel
         assert_tree_labels_fit(reader)
     drive(make_app("deepseek_v3"), script, size=size)
+
+
+def test_the_title_keeps_the_name_and_hunk_whole_at_80_columns():
+    from archread.ui.screens.reader import HEADER_TAKES
+
+    async def script(app, reader, pilot):
+        for _ in range(3):
+            await pilot.pause()
+        titles = []
+        for _ in range(len(reader.stops())):
+            await pilot.press("n")
+            ci, hunk = reader.stops()[reader.position]
+            c = reader.diff.components[ci]
+            assert reader.sub_title.endswith(f"{c.part.name} · hunk {hunk + 1} of {len(c.hunks)}")
+            assert len(reader.sub_title) <= 80 - HEADER_TAKES or reader.sub_title.startswith(c.part.name)
+            titles.append(reader.sub_title)
+        names = {c.part.name for c in reader.diff.components}
+        assert any(t.split(" · ")[0] in names for t in titles)  # some were too long with the role: it went first
+    drive(make_app("deepseek_v3"), script, size=(80, 24))
 
 
 def test_loading_screen_paints_first_then_the_reader_replaces_it():

@@ -23,7 +23,7 @@ class Lines:
     component_of: list[int] = field(default_factory=list)  # component shown on each line
     component_start: dict[int, int] = field(default_factory=dict)
     hunk_start: dict[tuple[int, int], int] = field(default_factory=dict)  # (component, hunk) -> its first line
-    model_line: dict[int, int] = field(default_factory=dict)  # line of the reduced module -> first screen line
+    model_line: dict[int, int] = field(default_factory=dict)  # line of the reduced module (of the original, in its view) -> first screen line
     reference_line: dict[int, int] = field(default_factory=dict)
     code_width: int = 0  # the width each line of code wraps at
 
@@ -209,6 +209,7 @@ def original(lines: list[tuple[str, str | None]], width: int) -> Lines:
     digits = len(str(len(lines)))
     out = Lines(code_width=max(width - digits - 2, 8))
     for n, (line, removed_by) in enumerate(lines, 1):
+        out.model_line[n] = len(out.lines)  # the original's line n: where its first row is (rows wrap)
         body = Text(line, style="dim strike" if removed_by else "")
         if removed_by:
             body.append(f"  ← {removed_by}", style="italic yellow")

@@ -27,6 +27,7 @@ from archread.ui.widgets.facts_panel import FactsPanel
 from archread.ui.widgets.key_bar import KeyBar
 
 WIDE, UNIFIED_BELOW, TALL = 140, 100, 30
+HEADER_TAKES = 18 + len("archread — ")  # the header's icon and clock space, and the app's title before ours
 
 
 def fit_parts(parts: list[str], width: int) -> str:
@@ -110,6 +111,8 @@ class ReaderScreen(ReaderTools, Screen):
     def on_resize(self) -> None:
         self._arrange()
         self._status()
+        if self.query_one(DiffView).mode != "original":
+            self.sub_title = self._where(*self.stops()[self.position]) if self.position is not None else self._where(self.anchor)
 
     def _arrange(self) -> None:
         """Panels and diff layout for this size, unless the reader chose otherwise by key."""
@@ -163,6 +166,8 @@ class ReaderScreen(ReaderTools, Screen):
             self.note = note
         s, stops = self.reduced.source, self.stops()
         at = f"difference {self.position + 1} of {len(stops)}" if self.position is not None else f"{len(stops)} differences"
+        if self.query_one(DiffView).mode == "original":
+            at = "original"  # no difference is shown: the note (o back, the counts) says what is
         parts = [at + (f" · {self.note}" if self.note else ""), f"{len(self.diff.differing)} facts differ",
                  f"{s.model_type} {self.reduced.original_lines} → {self.reduced.reduced_lines} lines",
                  f"against {self.reference.source.model_type}", short_path(s.path)]
@@ -175,11 +180,15 @@ class ReaderScreen(ReaderTools, Screen):
         return [(ci, h) for ci, c in enumerate(self.diff.components) for h in range(len(c.hunks))]
 
     def _where(self, ci: int, hunk: int | None = None) -> str:
+        """Role, name and hunk for the title; where the header is too narrow, the role goes first (the
+        component's heading shows it), then the header ends the name with an ellipsis."""
         if not self.diff.components:
             return ""
         c = self.diff.components[ci]
-        place = f"{c.part.role} · {c.part.name}"
-        return place + (f" · hunk {hunk + 1} of {len(c.hunks)}" if hunk is not None else "")
+        at = [f"hunk {hunk + 1} of {len(c.hunks)}"] if hunk is not None else []
+        room = self.app.size.width - HEADER_TAKES
+        full, short = " · ".join([c.part.role, c.part.name, *at]), " · ".join([c.part.name, *at])
+        return full if len(full) <= room else short
 
     def action_step(self, delta: int) -> None:
         stops = self.stops()

@@ -59,9 +59,9 @@ class ReaderTools:
         view.attribution, view.mode = self.attribution, "original"
         view.set_mode("original")
         name = self.diff.components[self.anchor].part.name if self.diff.components else ""
-        start = next((n for n, (line, _) in enumerate(self.attribution)
-                      if line.lstrip().startswith((f"class {name}(", f"class {name}:", f"def {name}("))), 0)
-        view.go_to(start)
+        start = next((n for n, (line, _) in enumerate(self.attribution, 1)
+                      if line.lstrip().startswith((f"class {name}(", f"class {name}:", f"def {name}("))), 1)
+        view.go_to(view.screen_lines.model_line.get(start, 0))  # a screen row: wrapped lines above take more
         removed, kept = self.original_counts()
         self.sub_title = f"original {self.reduced.source.model_type}"
         self._status(f"o back: of {self.reduced.original_lines} non-blank lines, {removed} removed or rewritten "
