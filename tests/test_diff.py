@@ -110,3 +110,10 @@ def test_a_checkpoint_configuration_diffs_its_reading(capsys, tmp_path):
     specialised = json.loads(capsys.readouterr().out)
     changed = lambda report: [c["name"] for c in report["components"] if c["changed"]]  # noqa: E731
     assert changed(generic) == [] and changed(specialised) == ["LlamaRotaryEmbedding"]
+
+
+def test_a_mixer_class_is_named_a_mixer_not_other():
+    from archread.parsers.components import role_of
+
+    assert role_of("NemotronHMamba2Mixer", True) == role_of("JambaMambaMixer", True) == "mixer"
+    assert role_of("SomethingElse", True) == "other"

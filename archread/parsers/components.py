@@ -13,6 +13,7 @@ _ROLE_ENDINGS = [
     ("ForCausalLM", "lm head"), ("LMHeadModel", "lm head"), ("RMSNorm", "norm"), ("LayerNorm", "norm"),
     ("Norm", "norm"), ("RotaryEmbedding", "rotary"), ("Attention", "attention"), ("SparseMoeBlock", "moe"),
     ("MoE", "moe"), ("Moe", "moe"), ("Experts", "moe"), ("Router", "moe"), ("Gate", "moe"), ("MLP", "mlp"),
+    ("Mixer", "mixer"),  # a state-space or linear-attention mixer (Mamba's): named in the reader, not "other"
     ("DecoderLayer", "decoder layer"), ("Block", "decoder layer"), ("Layer", "decoder layer"),
     ("Embedding", "embedding"), ("Embeddings", "embedding"), ("Model", "model"),
 ]

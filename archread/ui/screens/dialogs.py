@@ -39,6 +39,7 @@ class Prompt(ModalScreen[str | None]):
         with Vertical(id="dialog"):
             yield Static(self.label, id="dialog-title")
             yield Input(value=self.value, id="prompt")
+            yield Static("enter answers, escape cancels", classes="hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or self.empty)
@@ -55,6 +56,6 @@ class Panel(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="panel"):
-            yield Static(self.title_text, id="dialog-title")
+            yield Static(f"{self.title_text} (escape closes)", id="dialog-title")
             with VerticalScroll():
                 yield self.body

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual import work
 from textual.containers import Vertical
-from textual.widgets import LoadingIndicator
+from textual.widgets import LoadingIndicator, Static
 from textual.worker import Worker, WorkerState
 
 from archread.errors import ArchreadError
@@ -19,7 +19,9 @@ from archread.ui.widgets.error_chart import ErrorChart
 class VerifyScreen(Panel):
     def __init__(self, reduced: Reduction, config: Path | None = None):
         chart = ErrorChart(id="chart")
-        super().__init__(f"verify {reduced.source.label} (float32, cpu)", Vertical(LoadingIndicator(), chart))
+        running = Static("running the reduction and the original on a tiny configuration with random weights…",
+                         id="verify-running")
+        super().__init__(f"verify {reduced.source.label} (float32, cpu)", Vertical(running, LoadingIndicator(), chart))
         self.chart, self.reduced, self.config, self.report = chart, reduced, config, None
 
     def on_mount(self) -> None:
@@ -37,7 +39,7 @@ class VerifyScreen(Panel):
         self.app.call_from_thread(self._done, report)
 
     def _done(self, report) -> None:
-        self.query_one(LoadingIndicator).display = False
+        self.query_one(LoadingIndicator).display = self.query_one("#verify-running").display = False
         self.chart.show(report)
         self.report = report
 
