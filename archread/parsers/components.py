@@ -36,9 +36,13 @@ def role_of(name: str, is_class: bool) -> str:
 
 
 def prefix_of(names: list[str]) -> str:
-    """The model prefix the classes share: 'Nemotron' of NemotronMLP, NemotronModel."""
-    model = [n for n in names if n.endswith("ForCausalLM")]
-    return model[0][: -len("ForCausalLM")] if model else ""
+    """The model prefix the classes share: 'Nemotron' of NemotronMLP, NemotronModel; the head is named
+    <prefix>ForCausalLM, or <prefix>LMHeadModel in older and remote code (QWenLMHeadModel, GPT2LMHeadModel)."""
+    for head in ("ForCausalLM", "LMHeadModel"):
+        model = [n for n in names if n.endswith(head) and len(n) > len(head)]
+        if model:
+            return model[0][: -len(head)]
+    return ""
 
 
 def prefix_of_code(code: str) -> str:
