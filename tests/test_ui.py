@@ -223,6 +223,11 @@ def test_wrapping_breaks_between_tokens_never_inside_a_name_or_number():
             name = re.match(r"\w*", line.plain[at - len(re.search(r"\w*$", left)[0]):])[0]
             assert not re.match(r"\w\w", left[-1:] + right[:1]) or len(name) > width, (width, pieces)
             assert not right.startswith(("-6", ".0", "0e")), (width, pieces)  # 1.0e-6 stays one number
+    quoted = Text('        self.register_buffer("masked_bias", torch.tensor(-1e4), persistent=False)')
+    for width in range(len('"masked_bias"') + 1, len(quoted.plain)):  # narrower, the string itself must break
+        pieces = [p.plain for p in wrap(quoted, width)]
+        assert not any(p.endswith('"') and q[:1].isalpha() or p[-1:].isalpha() and q.startswith('"')
+                       for p, q in zip(pieces, pieces[1:])), (width, pieces)  # quotes stay with the string's text
     # a name wider than the width is the one place a piece ends inside it (its continuation is marked)
     assert [p.plain for p in wrap(Text("x = a_very_long_identifier_name"), 12)][1:] == ["a_very_long_", "identifier_n", "ame"]
 

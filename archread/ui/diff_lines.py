@@ -41,6 +41,8 @@ def _inside_token(plain: str, i: int, chains: bool = True) -> bool:
     before, after = plain[i - 1], plain[i]
     if _word(before) and _word(after):
         return True
+    if (before in "\"'" and _word(after)) or (_word(before) and after in "\"'"):
+        return True  # a string's quotes stay with its text ("masked_bias", never `"` | `masked_bias"`)
     if chains and ((before == "." and _word(after)) or (after == "." and _word(before) and not before.isdigit())):
         return True  # an attribute chain (`torch.float32`, `self.weight`) reads as one name
     number = i >= 2 and plain[i - 2].isdigit()
