@@ -33,7 +33,7 @@ __all__ = [
     "create_causal_mask_window_inclusive", "create_causal_mask_with_padding",
     "create_padding_mask", "_prepare_4d_attention_mask", "create_recurrent_attention_mask",
     "create_bidirectional_mask", "create_bidirectional_sliding_window_mask", "maybe_autocast", "init",
-    "KVSharingDict", "BlockMask", "rearrange", "repeat", "gelu", "gelu_new", "gelu_fast", "quick_gelu", "silu", "mish",
+    "KVSharingDict", "BlockMask", "custom_extension", "rearrange", "repeat", "gelu", "gelu_new", "gelu_fast", "quick_gelu", "silu", "mish",
 ]
 # third-party functions the prelude has its own of: a reduced module imports these from here instead
 STANDS_IN = {"einops": ["rearrange", "repeat"]}
@@ -289,6 +289,22 @@ class _Init:
 
 
 init = _Init()
+
+
+class _CustomExtension:
+    """Stands in for a C++ extension the original compiles at import: any use says which one the math needs."""
+
+    def __init__(self, name, sources):
+        self._what = f"the custom C++ extension {name}" + (f" (built from {', '.join(sources)})" if sources else "")
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("__"):  # copy, pickle and inspect probe these
+            raise AttributeError(attr)
+        raise RuntimeError(f"{self._what} computes {attr}; archread does not build it, so this path cannot run")
+
+
+def custom_extension(name, sources=()) -> _CustomExtension:
+    return _CustomExtension(name, list(sources))
 
 
 # -- layers the framework defines and the math uses -------------------------------------------------

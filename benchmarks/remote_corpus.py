@@ -77,7 +77,9 @@ def verdict(repo: Path, timeout: int) -> str:
         except ValueError:
             return _one_line(out)
         logits = report.get("logits", {})
-        word = "MATCH" if report.get("match") else "MISMATCH"
+        word = report.get("verdict") or ("MATCH" if report.get("match") else "MISMATCH")
+        if word == "NO VERDICT":
+            return f"none: {report.get('reason')}"
         return f"{word} (logits max_abs {logits.get('max_abs', float('nan')):.1e})"
     return f"none: {_one_line(err or out)}"
 

@@ -32,7 +32,7 @@ def _tiny_llama_checkpoint(folder: Path, poison: bool) -> Path:
 def test_a_nan_weight_is_never_a_match(tmp_path):
     report = verify("llama", weights=_tiny_llama_checkpoint(tmp_path / "ckpt", poison=True))
     assert not report.match and "NaN" in report.reason
-    assert "MISMATCH" in report.to_text()
+    assert report.verdict == "NO VERDICT" and report.to_text().splitlines()[-1].startswith("NO VERDICT: ")
 
 
 def test_run_with_a_nan_weight_is_never_a_match(tmp_path, capsys):
@@ -54,6 +54,7 @@ def test_nan_or_inf_on_either_side_is_no_match():
         assert not _judge(broken, good).match
         assert not _judge(good, broken).match
         assert "original" in _judge(good, broken).reason
+        assert (_judge(broken, good).verdict, _judge(good, broken).verdict) == ("MISMATCH", "NO VERDICT")
     assert _judge(good, good.clone()).match
 
 

@@ -36,6 +36,13 @@ class VerifyReport:
     reason: str | None = None  # why it is not a match, in words
     match: bool = False
 
+    @property
+    def verdict(self) -> str:
+        """MATCH, MISMATCH, or NO VERDICT where the original itself gives NaN or Inf: nothing to compare with."""
+        if self.match:
+            return "MATCH"
+        return "NO VERDICT" if self.reason == ORIGINAL_NOT_FINITE else "MISMATCH"
+
     def to_json(self) -> dict:
         return {
             "model": self.model, "reference": self.reference, "dtype": self.dtype, "device": self.device,
@@ -47,6 +54,7 @@ class VerifyReport:
             "missing_keys": [], "unexpected_keys": [], "tied": self.tied,
             "kernels": self.kernels or [{"component": "*", "kernel": "torch"}],
             "first_divergent": self.first_divergent, "reason": self.reason, "match": self.match,
+            "verdict": self.verdict,
         }
 
     def to_text(self) -> str:
@@ -61,7 +69,7 @@ class VerifyReport:
             base = f"  rel_l2 {own[e.name].rel_l2:.2e}" if e.name in own else ""
             lines.append(f"  {e.name:<32} max_abs {e.max_abs:.2e}  rel_l2 {e.rel_l2:.2e}{base}{flag}")
         lines.append(f"  top-1 agreement {self.top1_agree:.1%}")
-        lines.append("MATCH" if self.match else f"MISMATCH: {self.reason}")
+        lines.append("MATCH" if self.match else f"{self.verdict}: {self.reason}")
         return "\n".join(lines)
 
 
@@ -114,6 +122,9 @@ def judge(label, reference, dtype, device, names, got, want, baseline, tied, pad
     return report
 
 
+ORIGINAL_NOT_FINITE = "the original's outputs hold NaN or Inf with these weights: no verdict is possible"
+
+
 def _finite(tensors) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in tensors)
 
@@ -122,7 +133,7 @@ def _verdict(errors: list[Error], baseline: list[Error], logits, taps) -> tuple[
     """(the first component that diverges, why) — or (None, None) for a match."""
     got_logits, want_logits = logits
     if not _finite([want_logits, *taps[1].values()]):
-        return "logits", "the original's outputs hold NaN or Inf with these weights: no verdict is possible"
+        return "logits", ORIGINAL_NOT_FINITE
     if not _finite([got_logits]):
         return "logits", "the reduced model's logits hold NaN or Inf"
     for e in errors:

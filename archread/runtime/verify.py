@@ -10,6 +10,7 @@ import torch
 from archread.errors import ArchreadError, one_line
 from archread.parsers import reduce_source, resolve
 from archread.parsers.remote import chosen_root, code_root, parse_file
+from archread.parsers.repo_needs import unmet_needs
 from archread.runtime.build import build_model
 from archread.runtime.compare import eager, error, padding_mask, real_token_logits, run_with_taps, watched
 from archread.runtime.config_values import config_values
@@ -36,6 +37,9 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     folder = repo_folder(source)
     if folder is not None and not trust_code:
         raise ArchreadError(f"{source.path}: outside the installed transformers; pass --trust-code to run it")
+    needs = unmet_needs(folder, source.path) if folder is not None else []
+    if needs:  # no release or package meets them: said before any is installed or tried
+        raise ArchreadError(f"{folder}: the original cannot run: {'; '.join(needs)}")
     if folder is not None and len(reduction.roots) != 1:
         reduction = _one_root(reduction, config)
     if device == "cuda" and not torch.cuda.is_available():

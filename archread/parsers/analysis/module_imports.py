@@ -6,6 +6,9 @@ import libcst as cst
 
 from archread.parsers.analysis.nodes import dotted
 
+# torch's builders of a custom C++/CUDA extension: a call compiles and loads it
+CPP_EXTENSION_LOADERS = ("torch.utils.cpp_extension.load", "torch.utils.cpp_extension.load_inline")
+
 
 def top_imports(module: cst.Module) -> list[cst.ImportFrom]:
     """`from X import ...` at module level or one `if`/`try` down (TYPE_CHECKING, is_*_available blocks)."""

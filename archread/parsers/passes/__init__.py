@@ -11,6 +11,7 @@ from archread.parsers.passes.annotations import Annotations
 from archread.parsers.passes.attention_backends import AttentionBackends
 from archread.parsers.passes.autocast import Autocast
 from archread.parsers.passes.checkpointing import Checkpointing
+from archread.parsers.passes.custom_extensions import CustomExtensions
 from archread.parsers.passes.dead_code import DeadCode
 from archread.parsers.passes.decorators import Decorators
 from archread.parsers.passes.docstrings import Docstrings
@@ -37,7 +38,7 @@ from archread.parsers.passes.whole_slices import WholeSlices
 
 PASSES = [
     Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, AttentionBackends, Autocast, OptionalImports,
-    Dropout,
+    CustomExtensions, Dropout,
     Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, InlineHelpers, Inline, InlineStatics, DeadCode, Signatures, Returns,
     WholeSlices, InlineHelpers, Inline, InlineStatics, DeadCode, Signatures, Keywords, ModuleBase, Imports, Format,
 ]

@@ -13,10 +13,12 @@ from __future__ import annotations
 import libcst as cst
 
 from archread.parsers.analysis.module_imports import framework_names
-from archread.parsers.analysis.nodes import dotted, untrailed
+from archread.parsers.analysis.names import bound_at_top, names_in
+from archread.parsers.analysis.nodes import dotted, literal, untrailed
 from archread.parsers.evaluate import UNKNOWN
 from archread.parsers.fastcst import walk
 from archread.parsers.passes.base import Knockout
+from archread.parsers.prelude_names import prelude_names
 
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception"}
 _LITERALS = {"None": None, "False": False, "True": True}
@@ -35,7 +37,15 @@ def _fallbacks(stmt: cst.CSTNode) -> dict[str, object] | None:
         if not kinds or any(dotted(k) not in _IMPORT_ERRORS for k in kinds):
             return None
         for line in handler.body.body:
-            for small in getattr(line, "body", [None]):
+            if type(line) is cst.Try:  # a second import to try (flash-attn's older name): its own fallbacks
+                nested = _fallbacks(line)
+                if nested is None:
+                    return None
+                values.update(nested)
+                continue
+            if type(line) is not cst.SimpleStatementLine:
+                return None
+            for small in line.body:
                 if type(small) is cst.Pass:
                     continue
                 if not (type(small) is cst.Assign and len(small.targets) == 1 and type(small.targets[0].target) is cst.Name
@@ -56,6 +66,17 @@ class OptionalImports(Knockout):
         "try:\n    import xformers.ops\n    HAS_XFORMERS = True\nexcept (ImportError, ModuleNotFoundError):\n    HAS_XFORMERS = False\n"
         "def f(x):\n    if HAS_XFORMERS:\n        return xformers.ops.fast(x)\n    return x\n",
         "def f(x):\n    return x\n",
+    )]
+    STRIP += [(  # the handler tries an older name of the kernel before giving up
+        "try:\n    from fused import attn_varlen as attn\nexcept ImportError:\n    try:\n        from fused import attn_unpadded as attn\n"
+        "    except ImportError:\n        attn = None\n"
+        "def f(q):\n    if attn is not None:\n        return attn(q)\n    return q\n",
+        "def f(q):\n    return q\n",
+    )]
+    STRIP += [(  # a kernel only an assert had guarded is still called: its fallback stays bound
+        "try:\n    from fused import attn\nexcept ImportError:\n    attn = None\n"
+        "class Fast(nn.Module):\n    def forward(self, q):\n        return attn(q)\n",
+        "attn = None\n\n\nclass Fast(nn.Module):\n    def forward(self, q):\n        return attn(q)\n",
     )]
     STRIP += [(  # 5.0's mamba family: kernels from the hub in __init__, a fast path chosen in forward
         "from ...integrations import lazy_load_kernel\nclass AMixer(nn.Module):\n    def __init__(self):\n"
@@ -93,6 +114,19 @@ class OptionalImports(Knockout):
         if id(original) in self._gone:
             return self.removed(original)
         return super().leave_Assign(original, updated)
+
+    def leave_Module(self, original, updated):
+        """A fallback the code still reads outside a condition (a kernel called where only an `assert f is not
+        None` had guarded it) stays bound to its value: the module imports, and that path fails as the original's does."""
+        if not self.NAMES:
+            return updated
+        bound = {name for stmt in updated.body for name in bound_at_top(stmt)}  # the prelude's own (rearrange) come later
+        still = sorted(n for n in self.NAMES if n in names_in(updated) and n not in bound and n not in prelude_names())
+        if not still:
+            return updated
+        at = next((i for i, s in enumerate(updated.body) if type(s) in (cst.ClassDef, cst.FunctionDef)), len(updated.body))
+        lines = [cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(n))], literal(self.NAMES[n]))]) for n in still]
+        return updated.with_changes(body=[*updated.body[:at], *lines, *updated.body[at:]])
 
     def leave_Global(self, original, updated):
         """`global f, g` of names that are absent now: nothing assigns them any more."""

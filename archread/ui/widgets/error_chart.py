@@ -71,7 +71,7 @@ class ErrorChart(Static):
             if e.name in own:
                 cell += Text("\n") + bar(own[e.name], decades, "blue")
             table.add_row(e.name, cell)
-        verdict = Text("MATCH" if report.match else f"MISMATCH at {report.first_divergent}: {report.reason or ''}",
+        verdict = Text("MATCH" if report.match else f"{report.verdict} at {report.first_divergent}: {report.reason or ''}",
                        style="bold green" if report.match else "bold red")
         if decades is None:
             legend = f"every one of the {len(rows)} modules equals the float32 original exactly (rel L2 0)"
