@@ -10,6 +10,7 @@ import stays and the reader sees it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import libcst as cst
@@ -55,6 +56,21 @@ def relative_kernel(imp: cst.ImportFrom, folder: Path) -> Path | None:
         base = base.parent
     path = _module_file(base, dotted(imp.module).split(".") if imp.module else [])
     return path if path is not None and is_kernel(path) else None
+
+
+def relative_siblings(module: cst.Module, here: Path) -> cst.Module:
+    """A flat repo's absolute imports of its own files (`from qlinear import QLinear` beside qlinear.py, no
+    __init__.py: the folder is on sys.path when it runs) read as the relative imports they stand for."""
+    folder = Path(os.path.abspath(here)).parent
+    if (folder / "__init__.py").is_file():
+        return module
+    body = list(module.body)
+    for i, stmt in enumerate(body):
+        imp = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
+        if type(imp) is cst.ImportFrom and not imp.relative and type(imp.module) is cst.Name \
+                and (folder / f"{imp.module.value}.py").is_file() and imp.module.value != here.stem:
+            body[i] = stmt.with_changes(body=[imp.with_changes(relative=[cst.Dot()])])
+    return module.with_changes(body=body) if body != list(module.body) else module
 
 
 def package_module(imp: cst.ImportFrom, here: Path) -> Path | None:

@@ -25,6 +25,7 @@ from archread.parsers.config_defaults import default_values
 from archread.parsers.context import PassContext
 from archread.parsers.fastcst import code_of, is_node, remembering, transform
 from archread.parsers.libcst_patches import parse_module, speedups
+from archread.parsers.package_lenders import relative_siblings
 from archread.parsers.passes import PASSES, Simplify
 from archread.parsers.passes.base import StripPass
 from archread.parsers.passes.config_values import ConfigValues
@@ -110,7 +111,7 @@ def parse(source: Source, lenders: dict[str, str] | None = None) -> cst.Module:
         raise ArchreadError(f"{source.path}:{exc.raw_line}:{exc.raw_column + 1}: syntax error") from None
     except RecursionError:
         raise ArchreadError(f"{source.path}: nested too deeply to parse") from None
-    module = borrow(module, source.path, lenders)
+    module = borrow(relative_siblings(module, source.path), source.path, lenders)
     if not roots(module, root_of(source)):
         raise ArchreadError(f"{source.path}: no nn.Module model here (no class defines forward)")
     return module
