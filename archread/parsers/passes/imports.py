@@ -54,6 +54,11 @@ class Imports(StripPass):
         "import torch\nfrom packaging import version\ndef f(x):\n    if version.parse(torch.__version__) < version.parse('2.0'):\n"
         "        return x\n    return -x\n",
         "import torch\n\n\ndef f(x):\n    if torch.__version__ < '2.0':\n        return x\n    return -x\n")]
+    STRIP += [(  # two modules pasted into one file: the prelude comes with the first imports, before any use
+        "import torch\nfrom ...activations import ACT2FN\nclass A(nn.Module):\n    def forward(self, x):\n        return ACT2FN['silu'](x)\n"
+        "import math\nclass B(A):\n    def forward(self, x):\n        return math.sqrt(ACT2FN['silu'](x))\n",
+        "from torch import nn\nfrom archread.prelude import ACT2FN\n\n\nclass A(nn.Module):\n    def forward(self, x):\n        return ACT2FN['silu'](x)\n"
+        "import math\n\n\nclass B(A):\n    def forward(self, x):\n        return math.sqrt(ACT2FN['silu'](x))\n")]
     KEEP = ["import math\nx = math.pi\n",
             "from einops import reduce\ndef f(x):\n    return reduce(x, 'b h d -> b d', 'sum')\n"]  # what it lacks stays
 
@@ -149,8 +154,10 @@ class Imports(StripPass):
             body[first:first] = helpers
         if wanted:
             line = cst.parse_statement(f"from {PRELUDE_MODULE} import {', '.join(wanted)}")
-            imports = [i for i, s in enumerate(body) if _is_import(s)]
-            body.insert(imports[-1] + 1 if imports else 0, line)
+            # after the leading imports: a file that imports again further down (two modules pasted into one)
+            # defines classes before those that need the prelude already
+            leading = next((i for i, s in enumerate(body) if not _is_import(s)), len(body))
+            body.insert(leading, line)
         return updated.with_changes(body=body)
 
 
