@@ -32,6 +32,13 @@ def _extends_base(stmt) -> bool:
                and type(n.func.value) is cst.Call and dotted(n.func.value.func) == "super" for n in walk(stmt.body))
 
 
+def _framework_classmethod(stmt, framework: set[str]) -> bool:
+    """A classmethod of a model class whose body names the framework (a quantising `from_pretrained` that builds
+    a PretrainedConfig and a GenerationConfig): a way to load the model, which nn.Module has no use for."""
+    return type(stmt) is cst.FunctionDef and any(dotted(d.decorator) == "classmethod" for d in stmt.decorators) \
+        and any(type(n) is cst.Name and n.value in framework for n in walk(stmt.body))
+
+
 class Glue(Knockout):
     NAME = "glue"
     DESCRIPTION = "PreTrainedModel classes, _init_weights, post_init, class-level framework metadata."
@@ -73,6 +80,14 @@ class Glue(Knockout):
         "    def from_pretrained(cls, path):\n        return super(LModel, cls).from_pretrained(path)\n"
         "    def forward(self, x):\n        return x\n",
         "from ...modeling_utils import PreTrainedModel\n\n\nclass LModel(nn.Module):\n    def forward(self, x):\n        return x\n",
+    )]
+    STRIP += [(  # a loader of its own, built from the framework's configurations
+        "from ...modeling_utils import PreTrainedModel, PretrainedConfig\nclass LModel(PreTrainedModel):\n"
+        "    def forward(self, x):\n        return x\n"
+        "class L4bit(LModel):\n    @classmethod\n    def from_pretrained(cls, path):\n"
+        "        config = PretrainedConfig.from_pretrained(path)\n        return cls(config)\n",
+        "from ...modeling_utils import PreTrainedModel, PretrainedConfig\n\n\nclass LModel(nn.Module):\n"
+        "    def forward(self, x):\n        return x\n\n\nclass L4bit(LModel):\n    pass\n",
     )]
     KEEP = ["class LMLP(nn.Module):\n    def forward(self, x):\n        return x\n",
             "from ...activations import ACT2FN\nclass AMLP(nn.Module):\n    act = ACT2FN['gelu']\n"  # read: it stays
@@ -154,8 +169,8 @@ class Glue(Knockout):
                 continue
             if _is_init(stmt):
                 stmt = _keep_config(stmt, original.name.value, self.configured, self.glue, local_base)
-            elif only_framework and _extends_base(stmt):  # nn.Module has no from_pretrained to hand on to
-                self.ctx.remove(self.NAME, stmt)
+            elif only_framework and _extends_base(stmt) or _framework_classmethod(stmt, self.framework):
+                self.ctx.remove(self.NAME, stmt)  # nn.Module has no from_pretrained to hand on to, nor configurations
                 continue
             body.append(stmt)
         defined = {s.name.value for s in body if type(s) is cst.FunctionDef}
