@@ -15,7 +15,7 @@ import libcst.matchers as m
 from archread.parsers.analysis.classes import Family, roots
 from archread.parsers.analysis.folding import Fold
 from archread.parsers.analysis.locals import drop_unread_locals, flag_literals, plain
-from archread.parsers.analysis.names import names_in
+from archread.parsers.analysis.names import bound_at_top, bound_names, names_in
 from archread.parsers.analysis.nodes import find, is_config, is_self_attr, only_small
 from archread.parsers.analysis.rewrite import StatementTransformer
 from archread.parsers.fastcst import transform, walk
@@ -29,7 +29,15 @@ def _defines(stmt: cst.CSTNode) -> set[str]:
         small = stmt.body[0]
         targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
         return {n.value for t in targets for n in find(t, cst.Name)}
+    if type(stmt) in _SCRIPT_BLOCKS:  # what the block binds, so that it stays only where the model reads that
+        return {*bound_at_top(stmt), *bound_names(stmt), _SCRIPT}
     return set()
+
+
+# module-level blocks that are script code unless the model reads what they bind (a test run pasted under the
+# model's definitions: `if 1: c = AutoConfig.from_pretrained(...); m = Model(c); m.generate(...)`)
+_SCRIPT_BLOCKS = (cst.If, cst.For, cst.While, cst.With)
+_SCRIPT = "<script>"  # stands for a block's side effects, which no definition reads
 
 
 def _attr_uses(node: cst.CSTNode) -> Counter:
@@ -44,6 +52,11 @@ class DeadCode(StripPass):
     STRIP = [(
         "def unused():\n    return 1\nclass AForCausalLM(nn.Module):\n    def helper(self):\n        return 2\n"
         "    def forward(self, x):\n        y = x * 2\n        return x\n",
+        "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        return x\n",
+    )]
+    STRIP += [(  # a test run pasted under the model: script code nothing of the model reads
+        "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        return x\n"
+        "if 1:\n    import os\n    os.environ['HF_ENDPOINT'] = 'mirror'\n    m = AForCausalLM()\n    m.generate([1, 2])\n",
         "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        return x\n",
     )]
     STRIP += [(  # a flag stored once (a knock-out folded `config._attn_implementation == "sdpa"`)
@@ -64,7 +77,9 @@ class DeadCode(StripPass):
             "            x = layer(x, i)\n        return x\n",  # the counter is read
             "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"  # set again
             "        self.cached = False\n    def forward(self, x):\n        if not self.cached:\n            self.cached = True\n"
-            "        return x\n"]
+            "        return x\n",
+            "import torch\nif hasattr(torch, 'compiler'):\n    norm = torch.rms_norm\nelse:\n    norm = None\n"  # the model reads it
+            "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        return norm(x)\n"]
 
     def leave_Module(self, original, updated):
         module = self._reachable(updated)
