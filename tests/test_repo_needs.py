@@ -10,6 +10,7 @@ import pytest
 
 from archread.cli import main
 from archread.parsers import reduce_source, resolve
+from archread.parsers.package_lenders import is_kernel
 from archread.parsers.repo_needs import unmet_needs
 from archread.parsers.undefined import undefined_names
 
@@ -85,3 +86,16 @@ def test_imports_that_need_not_run_are_no_need(tmp_path, guarded):
 def test_a_complete_repo_has_no_unmet_need():
     assert unmet_needs(RC_LLAMA, MODELING) == []
     assert json.loads((RC_LLAMA / "config.json").read_text())["auto_map"]  # the test repo is the complete one
+
+
+@pytest.mark.parametrize("text,kernel", [
+    ("import triton\n", True),
+    ("import triton.language as tl\n", True),
+    ("from torch.utils import cpp_extension\n", True),
+    ("from torch.utils.cpp_extension import load_inline\n", True),
+    ("from mla_triton import triton_mla\nimport torch\n", False),  # a sibling whose name holds the word
+    ("import torch\n", False),
+])
+def test_a_kernel_file_is_read_off_its_imports(tmp_path, text, kernel):
+    (tmp_path / "attn.py").write_text(text)
+    assert is_kernel(tmp_path / "attn.py") is kernel

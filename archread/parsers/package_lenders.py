@@ -10,6 +10,7 @@ import stays and the reader sees it.
 
 from __future__ import annotations
 
+import ast
 import os
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import libcst as cst
 
 from archread.parsers.analysis.nodes import dotted
 
-_KERNEL_IMPORTS = (b"import triton", b"from triton", b"cpp_extension", b"load_inline(")
+_EXTENSION_BUILDER = "torch.utils.cpp_extension"
 
 
 def _beside(here: Path) -> Path | None:
@@ -39,11 +40,22 @@ def _module_file(base: Path, parts: list[str]) -> Path | None:
 
 
 def is_kernel(path: Path) -> bool:
+    """The file imports triton or torch's C++ extension builder (read from its imports: `from mla_triton import
+    triton_mla` names a sibling, not triton)."""
     try:
-        data = path.read_bytes()
-    except OSError:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
         return True
-    return any(word in data for word in _KERNEL_IMPORTS)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        else:
+            continue
+        if any(m.split(".")[0] == "triton" or m.startswith(_EXTENSION_BUILDER) for m in modules):
+            return True
+    return False
 
 
 def relative_kernel(imp: cst.ImportFrom, folder: Path) -> Path | None:
