@@ -168,3 +168,48 @@ def test_a_relative_import_of_the_repos_kernel_module_stays_and_is_said(tmp_path
     assert "from .kern import FastScale" in reduction.code
     assert not undefined_names(reduction.code)
     assert any("imports .kern, a kernel module of the repo" in w for w in reduction.warnings)
+
+
+LONE = '''
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+
+
+class Block(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.ff = nn.Linear(config.d_model, config.d_model)
+
+    def forward(self, x):
+        return x + self.ff(x)
+
+
+class Backbone(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.wte = nn.Embedding(config.vocab_size, config.d_model)
+        self.blocks = nn.ModuleList([Block(config) for _ in range(config.n_layers)])
+        self.out = nn.Linear(config.d_model, config.vocab_size, bias=False)
+
+    def forward(self, input_ids):
+        x = self.wte(input_ids)
+        for block in self.blocks:
+            x = block(x)
+        return self.out(x)
+
+
+class BackboneLM(PreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        self.model = Backbone(config)
+
+    def forward(self, input_ids):
+        return self.model(input_ids)
+'''
+
+
+def test_a_file_of_no_release_whose_names_leave_several_roots_has_its_root_read_off_the_code(tmp_path):
+    # no name suffix marks an LM head: the PreTrainedModel class the other classes serve is the model
+    (tmp_path / "modeling_lone.py").write_text(LONE)
+    assert reduce_source(resolve(tmp_path / "modeling_lone.py")).roots == ["BackboneLM"]

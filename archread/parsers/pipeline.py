@@ -30,6 +30,7 @@ from archread.parsers.passes import PASSES, Simplify
 from archread.parsers.passes.base import StripPass
 from archread.parsers.passes.config_values import ConfigValues
 from archread.parsers.reduction import Reduction
+from archread.parsers.remote import code_root
 from archread.parsers.source import Source, digest
 
 
@@ -96,8 +97,17 @@ class Chain(cst.CSTTransformer):
                 return updated
 
 
-def root_of(source: Source) -> str | None:
-    return source.remote.root if source.remote is not None else None
+def root_of(source: Source, module: cst.Module | None = None) -> str | None:
+    """The model class a reduction keeps: the repo's, else — for a file of no transformers release whose class
+    names leave several roots (LLaDA's `LLaDAModelLM` beside its blocks) — the one its code serves as the LM."""
+    if source.remote is not None:
+        return source.remote.root
+    if module is None or source.release is not None or len(roots(module)) < 2:
+        return None
+    try:
+        return code_root(ast.parse(source.text), source.path)
+    except (ArchreadError, SyntaxError):
+        return None
 
 
 def parse(source: Source, lenders: dict[str, str] | None = None) -> cst.Module:
@@ -170,7 +180,7 @@ def _reduce(source: Source, config: dict | None) -> Reduction:
         config, path = default_values(source.path)
         if path is not None:
             lenders[str(path)] = digest(path.read_text(encoding="utf-8", errors="replace"))
-    ctx = PassContext(folder=source.path.parent, config=config, defaults=defaults, root=root_of(source))
+    ctx = PassContext(folder=source.path.parent, config=config, defaults=defaults, root=root_of(source, module))
     with warnings.catch_warnings():  # Python's hints on the reduced text (`None[0]`: "missed a comma?") are not the reader's
         warnings.simplefilter("ignore", SyntaxWarning)
         try:
