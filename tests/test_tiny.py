@@ -31,6 +31,14 @@ def test_per_layer_lists_keep_one_layer_of_every_kind():
     assert tiny.layer_types == ["full", "full", "sliding"] and tiny.num_hidden_layers == 3
 
 
+def test_per_layer_lists_of_sizes_shrink_entry_by_entry():
+    # HunYuan-A13B: a top-k and an expert width per layer; k must stay within the shrunk expert count
+    tiny = shrink(HybridConfig(num_experts=64, moe_topk=[8] * 24, moe_intermediate_size=[3072] * 24,
+                               num_shared_expert=[1] * 24))
+    assert tiny.num_experts == 4 and set(tiny.moe_topk) == {2} and set(tiny.moe_intermediate_size) == {32}
+    assert set(tiny.num_shared_expert) == {1} and len(tiny.moe_topk) == tiny.num_hidden_layers
+
+
 def test_lists_of_layer_indices_follow_the_layers_kept():
     # 5.25 Kolibri's index_layers: the indexer layers among the "indexed" ones; the class checks both agree
     kinds = ["sliding" if (i + 1) % 5 else "indexed" for i in range(30)]

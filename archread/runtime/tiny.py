@@ -199,7 +199,12 @@ def shrink(config, fixed_sizes: set[int] = frozenset()):
     changes.update(_kv_heads_elsewhere(fields))
     groups = []  # changes a validator may tie together: the per-layer ones move as one
     if isinstance(layers, int):
-        groups.append(_per_layer(fields, layers))
+        per_layer = _per_layer(fields, layers)
+        for key, value in list(per_layer.items()):  # a per-layer list of sizes (HunYuan's moe_topk: one k per layer)
+            tiny = _TINY.get(key) or _by_name(key)  # shrinks entry by entry, as the scalar of that name would
+            if isinstance(value, list) and tiny is not None and value and all(type(x) is int for x in value):
+                per_layer[key] = [min(x, tiny) for x in value]
+        groups.append(per_layer)
     for heads_key, dim_key, expand_key in _STATE_HEADS:  # SSM heads × head size = expand × hidden
         if all(k in fields for k in (heads_key, dim_key, expand_key)) and isinstance(fields[expand_key], (int, float)):
             hidden = changes.get("hidden_size", fields.get("hidden_size"))
