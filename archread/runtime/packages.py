@@ -78,7 +78,8 @@ def _install(module: str, requirement: str, folder: Path) -> None:
     last = (result.stderr.strip().splitlines() or ["pip failed"])[-1]
     if "no matching distribution" in last.lower():
         raise PackageUnavailable(f"the remote code imports {module}, and {requirement} has no wheel for this machine: "
-                            "it builds from source (a compiler, often CUDA)")
+                                 "it builds from source (a compiler, often CUDA), or its module ships in a "
+                                 "distribution named otherwise")
     raise ArchreadError(f"the remote code imports {module}; installing {requirement} failed: {last}")
 
 
