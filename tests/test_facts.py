@@ -148,3 +148,30 @@ def test_autocast_plumbing_is_folded_to_a_precision_fact():
     assert "F.layer_norm(input, self.normalized_shape, self.weight + 1.0, self.bias, self.eps)" in r.code
     assert read("nemotron")["precision.autocast_off"].value == "norm"
     assert read("llama")["precision.autocast_off"].value == "none"
+
+
+LLAMA_LAYER = ("        hidden_states = hidden_states + self.self_attn(\n"
+               "            self.input_layernorm(hidden_states), position_embeddings, attention_mask)\n"
+               "        return hidden_states + self.mlp(self.post_attention_layernorm(hidden_states))\n")
+
+
+@pytest.mark.parametrize("layer,placement", [
+    # the residual kept apart before the norm (4.x Llama's spelling): pre-norm as before
+    ("        residual = hidden_states\n        hidden_states = self.input_layernorm(hidden_states)\n"
+     "        hidden_states = self.self_attn(hidden_states, position_embeddings, attention_mask)\n"
+     "        hidden_states = residual + hidden_states\n"
+     "        return hidden_states + self.mlp(self.post_attention_layernorm(hidden_states))\n", "pre"),
+    # the residual taken after the norm, added back scaled (MiniMax): the stream itself is normed
+    ("        hidden_states = self.input_layernorm(hidden_states)\n        residual = hidden_states\n"
+     "        hidden_states = self.self_attn(hidden_states, position_embeddings, attention_mask)\n"
+     "        hidden_states = residual * 0.5 + hidden_states * 2.0\n"
+     "        hidden_states = self.post_attention_layernorm(hidden_states)\n"
+     "        return hidden_states + self.mlp(hidden_states)\n", "post"),
+    # the same without the alias: x = norm(x); x = x + attn(x)
+    ("        hidden_states = self.input_layernorm(hidden_states)\n"
+     "        hidden_states = hidden_states + self.self_attn(hidden_states, position_embeddings, attention_mask)\n"
+     "        hidden_states = self.post_attention_layernorm(hidden_states)\n"
+     "        return hidden_states + self.mlp(hidden_states)\n", "post"),
+])
+def test_a_norm_on_the_residual_stream_is_post_norm(layer, placement):
+    assert _facts_of("llama", LLAMA_LAYER, layer)["block.norm_placement"] == placement

@@ -22,9 +22,7 @@ LABELS, expected = facts_recall.LABELS, facts_recall.expected
 
 LABELLED = tomllib.loads(LABELS.read_text())
 RELEASE = importlib.metadata.version("transformers")
-KNOWN_GAPS = {  # model -> why one expected difference is not read yet (strict: fixing it fails the mark)
-    "minimax": "the residual is the normed stream (norm on the residual path, post-norm), read as pre-norm",
-}
+KNOWN_GAPS: dict[str, str] = {}  # model -> why an expected difference is not read yet (strict: fixing it fails the mark)
 
 
 @pytest.fixture(scope="module")

@@ -34,10 +34,13 @@ def statements(c: Code, fn: ast.FunctionDef | None, owner: str | None) -> list[a
 
 
 def events(c: Code, layer: str | None):
-    """(kind, attr, input root, line) in evaluation order, and the (name, version) roots holding attention output."""
+    """(kind, attr, input root, line) in evaluation order (an add's third item: the roots of its terms), the roots
+    holding attention output and the roots holding a norm's output."""
     version: dict[str, int] = {}
     found: list[tuple] = []
     outputs: set = set()
+    normed: set = set()
+    same: dict = {}  # a root assigned from a plain name (`residual = hidden_states`) -> that name's root
     kinds = {p.attr: p.kind for p in parts(c, layer, into=())}
     has_mlp = any(k in ("mlp", "moe") for k in kinds.values())
 
@@ -52,8 +55,19 @@ def events(c: Code, layer: str | None):
             if isinstance(expr, ast.Name):
                 if expr.id in alias and expr.id not in version:
                     return alias[expr.id]
-                return (expr.id, version.get(expr.id, 0), depth)
+                key = (expr.id, version.get(expr.id, 0), depth)
+                return same.get(key, key)
             return None
+
+        def terms(node) -> frozenset:
+            """The roots a sum adds up, through scalings and casts; a sublayer's call is its own term, not its input."""
+            if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult, ast.Div)):
+                return terms(node.left) | terms(node.right)
+            if isinstance(node, ast.Name):
+                return frozenset({root(node)})
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not self_call_attr(node):
+                return terms(node.func.value)  # x.to(dtype)
+            return frozenset()
 
         def visit(node):
             if isinstance(node, ast.Call):
@@ -78,7 +92,7 @@ def events(c: Code, layer: str | None):
                 visit(node.left)
                 visit(node.right)
                 if len([n for n in walk(node) if isinstance(n, ast.Name)]) >= 2:
-                    found.append(("add", None, None, node.lineno))
+                    found.append(("add", None, terms(node), node.lineno))
             else:
                 for child in ast.iter_child_nodes(node):
                     visit(child)
@@ -87,22 +101,30 @@ def events(c: Code, layer: str | None):
             before = len(found)
             if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.Add):
                 visit(stmt.value)
-                found.append(("add", None, None, stmt.lineno))
+                found.append(("add", None, terms(stmt.target) | terms(stmt.value), stmt.lineno))
             else:
                 visit(stmt.value if isinstance(stmt, (ast.Assign, ast.Return, ast.Expr)) else stmt)
+            copied = root(stmt.value) if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Name) else None
+            is_norm = isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and found[before:] \
+                and found[-1][0] == "norm"
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AugAssign) else []
             for target in targets:
                 for n in walk(target):
                     if isinstance(n, ast.Name):
                         version[n.id] = version.get(n.id, 0) + 1
+                        key = (n.id, version[n.id], depth)
+                        if copied is not None:
+                            same[key] = copied
+                        if is_norm:
+                            normed.add(key)
                         if any(e[0] == "attention" for e in found[before:]):
-                            outputs.add((n.id, version[n.id], depth))
+                            outputs.add(key)
     run(layer, c.method(layer, "forward"), {}, 0)
-    return found, outputs
+    return found, outputs, normed
 
 
 def block_facts(c: Code, layer: str | None) -> list[Fact]:
-    found, attn_outputs = events(c, layer)
+    found, attn_outputs, normed = events(c, layer)
     attn = next((e for e in found if e[0] == "attention"), None)
     mlp = next((e for e in found if e[0] == "mlp"), None)
     out = []
@@ -122,6 +144,11 @@ def block_facts(c: Code, layer: str | None) -> list[Fact]:
         post = any(e[0] == "norm" and e[2] in attn_outputs and not (mlp and mlp[2] == e[2]) for e in after)
         if not pre:
             post = post or any(e[0] == "norm" for e in found[i + 1:]) or _norms_a_sum(c, layer)
+        stop = found[i + 1 + len(after)] if i + 1 + len(after) < len(found) else None  # the first add or mlp
+        if pre and stop and stop[0] == "add" and attn[2] in normed and attn[2] in stop[2]:
+            # the normed value the attention reads is also the term added back: the norm sits on the residual
+            # stream itself (`h = norm(h); h = h * a + attn(h) * b`), which is post-norm moved one step
+            pre, post = False, True
         placement = "sandwich" if pre and post else "post" if post else "pre"
         out.append(Fact("block.norm_placement", placement, attn[3]))
     scaled = any(isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Mult, ast.Div))
