@@ -11,7 +11,7 @@ import ast
 
 from archread.parsers.facts.code import Code
 from archread.parsers.facts.fact import Fact
-from archread.parsers.facts.syntax import calls, config_field, dotted, is_self, leaf, param_default, passed
+from archread.parsers.facts.syntax import calls, config_field, dotted, is_self, leaf, param_default, passed, walk
 from archread.parsers.facts.torch_api import ACT_CALLS, ACT_NAMES, act_of_body, act_of_call
 
 ACT_TABLES = ("ACT2FN", "ACT2CLS", "get_activation", "ACTIVATION_FUNCTIONS", "get_act_fn")
@@ -107,9 +107,13 @@ def unknown() -> Fact:
     return Fact("mlp.activation", "unknown", None, "no activation resolved")
 
 
-def body_act(c: Code, node, depth: int = 0):
-    """act_of_body through what the body calls here: BloomGelu → GeLUFunction.apply → bloom_gelu_forward."""
-    found = act_of_body(node)
+def body_act(c: Code, node, depth: int = 0, owner: str | None = None):
+    """act_of_body through what the body calls here: BloomGelu → GeLUFunction.apply → bloom_gelu_forward.
+    `owner`: the class a method belongs to, whose `self.X` the body reads as their configuration defaults."""
+    attrs = c.attrs(owner) if owner else {}
+    values = tuple(c.config_value(attrs[n.attr]) for n in walk(node) if isinstance(n, ast.Attribute)
+                   and is_self(n.value) and n.attr in attrs)
+    found = act_of_body(node, values)
     if found or depth > 3:
         return found
     for call in calls(node):

@@ -12,6 +12,7 @@ from archread.parsers.facts.scale import head_power
 from archread.parsers.facts.syntax import (
     EMPTY,
     calls,
+    config_field,
     dotted,
     is_self,
     kwarg,
@@ -52,10 +53,24 @@ def linear_bias(c: Code, call: ast.Call, owner: str | None = None) -> bool:
         return True if default is None else bool(c.config_value(default))
     if isinstance(arg, ast.Attribute) and is_self(arg.value):  # bias=self.use_bias, set from config
         arg = c.attrs(owner).get(arg.attr, arg)
+    if isinstance(arg, ast.Name) and f"param:{arg.id}" in c.attrs(owner):  # XGLMAttention(..., bias=True)
+        arg = _given(c, owner, arg.id) or c.attrs(owner)[f"param:{arg.id}"]
     value = c.config_value(arg)
     if value is None and isinstance(arg, ast.BoolOp):
         value = any(c.config_value(v) for v in arg.values)
     return bool(value)
+
+
+def _given(c: Code, cls: str | None, param: str):
+    """What a class here passes cls's __init__ parameter where it builds cls, or None where none passes it."""
+    init = c.method(cls, "__init__")
+    for builder in c.classes:
+        for n in walk(c.method(builder, "__init__") or EMPTY):
+            if isinstance(n, ast.Call) and dotted(n.func) == cls:
+                value = passed(n, init, param, implicit=1)
+                if value is not None:
+                    return value
+    return None
 
 
 def input_projections(c: Code, attn: str):
@@ -160,9 +175,31 @@ def _scale(c: Code, attn: str, forward, callee) -> Fact:
             found.append((power, n.lineno))
     if not found and "scaling" in c.attrs(attn):
         found.append((head_power(c, c.attrs(attn)["scaling"], attn), line(c.attrs(attn)["scaling"])))
+    if not found:
+        bare = _unscaled_softmax(c, attn)
+        if bare is not None:  # the scores computed here and never scaled (GPT-Neo): a scale of 1, not 1/√d
+            return Fact("attn.scale", "custom", bare, "scores never scaled")
     # scales multiply: OPT scales q by 1/√d and passes scaling=1.0 on
     custom = bool(found) and (any(p is None for p, _ in found) or abs(sum(p for p, _ in found) + 0.5) > 1e-9)
     return Fact("attn.scale", "custom" if custom else "head_dim", found[0][1] if found else line(forward))
+
+
+def _unscaled_softmax(c: Code, attn: str) -> int | None:
+    """The line of a softmax over scores that a method of attn (or a function it calls) computes itself, where
+    that function multiplies or divides nothing: no kernel's default scale applies and none is written."""
+    methods = [m for k in [attn, *c.ancestors(attn)] if k in c.classes for m in c.classes[k].body
+               if isinstance(m, ast.FunctionDef) and m.name != "__init__"]
+    reached = methods + [c.functions[dotted(n.func)] for m in methods for n in calls(m) if dotted(n.func) in c.functions]
+    if any(leaf(n.func) in ("scaled_dot_product_attention", "flash_attn_func", "flex_attention")
+           or ("attention" in dotted(n.func).lower() and dotted(n.func) not in c.functions and dotted(n.func) not in c.classes)
+           for fn in reached for n in calls(fn)):
+        return None
+    for fn in reached:
+        soft = [n for n in calls(fn) if leaf(n.func) == "softmax"]
+        if soft and _is_scores(fn) and not any(isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Mult, ast.Div))
+                                               for n in walk(fn)):
+            return soft[0].lineno
+    return None
 
 
 def _tensor(node) -> bool:
@@ -190,7 +227,23 @@ def window_kind(c: Code) -> str:
     switch = c.config.get("use_sliding_window")  # a window the config declares but switches off
     uses_window = sliding_mask and (value is None or value.value is not None) and not (switch and switch.value is False)
     per_layer = uses_window and bool({"layer_types", "sliding_attention", "is_sliding", "sliding_window_pattern"} & everything)
+    if not uses_window:
+        band = _band_mask(c)
+        uses_window, per_layer = band is not None, bool(band)
     return "per_layer" if per_layer else "all" if uses_window else "none"
+
+
+def _band_mask(c: Code) -> bool | None:
+    """A causal mask banded by a configured width (`torch.tril(bias, -config.window_size)`): None where there is
+    none; True where an `if` on a string-valued choice (a layer's attention type) builds it, False where always."""
+    def band(node) -> bool:
+        return any(isinstance(n, ast.Call) and leaf(n.func) in ("tril", "triu") and len(n.args) > 1
+                   and any(config_field(k) for k in walk(n.args[1])) for n in walk(node))
+
+    if not band(c.tree):
+        return None
+    return any(isinstance(n, ast.If) and any(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in walk(n.test))
+               and any(band(stmt) for stmt in n.body) for n in walk(c.tree))
 
 
 def reads_projection(c: Code, attn: str, norm_attr: str) -> bool:

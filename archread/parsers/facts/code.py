@@ -143,6 +143,15 @@ class Code:
             field = config_field(test.left)
             if field in self.config:
                 return (self.config[field].value is None) == isinstance(test.ops[0], ast.Is)
+        if (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.comparators[0], ast.Constant)
+                and isinstance(test.comparators[0].value, (int, float)) and config_field(test.left) in self.config):
+            # `config.num_local_experts > 0`: a switch the configuration's default settles, not a per-layer choice
+            value, bound = self.config[config_field(test.left)].value, test.comparators[0].value
+            ops = {ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b, ast.Lt: lambda a, b: a < b,
+                   ast.LtE: lambda a, b: a <= b, ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b}
+            op = ops.get(type(test.ops[0]))
+            if op is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+                return op(value, bound)
         if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
             value = self.flag(test.operand, attrs)
             return None if value is None else not value

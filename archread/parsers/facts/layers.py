@@ -86,6 +86,30 @@ def mixer_kind(c: Code, cls: str) -> str:
         return "mamba"
     if "A_log" in attrs:
         return "mamba2"
+    return _by_recurrence(c, cls)
+
+
+def _by_recurrence(c: Code, cls: str) -> str:
+    """Without a scan's A_log: linear_attention where queries meet keys in a product (MiniMax's lightning),
+    linear_recurrence where a loop carries a state over time without them (RecurrentGemma's RG-LRU), conv where
+    nothing recurs (LFM2's gated short convolution)."""
+    nodes = [c.classes[cls]]
+    for attr, expr in c.attrs(cls).items():
+        nodes += [c.classes[n] for n in names(expr) if n in c.classes and n != cls]  # the recurrence's own module
+    nodes += [c.functions[dotted(n.func)] for node in list(nodes) for n in walk(node)
+              if isinstance(n, ast.Call) and dotted(n.func) in c.functions]
+    found = [n for node in nodes for n in walk(node)]
+
+    def product(n) -> bool:
+        return (isinstance(n, ast.BinOp) and isinstance(n.op, ast.MatMult)) or (
+            isinstance(n, ast.Call) and dotted(n.func).rsplit(".", 1)[-1] in ("matmul", "bmm", "einsum"))
+    if any(product(n) and any("query" in m or "key" in m for m in names(n)) for n in found):
+        return "linear_attention"
+    if any(isinstance(n, ast.For) for n in found) or any(isinstance(n, ast.Call) and "scan" in dotted(n.func).lower()
+                                                         for n in found):
+        return "linear_recurrence"
+    if any(isinstance(n, ast.Call) and dotted(n.func).rsplit(".", 1)[-1] == "Conv1d" for n in walk(c.classes[cls])):
+        return "conv"
     return "linear_attention"
 
 

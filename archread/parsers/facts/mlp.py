@@ -56,7 +56,21 @@ def is_experts(c: Code, part: Part) -> bool:
 
 
 def _has_activation(c: Code, cls: str) -> bool:
-    return any(act_name(c, e, cls) is not None for k, e in c.attrs(cls).items() if not k.startswith(("local:", "config:", "param:")))
+    return any(act_name(c, e, cls) is not None for k, e in c.attrs(cls).items()
+               if not k.startswith(("local:", "config:", "param:"))) or bool(method_activations(c, cls))
+
+
+def method_activations(c: Code, cls: str) -> dict[str, tuple]:
+    """A method the class calls on itself whose body is an activation (GPT-OSS's `_apply_gate`: clamp, then
+    `(up + 1) * gate * sigmoid(gate * alpha)`): name -> (activation, where, gated in itself)."""
+    called = {self_call_attr(k) for fn in _methods(c, cls) for k in calls(fn)} - {None}
+    out = {}
+    for fn in _methods(c, cls):
+        if fn.name in called and fn.name != "forward":
+            found = body_act(c, fn, owner=cls)
+            if found:
+                out[fn.name] = (found, f"body of {cls}.{fn.name}", multiplies_halves(fn))
+    return out
 
 
 def _has_weights(c: Code, cls: str) -> bool:
@@ -77,9 +91,13 @@ def mlp_facts(c: Code, layer: str | None) -> list[Fact]:
         attn = {p.attr for p in parts(c, cls, into=()) if p.kind in ("attention", "mixer", "norm")}
         forward = c.method(cls, "forward")
         fwd_line = fwd_line or line(forward)
+        as_act = method_activations(c, cls)
         for fn in _methods(c, cls):
+            if fn.name in as_act:
+                continue  # read whole at its call
             for call in calls(fn):
-                found_act = _call_activation(c, call, cls, built_by, caller)
+                attr = self_call_attr(call)
+                found_act = as_act.get(attr) if attr in as_act else _call_activation(c, call, cls, built_by, caller)
                 if found_act is None or self_call_attr(call) in attn:
                     continue
                 acts.append((found_act, call))

@@ -11,7 +11,7 @@ from archread.parsers.facts.fact import Fact
 from archread.parsers.facts.layers import decoder_layers
 from archread.parsers.facts.mlp import is_experts
 from archread.parsers.facts.parts import parts
-from archread.parsers.facts.syntax import EMPTY, calls, config_field, dotted, kwarg, leaf, passed, walk
+from archread.parsers.facts.syntax import EMPTY, calls, config_field, dotted, kwarg, leaf, passed, self_call_attr, walk
 
 
 def moe_facts(c: Code) -> list[Fact]:
@@ -39,7 +39,8 @@ def moe_facts(c: Code) -> list[Fact]:
     if top_k:
         out.append(Fact("moe.top_k", top_k[0], top_k[1], top_k[2]))
     topk_line = min((k.lineno for cls in classes for k in calls(cls) if leaf(k.func) == "topk"), default=None)
-    scores = [(k.lineno, leaf(k.func)) for cls in classes for k in calls(cls) if leaf(k.func) in ("softmax", "sigmoid")]
+    routers = [cls for cls in classes if not _stacks_experts(c, cls.name)] or classes  # not the experts' own gate
+    scores = [(k.lineno, leaf(k.func)) for cls in routers for k in calls(cls) if leaf(k.func) in ("softmax", "sigmoid")]
     if scores:
         first_line, kind = min(scores)
         order = "" if topk_line is None else " then top-k" if first_line <= topk_line else " after top-k"
@@ -50,7 +51,8 @@ def moe_facts(c: Code) -> list[Fact]:
                         "softmax over the top-k logits" if renormalised else ""))
     norm = any(_divides_by_sum(cls) for cls in classes) or (bool(scores) and renormalised)
     out.append(Fact("moe.norm_topk", norm, topk_line or at))
-    shared = [p for p in parts(c, block.cls, into=()) if p.kind == "mlp" and not is_experts(c, p)]
+    shared = [p for p in parts(c, block.cls, into=()) if p.kind == "mlp" and not is_experts(c, p)] \
+        or _added_beside(c, block)
     count = 0
     if shared:
         fields = [config_field(n) for n in walk(shared[0].expr) if config_field(n)]
@@ -59,6 +61,29 @@ def moe_facts(c: Code) -> list[Fact]:
     out.append(Fact("moe.shared_experts", count, shared[0].expr.lineno if shared else at))
     out.append(Fact("moe.layers", "per_layer" if when else "all", at, _with_defaults(c, when), when))
     return out
+
+
+def _added_beside(c: Code, block) -> list:
+    """A dense MLP of the layer whose output is added to the MoE block's (`moe(h) + shared_mlp(h)`,
+    GraniteMoeHybrid): a shared expert kept in the layer rather than in the block."""
+    if "." in block.path:
+        return []
+    dense = {p.attr: p for p in parts(c, block.owner, into=()) if p.kind == "mlp"}
+    for n in walk(c.method(block.owner, "forward") or EMPTY):
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add):
+            sides = [{self_call_attr(k) for k in calls(side)} for side in (n.left, n.right)]
+            for mine, other in (sides, sides[::-1]):
+                if block.attr in mine:
+                    hit = next((dense[a] for a in other if a in dense), None)
+                    if hit is not None:
+                        return [hit]
+    return []
+
+
+def _stacks_experts(c: Code, cls: str) -> bool:
+    """The experts' weights stacked in one class (`nn.Parameter(torch.empty(n_experts, a, b))`)."""
+    return any(isinstance(e, ast.Call) and leaf(e.func) == "Parameter" and e.args and isinstance(e.args[0], ast.Call)
+               and len(e.args[0].args) >= 3 for e in c.attrs(cls).values())
 
 
 def _with_defaults(c: Code, when: str) -> str:

@@ -95,12 +95,14 @@ def kind_of(c: Code, cls: str) -> str:
         return "norm"
     role = role_of(cls, True)
     built = _built_kinds(c, cls)
-    if MIXER_MARKS & set(c.attrs(cls)) and "conv" in built and role != "attention":
-        return "mixer"
+    if (MIXER_MARKS & set(c.attrs(cls)) or "linear" in built) and "conv" in built and role != "attention":
+        return "mixer"  # a causal convolution among projections: an SSM, a gated recurrence or a short conv
     if role == "attention" and not _normalises_scores(c, cls):
         return "mixer"  # named an attention but no softmax over scores: a linear attention (MiniMax's lightning)
     if role == "norm" and not built - {"norm", "other"}:
         return "norm"
+    if role in ("mlp", "module") and _holds_experts(c, cls):
+        return "moe"  # GptOssMLP: a router and stacked experts, named a feed-forward
     if role in ("attention", "mlp", "moe", "embedding"):
         return role
     return "module"
@@ -131,6 +133,20 @@ def _normalises_scores(c: Code, cls: str) -> bool:
                     seen.add(name)
                     nxt.append(c.classes[name])
         todo = nxt
+    return False
+
+
+def _holds_experts(c: Code, cls: str) -> bool:
+    """cls builds a local class whose weights stack the experts (`nn.Parameter(torch.empty(n_experts, a, b))`)."""
+    for attr, expr in c.attrs(cls).items():
+        if attr.startswith(("local:", "config:", "param:")):
+            continue
+        for _, name, _ in constructors(c, expr, cls):
+            if name in c.classes and name != cls and any(
+                    isinstance(e, ast.Call) and leaf(e.func) == "Parameter" and e.args and isinstance(e.args[0], ast.Call)
+                    and leaf(e.args[0].func) in ("empty", "zeros", "randn", "ones") and len(e.args[0].args) >= 3
+                    for e in c.attrs(name).values()):
+                return True
     return False
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from archread.parsers.facts.code import Code
 from archread.parsers.facts.fact import Fact
-from archread.parsers.facts.syntax import line, names, walk
+from archread.parsers.facts.syntax import config_field, is_self, leaf, line, names, walk
 
 FRACTIONS = ("partial_rotary_factor", "rotary_pct", "rotary_percentage", "rope_pct")
 WIDTHS = ("rotary_dim", "rotary_ndims", "rotary_emb_dim", "rope_dim", "qk_rope_head_dim", "rope_head_dim")
@@ -33,18 +33,19 @@ def position_facts(c: Code) -> list[Fact]:
     rotary = c.by_role("rotary")
     apply = next((f for n, f in c.functions.items() if "rotary" in n or "rope" in n), None)
     everything = names(c.tree)
-    if rotary or apply:
+    if not rotary and apply and _rotary_left_out(c):
+        kind = "none"  # the apply function is there, but what would feed it is None by default
+    elif rotary or apply:
         kind = "rope"
     elif any("alibi" in n for n in everything):
         kind = "alibi"
-    elif _learned(c):
-        kind = "learned"
     else:
-        kind = "none"
+        kind = _table(c) or "none"
     out = [Fact("pos.kind", kind, line(apply) or line(c.classes.get(rotary[0]) if rotary else None))]
     if kind != "rope":
         return out
     out.append(_fraction(c, apply, everything))
+    out.append(_rotary_layers(c, apply))
     helper = c.functions.get("rotate_half")
     interleaved = any(isinstance(n, ast.Slice) and isinstance(n.step, ast.Constant) and n.step.value == 2
                       for n in walk(helper or apply or c.tree)) or "repeat_interleave" in names(helper or apply) \
@@ -53,16 +54,47 @@ def position_facts(c: Code) -> list[Fact]:
     return out
 
 
-def _learned(c: Code) -> bool:
-    """A module built for positions (`self.wpe = nn.Embedding(...)`, OPT's learned embedding): not the
-    `position_embeddings` a 5.x layer is handed (the rotary's cos and sin)."""
+def _rotary_layers(c: Code, apply) -> Fact:
+    """per_layer where the rotary is applied under a layer's own flag (`if self.use_rope:` with
+    use_rope = config.no_rope_layers[layer_idx], SmolLM3's NoPE layers), else all."""
+    for cls, node in c.classes.items():
+        attrs = c.attrs(cls)
+        for n in walk(node):
+            if not isinstance(n, ast.If) or c.flag(n.test, attrs) is not None:
+                continue
+            if not any(isinstance(k, ast.Call) and (k.func is not None and apply is not None and
+                       isinstance(k.func, ast.Name) and k.func.id == apply.name) for s in n.body for k in walk(s)):
+                continue
+            read = [attrs.get(a.attr) for a in walk(n.test) if isinstance(a, ast.Attribute) and is_self(a.value)]
+            listed = next((r for r in read if isinstance(r, ast.Subscript) and config_field(r.value)), None)
+            if listed is not None:
+                return Fact("pos.layers", "per_layer", n.lineno, f"config.{config_field(listed.value)}", ast.unparse(n.test))
+    return Fact("pos.layers", "all", line(apply))
+
+
+def _rotary_left_out(c: Code) -> bool:
+    """A model that holds its rotary as None (`self.rotary_emb = None`: GraniteMoeHybrid's position_embedding_type
+    defaults to none), with no rotary class left to build."""
+    return any(isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant) and n.value.value is None and any(
+        isinstance(t, ast.Attribute) and ("rotary" in t.attr or "rope" in t.attr) for t in n.targets)
+        for cls in c.by_role("model") for n in walk(c.classes[cls]))
+
+
+def _table(c: Code) -> str | None:
+    """A module built for positions (`self.wpe = nn.Embedding(...)`, OPT's learned embedding): learned, or
+    sinusoidal where it is a class here that is no embedding and fills its table with sin and cos (XGLM); not
+    the `position_embeddings` a 5.x layer is handed (the rotary's cos and sin)."""
     for cls in c.classes.values():
         for n in walk(cls):
             if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and "Buffer" not in ast.unparse(n.value.func) \
                     and any(isinstance(t, ast.Attribute) and t.attr in ("wpe", "position_embeddings", "embed_positions")
                             for t in n.targets):
-                return True
-    return False
+                built = ast.unparse(n.value.func)
+                if built in c.classes and not any(a.endswith("Embedding") for a in c.ancestors(built)) and \
+                        {"sin", "cos"} <= {leaf(k.func) for k in walk(c.classes[built]) if isinstance(k, ast.Call)}:
+                    return "sinusoidal"
+                return "learned"
+    return None
 
 
 def _fraction(c: Code, apply, everything) -> Fact:

@@ -48,6 +48,10 @@ def precision_facts(c: Code, layer: str | None, folded: list[str] = ()) -> list[
     soft = [(n, _enclosing(c, n)) for a in c.by_role("attention") for n in reached_calls(c, a) if leaf(n.func) == "softmax"]
     if not soft:  # no attention class to start from: every softmax of the module's functions
         soft = [(n, fn) for fn in c.functions.values() for n in calls(fn) if leaf(n.func) == "softmax"]
+    guarded = {id(k) for fn in {id(f): f for _, f in soft if f is not None}.values() for n in walk(fn)
+               if isinstance(n, ast.If) and _tests_half(n.test) for stmt in n.body for k in walk(stmt)}
+    if any(id(n) not in guarded for n, _ in soft):  # XGLM: float32 only `if attn_weights.dtype == torch.float16`
+        soft = [(n, fn) for n, fn in soft if id(n) not in guarded]
     if soft:
         fp32 = any(_in_float32(c, n, fn) for n, fn in soft)
         out.append(Fact("precision.softmax_float32", fp32, soft[0][0].lineno))
@@ -63,14 +67,21 @@ def precision_facts(c: Code, layer: str | None, folded: list[str] = ()) -> list[
     return out
 
 
+def _tests_half(test) -> bool:
+    """`x.dtype == torch.float16`: a branch only half precision takes (bfloat16 and float32 run the other)."""
+    return any(isinstance(n, ast.Attribute) and n.attr in ("float16", "half") for n in walk(test)) and \
+        any(isinstance(n, ast.Attribute) and n.attr == "dtype" for n in walk(test))
+
+
 def _in_float32(c: Code, call: ast.Call, fn: ast.FunctionDef, depth: int = 0) -> bool:
     """softmax(x, dtype=float32), softmax(x.float()), or x computed from float32 operands earlier in fn
     (GPT-J: `attn_weights = matmul(query.to(torch.float32), key.to(torch.float32)...)`)."""
     if any(_casts_to_float32(k) for k in [call, *calls(call)]):
         return True
     upcast: set[str] = set()
+    half_only = {id(k) for n in walk(fn) if isinstance(n, ast.If) and _tests_half(n.test) for s in n.body for k in walk(s)}
     for stmt in ast.walk(fn):
-        if isinstance(stmt, ast.Assign) and stmt.lineno < call.lineno and (
+        if isinstance(stmt, ast.Assign) and stmt.lineno < call.lineno and id(stmt) not in half_only and (
                 any(_casts_to_float32(k) for k in calls(stmt.value)) or names(stmt.value) & upcast
                 or dotted(stmt.value) in ("torch.float32", "torch.float")):  # softmax_dtype = torch.float32
             upcast |= {t.id for t in stmt.targets if isinstance(t, ast.Name)}

@@ -42,11 +42,13 @@ def act_of_call(call: ast.Call) -> str | None:
     return name
 
 
-def act_of_body(fn: ast.FunctionDef | ast.ClassDef | None) -> str | None:
-    """A small function (or module forward) read by what it computes: bloom's tanh formula is gelu_tanh."""
+def act_of_body(fn: ast.FunctionDef | ast.ClassDef | None, values: tuple = ()) -> str | None:
+    """A small function (or module forward) read by what it computes: bloom's tanh formula is gelu_tanh.
+    `values`: the numbers its `self.X` read (a config default: GPT-OSS's `sigmoid(gate * self.alpha)`, alpha 1.702)."""
     if fn is None:
         return None
     consts = {n.value for n in walk(fn) if isinstance(n, ast.Constant) and isinstance(n.value, (int, float))}
+    consts |= {v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)}
     called = {leaf(c.func) for c in calls(fn)}
     if "erf" in called:
         return "gelu"
@@ -69,5 +71,6 @@ def multiplies_halves(fn: ast.FunctionDef | ast.ClassDef | None) -> bool:
     """A gated activation written as one function: chunk (or split) its input, multiply the halves (swiglu)."""
     if fn is None:
         return False
-    split = any(leaf(c.func) in ("chunk", "split", "unbind") for c in calls(fn))
+    split = any(leaf(c.func) in ("chunk", "split", "unbind") for c in calls(fn)) or any(  # x[..., ::2], x[..., 1::2]
+        isinstance(n, ast.Slice) and isinstance(n.step, ast.Constant) and n.step.value == 2 for n in walk(fn))
     return split and any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult) for n in walk(fn))
