@@ -175,3 +175,48 @@ LLAMA_LAYER = ("        hidden_states = hidden_states + self.self_attn(\n"
 ])
 def test_a_norm_on_the_residual_stream_is_post_norm(layer, placement):
     assert _facts_of("llama", LLAMA_LAYER, layer)["block.norm_placement"] == placement
+
+
+def test_scores_never_scaled_are_a_custom_scale():
+    plain = "attn_weights = torch.matmul(query, key.transpose(-1, -2))\n"
+    assert _facts_of("gpt_neo")["attn.scale"] == "custom"  # GPT-Neo: q·k with no 1/√d
+    scaled = _facts_of("gpt_neo", plain, "attn_weights = torch.matmul(query, key.transpose(-1, -2)) / self.head_dim ** 0.5\n")
+    assert scaled["attn.scale"] == "head_dim"
+
+
+def test_a_band_mask_built_per_layer_type_is_a_per_layer_window():
+    band = '        if attention_type == "local":\n            bias = torch.bitwise_xor(bias, torch.tril(bias, -config.window_size))\n'
+    assert _facts_of("gpt_neo")["attn.sliding_window"] == "per_layer"
+    assert _facts_of("gpt_neo", band, "")["attn.sliding_window"] == "none"
+
+
+def test_a_softmax_upcast_only_in_float16_is_not_float32():
+    softmax = "    attn_weights = nn.functional.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)\n"
+    half_only = ("    if attn_weights.dtype == torch.float16:\n"
+                 "        attn_weights = nn.functional.softmax(attn_weights, dim=-1, dtype=torch.float32).to(torch.float16)\n"
+                 "    else:\n        attn_weights = nn.functional.softmax(attn_weights, dim=-1)\n")
+    assert _facts_of("llama")["precision.softmax_float32"] is True
+    assert _facts_of("llama", softmax, half_only)["precision.softmax_float32"] is False
+
+
+@pytest.mark.parametrize("model_type,old,new", [
+    # gate and up interleaved (GPT-OSS's ::2 / 1::2) or in halves: the same gated MLP, another weight layout
+    ("gpt_oss", "gate, up = gate_up[..., ::2], gate_up[..., 1::2]", "gate, up = gate_up.chunk(2, dim=-1)"),
+    # a bias through the class's parameter default, or written at the call
+    ("xglm", "self.k_proj = nn.Linear(embed_dim, embed_dim, bias=bias)", "self.k_proj = nn.Linear(embed_dim, embed_dim)"),
+    # the MoE's switch `num_local_experts > 0` settled by the default: every layer, as a plain MoE block is
+    ("granitemoehybrid", "GraniteMoeHybridMoE(config) if config.num_local_experts > 0 else None",
+     "GraniteMoeHybridMoE(config)"),
+])
+def test_same_math_other_layout_no_differing_fact(model_type, old, new):
+    assert _facts_of(model_type, old, new) == _facts_of(model_type)
+
+
+def test_new_lineages_read_through_their_code():
+    assert _facts_of("xglm")["pos.kind"] == "sinusoidal"  # a fixed sin/cos table, not a learned one
+    assert _facts_of("granitemoehybrid")["pos.kind"] == "none"  # rotary_emb = None by default
+    assert _facts_of("smollm3")["pos.layers"] == "per_layer" and _facts_of("llama")["pos.layers"] == "all"
+    oss = _facts_of("gpt_oss")
+    assert (oss["mlp.moe"], oss["mlp.gated"], oss["mlp.activation"]) == (True, True, "quick_gelu")
+    assert (_facts_of("lfm2")["mixer.kind"], _facts_of("recurrent_gemma")["mixer.kind"]) == ("conv", "linear_recurrence")
+    assert "linear_recurrence" not in _facts_of("qwen4_exp")["layers.kinds"]  # its per-layer embedding's conv is no mixer

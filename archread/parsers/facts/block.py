@@ -86,13 +86,14 @@ def events(c: Code, layer: str | None):
                 if kind == "linear" and not has_mlp and cls == layer and any(e[0] == "attention" for e in found) \
                         and not any(e[0] == "mlp" for e in found):
                     kind = "mlp"  # OPT, GPT-2's style: the feed-forward's projections sit in the layer itself
-                if kind in EVENT_KINDS:
-                    found.append((EVENT_KINDS[kind], attr, root(arg) if arg is not None else None, node.lineno))
+                if kind in EVENT_KINDS:  # the fifth item: the input is a plain variable, not a call's result
+                    found.append((EVENT_KINDS[kind], attr, root(arg) if arg is not None else None, node.lineno,
+                                  isinstance(arg, ast.Name)))
             elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
                 visit(node.left)
                 visit(node.right)
                 if len([n for n in walk(node) if isinstance(n, ast.Name)]) >= 2:
-                    found.append(("add", None, terms(node), node.lineno))
+                    found.append(("add", None, terms(node), node.lineno, False))
             else:
                 for child in ast.iter_child_nodes(node):
                     visit(child)
@@ -101,7 +102,7 @@ def events(c: Code, layer: str | None):
             before = len(found)
             if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.Add):
                 visit(stmt.value)
-                found.append(("add", None, terms(stmt.target) | terms(stmt.value), stmt.lineno))
+                found.append(("add", None, terms(stmt.target) | terms(stmt.value), stmt.lineno, False))
             else:
                 visit(stmt.value if isinstance(stmt, (ast.Assign, ast.Return, ast.Expr)) else stmt)
             copied = root(stmt.value) if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Name) else None
@@ -145,7 +146,7 @@ def block_facts(c: Code, layer: str | None) -> list[Fact]:
         if not pre:
             post = post or any(e[0] == "norm" for e in found[i + 1:]) or _norms_a_sum(c, layer)
         stop = found[i + 1 + len(after)] if i + 1 + len(after) < len(found) else None  # the first add or mlp
-        if pre and stop and stop[0] == "add" and attn[2] in normed and attn[2] in stop[2]:
+        if pre and not post and stop and stop[0] == "add" and attn[4] and attn[2] in normed and attn[2] in stop[2]:
             # the normed value the attention reads is also the term added back: the norm sits on the residual
             # stream itself (`h = norm(h); h = h * a + attn(h) * b`), which is post-norm moved one step
             pre, post = False, True

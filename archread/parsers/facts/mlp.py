@@ -55,14 +55,21 @@ def is_experts(c: Code, part: Part) -> bool:
                for e in c.attrs(part.cls).values())
 
 
-def _has_activation(c: Code, cls: str) -> bool:
+def _held_activation(c: Code, cls: str) -> bool:
     return any(act_name(c, e, cls) is not None for k, e in c.attrs(cls).items()
-               if not k.startswith(("local:", "config:", "param:"))) or bool(method_activations(c, cls))
+               if not k.startswith(("local:", "config:", "param:")))
+
+
+def _has_activation(c: Code, cls: str) -> bool:
+    return _held_activation(c, cls) or bool(method_activations(c, cls))
 
 
 def method_activations(c: Code, cls: str) -> dict[str, tuple]:
     """A method the class calls on itself whose body is an activation (GPT-OSS's `_apply_gate`: clamp, then
-    `(up + 1) * gate * sigmoid(gate * alpha)`): name -> (activation, where, gated in itself)."""
+    `(up + 1) * gate * sigmoid(gate * alpha)`): name -> (activation, where, gated in itself). Only in a class
+    that holds no activation of its own: beside one, such a method is a filter (Gemma3n's sparsity top-k)."""
+    if _held_activation(c, cls):
+        return {}
     called = {self_call_attr(k) for fn in _methods(c, cls) for k in calls(fn)} - {None}
     out = {}
     for fn in _methods(c, cls):

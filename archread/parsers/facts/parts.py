@@ -18,6 +18,7 @@ from archread.parsers.facts.syntax import dotted, leaf, walk
 from archread.parsers.facts.torch_api import LINEAR_CLASSES, NORM_CLASSES
 
 MIXER_MARKS = {"A_log", "dt_bias", "dt_proj", "conv1d"}  # what a state-space / linear-attention mixer holds
+SCAN_MARKS = {"A_log", "dt_bias", "dt_proj"}  # a state-space scan's own parameters: a mixer wherever it is built
 
 
 @dataclass(frozen=True)
@@ -137,16 +138,18 @@ def _normalises_scores(c: Code, cls: str) -> bool:
 
 
 def _holds_experts(c: Code, cls: str) -> bool:
-    """cls builds a local class whose weights stack the experts (`nn.Parameter(torch.empty(n_experts, a, b))`)."""
-    for attr, expr in c.attrs(cls).items():
-        if attr.startswith(("local:", "config:", "param:")):
-            continue
-        for _, name, _ in constructors(c, expr, cls):
-            if name in c.classes and name != cls and any(
-                    isinstance(e, ast.Call) and leaf(e.func) == "Parameter" and e.args and isinstance(e.args[0], ast.Call)
-                    and leaf(e.args[0].func) in ("empty", "zeros", "randn", "ones") and len(e.args[0].args) >= 3
-                    for e in c.attrs(name).values()):
-                return True
+    """cls routes (a top-k among what it or the classes it builds compute) to a local class whose weights stack
+    the experts (`nn.Parameter(torch.empty(n_experts, a, b))`); stacked weights alone are no experts (Moshi's
+    per-codebook linears)."""
+    built = [name for attr, expr in c.attrs(cls).items() if not attr.startswith(("local:", "config:", "param:"))
+             for _, name, _ in constructors(c, expr, cls) if name in c.classes and name != cls]
+    if not any(isinstance(n, ast.Call) and leaf(n.func) == "topk" for k in [cls, *built] for n in walk(c.classes[k])):
+        return False
+    for name in built:
+        if any(isinstance(e, ast.Call) and leaf(e.func) == "Parameter" and e.args and isinstance(e.args[0], ast.Call)
+               and leaf(e.args[0].func) in ("empty", "zeros", "randn", "ones") and len(e.args[0].args) >= 3
+               for e in c.attrs(name).values()):
+            return True
     return False
 
 
@@ -178,10 +181,24 @@ def parts(c: Code, cls: str | None, into: tuple[str, ...] = ("module",), _path: 
             for call, name, when in constructors(c, option, cls, _and(_when, cond)):
                 kind = kind_of(c, name)
                 part = Part(f"{_path}{attr}", cls, name, kind, call, when)
+                if kind == "mixer" and not SCAN_MARKS & set(c.attrs(name)) and not _instead_of_attention(c, cls, attr, when):
+                    part = Part(part.path, cls, name, "module", call, when)  # a conv beside the mixing, not one
                 out.append(part)
                 if name in c.classes and kind in into:
                     out += parts(c, name, into, f"{part.path}.", when, _seen | {cls})
     return out
+
+
+def _instead_of_attention(c: Code, cls: str, attr: str, when: str) -> bool:
+    """A mixer known only by its convolution counts where the layer builds it in the attention's place: the same
+    attribute (RecurrentGemma's temporal_block table) or the other branch of the attention's condition (LFM2)."""
+    for other, expr in c.attrs(cls).items():
+        for option, cond in c.choices(cls).get(other) or [(expr, "")]:
+            for _, name, w in constructors(c, option, cls, cond):
+                if name in c.classes and kind_of(c, name) == "attention" and (
+                        other == attr or (w and when and (w == f"not ({when})" or when == f"not ({w})"))):
+                    return True
+    return False
 
 
 def linear_parts(c: Code, cls: str | None) -> list[Part]:
