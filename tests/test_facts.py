@@ -47,7 +47,8 @@ def test_per_layer_choice_keeps_its_condition():
 @pytest.mark.parametrize("model_type,keys", [
     ("mixtral", ["moe.experts", "moe.top_k"]), ("qwen3_moe", ["moe.experts", "moe.router"]),
     ("deepseek_v3", ["attn.mla", "mla.kv_rank", "moe.layers"]), ("jamba", ["layers.kinds", "mixer.kind"]),
-    ("nemotron_h", ["layers.kinds", "mixer.state_size"]),
+    ("nemotron_h", ["layers.kinds", "mixer.state_size"]), ("lfm2", ["layers.kinds", "mixer.conv_kernel"]),
+    ("granitemoehybrid", ["moe.shared_experts", "mixer.kind"]), ("recurrent_gemma", ["layers.pattern", "mixer.kind"]),
 ])
 @pytest.mark.parametrize("fmt", ["text", "markdown", "json", "html"])
 def test_families_in_every_format(model_type, keys, fmt, capsys):
