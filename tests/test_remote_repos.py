@@ -118,3 +118,11 @@ def test_an_original_whose_checkpoint_chose_a_cuda_path_runs_on_the_torch_path_a
     report = verify(CUDA_PATH, trust_code=True)
     assert report.match, report.to_text()
     assert "config.json's packed_bits=8 → 32: the checkpoint's choice needs CUDA" in report.reference
+
+
+def test_a_branch_that_demands_absent_kernels_is_not_the_reading_and_not_the_originals():
+    # rc_hybrid's conv asks for a fused kernel by default (use_fast_kernels=True) and raises without it: the reading
+    # takes the torch branch, and verify runs the original with the flag that takes it too
+    reduction = reduce_source(resolve(REPOS / "rc_hybrid"))
+    assert reduction.torch_path == {"use_fast_kernels": False}
+    assert "fused_gated_conv" not in reduction.code and reduction.code.startswith("# assumes use_fast_kernels=False")

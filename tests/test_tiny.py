@@ -102,3 +102,36 @@ def test_a_head_size_the_code_writes_as_a_literal_is_kept():
 def test_kv_heads_named_head_kv_shrink_with_the_query_heads():
     tiny = shrink(FusedConfig())
     assert tiny.n_head % tiny.n_head_kv == 0 and tiny.n_head_kv < 8
+
+
+def test_layers_an_offset_and_period_choose_still_occur():
+    # Jamba: attention where (i - 4) % 8 == 0, experts where (i - 1) % 2 == 0; two layers would hold no attention
+    tiny = shrink(HybridConfig(attn_layer_offset=4, attn_layer_period=8, expert_layer_offset=1, expert_layer_period=2))
+    kinds = {((i - 4) % 8 == 0, (i - 1) % 2 == 0) for i in range(tiny.num_hidden_layers)}
+    assert tiny.num_hidden_layers == 5 and kinds == {(False, False), (False, True), (True, False)}
+
+
+def test_an_offset_within_the_tiny_stack_keeps_it_tiny():
+    assert shrink(HybridConfig(attn_layer_offset=1, attn_layer_period=2)).num_hidden_layers == 2
+
+
+class RoutedConfig(HybridConfig):
+    """Shaped like DeepSeek-V2's remote configuration: experts unset by default (a dense MLP), groups checked together."""
+
+    def __init__(self, n_routed_experts=None, n_group=None, topk_group=None, **fields):
+        if (n_group is None) != (topk_group is None):
+            raise ValueError("n_group and topk_group must be set together")
+        super().__init__(**fields)
+        self.__dict__.update(n_routed_experts=n_routed_experts, n_group=n_group, topk_group=topk_group)
+
+
+def test_an_unset_field_the_reading_rests_on_stays_unset():
+    assert shrink(RoutedConfig()).n_routed_experts == 4  # nothing read it: a tiny value, as before
+    assert shrink(RoutedConfig(), assumed={"n_routed_experts": None}).n_routed_experts is None
+
+
+def test_an_unset_field_the_class_checks_with_another_keeps_the_other_unset_too():
+    # AXK2 checks n_group with topk_group: the fill of topk_group alone is one the class rejects, so it is left out
+    tiny = shrink(RoutedConfig(), assumed={"n_group": None})
+    assert (tiny.n_group, tiny.topk_group) == (None, None)
+    assert (shrink(RoutedConfig()).n_group, shrink(RoutedConfig()).topk_group) == (1, 1)

@@ -189,6 +189,7 @@ def _reduce(source: Source, config: dict | None) -> Reduction:
             raise ArchreadError(f"{source.path}: archread could not reduce this file ({type(exc).__name__}: {exc})".splitlines()[0]) from None
         defined = {"", *(s.name.value for s in reduced.body if type(s) in (cst.ClassDef, cst.FunctionDef))}
         assumed = {k: value for k, (value, owners) in sorted(ctx.assumed.items()) if owners & defined}  # not dead code's
+        assumed.update({k: v for k, v in ctx.torch_path.items() if k in assumed})  # a flag read where the kernels' branch went
         code = assumptions(assumed) + code_of(reduced)
         try:
             compile(code, str(source.path), "exec", dont_inherit=True)
@@ -203,4 +204,5 @@ def _reduce(source: Source, config: dict | None) -> Reduction:
         warnings=ctx.warnings, seconds=time.perf_counter() - start, roots=roots(reduced, ctx.root), lenders=lenders,
         assumed=assumed, file_lines=len(source.text.splitlines()),
         autocast_off=[name for name in ctx.autocast_off if name.split(".")[0] in defined],
+        torch_path=dict(ctx.torch_path),
     )

@@ -173,9 +173,30 @@ def _per_layer(fields: dict, layers: int) -> dict:
     return changes
 
 
-def shrink(config, fixed_sizes: set[int] = frozenset()):
+def _periodic_layers(fields: dict, layers: int, tiny: int) -> int:
+    """Layer kinds chosen by an `X_offset` and an `X_period` (Jamba's attention every 8th layer from the 4th:
+    layer i is of the kind when (i - offset) % period == 0): the fewest layers, at least tiny, whose first ones
+    hold every combination of kinds the whole stack holds."""
+    pairs = [(v, fields[k[: -len("offset")] + "period"]) for k, v in fields.items() if k.endswith("_offset")
+             and type(v) is int and type(fields.get(k[: -len("offset")] + "period")) is int and fields[k[: -len("offset")] + "period"] > 0]
+    if not pairs:
+        return tiny
+
+    def kinds(i: int) -> tuple[bool, ...]:
+        return tuple((i - offset) % period == 0 for offset, period in pairs)
+    wanted, seen = {kinds(i) for i in range(layers)}, set()
+    for i in range(layers):
+        seen.add(kinds(i))
+        if i + 1 >= tiny and seen >= wanted:
+            return i + 1
+    return layers
+
+
+def shrink(config, fixed_sizes: set[int] = frozenset(), assumed: dict | None = None):
     """A tiny copy of a transformers configuration, rebuilt by its class so derived fields follow; fixed_sizes:
-    sizes the modeling code writes as literals (`literal_sizes`), which a head size equal to one keeps."""
+    sizes the modeling code writes as literals (`literal_sizes`), which a head size equal to one keeps; assumed:
+    the values the reading's folds rest on (`Reduction.assumed`), which an unset field keeps (DeepSeek-V2's
+    default n_routed_experts=None builds a dense MLP: given experts, the original would not be the model read)."""
     fields = config.to_dict()
     changes: dict = {}
     layers = next((fields[k] for k in _LAYER_COUNT_KEYS if isinstance(fields.get(k), int)), None)
@@ -190,8 +211,8 @@ def shrink(config, fixed_sizes: set[int] = frozenset()):
         tiny = _by_name(key)
         if tiny is not None and value > tiny:
             changes[key] = tiny
-    for key in _FILL_NONE:
-        if key in fields and fields[key] is None:
+    for key in _FILL_NONE:  # but one the reading rests on being unset
+        if key in fields and fields[key] is None and not (assumed and key in assumed and assumed[key] is None):
             changes[key] = _TINY[key] if key != "head_dim" else _head_size({**fields, **changes, "head_dim": None})
     kv = fields.get("num_key_value_heads")
     if isinstance(heads, int) and "num_key_value_heads" in fields:  # None means one kv head per query head
@@ -205,6 +226,9 @@ def shrink(config, fixed_sizes: set[int] = frozenset()):
             if isinstance(value, list) and tiny is not None and value and all(type(x) is int for x in value):
                 per_layer[key] = [min(x, tiny) for x in value]
         groups.append(per_layer)
+        keep = _periodic_layers(fields, layers, _TINY["num_hidden_layers"])
+        if not per_layer and keep > min(layers, _TINY["num_hidden_layers"]):  # per-layer lists, where given, decide
+            changes.update({k: keep for k in _LAYER_COUNT_KEYS if k in fields})
     for heads_key, dim_key, expand_key in _STATE_HEADS:  # SSM heads × head size = expand × hidden
         if all(k in fields for k in (heads_key, dim_key, expand_key)) and isinstance(fields[expand_key], (int, float)):
             hidden = changes.get("hidden_size", fields.get("hidden_size"))
@@ -257,6 +281,15 @@ def _accepted(cls, fields: dict, groups: list[dict]):
             continue
         kept.update(group)
     return cls.from_dict({**fields, **kept})
+
+
+def on_torch_path(config, fields: dict):
+    """The configuration with the flags that chose optional fused kernels (Jamba's use_mamba_kernels) set to take
+    the torch path the reading took: without those kernels the original raises on the other."""
+    for key, value in (fields or {}).items():
+        if hasattr(config, key):
+            setattr(config, key, value)
+    return config
 
 
 def fill_unset(config):

@@ -19,7 +19,7 @@ from archread.runtime.original import configuration, find_original, installed_re
 from archread.runtime.packages import MissingPackage, PackageUnavailable, bring_guarded, with_packages
 from archread.runtime.release import ReleaseUnavailable, cached_releases, releases_dir
 from archread.runtime.report import VerifyReport, has, judge, setup_of
-from archread.runtime.tiny import build_tiny, literal_sizes, shrink, test_tokens
+from archread.runtime.tiny import build_tiny, literal_sizes, on_torch_path, shrink, test_tokens
 from archread.runtime.verify_release import verify_release
 from archread.runtime.weights import load_into, load_weights
 
@@ -140,9 +140,10 @@ def _original_here(source, reduction, folder, config, weights):
         own = folder / "config.json" if folder is not None and (folder / "config.json").is_file() else None
         cfg = configuration(original_spec.model_type, config or (weights / "config.json" if weights else None) or own,
                             original_spec.config_class)
+        cfg = on_torch_path(cfg, reduction.torch_path)
         if weights is None:  # random weights: the configuration's choices, at a few dozen wide
             try:
-                cfg = shrink(cfg, literal_sizes(source.text))
+                cfg = shrink(cfg, literal_sizes(source.text), reduction.assumed)
             except Exception as exc:  # its class validates sizes together (Dory: input + recurrent + output layers)
                 raise ArchreadError(f"the {type(cfg).__name__} class rejects archread's tiny configuration "
                                     f"({type(exc).__name__}: {one_line(exc)}); pass --config with a small one") from None

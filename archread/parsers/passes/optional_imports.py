@@ -14,8 +14,8 @@ import libcst as cst
 
 from archread.parsers.analysis.module_imports import framework_names
 from archread.parsers.analysis.names import bound_at_top, names_in
-from archread.parsers.analysis.nodes import dotted, literal, untrailed
-from archread.parsers.evaluate import UNKNOWN
+from archread.parsers.analysis.nodes import dotted, is_config, is_self_attr, literal, only_small, untrailed
+from archread.parsers.evaluate import UNKNOWN, evaluate
 from archread.parsers.fastcst import walk
 from archread.parsers.passes.base import Knockout
 from archread.parsers.prelude_names import prelude_names
@@ -48,11 +48,24 @@ def _fallbacks(stmt: cst.CSTNode) -> dict[str, object] | None:
             for small in line.body:
                 if type(small) is cst.Pass:
                     continue
-                if not (type(small) is cst.Assign and len(small.targets) == 1 and type(small.targets[0].target) is cst.Name
-                        and type(small.value) is cst.Name and small.value.value in _LITERALS):
+                pairs = _literal_pairs(small)
+                if pairs is None:
                     return None
-                values[small.targets[0].target.value] = _LITERALS[small.value.value]
+                values.update(pairs)
     return values or None
+
+
+def _literal_pairs(small) -> dict[str, object] | None:
+    """`f = None` or `f, g = None, None`: name -> literal; None for any other statement."""
+    if type(small) is not cst.Assign or len(small.targets) != 1:
+        return None
+    target, value = small.targets[0].target, small.value
+    names = [target] if type(target) is cst.Name else [e.value for e in target.elements] if type(target) is cst.Tuple else []
+    values = [value] if type(target) is cst.Name else [e.value for e in value.elements] if type(value) is cst.Tuple else []
+    if not names or len(names) != len(values) or not all(type(n) is cst.Name for n in names) \
+            or not all(type(v) is cst.Name and v.value in _LITERALS for v in values):
+        return None
+    return {n.value: _LITERALS[v.value] for n, v in zip(names, values)}
 
 
 class OptionalImports(Knockout):
@@ -86,6 +99,13 @@ class OptionalImports(Knockout):
         "from ...integrations import lazy_load_kernel\nclass AMixer(nn.Module):\n    def __init__(self):\n        pass\n\n"
         "    def forward(self, x):\n        return x\n",
     )]
+    STRIP += [(  # a branch that raises without the kernels is the one not taken (Jamba's use_mamba_kernels)
+        "try:\n    from fused import f, g\nexcept ImportError:\n    f, g = None, None\nfast = all((f, g))\n"
+        "class A(nn.Module):\n    def forward(self, x):\n        if self.use_fast:\n"
+        "            if not fast or not x.is_cuda:\n                raise ValueError('no kernels')\n"
+        "            return f(x)\n        return x\n",
+        "class A(nn.Module):\n    def forward(self, x):\n        return x\n",
+    )]
     KEEP = [
         "try:\n    import numpy as np\nexcept ImportError:\n    raise\n",  # a required import
         "try:\n    from fast import f\nexcept RuntimeError:\n    f = None\n",  # not an import failure
@@ -99,13 +119,27 @@ class OptionalImports(Knockout):
             if values:
                 self.NAMES.update(values)
                 self._gone.add(id(stmt))
+            elif self.NAMES and type(only_small(stmt)) is cst.Assign:  # `is_fast_path_available = all((f, g))`
+                value = _absent(only_small(stmt), set(), self.NAMES)
+                if value is not UNKNOWN:
+                    self.NAMES[stmt.body[0].targets[0].target.value] = value
+                    self._gone.add(id(stmt.body[0]))
         loaders = {n for n in framework_names(node) if "load_kernel" in n or n == "get_kernel"}
         for assign in (n for n in walk(node) if type(n) is cst.Assign) if loaders else ():
             value = _absent(assign, loaders, self.NAMES)
             if value is not UNKNOWN:
                 self.NAMES[assign.targets[0].target.value] = value
                 self._gone.add(id(assign))
+        self._demanding = _demanding_branches(node, self.NAMES) if self.NAMES else {}
+        if self._demanding:
+            self.ctx.torch_path.update(_flags(node, self._demanding))
         super().visit_Module(node)
+
+    def leave_If(self, original, updated):
+        """A branch that demands the absent kernels is the one not taken: its test is fixed (before a
+        configuration fold would assume the flag that chose the kernels)."""
+        fixed = self._demanding.get(id(original))
+        return updated if fixed is None else updated.with_changes(test=self._const(fixed))
 
     def leave_Try(self, original, updated):
         return self.removed(original) if id(original) in self._gone else updated
@@ -154,3 +188,55 @@ def _absent(assign: cst.Assign, loaders: set[str], known: dict) -> object:
             type(e.value) is cst.Name and known.get(e.value.value, UNKNOWN) in (None, False) for e in args[0].elements):
         return False
     return UNKNOWN
+
+
+def _demands(stmt: cst.CSTNode, absent: dict) -> bool:
+    """`if not is_fast_path_available or not x.is_cuda: raise ...`: a check that always fires without the kernels."""
+    if type(stmt) is not cst.If or stmt.orelse is not None or type(stmt.body) is not cst.IndentedBlock \
+            or len(stmt.body.body) != 1 or type(only_small(stmt.body.body[0])) is not cst.Raise:
+        return False
+    return evaluate(stmt.test, lambda n: absent.get(n.value, UNKNOWN) if type(n) is cst.Name else UNKNOWN) is True
+
+
+def _reaches_demand(block: cst.CSTNode, absent: dict) -> bool:
+    """A block that runs into such a check: every statement before it is a simple one that does not leave."""
+    for stmt in getattr(block, "body", ()):
+        if _demands(stmt, absent):
+            return True
+        if type(stmt) is not cst.SimpleStatementLine or any(type(s) in (cst.Return, cst.Raise) for s in stmt.body):
+            return False
+    return False
+
+
+def _demanding_branches(module: cst.Module, absent: dict) -> dict[int, bool]:
+    """id of each `if` one of whose branches cannot run without the absent kernels -> the test's value that
+    takes the other branch (Jamba's `if self.use_fast_kernels:` holds `if not is_fast_path_available: raise`)."""
+    out = {}
+    for node in walk(module):
+        if type(node) is cst.If:
+            if _reaches_demand(node.body, absent):
+                out[id(node)] = False
+            elif type(node.orelse) is cst.Else and _reaches_demand(node.orelse.body, absent):
+                out[id(node)] = True
+    return out
+
+
+def _flags(module: cst.Module, demanding: dict[int, bool]) -> dict[str, bool]:
+    """The configuration fields those tests read (`config.use_x`, or `self.use_x` stored once from one) -> the
+    value that takes the torch branch: the original must run with it so, or it raises where the kernels lack."""
+    stores: dict[str, list] = {}
+    for node in walk(module):
+        if type(node) is cst.Assign and len(node.targets) == 1 and is_self_attr(node.targets[0].target):
+            stores.setdefault(node.targets[0].target.attr.value, []).append(node.value)
+    out = {}
+    for node in walk(module):
+        if type(node) is not cst.If or id(node) not in demanding:
+            continue
+        test, value = node.test, demanding[id(node)]
+        while type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
+            test, value = test.expression, not value
+        if is_self_attr(test) and len(stores.get(test.attr.value, ())) == 1:
+            test = stores[test.attr.value][0]
+        if type(test) is cst.Attribute and is_config(test.value):
+            out[test.attr.value] = value
+    return out
