@@ -46,6 +46,7 @@ from archread.runtime.cuda_paths import asks_for_cuda  # noqa: E402
 from archread.runtime.original import configuration, find_original  # noqa: E402
 from archread.runtime.packages import MissingPackage  # noqa: E402
 from archread.runtime.release import CANNOT_IMPORT, MISSING_PACKAGE, NEEDS_CUDA  # noqa: E402
+from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up  # noqa: E402
 from archread.runtime.tiny import build_tiny, literal_sizes, on_torch_path, shrink, test_tokens  # noqa: E402
 
 _PLAIN = (int, float, str, bool, type(None), list, tuple, dict)
@@ -64,10 +65,11 @@ def main(spec: dict, out: Path) -> None:
     config = configuration(original.model_type, Path(spec["config"]) if spec.get("config") else None, original.config_class)
     config = on_torch_path(config, spec.get("torch_path"))
     source = resolve(spec["path"])
+    lookups = looked_up(source.text)
     try:
-        model, cfg = build_tiny(original.model_class, shrink(config, literal_sizes(source.text), spec.get("assumed")))
+        model, cfg = build_tiny(original.model_class, shrink(config, literal_sizes(source.text), spec.get("assumed"), literal_ids(lookups)))
         model = model.float()
-        tokens = torch.randint(0, cfg.vocab_size, (2, test_tokens()), generator=torch.Generator().manual_seed(0))
+        tokens = first_that_runs(model, candidate_inputs(cfg, lookups, (2, test_tokens())))
         names = watched(model)
         logits, taps = run_with_taps(model, tokens, names)
     except ArchreadError as exc:  # it runs, but gives nothing to compare

@@ -17,6 +17,8 @@ from archread.runtime.build import build_model
 from archread.runtime.compare import eager
 from archread.runtime.original import find_original, transformers_module
 from archread.runtime.report import VerifyReport
+from archread.runtime.test_input import candidate_inputs, first_that_runs, looked_up
+from archread.runtime.tiny import on_torch_path
 from archread.runtime.tp import launch, shard
 from archread.runtime.verify import DTYPES, compare_models
 from archread.runtime.verify_stream import verify_streamed
@@ -106,9 +108,11 @@ def run(target: str, modeling: str | None = None, device: str = "cuda", dtype: s
     except Exception as exc:
         raise ArchreadError(f"{folder}: config does not load: {type(exc).__name__}: {exc}".splitlines()[0]) from None
     eager(cfg)
+    cfg = on_torch_path(cfg, reduction.torch_path)
     original_cls = find_original(reduction.source, reduction.roots[0]).model_class
+    lookups = looked_up(reduction.source.text)
     if stream:  # neither model is ever whole in memory: no kernel probe, no generation (each a whole pass)
-        tokens = torch.randint(0, cfg.vocab_size, (2, seq), generator=torch.Generator().manual_seed(0))  # 2: padded too
+        tokens = candidate_inputs(cfg, lookups, (2, seq))[0]  # 2: padded too
         report, streamed = verify_streamed(reduction, original_cls, cfg, folder, reduction.source.label,
                                            original_cls.__name__, device, dtype, tokens)
         return RunReport(str(folder), str(reduction.source.path), report, streamed=streamed)
@@ -128,7 +132,7 @@ def run(target: str, modeling: str | None = None, device: str = "cuda", dtype: s
     if set(state) - set(reduced.state_dict()):  # an older layout (per-expert tensors) the original's loader converts
         state = {k: v.detach() for k, v in original.state_dict().items()}
     tied = load_into(reduced, state)
-    tokens = torch.randint(0, cfg.vocab_size, (2, seq), generator=torch.Generator().manual_seed(0))  # 2: a padded batch too
+    tokens = first_that_runs(original, candidate_inputs(cfg, lookups, (2, seq)))  # 2: a padded batch too
     parallel = None
     if tp > 1:
         parallel = shard(reduced, original, reduction, cfg, tp, device, tokens)

@@ -192,11 +192,13 @@ def _periodic_layers(fields: dict, layers: int, tiny: int) -> int:
     return layers
 
 
-def shrink(config, fixed_sizes: set[int] = frozenset(), assumed: dict | None = None):
+def shrink(config, fixed_sizes: set[int] = frozenset(), assumed: dict | None = None, token_ids: set[int] = frozenset()):
     """A tiny copy of a transformers configuration, rebuilt by its class so derived fields follow; fixed_sizes:
     sizes the modeling code writes as literals (`literal_sizes`), which a head size equal to one keeps; assumed:
     the values the reading's folds rest on (`Reduction.assumed`), which an unset field keeps (DeepSeek-V2's
-    default n_routed_experts=None builds a dense MLP: given experts, the original would not be the model read)."""
+    default n_routed_experts=None builds a dense MLP: given experts, the original would not be the model read);
+    token_ids: ids the code writes as literals and looks up in its input (`test_input.literal_ids`), which the
+    vocabulary keeps."""
     fields = config.to_dict()
     changes: dict = {}
     layers = next((fields[k] for k in _LAYER_COUNT_KEYS if isinstance(fields.get(k), int)), None)
@@ -252,8 +254,11 @@ def shrink(config, fixed_sizes: set[int] = frozenset(), assumed: dict | None = N
     changes.update(_per_frequency(fields, changes))
     if "use_cache" in fields:
         changes["use_cache"] = False
+    if token_ids and isinstance(changes.get("vocab_size"), int) and max(token_ids) < fields["vocab_size"]:
+        changes["vocab_size"] = max(changes["vocab_size"], max(token_ids) + 1)  # ChatGLM's gMASK = 150001
+    vocab = changes.get("vocab_size", _TINY["vocab_size"])
     for key in ("pad_token_id", "bos_token_id", "eos_token_id"):
-        if isinstance(fields.get(key), int) and fields[key] >= 128:
+        if isinstance(fields.get(key), int) and fields[key] >= vocab:
             changes[key] = 0
         elif key not in fields:  # 5.0 classes that dropped the field while their model still reads it (Phi, JetMoe)
             changes[key] = None

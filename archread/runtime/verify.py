@@ -19,6 +19,7 @@ from archread.runtime.original import configuration, find_original, installed_re
 from archread.runtime.packages import MissingPackage, PackageUnavailable, bring_guarded, with_packages
 from archread.runtime.release import ReleaseUnavailable, cached_releases, releases_dir
 from archread.runtime.report import VerifyReport, has, judge, setup_of
+from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up
 from archread.runtime.tiny import build_tiny, literal_sizes, on_torch_path, shrink, test_tokens
 from archread.runtime.verify_release import verify_release
 from archread.runtime.weights import load_into, load_weights
@@ -65,7 +66,8 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     reduced = build_model(reduction, cfg)
     tied = load_into(reduced, state)
     reference = f"{original_cls.__name__} ({original_spec.origin}{'; ' + fallback if fallback else ''})"
-    return compare_models(reduced, original, cfg, source.label, reference, device, dtype, tied)
+    tokens = first_that_runs(original, candidate_inputs(cfg, looked_up(source.text), (2, test_tokens())))
+    return compare_models(reduced, original, cfg, source.label, reference, device, dtype, tied, tokens)
 
 
 def compare_models(reduced, original, cfg, label, reference, device, dtype, tied, tokens=None, before_reduced=None) -> VerifyReport:
@@ -143,7 +145,7 @@ def _original_here(source, reduction, folder, config, weights):
         cfg = on_torch_path(cfg, reduction.torch_path)
         if weights is None:  # random weights: the configuration's choices, at a few dozen wide
             try:
-                cfg = shrink(cfg, literal_sizes(source.text), reduction.assumed)
+                cfg = shrink(cfg, literal_sizes(source.text), reduction.assumed, literal_ids(looked_up(source.text)))
             except Exception as exc:  # its class validates sizes together (Dory: input + recurrent + output layers)
                 raise ArchreadError(f"the {type(cfg).__name__} class rejects archread's tiny configuration "
                                     f"({type(exc).__name__}: {one_line(exc)}); pass --config with a small one") from None
