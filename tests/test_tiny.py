@@ -135,3 +135,10 @@ def test_an_unset_field_the_class_checks_with_another_keeps_the_other_unset_too(
     tiny = shrink(RoutedConfig(), assumed={"n_group": None})
     assert (tiny.n_group, tiny.topk_group) == (None, None)
     assert (shrink(RoutedConfig()).n_group, shrink(RoutedConfig()).topk_group) == (1, 1)
+
+
+def test_a_per_layer_list_the_offset_and_period_derive_decides_the_layers():
+    # Zamba's configuration writes layer_types from its offset and period: the list's choice is the one kept
+    kinds = ["hybrid" if i % 6 == 4 else "mamba" for i in range(24)]
+    tiny = shrink(HybridConfig(layer_types=kinds, attn_layer_offset=4, attn_layer_period=6))
+    assert tiny.layer_types == ["mamba", "mamba", "hybrid"] and tiny.num_hidden_layers == 3
