@@ -213,3 +213,17 @@ def test_a_file_of_no_release_whose_names_leave_several_roots_has_its_root_read_
     # no name suffix marks an LM head: the PreTrainedModel class the other classes serve is the model
     (tmp_path / "modeling_lone.py").write_text(LONE)
     assert reduce_source(resolve(tmp_path / "modeling_lone.py")).roots == ["BackboneLM"]
+
+
+def test_a_subclass_of_the_root_that_only_requantises_is_not_a_second_root(tmp_path):
+    # a 4-bit variant: rebuilds the same modules and quantises them, with no forward of its own
+    quantised = MODELING + '''
+
+class Glm4bitForConditionalGeneration(GlmForConditionalGeneration):
+    def __init__(self, config):
+        GlmPreTrainedModel.__init__(self, config)
+        self.transformer = GlmModel(config)
+        import bitsandbytes
+'''
+    source = resolve(_repo(tmp_path / "repo", auto_map=None, modeling=quantised))
+    assert source.remote.root == "GlmForConditionalGeneration"

@@ -201,11 +201,18 @@ def code_root(tree: ast.Module, path: Path) -> str:
     candidates = [n for n in models if n not in used and reaches(n, _reads_vocab) and not _heads(classes[n])[1]]
     headed = [n for n in candidates if reaches(n, lambda c: _heads(c)[0])]  # an LM head, not only an embedding
     candidates = headed or candidates
+    # a subclass of another candidate with no forward of its own adds no math (it re-quantises or re-loads
+    # the same modules): its base is the model
+    candidates = [n for n in candidates if not (bases[n] & set(candidates) and not _defines(classes[n], "forward"))]
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
         raise ArchreadError(f"{path}: no PreTrainedModel class reading the vocabulary here, and no auto_map naming the model class")
     raise ArchreadError(f"{path}: two candidate root classes ({', '.join(candidates)}) and no auto_map naming one")
+
+
+def _defines(cls: ast.ClassDef, method: str) -> bool:
+    return any(isinstance(s, ast.FunctionDef) and s.name == method for s in cls.body)
 
 
 def _init(cls: ast.ClassDef) -> list[ast.FunctionDef]:
