@@ -217,13 +217,17 @@ def test_a_file_of_no_release_whose_names_leave_several_roots_has_its_root_read_
 
 def test_a_subclass_of_the_root_that_only_requantises_is_not_a_second_root(tmp_path):
     # a 4-bit variant: rebuilds the same modules and quantises them, with no forward of its own
-    quantised = MODELING + '''
+    # named as a causal LM, whose name alone would make the leaf subclass the root
+    lm = MODELING.split("class GlmForSequenceClassification")[0].replace("GlmForConditionalGeneration", "GlmForCausalLM")
+    quantised = lm + '''
 
-class Glm4bitForConditionalGeneration(GlmForConditionalGeneration):
+class Glm4bitForCausalLM(GlmForCausalLM):
     def __init__(self, config):
         GlmPreTrainedModel.__init__(self, config)
         self.transformer = GlmModel(config)
         import bitsandbytes
 '''
-    source = resolve(_repo(tmp_path / "repo", auto_map=None, modeling=quantised))
-    assert source.remote.root == "GlmForConditionalGeneration"
+    repo = _repo(tmp_path / "repo", auto_map=None, modeling=quantised)
+    assert resolve(repo).remote.root == "GlmForCausalLM"
+    (repo / "config.json").unlink()
+    assert reduce_source(resolve(repo / "modelling_glm.py")).roots == ["GlmForCausalLM"]

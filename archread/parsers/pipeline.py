@@ -102,12 +102,27 @@ def root_of(source: Source, module: cst.Module | None = None) -> str | None:
     names leave several roots (LLaDA's `LLaDAModelLM` beside its blocks) — the one its code serves as the LM."""
     if source.remote is not None:
         return source.remote.root
-    if module is None or source.release is not None or len(roots(module)) < 2:
+    named = roots(module) if module is not None and source.release is None else []
+    if not named:
         return None
     try:
-        return code_root(ast.parse(source.text), source.path)
+        tree = ast.parse(source.text)
+        root = code_root(tree, source.path)
     except (ArchreadError, SyntaxError):
         return None
+    # one root by name is kept unless it subclasses the code's root (a 4-bit variant of the LM adds no math)
+    return root if len(named) > 1 or root in _ancestors(tree, named[0]) else None
+
+
+def _ancestors(tree: ast.Module, name: str) -> set[str]:
+    bases = {n.name: {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in n.bases}
+             for n in tree.body if isinstance(n, ast.ClassDef)}
+    found, todo = set(), [name]
+    while todo:
+        for base in bases.get(todo.pop(), set()) - found:
+            found.add(base)
+            todo.append(base)
+    return found
 
 
 def parse(source: Source, lenders: dict[str, str] | None = None) -> cst.Module:
