@@ -221,3 +221,13 @@ def test_new_lineages_read_through_their_code():
     assert (oss["mlp.moe"], oss["mlp.gated"], oss["mlp.activation"]) == (True, True, "quick_gelu")
     assert (_facts_of("lfm2")["mixer.kind"], _facts_of("recurrent_gemma")["mixer.kind"]) == ("conv", "linear_recurrence")
     assert "linear_recurrence" not in _facts_of("qwen4_exp")["layers.kinds"]  # its per-layer embedding's conv is no mixer
+
+
+def test_an_moe_block_named_neither_moe_nor_mlp_is_read_by_its_router_and_stacked_experts():
+    import dataclasses
+    from archread.diff.align import facts_of
+    src = resolve("mixtral")
+    renamed = src.text.replace("MixtralSparseMoeBlock", "MixtralFeedForward").replace(
+        "MixtralExperts", "MixtralBank").replace("MixtralTopKRouter", "MixtralPicker")
+    found = {f.key: f.value for f in facts_of(reduce_source(dataclasses.replace(src, text=renamed)))}
+    assert (found.get("mlp.moe"), found.get("moe.experts"), found.get("moe.top_k")) == (True, 8, 2)

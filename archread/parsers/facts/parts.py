@@ -102,7 +102,7 @@ def kind_of(c: Code, cls: str) -> str:
         return "mixer"  # named an attention but no softmax over scores: a linear attention (MiniMax's lightning)
     if role == "norm" and not built - {"norm", "other"}:
         return "norm"
-    if role in ("mlp", "module") and _holds_experts(c, cls):
+    if role in ("mlp", "other") and _holds_experts(c, cls):
         return "moe"  # GptOssMLP: a router and stacked experts, named a feed-forward
     if role in ("attention", "mlp", "moe", "embedding"):
         return role
