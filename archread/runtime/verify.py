@@ -15,6 +15,7 @@ from archread.runtime.build import build_model
 from archread.runtime.compare import eager, error, padding_mask, real_token_logits, run_with_taps, watched
 from archread.runtime.config_values import config_values
 from archread.runtime.cuda_paths import asks_for_cuda
+from archread.runtime.framework_member import OriginalLacksMember, missing_framework_member
 from archread.runtime.original import configuration, find_original, installed_release, repo_folder, repo_release
 from archread.runtime.packages import MissingPackage, PackageUnavailable, bring_guarded, with_packages
 from archread.runtime.release import ReleaseUnavailable, cached_releases, releases_dir
@@ -67,7 +68,13 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     tied = load_into(reduced, state)
     reference = f"{original_cls.__name__} ({original_spec.origin}{'; ' + fallback if fallback else ''})"
     tokens = first_that_runs(original, candidate_inputs(cfg, looked_up(source.text), (2, test_tokens())))
-    return compare_models(reduced, original, cfg, source.label, reference, device, dtype, tied, tokens)
+    try:
+        return compare_models(reduced, original, cfg, source.label, reference, device, dtype, tied, tokens)
+    except OriginalLacksMember as exc:  # a member the installed release removed: older ones, as for an import
+        if folder is None or weights is not None or device != "cpu" or dtype != "float32" or wanted:
+            raise
+        why = f"the installed {installed_release()} lacks {exc.member}, which the original calls"
+        return _under_a_cached_release(reduction, trust_code, config, why)
 
 
 def compare_models(reduced, original, cfg, label, reference, device, dtype, tied, tokens=None, before_reduced=None) -> VerifyReport:
@@ -87,6 +94,9 @@ def compare_models(reduced, original, cfg, label, reference, device, dtype, tied
     except Exception as exc:
         if asks_for_cuda(exc):  # a GPU-only path, in-process: the configuration given chose it
             raise ArchreadError(f"the original needs CUDA, which this machine lacks ({type(exc).__name__}: {one_line(exc)})") from None
+        member = missing_framework_member(exc, original)
+        if member is not None:  # a release change may cure it: the caller decides whether to try one
+            raise OriginalLacksMember(f"the original does not run: {type(exc).__name__}: {one_line(exc)}", member) from None
         raise ArchreadError(f"the original does not run: {type(exc).__name__}: {one_line(exc)}") from None
     padded, note = [], None
     if mask is not None:
