@@ -23,7 +23,7 @@ from archread.parsers.analysis.nodes import dotted
 from archread.parsers.fastcst import code_of, transform
 from archread.parsers.libcst_patches import parse_module
 from archread.parsers.modular import as_converted, prefixes
-from archread.parsers.package_lenders import package_module
+from archread.parsers.package_lenders import configuration_classes, package_module
 from archread.parsers.source import digest, transformers_root, tree_of
 
 
@@ -65,6 +65,7 @@ class _Lender:
     aliases: dict[str, cst.ImportAlias | None]
     package: list[str]  # ["transformers", "models", "llama"]: what its relative imports are relative to
     digest: str
+    configurations: set[str] = field(default_factory=set)  # its configuration classes: the framework's, never lent
     known: dict[str, str] = field(default_factory=dict)  # name -> the name it goes by in the module
     renamed: dict[str, str] = field(default_factory=dict)
 
@@ -97,7 +98,7 @@ def _lender(path: Path) -> _Lender | None:
             binds[name], aliases[name] = i, alias
     root = tree_of(path)
     package = ["transformers", *path.resolve().parent.relative_to(root).parts] if root is not None else []
-    return _Lender(path, list(module.body), binds, aliases, package, text_digest)
+    return _Lender(path, list(module.body), binds, aliases, package, text_digest, configuration_classes(module))
 
 
 class _Borrowing:
@@ -126,11 +127,11 @@ class _Borrowing:
 
     def take(self, lender: _Lender, name: str) -> str | None:
         """Put lender's definition of name (and what it reads there) in the module: the name it goes by, or
-        None where the lender has no such name."""
+        None where the lender has no such name or it is a configuration class."""
         if name in lender.known:
             return lender.known[name]
         index = lender.binds.get(name)
-        if index is None:
+        if index is None or name in lender.configurations:  # a configuration class: its import stays
             return None
         alias = lender.aliases[name]
         if alias is not None:
@@ -277,24 +278,28 @@ def borrow(module: cst.Module, here: Path, read: dict[str, str] | None = None) -
     for imp, lender in lending.values():  # what the module imports by name keeps that name
         for alias in imp.names:
             borrowing.claimed.setdefault(alias.evaluated_alias or alias.evaluated_name, (lender.path, alias.evaluated_name))
-    body, aliases, first = [], [], None
+    body, aliases, first, first_import = [], [], None, None
     for i, stmt in enumerate(module.body):
         if i not in lending:
             body.append(stmt)
             continue
         imp, lender = lending[i]
-        first = len(body) if first is None else first
+        first_import = len(body) if first_import is None else first_import
         kept = []
         for alias in imp.names:
             got = borrowing.take(lender, alias.evaluated_name)
             bound = alias.evaluated_alias or alias.evaluated_name
             if got is None:
                 kept.append(alias)
-            elif got != bound:  # `import LlamaMLP as BaseMLP`
+                continue
+            first = len(body) if first is None else first  # where the first lent definition goes (an import that lent
+            # nothing, a configuration class's, places nothing)
+            if got != bound:  # `import LlamaMLP as BaseMLP`
                 aliases.append(cst.parse_statement(f"{bound} = {got}\n"))
         if kept:
             kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
             body.append(stmt.with_changes(body=[imp.with_changes(names=kept)]))
+    first = first_import if first is None else first
     at = next((i for i in range(first, len(body)) if type(body[i]) in (cst.ClassDef, cst.FunctionDef)
                or names_in(body[i]) & borrowing.placed.keys()), len(body))
     if borrowing.modular:

@@ -3,7 +3,9 @@
 Remote code outside a transformers tree takes its math from files of its own: siblings (`from .blocks import
 MPTBlock`), a parent package's modules (`from ..modules import ShortConvolution`) or its package named in full
 (`from fla.layers.abc import ABCAttention`, `from olmo.model import OLMo`). Those files lend their definitions
-as other models' modeling files do. A configuration module is the configuration, not the math; a kernel module
+as other models' modeling files do. A configuration module lends all but its configuration classes (those
+stand for the configuration, which the reader folds): the enums, dataclasses and helpers the model uses from it
+are the model's code (LLaDA's `ModelConfig`, `ActivationType`). A kernel module
 (one that imports triton or builds a C++/CUDA extension) is the fast path the torch code stands for, so its
 import stays and the reader sees it.
 """
@@ -101,6 +103,25 @@ def package_module(imp: cst.ImportFrom, here: Path) -> Path | None:
         if base is None or not parts or not (base / parts[0]).is_dir():
             return None
         path = _module_file(base, parts)
-    if path is None or path.stem.startswith("configuration_") or path == here or is_kernel(path):
+    if path is None or path == here or is_kernel(path):
         return None
     return path
+
+
+_CONFIG_BASES = ("PretrainedConfig", "PreTrainedConfig")
+
+
+def configuration_classes(module: cst.Module) -> set[str]:
+    """The configuration classes a module defines: built on PretrainedConfig (or on one of its own that is), or
+    setting `model_type`."""
+    found: set[str] = set()
+    classes = [s for s in module.body if type(s) is cst.ClassDef]
+    for _ in classes:  # a subclass of a configuration class found on an earlier round
+        for cls in classes:
+            bases = {dotted(b.value).rsplit(".", 1)[-1] for b in cls.bases}
+            sets_type = any(type(line) is cst.SimpleStatementLine and type(line.body[0]) is cst.Assign
+                            and any(dotted(t.target) == "model_type" for t in line.body[0].targets)
+                            for line in cls.body.body)
+            if bases & {*_CONFIG_BASES, *found} or sets_type:
+                found.add(cls.name.value)
+    return found

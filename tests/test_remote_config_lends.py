@@ -1,0 +1,53 @@
+"""What a remote repo's configuration file defines besides its configuration class (an enum, a helper) and the
+model code uses is the model's code: put in the reduced module, as a sibling file's definitions are."""
+
+import shutil
+from pathlib import Path
+
+from archread.parsers import reduce_source, resolve
+from archread.parsers.undefined import undefined_names
+
+RC_LLAMA = Path(__file__).parent / "data" / "remote_repos" / "rc_llama"
+
+ENUM = '''
+
+from enum import Enum
+
+
+class Scaling(str, Enum):
+    sqrt = "sqrt"
+    none = "none"
+
+
+def head_scale(kind, head_dim):
+    return head_dim ** -0.5 if kind == Scaling.sqrt else 1.0
+
+
+class RcLlamaVariantConfig(RcLlamaConfig):
+    model_type = "rc_llama_variant"
+'''
+
+
+def _repo(tmp_path) -> Path:
+    """rc_llama whose attention scales by an enum and a helper its configuration file defines."""
+    repo = tmp_path / "rc_enum"
+    shutil.copytree(RC_LLAMA, repo)
+    config = repo / "configuration_rc_llama.py"
+    config.write_text(config.read_text() + ENUM)
+    modeling = repo / "modeling_rc_llama.py"
+    text = modeling.read_text()
+    for old, new in [("from .configuration_rc_llama import RcLlamaConfig",
+                      "from .configuration_rc_llama import RcLlamaConfig, RcLlamaVariantConfig, Scaling, head_scale"),
+                     ("/ math.sqrt(self.head_dim)", "* head_scale(Scaling.sqrt, self.head_dim)")]:
+        assert old in text
+        text = text.replace(old, new)
+    modeling.write_text(text)
+    return repo
+
+
+def test_the_configuration_files_other_definitions_the_model_uses_are_put_in(tmp_path):
+    code = reduce_source(resolve(_repo(tmp_path))).code
+    assert undefined_names(code) == [], code
+    assert "class Scaling(str, Enum):" in code and "def head_scale(" in code
+    # the configuration classes stand for the configuration, which the reading folds: never put in
+    assert "class RcLlamaConfig" not in code and "class RcLlamaVariantConfig" not in code
