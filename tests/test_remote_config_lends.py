@@ -6,11 +6,13 @@ from pathlib import Path
 
 from archread.parsers import reduce_source, resolve
 from archread.parsers.undefined import undefined_names
+from archread.runtime.verify import verify
 
 RC_LLAMA = Path(__file__).parent / "data" / "remote_repos" / "rc_llama"
 
 ENUM = '''
 
+from dataclasses import dataclass, fields
 from enum import Enum
 
 
@@ -23,13 +25,23 @@ def head_scale(kind, head_dim):
     return head_dim ** -0.5 if kind == Scaling.sqrt else 1.0
 
 
+@dataclass
+class Scales:
+    sqrt: bool = True
+
+
+def scales_of(config):
+    """The dataclass built from the configuration's values by its fields, as LLaDA builds its ModelConfig."""
+    return Scales(**{f.name: getattr(config, f.name, f.default) for f in fields(Scales)})
+
+
 class RcLlamaVariantConfig(RcLlamaConfig):
     model_type = "rc_llama_variant"
 '''
 
 
 def _repo(tmp_path) -> Path:
-    """rc_llama whose attention scales by an enum and a helper its configuration file defines."""
+    """rc_llama whose attention scales by an enum, a helper and a dataclass its configuration file defines."""
     repo = tmp_path / "rc_enum"
     shutil.copytree(RC_LLAMA, repo)
     config = repo / "configuration_rc_llama.py"
@@ -37,8 +49,11 @@ def _repo(tmp_path) -> Path:
     modeling = repo / "modeling_rc_llama.py"
     text = modeling.read_text()
     for old, new in [("from .configuration_rc_llama import RcLlamaConfig",
-                      "from .configuration_rc_llama import RcLlamaConfig, RcLlamaVariantConfig, Scaling, head_scale"),
-                     ("/ math.sqrt(self.head_dim)", "* head_scale(Scaling.sqrt, self.head_dim)")]:
+                      "from .configuration_rc_llama import RcLlamaConfig, RcLlamaVariantConfig, Scaling, head_scale, scales_of"),
+                     ("        self.o = nn.Linear(", "        sqrt = scales_of(config).sqrt\n"
+                      "        self.scale = head_scale(Scaling.sqrt if sqrt else Scaling.none, self.head_dim)\n"
+                      "        self.o = nn.Linear("),
+                     ("/ math.sqrt(self.head_dim)", "* self.scale")]:
         assert old in text
         text = text.replace(old, new)
     modeling.write_text(text)
@@ -51,3 +66,11 @@ def test_the_configuration_files_other_definitions_the_model_uses_are_put_in(tmp
     assert "class Scaling(str, Enum):" in code and "def head_scale(" in code
     # the configuration classes stand for the configuration, which the reading folds: never put in
     assert "class RcLlamaConfig" not in code and "class RcLlamaVariantConfig" not in code
+
+
+def test_a_dataclass_whose_fields_the_code_reads_keeps_them_and_the_model_verifies(tmp_path):
+    repo = _repo(tmp_path)
+    code = reduce_source(resolve(repo)).code
+    assert "@dataclass\nclass Scales:\n    sqrt: bool = True" in code, code  # fields(Scales) reads them
+    report = verify(repo, trust_code=True)
+    assert report.match, report.to_text()

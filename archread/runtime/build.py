@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 import types
 
 import torch
@@ -15,10 +16,17 @@ from archread.runtime.config_values import values_of
 def load_module(reduction: Reduction) -> types.ModuleType:
     module = types.ModuleType(f"archread_reduced_{reduction.source.model_type}")
     module.__file__ = f"<reduced {reduction.source.path}>"
+    before = sys.modules.get(module.__name__)
+    sys.modules[module.__name__] = module  # a kept @dataclass looks its module up there while it is defined
     try:
         exec(compile(reduction.code, module.__file__, "exec"), module.__dict__)
     except Exception as exc:  # the reduced code is ours: report which name it lacks
         raise ArchreadError(f"reduced {reduction.source.model_type} does not import: {type(exc).__name__}: {exc}") from None
+    finally:
+        if before is None:
+            del sys.modules[module.__name__]
+        else:
+            sys.modules[module.__name__] = before
     return module
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import libcst as cst
+
+from archread.parsers.analysis.dataclass_fields import fields_read
 from archread.parsers.analysis.nodes import dotted
 from archread.parsers.passes.base import StripPass
 
@@ -10,12 +13,17 @@ _KEEP = {"staticmethod", "classmethod", "property"}
 
 class Decorators(StripPass):
     NAME = "decorators"
-    DESCRIPTION = "Every decorator but staticmethod, classmethod and property."
+    DESCRIPTION = "Every decorator but staticmethod, classmethod, property and a dataclass's whose fields are read."
     STRIP = [("@auto_docstring\n@can_return_tuple\ndef f(x):\n    return x\n", "def f(x):\n    return x\n")]
     KEEP = ["class A:\n    @staticmethod\n    def f(x):\n        return x\n"]
 
-    def _strip(self, updated):
-        kept = [d for d in updated.decorators if dotted(d.decorator) in _KEEP]
+    def visit_Module(self, node):
+        super().visit_Module(node)
+        self.fields_read = fields_read(node)  # `fields(ModelConfig)`: the decorator makes the fields
+
+    def _strip(self, updated, keep=_KEEP):
+        kept = [d for d in updated.decorators if dotted(d.decorator.func if type(d.decorator) is cst.Call
+                                                         else d.decorator).rsplit(".", 1)[-1] in keep]
         if len(kept) == len(updated.decorators):
             return updated
         self.ctx.removed[self.NAME] += len(updated.decorators) - len(kept)
@@ -25,4 +33,4 @@ class Decorators(StripPass):
         return self._strip(super().leave_FunctionDef(original, updated))
 
     def leave_ClassDef(self, original, updated):
-        return self._strip(updated)
+        return self._strip(updated, _KEEP | {"dataclass"} if updated.name.value in self.fields_read else _KEEP)
