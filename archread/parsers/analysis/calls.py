@@ -317,7 +317,10 @@ def _filled_by_position(module: cst.Module) -> set[tuple[str, str]]:
     for n in walk(module):  # one walk for all three; exact types (libcst's ABC isinstance is slow)
         kind = type(n)
         if kind is cst.FunctionDef:
-            defined.setdefault(n.name.value, []).append([p.name.value for p in n.params.params if p.name.value != "self"])
+            params = [p.name.value for p in n.params.params if p.name.value != "self"]
+            if any(dotted(d.decorator) == "classmethod" for d in n.decorators):  # `cls` is bound, not passed
+                params = params[1:]
+            defined.setdefault(n.name.value, []).append(params)
         elif kind is cst.Call:
             calls.append(n)
         elif kind is cst.Assign and len(n.targets) == 1 and dotted(n.targets[0].target).startswith("self."):
@@ -327,7 +330,9 @@ def _filled_by_position(module: cst.Module) -> set[tuple[str, str]]:
     for call in calls:
         callee = dotted(call.func)
         name = callee.rsplit(".", 1)[-1]
-        if name not in defined and (isinstance(call.func, cst.Name) or (callee.startswith("self.") and name in submodules)):
+        if name in classes:  # `LLaDASequentialBlock(layer_id, config, cache)`: its __init__, any class's
+            name = "__init__"
+        elif name not in defined and (isinstance(call.func, cst.Name) or (callee.startswith("self.") and name in submodules)):
             name = "forward"
         count = sum(1 for a in call.args if a.keyword is None and a.star == "")
         for names in defined.get(name, []):
