@@ -23,13 +23,14 @@ from archread.parsers.analysis.nodes import dotted
 from archread.parsers.fastcst import code_of, transform
 from archread.parsers.libcst_patches import parse_module
 from archread.parsers.modular import as_converted, prefixes
+from archread.parsers.lender_tree import lender_root
 from archread.parsers.package_lenders import configuration_classes, package_module
-from archread.parsers.source import digest, transformers_root, tree_of
+from archread.parsers.source import digest, tree_of
 
 
 def lender_path(imp: cst.ImportFrom, here: Path) -> Path | None:
     """The modeling file `from <module> import …` in the file at `here` reads from, if it is one: relative to
-    here, or inside the transformers tree here belongs to (else the installed one)."""
+    here, or inside the transformers tree here belongs to (remote code: the release its config.json names)."""
     name = dotted(imp.module) if imp.module else ""
     parts = name.split(".")
     level = len(imp.relative)
@@ -43,11 +44,11 @@ def lender_path(imp: cst.ImportFrom, here: Path) -> Path | None:
         for _ in range(level - 1):
             folder = folder.parent
         candidates = [folder.joinpath(*parts).with_suffix(".py")]
-        root = tree_of(here) or transformers_root()
+        root = lender_root(here)
         if level == 2 and len(parts) == 2 and root is not None:  # remote code copied from a models/<name>/ file
             candidates.append(root / "models" / parts[0] / f"{parts[1]}.py")
     elif parts[0] == "transformers":
-        root = tree_of(here) or transformers_root()
+        root = lender_root(here)
         candidates = [root.joinpath(*parts[1:]).with_suffix(".py")] if root is not None else []
     else:
         return None

@@ -14,13 +14,10 @@ import json
 import os
 from pathlib import Path
 
+from archread.parsers.cache_root import archread_cache
+from archread.parsers.lender_tree import lender_root
 from archread.parsers.reduction import Reduction
 from archread.parsers.source import Source, digest
-
-
-def archread_cache() -> Path:
-    """archread's cache root: ARCHREAD_CACHE, else $XDG_CACHE_HOME/archread, else ~/.cache/archread."""
-    return Path(os.environ.get("ARCHREAD_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "archread")
 
 
 def cache_dir() -> Path:
@@ -37,7 +34,7 @@ def _code_hash() -> str:
 
 
 def _key(source: Source) -> str:
-    return hashlib.sha256(f"{_code_hash()}\0{source.path}\0{source.release}\0{source.remote}\0{source.text}".encode()).hexdigest()[:32]
+    return hashlib.sha256(f"{_code_hash()}\0{source.path}\0{source.release}\0{source.remote}\0{lender_root(source.path)}\0{source.text}".encode()).hexdigest()[:32]
 
 
 def _digest_of(path: Path) -> str | None:

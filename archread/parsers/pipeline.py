@@ -24,6 +24,7 @@ from archread.parsers.borrowed import borrow
 from archread.parsers.config_defaults import default_values
 from archread.parsers.context import PassContext
 from archread.parsers.fastcst import code_of, is_node, remembering, transform
+from archread.parsers.lender_tree import other_release_read
 from archread.parsers.libcst_patches import parse_module, speedups
 from archread.parsers.package_lenders import relative_siblings
 from archread.parsers.passes import PASSES, Simplify
@@ -196,6 +197,9 @@ def _reduce(source: Source, config: dict | None) -> Reduction:
         if path is not None:
             lenders[str(path)] = digest(path.read_text(encoding="utf-8", errors="replace"))
     ctx = PassContext(folder=source.path.parent, config=config, defaults=defaults, root=root_of(source, module))
+    elsewhere = other_release_read(source.path, lenders)
+    if elsewhere is not None:
+        ctx.warn(elsewhere)
     with warnings.catch_warnings():  # Python's hints on the reduced text (`None[0]`: "missed a comma?") are not the reader's
         warnings.simplefilter("ignore", SyntaxWarning)
         try:
