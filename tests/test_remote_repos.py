@@ -1,5 +1,5 @@
 """archread's own remote-code repos (tests/data/remote_repos) verify as their authors would run them: each its own
-way of naming files, roots and configuration fields; two under the older release their config.json names."""
+way of naming files, roots and configuration fields; four under the older release their config.json names."""
 
 import ast
 import json
@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from archread.parsers import reduce_source, resolve
+from archread.parsers import lender_tree, reduce_source, resolve
+from archread.parsers.source import release_of, tree_of
 from archread.parsers.undefined import undefined_names
+from archread.runtime.original import installed_release
 from archread.runtime.verify import verify
 
 REPOS = Path(__file__).parent / "data" / "remote_repos"
@@ -126,3 +128,24 @@ def test_a_branch_that_demands_absent_kernels_is_not_the_reading_and_not_the_ori
     reduction = reduce_source(resolve(REPOS / "rc_hybrid"))
     assert reduction.torch_path == {"use_fast_kernels": False}
     assert "fused_gated_conv" not in reduction.code and reduction.code.startswith("# assumes use_fast_kernels=False")
+
+
+LENT = REPOS / "rc_lent"  # subclasses transformers' GemmaMLP, which 4.41.2 and 5.x write with different activations
+
+
+@pytest.mark.corpus
+def test_transformers_classes_the_code_subclasses_are_read_from_the_release_its_config_names(release):
+    release("4.41.2")
+    reduction = reduce_source(resolve(LENT))
+    read = {release_of(Path(p)) for p in reduction.lenders if tree_of(Path(p)) is not None}
+    assert read == {"4.41.2"} and reduction.warnings == [], (read, reduction.warnings)
+    assert "gelu_pytorch_tanh" in reduction.code  # 4.41.2's GemmaMLP, not 5.x's `ACT2FN[config.hidden_act]`
+
+
+def test_without_that_releases_source_the_installed_classes_are_read_and_the_reduction_says_so(monkeypatch):
+    monkeypatch.setattr(lender_tree, "release_source", lambda version: None)
+    reduction = reduce_source(resolve(LENT))
+    read = {release_of(Path(p)) for p in reduction.lenders if tree_of(Path(p)) is not None}
+    assert read == {installed_release()}, read
+    assert any(f"read from transformers {installed_release()}" in w and "4.41.2, the release its config.json names" in w
+               for w in reduction.warnings), reduction.warnings

@@ -9,6 +9,7 @@ import torch
 
 from archread.errors import ArchreadError, one_line
 from archread.parsers import reduce_source, resolve
+from archread.parsers.lender_tree import release_source
 from archread.parsers.remote import chosen_root, code_root, parse_file
 from archread.parsers.repo_needs import unmet_needs
 from archread.runtime.build import build_model
@@ -18,7 +19,7 @@ from archread.runtime.cuda_paths import asks_for_cuda
 from archread.runtime.framework_member import OriginalLacksMember, missing_framework_member
 from archread.runtime.original import configuration, find_original, installed_release, repo_folder, repo_release
 from archread.runtime.packages import MissingPackage, PackageUnavailable, bring_guarded, with_packages
-from archread.runtime.release import ReleaseUnavailable, cached_releases, releases_dir
+from archread.runtime.release import ReleaseUnavailable, cached_releases, release_site, releases_dir
 from archread.runtime.report import VerifyReport, has, judge, setup_of
 from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up
 from archread.runtime.tiny import build_tiny, literal_sizes, on_torch_path, shrink, test_tokens
@@ -34,6 +35,8 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
            dtype: str = "float32", trust_code: bool = False, reduction=None, root: str | None = None) -> VerifyReport:
     if reduction is None:  # with a checkpoint's configuration, the reading checked is the one specialised to it
         source = resolve(ref, root)
+        if trust_code and weights is None:
+            _named_release_at_hand(source)
         reduction = reduce_source(source, config_values(config, source) if config is not None else None)
     source = reduction.source
     folder = repo_folder(source)
@@ -75,6 +78,18 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
             raise
         why = f"the installed {installed_release()} lacks {exc.member}, which the original calls"
         return _under_a_cached_release(reduction, trust_code, config, why)
+
+
+def _named_release_at_hand(source) -> None:
+    """Install the release remote code's config.json names before reading it, as running its original will: the
+    transformers classes the code subclasses are read from that release's source."""
+    folder = repo_folder(source)
+    wanted = repo_release(folder) if folder is not None else None
+    if wanted and wanted != installed_release() and release_source(wanted) is None:
+        try:
+            release_site(wanted)
+        except ArchreadError:
+            pass  # the reading takes the installed classes and says so; running the original says why it cannot
 
 
 def compare_models(reduced, original, cfg, label, reference, device, dtype, tied, tokens=None, before_reduced=None) -> VerifyReport:
