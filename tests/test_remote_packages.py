@@ -26,9 +26,9 @@ def _imports(code: str) -> set[str]:
 
 
 # measured gaps, each failing strictly until mended: an import guard that demands a fast kernel (causal_conv1d,
-# mamba_ssm, flash-attn) is not yet folded to the file's torch path, and the framework's logger goes with its import
-# (moba has no torch path: its flash-attn fallback, None, stays bound where the code calls it, as the original's is)
-NOT_YET = {"log_linear_mamba2", "mamba", "mamba2", "mamba3", "samba"}
+# mamba_ssm, flash-attn) is not yet folded to the file's torch path (moba has no torch path: its flash-attn
+# fallback, None, stays bound where the code calls it, as the original's is)
+NOT_YET = {"mamba", "mamba2", "mamba3", "samba"}
 
 
 def _fla_root():

@@ -14,7 +14,9 @@ _LOGGERS = ("logger.", "logging.", "warnings.", "print")
 class LoggingCalls(StripPass):
     NAME = "logging"
     DESCRIPTION = "logger.*, logging.*, warnings.warn and print calls, and the module logger."
-    STRIP = [("def f(x):\n    logger.warning_once('slow')\n    return x\n", "def f(x):\n    return x\n")]
+    STRIP = [("def f(x):\n    logger.warning_once('slow')\n    return x\n", "def f(x):\n    return x\n"),
+             ("log_qwen2 = logging.get_logger(__name__)\ndef f(x):\n    log_qwen2.warning('slow')\n    return x\n",
+              "def f(x):\n    return x\n")]
     KEEP = ["def f(x):\n    return self.log(x)\n"]
 
     def visit_Module(self, node: cst.Module) -> None:
