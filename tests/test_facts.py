@@ -225,6 +225,7 @@ def test_new_lineages_read_through_their_code():
 
 def test_an_moe_block_named_neither_moe_nor_mlp_is_read_by_its_router_and_stacked_experts():
     import dataclasses
+
     from archread.diff.align import facts_of
     src = resolve("mixtral")
     renamed = src.text.replace("MixtralSparseMoeBlock", "MixtralFeedForward").replace(

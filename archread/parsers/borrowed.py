@@ -21,9 +21,9 @@ import libcst as cst
 from archread.parsers.analysis.names import bound_at_top, names_in
 from archread.parsers.analysis.nodes import dotted
 from archread.parsers.fastcst import code_of, transform
+from archread.parsers.lender_tree import lender_root
 from archread.parsers.libcst_patches import parse_module
 from archread.parsers.modular import as_converted, prefixes
-from archread.parsers.lender_tree import lender_root
 from archread.parsers.package_lenders import configuration_classes, package_module
 from archread.parsers.source import digest, tree_of
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from archread.parsers.analysis.module_imports import CPP_EXTENSION_LOADERS
+from archread.parsers.analysis.module_imports import loader_bindings
 
 # an absolute import of these is a sibling file by transformers' naming of remote code (a flat repo's
 # `from configuration_deepseek import …`), not a package to install
@@ -97,17 +97,9 @@ def _loader_names(statements: list[ast.stmt]) -> dict[str, str]:
     names = {}
     for stmt in statements:
         if isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module:
-            for alias in stmt.names:
-                full = f"{stmt.module}.{alias.name}"
-                for loader in CPP_EXTENSION_LOADERS:  # `from torch.utils.cpp_extension import load` / `… import cpp_extension`
-                    if loader == full or loader.startswith(full + "."):
-                        names[(alias.asname or alias.name) + loader[len(full):]] = loader
+            names |= loader_bindings(stmt.module, [(a.name, a.asname) for a in stmt.names])
         elif isinstance(stmt, ast.Import):
-            for alias in stmt.names:
-                for loader in CPP_EXTENSION_LOADERS:
-                    if loader.startswith(alias.name + "."):
-                        local = alias.asname + loader[len(alias.name):] if alias.asname else loader
-                        names[local] = loader
+            names |= loader_bindings(None, [(a.name, a.asname) for a in stmt.names])
     return names
 
 

@@ -10,6 +10,20 @@ from archread.parsers.analysis.nodes import dotted
 CPP_EXTENSION_LOADERS = ("torch.utils.cpp_extension.load", "torch.utils.cpp_extension.load_inline")
 
 
+def loader_bindings(module: str | None, aliases: list[tuple[str, str | None]]) -> dict[str, str]:
+    """Local dotted name → the C++-extension loader one import binds: `from MODULE import name as alias`, or a plain
+    `import name as alias` where module is None (`from torch.utils.cpp_extension import load`, `import torch`)."""
+    names = {}
+    for name, alias in aliases:
+        full = f"{module}.{name}" if module else name
+        for loader in CPP_EXTENSION_LOADERS:
+            if module and (loader == full or loader.startswith(full + ".")):
+                names[(alias or name) + loader[len(full):]] = loader
+            elif not module and loader.startswith(full + "."):
+                names[alias + loader[len(full):] if alias else loader] = loader
+    return names
+
+
 def top_imports(module: cst.Module) -> list[cst.ImportFrom]:
     """`from X import ...` at module level or one `if`/`try` down (TYPE_CHECKING, is_*_available blocks)."""
     found = []

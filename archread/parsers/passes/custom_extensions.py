@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.analysis.module_imports import CPP_EXTENSION_LOADERS
+from archread.parsers.analysis.module_imports import loader_bindings
 from archread.parsers.analysis.nodes import dotted
 from archread.parsers.passes.base import StripPass
 
@@ -22,17 +22,10 @@ def _loaders(module: cst.Module) -> dict[str, str]:
     for line in (s for s in module.body if type(s) is cst.SimpleStatementLine):
         for small in line.body:
             if type(small) is cst.ImportFrom and not small.relative and small.module and not isinstance(small.names, cst.ImportStar):
-                for alias in small.names:
-                    full = f"{dotted(small.module)}.{alias.evaluated_name}"
-                    for loader in CPP_EXTENSION_LOADERS:
-                        if loader == full or loader.startswith(full + "."):
-                            names[(alias.evaluated_alias or alias.evaluated_name) + loader[len(full):]] = loader
+                pairs = [(a.evaluated_name, a.evaluated_alias) for a in small.names]
+                names |= loader_bindings(dotted(small.module), pairs)
             elif type(small) is cst.Import:
-                for alias in small.names:
-                    for loader in CPP_EXTENSION_LOADERS:
-                        if loader.startswith(alias.evaluated_name + "."):
-                            local = alias.evaluated_alias + loader[len(alias.evaluated_name):] if alias.evaluated_alias else loader
-                            names[local] = loader
+                names |= loader_bindings(None, [(a.evaluated_name, a.evaluated_alias) for a in small.names])
     return names
 
 
