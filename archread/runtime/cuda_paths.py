@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from archread.parsers.config_defaults import config_file, read_defaults
+from archread.runtime.repo_files import parsed_files
 
 
 def asks_for_cuda(exc: BaseException) -> bool:
@@ -31,12 +32,8 @@ def asks_for_cuda(exc: BaseException) -> bool:
 def _tested_fields(folder: Path) -> set[str]:
     """Configuration fields the repo's model code reads in a condition (`if config.wbits in [4, 8]:`)."""
     found = set()
-    for path in folder.glob("*.py"):
+    for path, tree in parsed_files(folder):
         if path.stem.startswith(("configuration_", "tokenization_")):
-            continue
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-        except SyntaxError:
             continue
         for node in ast.walk(tree):
             if isinstance(node, (ast.If, ast.IfExp, ast.While)):

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from archread.errors import ArchreadError
+from archread.runtime.repo_files import inside_try, parsed_files
 
 ATTEMPTS = 8  # packages brought for one original at most (each retry imports the repo afresh)
 # import names whose distribution is named otherwise; the registry cannot be asked which distribution
@@ -194,17 +195,13 @@ _NO_PURE_WHEEL = ".archread-no-pure-wheel"  # in the target folder: guarded impo
 def guarded_imports(repo: Path) -> set[str]:
     """Top-level modules the repo's files import inside a `try:` (its own optional paths: `einops`, `flash_attn`)."""
     found = set()
-    for path in repo.glob("*.py"):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-        except SyntaxError:
-            continue
-        for trial in (n for n in ast.walk(tree) if isinstance(n, ast.Try)):
-            for node in (n for s in trial.body for n in ast.walk(s)):
-                if isinstance(node, ast.Import):
-                    found.update(a.name.split(".")[0] for a in node.names)
-                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    found.add(node.module.split(".")[0])
+    for _, tree in parsed_files(repo):
+        guarded = inside_try(tree)
+        for node in (n for n in ast.walk(tree) if id(n) in guarded):
+            if isinstance(node, ast.Import):
+                found.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
     return {m for m in found if m not in sys.stdlib_module_names and not (repo / f"{m}.py").is_file()}
 
 

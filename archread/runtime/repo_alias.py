@@ -13,6 +13,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from archread.runtime.repo_files import inside_try, parsed_files
+
 
 def own_names(folder: Path) -> set[str]:
     """Top-level names the repo's files import absolutely, outside any `try`, that are the repo itself: nothing
@@ -20,12 +22,8 @@ def own_names(folder: Path) -> set[str]:
     modules. A guarded import is an optional package the code runs without (MPT's `from flash_attn.flash_attn_triton
     import …` beside its own copy of that file): it is never the repo."""
     found = set()
-    for path in folder.glob("*.py"):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-        except SyntaxError:
-            continue
-        guarded = {id(n) for t in ast.walk(tree) if isinstance(t, ast.Try) for s in t.body for n in ast.walk(s)}
+    for _, tree in parsed_files(folder):
+        guarded = inside_try(tree)
         for node in (n for n in ast.walk(tree) if id(n) not in guarded):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
