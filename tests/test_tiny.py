@@ -1,6 +1,7 @@
 """The tiny configuration keeps the relations a configuration class checks when it is rebuilt."""
 
-from archread.runtime.tiny import literal_sizes, shrink
+from archread.runtime.code_sizes import literal_divisors, literal_sizes
+from archread.runtime.tiny import shrink
 
 
 class HybridConfig:
@@ -142,3 +143,36 @@ def test_a_per_layer_list_the_offset_and_period_derive_decides_the_layers():
     kinds = ["hybrid" if i % 6 == 4 else "mamba" for i in range(24)]
     tiny = shrink(HybridConfig(layer_types=kinds, attn_layer_offset=4, attn_layer_period=6))
     assert tiny.layer_types == ["mamba", "mamba", "hybrid"] and tiny.num_hidden_layers == 3
+
+
+class TowerConfig:
+    """Shaped like Qwen-VL's: a plain dict section the model unpacks into its vision tower, whose output is the
+    model's width and whose head count is written as `output_dim // 128` in the tower's code."""
+
+    def __init__(self, hidden_size=4096, num_attention_heads=32, kv_channels=128, num_hidden_layers=32, visual=None):
+        visual = visual or {"width": 1664, "layers": 48, "heads": 16, "output_dim": 4096, "patch_size": 14,
+                            "image_start_id": 151857, "mlp_ratio": 4.9231}
+        self.__dict__.update({k: v for k, v in locals().items() if k != "self"})
+
+    def to_dict(self):
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, fields):
+        return cls(**fields)
+
+
+def test_a_plain_section_shrinks_by_its_own_words_and_its_output_follows_the_width():
+    tiny = shrink(TowerConfig())
+    assert tiny.visual["width"] == 64 and tiny.visual["layers"] == 2 and tiny.visual["heads"] == 4
+    assert tiny.visual["output_dim"] == tiny.hidden_size == 64
+    assert tiny.visual["image_start_id"] == 151857 and tiny.visual["patch_size"] == 14
+
+
+def test_a_size_the_code_divides_by_a_literal_stays_a_multiple_and_the_heads_follow_the_width():
+    code = "class Tower:\n    def __init__(self, output_dim):\n        self.heads = output_dim // 128\n"
+    divisors = literal_divisors([code])
+    assert divisors == {"output_dim": 128}
+    tiny = shrink(TowerConfig(), divisors=divisors)
+    assert tiny.visual["output_dim"] == tiny.hidden_size == 128
+    assert tiny.kv_channels * tiny.num_attention_heads == tiny.hidden_size  # Qwen projects heads × kv_channels

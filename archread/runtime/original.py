@@ -21,6 +21,7 @@ from archread.errors import ArchreadError, one_line
 from archread.parsers.source import tree_of
 from archread.runtime.packages import MissingPackage, missing_module
 from archread.runtime.repo_alias import alias_repo
+from archread.runtime.stand_ins import repo_import
 
 
 def read_json(path: Path) -> dict:
@@ -81,7 +82,7 @@ def repo_package(folder: Path) -> str:
     return name
 
 
-def _import(name: str, what: str):
+def _import(name: str, what: str, folder: Path | None = None):
     try:
         return importlib.import_module(name)
     except ArchreadError:
@@ -89,7 +90,8 @@ def _import(name: str, what: str):
     except Exception as exc:  # the module's own import errors: a missing package, an old transformers name
         module = missing_module(exc)
         if module is not None:
-            raise MissingPackage(f"{what} does not import: it needs {module}, which is not installed", module) from None
+            raise MissingPackage(f"{what} does not import: it needs {module}, which is not installed", module,
+                                 repo_import(exc, folder) if folder is not None else None) from None
         raise ArchreadError(f"{what} does not import: {type(exc).__name__}: {one_line(exc)}") from None
 
 
@@ -123,14 +125,14 @@ def find_original(source, root: str) -> Original:
         if str(folder.resolve()) not in sys.path:  # a flat repo's absolute sibling imports (`from configuration_x import`)
             sys.path.append(str(folder.resolve()))
         remote = source.remote
-        module = _import(f"{package}.{remote.modeling if remote else source.path.stem}", source.path.name)
+        module = _import(f"{package}.{remote.modeling if remote else source.path.stem}", source.path.name, folder)
         cls = getattr(module, root, None)
         if not isinstance(cls, type):
             raise ArchreadError(f"{source.path}: defines no class {root}")
         origin = f"remote code, transformers {version}"
         config_class = _repo_config_class(folder, package, remote) or getattr(cls, "config_class", None)
-    if not getattr(config_class, "model_type", ""):  # the generic base class names no architecture
-        config_class = None
+    if not getattr(config_class, "model_type", "") and getattr(config_class, "__module__", "").startswith("transformers."):
+        config_class = None  # the generic base class names no architecture; a repo's own class that names none is still its own
     model_type = getattr(config_class, "model_type", "") or (repo_config(folder).get("model_type") if folder else None)
     return Original(cls, config_class, model_type or source.model_type, origin)
 
@@ -149,7 +151,7 @@ def _repo_config_class(folder: Path, package: str, remote):
         module_name = module_name.rpartition("--")[2]  # `org/repo--configuration_x`: a file of another repo
     if not (folder / f"{module_name}.py").is_file():
         raise ArchreadError(f"{folder / 'config.json'}: the configuration is {module_name}.py, which the repo lacks")
-    cls = getattr(_import(f"{package}.{module_name}", f"{module_name}.py"), class_name, None)
+    cls = getattr(_import(f"{package}.{module_name}", f"{module_name}.py", folder), class_name, None)
     if cls is None:
         raise ArchreadError(f"{folder / module_name}.py: defines no {class_name}")
     return cls

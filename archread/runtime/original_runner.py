@@ -41,22 +41,27 @@ from safetensors.torch import save_file  # noqa: E402
 
 from archread.errors import ArchreadError  # noqa: E402
 from archread.parsers.source import resolve  # noqa: E402
+from archread.runtime import stand_ins  # noqa: E402
+from archread.runtime.code_sizes import code_texts, literal_divisors, literal_padding_ids, literal_sizes  # noqa: E402
 from archread.runtime.compare import padding_mask, real_token_logits, run_with_taps, watched  # noqa: E402
 from archread.runtime.cuda_paths import asks_for_cuda  # noqa: E402
 from archread.runtime.original import configuration, find_original  # noqa: E402
 from archread.runtime.packages import MissingPackage  # noqa: E402
 from archread.runtime.release import CANNOT_IMPORT, MISSING_PACKAGE, NEEDS_CUDA  # noqa: E402
 from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up  # noqa: E402
-from archread.runtime.tiny import build_tiny, literal_sizes, on_torch_path, shrink, test_tokens  # noqa: E402
+from archread.runtime.tiny import build_tiny, on_torch_path, shrink, test_tokens  # noqa: E402
 
 _PLAIN = (int, float, str, bool, type(None), list, tuple, dict)
 
 
 def main(spec: dict, out: Path) -> None:
+    repo = Path(spec["path"]) if Path(spec["path"]).is_dir() else None
+    if repo is not None:
+        stand_ins.install(spec.get("stand_ins", {}), repo)
     try:
         original = find_original(resolve(spec["path"]), spec["root"])
     except MissingPackage as exc:  # the parent brings it into the release's folder and runs this again
-        (out / "missing.txt").write_text(exc.module)
+        (out / "missing.txt").write_text(f"{exc.module} {exc.imported_by or ''}")
         print(f"archread: {exc}", file=sys.stderr)
         sys.exit(MISSING_PACKAGE)
     except ArchreadError as exc:
@@ -67,11 +72,14 @@ def main(spec: dict, out: Path) -> None:
     source = resolve(spec["path"])
     lookups = looked_up(source.text)
     try:
-        model, cfg = build_tiny(original.model_class, shrink(config, literal_sizes(source.text), spec.get("assumed"), literal_ids(lookups)))
+        divisors = literal_divisors(code_texts(source.text, repo))
+        ids = literal_ids(lookups) | literal_padding_ids(code_texts(source.text, repo))
+        model, cfg = build_tiny(original.model_class, shrink(config, literal_sizes(source.text), spec.get("assumed"), ids, divisors))
         model = model.float()
-        tokens = first_that_runs(model, candidate_inputs(cfg, lookups, (2, test_tokens())))
-        names = watched(model)
-        logits, taps = run_with_taps(model, tokens, names)
+        with stand_ins.computing():
+            tokens = first_that_runs(model, candidate_inputs(cfg, lookups, (2, test_tokens())))
+            names = watched(model)
+            logits, taps = run_with_taps(model, tokens, names)
     except ArchreadError as exc:  # it runs, but gives nothing to compare
         print(f"archread: {exc}", file=sys.stderr)
         sys.exit(1)
@@ -84,7 +92,8 @@ def main(spec: dict, out: Path) -> None:
     fresh = torch.contiguous_format  # a copy of its own, laid out plainly: safetensors takes neither views nor strides
     extra, padded_note = {}, None
     try:
-        extra = {"mask": mask, "padded_logits": real_token_logits(model, tokens, mask).clone(memory_format=fresh)}
+        with stand_ins.computing():
+            extra = {"mask": mask, "padded_logits": real_token_logits(model, tokens, mask).clone(memory_format=fresh)}
     except Exception as exc:  # noqa: BLE001 - an original that refuses padding: said in the report
         padded_note = f"padded batch not checked: the original rejects it ({type(exc).__name__})"
     save_file({k: v.clone().contiguous() for k, v in model.state_dict().items()}, out / "weights.safetensors")
@@ -92,7 +101,7 @@ def main(spec: dict, out: Path) -> None:
                **{f"tap:{k}": v.clone(memory_format=fresh) for k, v in taps.items()}},
               out / "taps.safetensors")
     fields = {**_derived(cfg), **cfg.to_dict(), "_archread_names": names, "_archread_origin": original.origin,
-              "_archread_padded": padded_note}
+              "_archread_padded": padded_note, "_archread_stand_ins": stand_ins.stood_in(repo) if repo is not None else {}}
     (out / "config.json").write_text(json.dumps(fields, default=str))
 
 

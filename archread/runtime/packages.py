@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from archread.errors import ArchreadError
+from archread.runtime import stand_ins
 from archread.runtime.repo_files import inside_try, parsed_files
 
 ATTEMPTS = 8  # packages brought for one original at most (each retry imports the repo afresh)
@@ -30,11 +31,12 @@ class PackageUnavailable(ArchreadError):
 
 
 class MissingPackage(ArchreadError):
-    """The original imports a top-level module that nothing on the path provides."""
+    """The original imports a top-level module that nothing on the path provides; `imported_by`: the package the
+    repo's own unguarded import asked for, through which it came (itself, or one that needs it)."""
 
-    def __init__(self, message: str, module: str):
+    def __init__(self, message: str, module: str, imported_by: str | None = None):
         super().__init__(message)
-        self.module = module
+        self.module, self.imported_by = module, imported_by
 
 
 def missing_module(exc: BaseException) -> str | None:
@@ -173,8 +175,9 @@ def _take_out_if_built_for_another_torch(distribution: str, folder: Path) -> str
     return None
 
 
-def with_packages(attempt, folder: Path):
-    """attempt(), bringing each package it reports missing into folder (on sys.path) and trying again."""
+def with_packages(attempt, folder: Path, repo: Path | None = None):
+    """attempt(), bringing each package it reports missing into folder (on sys.path) and trying again; one that
+    cannot be installed here, where the repo imports it unconditionally, is stood in for (runtime/stand_ins.py)."""
     if str(folder) not in sys.path:
         sys.path.append(str(folder))
     brought = set()
@@ -184,9 +187,23 @@ def with_packages(attempt, folder: Path):
         except MissingPackage as exc:
             if exc.module in brought or len(brought) >= ATTEMPTS:
                 raise
-            bring(exc.module, folder)
             brought.add(exc.module)
+            unavailable = bring_or_why(exc.module, folder, exc.imported_by if repo is not None else None)
+            if unavailable is not None:
+                stand_ins.install({exc.imported_by: unavailable}, repo)
             importlib.invalidate_caches()
+
+
+def bring_or_why(module: str, folder: Path, stand_in_for: str | None) -> str | None:
+    """bring(module); where it cannot be installed and the repo's unguarded import of `stand_in_for` led to it, why
+    not (the caller stands in for that package), else PackageUnavailable raised as ever."""
+    try:
+        bring(module, folder)
+    except PackageUnavailable as exc:
+        if stand_in_for is None:
+            raise
+        return str(exc)
+    return None
 
 
 _NO_PURE_WHEEL = ".archread-no-pure-wheel"  # in the target folder: guarded imports tried once, without success

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from archread.errors import ArchreadError
 from archread.parsers.cache import archread_cache
-from archread.runtime.packages import ATTEMPTS, bring, bring_guarded
+from archread.runtime.packages import ATTEMPTS, bring_guarded, bring_or_why
 
 KEEP = ("transformers", "huggingface_hub", "tokenizers")  # always the release's own
 CANNOT_IMPORT = 3  # the runner's exit code when the release cannot import the original
@@ -121,12 +121,15 @@ def run_original(version: str, spec: dict, timeout: float = 600) -> Path:
                                     capture_output=True, text=True, env=env, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise ArchreadError(f"the original {root} of transformers {version} did not finish in {timeout:.0f} s") from None
-        missing = (out / "missing.txt").read_text().strip() if (out / "missing.txt").is_file() else None
+        missing, imported_by = _missing(out)
         if result.returncode != MISSING_PACKAGE or not missing or missing in brought or len(brought) >= ATTEMPTS:
             break
         (out / "missing.txt").unlink()
-        bring(missing, release_site(version))
         brought.add(missing)
+        why = bring_or_why(missing, release_site(version), imported_by if Path(spec["path"]).is_dir() else None)
+        if why is not None:  # no wheel runs here: the repo's unguarded import of it gets a stand-in
+            spec = {**spec, "stand_ins": {**spec.get("stand_ins", {}), imported_by: why}}
+            (out / "spec.json").write_text(json.dumps(spec))
     if result.returncode != 0:
         lines = [ln for ln in result.stderr.strip().splitlines() if ln.strip()]
         last = lines[-1].removeprefix("archread: ") if lines else "?"
@@ -134,3 +137,9 @@ def run_original(version: str, spec: dict, timeout: float = 600) -> Path:
         raise kind(f"the original {root} under transformers {version} does not run: {last}")
     json.loads((out / "config.json").read_text())  # written last: its presence means the run completed
     return out
+
+
+def _missing(out: Path) -> tuple[str | None, str | None]:
+    """(the package the original's import missed, the one the repo's own import asked for) from missing.txt."""
+    words = (out / "missing.txt").read_text().split() if (out / "missing.txt").is_file() else []
+    return (words[0] if words else None), (words[1] if len(words) > 1 else None)

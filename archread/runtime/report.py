@@ -78,7 +78,10 @@ def setup_line(setup: dict) -> str:
     shown = ", ".join(f"{k}={sizes[k]}" for k in _SHOWN if k in sizes)
     tol = setup.get("tolerance", {})
     return (f"setup: batch {setup.get('batch')} × {setup.get('seq_len')} tokens, seed {setup.get('seed')}, "
-            f"{tol.get('rule', '')}; {setup.get('padding', 'no padded batch')}" + (f"; {shown}" if shown else ""))
+            f"{tol.get('rule', '')}; {setup.get('padding', 'no padded batch')}" + (f"; {shown}" if shown else "")
+            + "".join(f"\n  stand-in: {name} ({s['why']}); never called while computing"
+                      + (f"; building called {', '.join(s['built_with'][:4])}" if s["built_with"] else "")
+                      for name, s in setup.get("stand_ins", {}).items()))
 
 
 _SHOWN = ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",

@@ -6,8 +6,9 @@ patterns keep one layer of every kind, windows shorter than the test sequence).
 
 from __future__ import annotations
 
-import ast
 import copy
+
+from archread.runtime.tiny_sections import divisible, plain_sections
 
 # field -> tiny value; the relations between them (heads × head_dim, experts ≥ top-k) hold by construction
 _TINY = {
@@ -41,6 +42,10 @@ _BY_NAME = [
 # None in these means "not set" in some configuration classes that then fail: a tiny value is as good
 _FILL_NONE = ("head_dim", "num_experts_per_tok", "n_group", "topk_group", "n_routed_experts", "n_shared_experts")
 _TEST_TOKENS = 16
+
+
+def _tiny_of(key: str) -> int | None:
+    return _TINY.get(key) or _by_name(key)
 
 
 def _by_name(key: str) -> int | None:
@@ -105,19 +110,6 @@ def _head_size(fields: dict) -> int | None:
     hidden = next((fields[k] for k in ("hidden_size", "n_embd", "d_model") if isinstance(fields.get(k), int)), None)
     heads = next((fields[k] for k in ("num_attention_heads", "n_head", "num_heads") if isinstance(fields.get(k), int)), None)
     return hidden // heads if hidden and heads else None
-
-
-def literal_sizes(text: str) -> set[int]:
-    """Integer literals that end a `.view(...)` / `.reshape(...)` call in the source: sizes the code fixes
-    (Falcon-40B's RW code splits its fused qkv with `view(..., 64)`, whatever the configuration says)."""
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return set()
-    return {node.args[-1].value for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("view", "reshape")
-            and node.args and isinstance(node.args[-1], ast.Constant) and type(node.args[-1].value) is int
-            and node.args[-1].value > 1}
 
 
 def _fixed_head(fields: dict, changes: dict, fixed: set[int]) -> None:
@@ -192,13 +184,14 @@ def _periodic_layers(fields: dict, layers: int, tiny: int) -> int:
     return layers
 
 
-def shrink(config, fixed_sizes: set[int] = frozenset(), assumed: dict | None = None, token_ids: set[int] = frozenset()):
+def shrink(config, fixed_sizes: set[int] = frozenset(), assumed: dict | None = None, token_ids: set[int] = frozenset(),
+           divisors: dict[str, int] | None = None):
     """A tiny copy of a transformers configuration, rebuilt by its class so derived fields follow; fixed_sizes:
     sizes the modeling code writes as literals (`literal_sizes`), which a head size equal to one keeps; assumed:
     the values the reading's folds rest on (`Reduction.assumed`), which an unset field keeps (DeepSeek-V2's
     default n_routed_experts=None builds a dense MLP: given experts, the original would not be the model read);
     token_ids: ids the code writes as literals and looks up in its input (`test_input.literal_ids`), which the
-    vocabulary keeps."""
+    vocabulary keeps; divisors: fields the code floor-divides by a literal (`literal_divisors`), kept multiples."""
     fields = config.to_dict()
     changes: dict = {}
     layers = next((fields[k] for k in _LAYER_COUNT_KEYS if isinstance(fields.get(k), int)), None)
@@ -252,6 +245,8 @@ def shrink(config, fixed_sizes: set[int] = frozenset(), assumed: dict | None = N
         if isinstance(fields.get(key), int) and head and tiny_head:
             changes[key] = max(2, fields[key] * tiny_head // head // 2 * 2)
     changes.update(_per_frequency(fields, changes))
+    changes.update(plain_sections(config, fields, changes, _tiny_of))
+    divisible(fields, changes, divisors or {})
     if "use_cache" in fields:
         changes["use_cache"] = False
     if token_ids and isinstance(changes.get("vocab_size"), int) and max(token_ids) < fields["vocab_size"]:

@@ -12,7 +12,9 @@ from archread.parsers import reduce_source, resolve
 from archread.parsers.lender_tree import release_source
 from archread.parsers.remote import chosen_root, code_root, parse_file
 from archread.parsers.repo_needs import unmet_needs
+from archread.runtime import stand_ins
 from archread.runtime.build import build_model
+from archread.runtime.code_sizes import code_texts, literal_divisors, literal_padding_ids, literal_sizes
 from archread.runtime.compare import eager, error, padding_mask, real_token_logits, run_with_taps, watched
 from archread.runtime.config_values import config_values
 from archread.runtime.cuda_paths import asks_for_cuda
@@ -22,7 +24,7 @@ from archread.runtime.packages import MissingPackage, PackageUnavailable, bring_
 from archread.runtime.release import ReleaseUnavailable, cached_releases, release_site, releases_dir
 from archread.runtime.report import VerifyReport, has, judge, setup_of
 from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up
-from archread.runtime.tiny import build_tiny, literal_sizes, on_torch_path, shrink, test_tokens
+from archread.runtime.tiny import build_tiny, on_torch_path, shrink, test_tokens
 from archread.runtime.verify_release import verify_release
 from archread.runtime.weights import load_into, load_weights
 
@@ -70,9 +72,12 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
     reduced = build_model(reduction, cfg)
     tied = load_into(reduced, state)
     reference = f"{original_cls.__name__} ({original_spec.origin}{'; ' + fallback if fallback else ''})"
-    tokens = first_that_runs(original, candidate_inputs(cfg, looked_up(source.text), (2, test_tokens())))
     try:
-        return compare_models(reduced, original, cfg, source.label, reference, device, dtype, tied, tokens)
+        with stand_ins.computing():  # a stand-in the original calls from here on would reach its outputs
+            tokens = first_that_runs(original, candidate_inputs(cfg, looked_up(source.text), (2, test_tokens())))
+            report = compare_models(reduced, original, cfg, source.label, reference, device, dtype, tied, tokens)
+        report.setup.update({"stand_ins": stand_ins.stood_in(folder)} if folder is not None and stand_ins.stood_in(folder) else {})
+        return report
     except OriginalLacksMember as exc:  # a member the installed release removed: older ones, as for an import
         if folder is None or weights is not None or device != "cpu" or dtype != "float32" or wanted:
             raise
@@ -163,14 +168,16 @@ def _original_here(source, reduction, folder, config, weights):
         packages = releases_dir() / f"{installed_release()}-packages"
         if folder is not None:
             bring_guarded(folder, packages)
-        original_spec = with_packages(lambda: find_original(source, reduction.roots[0]), packages)
+        original_spec = with_packages(lambda: find_original(source, reduction.roots[0]), packages, folder)
         own = folder / "config.json" if folder is not None and (folder / "config.json").is_file() else None
         cfg = configuration(original_spec.model_type, config or (weights / "config.json" if weights else None) or own,
                             original_spec.config_class)
         cfg = on_torch_path(cfg, reduction.torch_path)
         if weights is None:  # random weights: the configuration's choices, at a few dozen wide
             try:
-                cfg = shrink(cfg, literal_sizes(source.text), reduction.assumed, literal_ids(looked_up(source.text)))
+                texts = code_texts(source.text, folder)
+                ids = literal_ids(looked_up(source.text)) | literal_padding_ids(texts)
+                cfg = shrink(cfg, literal_sizes(source.text), reduction.assumed, ids, literal_divisors(texts))
             except Exception as exc:  # its class validates sizes together (Dory: input + recurrent + output layers)
                 raise ArchreadError(f"the {type(cfg).__name__} class rejects archread's tiny configuration "
                                     f"({type(exc).__name__}: {one_line(exc)}); pass --config with a small one") from None

@@ -115,6 +115,7 @@ def verify_release(reduction, version: str, trust_code: bool = False, config: Pa
     names = fields.pop("_archread_names")
     origin = fields.pop("_archread_origin")
     padded_note = fields.pop("_archread_padded")
+    stood_in = fields.pop("_archread_stand_ins", {})
     cfg = ConfigView(**fields)
     reduced = build_model(reduction, cfg)
     names = [n for n in names if has(reduced, n)]  # the original's dropout modules are gone, by design
@@ -126,7 +127,7 @@ def verify_release(reduction, version: str, trust_code: bool = False, config: Pa
     except Exception as exc:
         raise ArchreadError(f"the reduced model does not run: {type(exc).__name__}: {one_line(exc)}") from None
     want = {k.removeprefix("tap:"): v for k, v in taps.items() if k.startswith("tap:")}
-    setup = setup_of(cfg, taps["tokens"], None if padded_note else taps["mask"])
+    setup = setup_of(cfg, taps["tokens"], None if padded_note else taps["mask"]) | ({"stand_ins": stood_in} if stood_in else {})
     return judge(source.label, f"{reduction.roots[0]} ({origin}, subprocess{chosen})", "float32", "cpu",
                  names, (got_logits, got), (taps["logits"], want), [], tied, padded=padded, setup=setup)
 

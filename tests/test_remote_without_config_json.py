@@ -1,0 +1,40 @@
+"""A repo that ships no config.json (a copy of the code alone) runs on its own configuration class's defaults, even
+where that class names no model_type; an id the code writes as an embedding's padding row stays in the tiny
+vocabulary."""
+
+import shutil
+from pathlib import Path
+
+from archread.runtime.code_sizes import literal_padding_ids
+from archread.runtime.verify import verify
+
+RC_LLAMA = Path(__file__).parent / "data" / "remote_repos" / "rc_llama"
+
+
+def _code_only(tmp_path) -> Path:
+    repo = tmp_path / "rc_code_only"
+    shutil.copytree(RC_LLAMA, repo)
+    (repo / "config.json").unlink()
+    config = repo / "configuration_rc_llama.py"
+    text = config.read_text()
+    assert '    model_type = "rc_llama"\n' in text and "vocab_size=96" in text
+    config.write_text(text.replace('    model_type = "rc_llama"\n', "").replace("vocab_size=96", "vocab_size=4096"))
+    modeling = repo / "modeling_rc_llama.py"
+    text = modeling.read_text()
+    embed = "        self.embed = nn.Embedding(config.vocab_size, config.hidden_size)\n"
+    assert embed in text
+    modeling.write_text(text.replace(embed, "        self.padding_idx = 3000\n"
+                                            "        self.embed = nn.Embedding(config.vocab_size, config.hidden_size, self.padding_idx)\n"))
+    return repo
+
+
+def test_a_padding_row_written_as_a_literal_is_found_through_the_attribute_it_is_kept_in():
+    code = "class M:\n    def __init__(self, c):\n        self.pad = 7\n        self.e = nn.Embedding(c.v, c.h, self.pad)\n"
+    assert literal_padding_ids([code]) == {7}
+    assert literal_padding_ids(["e = nn.Embedding(10, 4, padding_idx=3)\nf = nn.Embedding(10, 4)\n"]) == {3}
+
+
+def test_a_repo_without_config_json_verifies_on_its_own_classs_defaults(tmp_path):
+    report = verify(_code_only(tmp_path), trust_code=True)
+    assert report.match and report.padded is not None, report.to_text()
+    assert report.setup["config"]["vocab_size"] > 3000
