@@ -26,7 +26,39 @@ def asks_for_cuda(exc: BaseException) -> bool:
     cuda = Path(torch.cuda.__file__).parent
     frames = traceback.extract_tb(exc.__traceback__)
     text = str(exc)
-    return any(Path(f.filename).parent == cuda for f in frames) or "not compiled with CUDA" in text or "NVIDIA driver" in text
+    return (any(Path(f.filename).parent == cuda for f in frames) or "not compiled with CUDA" in text or "NVIDIA driver" in text
+            or kernel_only_name(exc) is not None)
+
+
+def kernel_only_name(exc: BaseException) -> str | None:
+    """Where a NameError names what the failing file defines only under an availability probe of an optional
+    kernel (`if is_flash_attn_2_available(): … _flash_supports_window_size = …`): that, in words. The code path
+    taken needs the kernel, which on this machine is absent."""
+    if not isinstance(exc, NameError) or not getattr(exc, "name", None):
+        return None
+    frames = traceback.extract_tb(exc.__traceback__)
+    try:
+        tree = ast.parse(Path(frames[-1].filename).read_text(encoding="utf-8", errors="replace"))
+    except (IndexError, OSError, SyntaxError):
+        return None
+    for node in tree.body:
+        probe = next((c.func for c in ast.walk(node.test) if isinstance(c, ast.Call)), None) if isinstance(node, ast.If) else None
+        probe = getattr(probe, "id", None) or getattr(probe, "attr", None)
+        if probe and probe.startswith("is_") and probe.endswith("_available") and exc.name in _bound(node.body):
+            return f"{exc.name}, which {Path(frames[-1].filename).name} defines only if {probe}()"
+    return None
+
+
+def _bound(body: list[ast.stmt]) -> set[str]:
+    names = set()
+    for node in (n for stmt in body for n in ast.walk(stmt)):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
 
 
 def _tested_fields(folder: Path) -> set[str]:

@@ -162,7 +162,10 @@ def configuration(model_type: str, path: Path | None = None, config_class=None):
     the model type where `config_class` is None), else that class's defaults — at full size."""
     transformers = transformers_module()
     data = read_json(path) if path is not None else None
-    if data is not None and data.get("model_type") not in (None, model_type):
+    # the repo's own class reads any config.json it is handed (transformers' loader only warns of another
+    # model_type: MiniMax-M1's class says "MiniMaxM1", its config.json "minimax_m1"); transformers' class must match
+    own = config_class is not None and not config_class.__module__.startswith("transformers.")
+    if data is not None and data.get("model_type") not in (None, model_type) and not own:
         raise ArchreadError(f"{path}: config is for {data['model_type']}, the modeling file is {model_type}")
     fields = {k: v for k, v in (data or {}).items() if k != "model_type"}
     try:

@@ -44,7 +44,7 @@ from archread.parsers.source import resolve  # noqa: E402
 from archread.runtime import stand_ins  # noqa: E402
 from archread.runtime.code_sizes import code_texts, literal_divisors, literal_padding_ids, literal_sizes  # noqa: E402
 from archread.runtime.compare import padding_mask, real_token_logits, run_with_taps, watched  # noqa: E402
-from archread.runtime.cuda_paths import asks_for_cuda  # noqa: E402
+from archread.runtime.cuda_paths import asks_for_cuda, kernel_only_name  # noqa: E402
 from archread.runtime.original import configuration, find_original  # noqa: E402
 from archread.runtime.packages import MissingPackage  # noqa: E402
 from archread.runtime.release import CANNOT_IMPORT, MISSING_PACKAGE, NEEDS_CUDA  # noqa: E402
@@ -59,7 +59,7 @@ def main(spec: dict, out: Path) -> None:
     if repo is not None:
         stand_ins.install(spec.get("stand_ins", {}), repo)
     try:
-        original = find_original(resolve(spec["path"]), spec["root"])
+        original = find_original(resolve(spec.get("file") or spec["path"]), spec["root"])
     except MissingPackage as exc:  # the parent brings it into the release's folder and runs this again
         (out / "missing.txt").write_text(f"{exc.module} {exc.imported_by or ''}")
         print(f"archread: {exc}", file=sys.stderr)
@@ -69,7 +69,7 @@ def main(spec: dict, out: Path) -> None:
         sys.exit(CANNOT_IMPORT)
     config = configuration(original.model_type, Path(spec["config"]) if spec.get("config") else None, original.config_class)
     config = on_torch_path(config, spec.get("torch_path"))
-    source = resolve(spec["path"])
+    source = resolve(spec.get("file") or spec["path"])  # the modeling file read, where the folder holds several
     lookups = looked_up(source.text)
     try:
         divisors = literal_divisors(code_texts(source.text, repo))
@@ -86,7 +86,9 @@ def main(spec: dict, out: Path) -> None:
     except Exception as exc:
         if not asks_for_cuda(exc):
             raise
-        print(f"archread: the original needs CUDA, which this machine lacks ({type(exc).__name__}: {exc})", file=sys.stderr)
+        why = kernel_only_name(exc)
+        what = f"it reads {why}" if why else f"{type(exc).__name__}: {exc}"
+        print(f"archread: the original needs CUDA, which this machine lacks ({what})", file=sys.stderr)
         sys.exit(NEEDS_CUDA)
     mask = padding_mask(tokens)
     fresh = torch.contiguous_format  # a copy of its own, laid out plainly: safetensors takes neither views nor strides

@@ -108,7 +108,8 @@ def verify_release(reduction, version: str, trust_code: bool = False, config: Pa
         raise ArchreadError(f"{source.path}: differs from transformers {version}'s own file; pass --trust-code to run it")
     if config is None and folder is not None and (folder / "config.json").is_file():
         config = folder / "config.json"
-    spec = {"path": str(folder if folder is not None else source.path.absolute()), "root": reduction.roots[0], "config": str(config) if config else None,
+    spec = {"path": str(folder if folder is not None else source.path.absolute()), "file": str(source.path.absolute()),
+            "root": reduction.roots[0], "config": str(config) if config else None,
             "torch_path": reduction.torch_path, "assumed": reduction.assumed}
     out, chosen = _on_a_path_this_machine_runs(version, spec, source.path)
     fields = json.loads((out / "config.json").read_text())

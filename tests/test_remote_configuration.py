@@ -1,7 +1,9 @@
-"""A repo that ships no config.json (a copy of the code alone) runs on its own configuration class's defaults, even
-where that class names no model_type; an id the code writes as an embedding's padding row stays in the tiny
-vocabulary."""
+"""How a repo's configuration is read: with no config.json (a copy of the code alone) from its own configuration
+class's defaults, even where that class names no model_type; a config.json whose model_type the repo's class
+spells otherwise is read by that class, as transformers' loader does (it only warns); an id the code writes as an
+embedding's padding row stays in the tiny vocabulary."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -38,3 +40,12 @@ def test_a_repo_without_config_json_verifies_on_its_own_classs_defaults(tmp_path
     report = verify(_code_only(tmp_path), trust_code=True)
     assert report.match and report.padded is not None, report.to_text()
     assert report.setup["config"]["vocab_size"] > 3000
+
+
+def test_a_config_json_whose_model_type_the_repos_own_class_spells_otherwise_is_read_by_that_class(tmp_path):
+    repo = tmp_path / "rc_spelled"
+    shutil.copytree(RC_LLAMA, repo)
+    config = json.loads((repo / "config.json").read_text())
+    (repo / "config.json").write_text(json.dumps({**config, "model_type": "rc-llama-v1"}))
+    report = verify(repo, trust_code=True)
+    assert report.match, report.to_text()
