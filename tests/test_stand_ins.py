@@ -54,6 +54,20 @@ def test_an_uninstallable_package_the_building_calls_is_stood_in_for_and_the_rep
     assert f"stand-in: {ABSENT}" in report.to_text()
 
 
+def test_the_reduced_module_that_keeps_such_an_import_gets_the_same_stand_in(tmp_path, no_wheel):
+    repo = tmp_path / "rc_tower"  # a vision tower's preprocessing built in __init__: the reading keeps it
+    shutil.copytree(RC_LLAMA, repo)
+    modeling = repo / "modeling_rc_llama.py"
+    text = modeling.read_text()
+    norm = "        self.norm = RcRMSNorm(config.hidden_size, config.rms_norm_eps)\n"
+    assert norm in text
+    text = text.replace("import torch\n", f"import torch\nimport {ABSENT} as vision\n", 1)
+    modeling.write_text(text.replace(norm, norm + "        self.preprocess = vision.Compose([vision.Resize(4)])\n"))
+    report = verify(repo, trust_code=True)
+    assert report.match, report.to_text()
+    assert f"{ABSENT}.Compose" in report.setup["stand_ins"][ABSENT]["built_with"]
+
+
 def _module(tmp_path, body: str):
     repo = tmp_path / "rc_uses"
     repo.mkdir()

@@ -67,6 +67,13 @@ def release_site(version: str) -> Path:
     return site
 
 
+def packages_here() -> Path:
+    """The folder of the packages remote code needs under the installed release (beside the pip-installed ones)."""
+    import importlib.metadata
+
+    return releases_dir() / f"{importlib.metadata.version('transformers')}-packages"
+
+
 def cached_releases(exclude: str | None = None, also: tuple[str, ...] = ()) -> list[str]:
     """The releases already installed in the cache and those of `also`, newest first."""
     def key(version: str):

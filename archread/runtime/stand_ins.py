@@ -26,8 +26,9 @@ from pathlib import Path
 from archread.errors import ArchreadError
 from archread.runtime.repo_files import inside_try, parsed_files
 
-# why: package → the reason it cannot be installed; installed: the (package, repo) pairs a finder serves
-_state = {"computing": False, "built_with": [], "why": {}, "installed": set()}
+# why: package → the reason it cannot be installed; installed: the (package, repo) pairs a finder serves;
+# codes: the guarded import lines of code run from text (a reduced module, `<reduced …>`), which every finder serves
+_state = {"computing": False, "built_with": [], "why": {}, "installed": set(), "codes": {}}
 
 
 class StandInUsed(ArchreadError):
@@ -114,7 +115,8 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def _asked_plainly_by_the_repo(self) -> bool:
         frame = sys._getframe(1)
         while frame is not None:
-            lines = self.guarded.get(str(Path(frame.f_code.co_filename).resolve()))
+            name = frame.f_code.co_filename
+            lines = _state["codes"].get(name) if name.startswith("<") else self.guarded.get(str(Path(name).resolve()))
             if lines is not None:  # the innermost frame of the repo's own files: the import statement itself
                 return frame.f_lineno not in lines
             frame = frame.f_back
@@ -123,12 +125,18 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 def _guarded_import_lines(repo: Path) -> dict[str, set[int]]:
     """file → the lines of its imports written inside a `try:` (every file of the repo, guarded or not, is a key)."""
-    found = {}
-    for path, tree in parsed_files(repo):
-        guarded = inside_try(tree)
-        found[str(path.resolve())] = {line for n in ast.walk(tree) if id(n) in guarded and isinstance(n, (ast.Import, ast.ImportFrom))
-                                      for line in range(n.lineno, (n.end_lineno or n.lineno) + 1)}
-    return found
+    return {str(path.resolve()): _guarded_lines(tree) for path, tree in parsed_files(repo)}
+
+
+def _guarded_lines(tree: ast.Module) -> set[int]:
+    guarded = inside_try(tree)
+    return {line for n in ast.walk(tree) if id(n) in guarded and isinstance(n, (ast.Import, ast.ImportFrom))
+            for line in range(n.lineno, (n.end_lineno or n.lineno) + 1)}
+
+
+def register_code(filename: str, text: str) -> None:
+    """Code run from text under `filename` (a reduced module) imports through the stand-ins as the repo's files do."""
+    _state["codes"][filename] = _guarded_lines(ast.parse(text))
 
 
 def install(packages: dict[str, str], repo: Path) -> None:
@@ -141,19 +149,22 @@ def install(packages: dict[str, str], repo: Path) -> None:
         sys.meta_path.insert(0, _Finder(set(new), repo))
 
 
-def repo_import(exc: BaseException, repo: Path) -> str | None:
-    """The top-level package that the repo's own import statement asked for, where an import error raised deep in
-    it (`import wandb` failing on wandb's own `opentelemetry`) came through one written outside a `try:`."""
-    guarded, found = _guarded_import_lines(repo), None
+def repo_import(exc: BaseException, repo: Path, code: tuple[str, str] | None = None) -> str | None:
+    """The top-level package that the repo's own import statement (or that of `code`: (filename, text) of code run
+    from text) asked for, where an import error raised deep in it (`import wandb` failing on wandb's own
+    `opentelemetry`) came through one written outside a `try:`."""
+    texts = {code[0]: code[1]} if code else {}
+    guarded, found = {**_guarded_import_lines(repo), **{k: _guarded_lines(ast.parse(v)) for k, v in texts.items()}}, None
     tb = exc.__traceback__
     while tb is not None:
-        path = str(Path(tb.tb_frame.f_code.co_filename).resolve())
+        name = tb.tb_frame.f_code.co_filename
+        path = name if name in texts else str(Path(name).resolve())
         if path in guarded:
             found = (path, tb.tb_lineno)
         tb = tb.tb_next
     if found is None or found[1] in guarded[found[0]]:
         return None
-    tree = ast.parse(Path(found[0]).read_text(encoding="utf-8", errors="replace"))
+    tree = ast.parse(texts[found[0]] if found[0] in texts else Path(found[0]).read_text(encoding="utf-8", errors="replace"))
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)) and node.lineno <= found[1] <= (node.end_lineno or node.lineno):
             if isinstance(node, ast.ImportFrom):

@@ -13,7 +13,7 @@ from archread.parsers.lender_tree import release_source
 from archread.parsers.remote import chosen_root, code_root, parse_file
 from archread.parsers.repo_needs import unmet_needs
 from archread.runtime import stand_ins
-from archread.runtime.build import build_model
+from archread.runtime.build import reduced_model
 from archread.runtime.code_sizes import code_texts, literal_divisors, literal_padding_ids, literal_sizes
 from archread.runtime.compare import eager, error, padding_mask, real_token_logits, run_with_taps, watched
 from archread.runtime.config_values import config_values
@@ -21,7 +21,7 @@ from archread.runtime.cuda_paths import asks_for_cuda
 from archread.runtime.framework_member import OriginalLacksMember, missing_framework_member
 from archread.runtime.original import configuration, find_original, installed_release, repo_folder, repo_release
 from archread.runtime.packages import MissingPackage, PackageUnavailable, bring_guarded, with_packages
-from archread.runtime.release import ReleaseUnavailable, cached_releases, release_site, releases_dir
+from archread.runtime.release import ReleaseUnavailable, cached_releases, packages_here, release_site
 from archread.runtime.report import VerifyReport, has, judge, setup_of
 from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up
 from archread.runtime.tiny import build_tiny, on_torch_path, shrink, test_tokens
@@ -69,7 +69,7 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
             raise
         return _under_a_cached_release(reduction, trust_code, config, f"the installed {installed_release()} cannot run it: {exc}")
     original_cls = original_spec.model_class
-    reduced = build_model(reduction, cfg)
+    reduced = reduced_model(reduction, cfg, folder)
     tied = load_into(reduced, state)
     reference = f"{original_cls.__name__} ({original_spec.origin}{'; ' + fallback if fallback else ''})"
     try:
@@ -165,7 +165,7 @@ def _original_here(source, reduction, folder, config, weights):
     """(the original built here, its configuration, its state dict, where it came from) under this transformers."""
     try:
         # the installed release's packages for remote code sit beside the pip-installed releases
-        packages = releases_dir() / f"{installed_release()}-packages"
+        packages = packages_here()
         if folder is not None:
             bring_guarded(folder, packages)
         original_spec = with_packages(lambda: find_original(source, reduction.roots[0]), packages, folder)

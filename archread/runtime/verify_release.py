@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from archread.errors import ArchreadError, one_line
-from archread.runtime.build import build_model
+from archread.runtime.build import reduced_model
 from archread.runtime.compare import real_token_logits, run_with_taps
 from archread.runtime.cuda_paths import described, torch_path_values
 from archread.runtime.original import repo_folder
@@ -118,7 +118,7 @@ def verify_release(reduction, version: str, trust_code: bool = False, config: Pa
     padded_note = fields.pop("_archread_padded")
     stood_in = fields.pop("_archread_stand_ins", {})
     cfg = ConfigView(**fields)
-    reduced = build_model(reduction, cfg)
+    reduced = reduced_model(reduction, cfg, folder)
     names = [n for n in names if has(reduced, n)]  # the original's dropout modules are gone, by design
     tied = load_into(reduced, load_file(out / "weights.safetensors"))
     taps = load_file(out / "taps.safetensors")
