@@ -74,3 +74,57 @@ def test_a_dataclass_whose_fields_the_code_reads_keeps_them_and_the_model_verifi
     assert "@dataclass\nclass Scales:\n    sqrt: bool = True" in code, code  # fields(Scales) reads them
     report = verify(repo, trust_code=True)
     assert report.match, report.to_text()
+
+
+SHAPE = '''
+
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass
+class Shape:
+    heads: int = 4
+    kv_heads: Optional[int] = None
+
+    @property
+    def effective_kv_heads(self) -> int:
+        return self.heads if self.kv_heads is None else self.kv_heads
+
+    def repeats(self) -> int:
+        return self.heads // self.effective_kv_heads
+
+    def unused(self) -> int:
+        return 0
+'''
+
+
+def _shaped_repo(tmp_path) -> Path:
+    """rc_llama whose attention keeps as its `self.config` a dataclass of the configuration file and reads a
+    property and a method of it (LLaDA's `ModelConfig.effective_n_kv_heads`)."""
+    repo = tmp_path / "rc_shape"
+    shutil.copytree(RC_LLAMA, repo)
+    config = repo / "configuration_rc_llama.py"
+    config.write_text(config.read_text() + SHAPE)
+    modeling = repo / "modeling_rc_llama.py"
+    text = modeling.read_text()
+    for old, new in [("from .configuration_rc_llama import RcLlamaConfig",
+                      "from .configuration_rc_llama import RcLlamaConfig, Shape"),
+                     ("        self.kv_heads = config.num_key_value_heads\n",
+                      "        self.config = Shape(config.num_attention_heads, config.num_key_value_heads)\n"
+                      "        self.kv_heads = self.config.effective_kv_heads\n"),
+                     ("self.heads // self.kv_heads", "self.config.repeats()")]:
+        assert old in text
+        text = text.replace(old, new, 2 if "repeats" in new else 1)
+    modeling.write_text(text)
+    return repo
+
+
+def test_the_properties_and_methods_of_a_lent_class_the_model_reads_through_its_config_are_kept(tmp_path):
+    repo = _shaped_repo(tmp_path)
+    code = reduce_source(resolve(repo)).code
+    assert undefined_names(code) == [], code
+    assert "def effective_kv_heads(self)" in code and "def repeats(self)" in code, code
+    assert "def unused(" not in code, code  # what no one reads still goes
+    report = verify(repo, trust_code=True)
+    assert report.match, report.to_text()

@@ -33,6 +33,18 @@ class Family:
         return name
 
 
+def _torch_base(base: str) -> bool:
+    """A base that makes a class torch machinery (a module, a model, an autograd function), never a
+    configuration or a plain record."""
+    return base.split(".")[0] in ("nn", "torch") or base.rsplit(".", 1)[-1].endswith(("Module", "Model"))
+
+
+def torch_families(classes: dict[str, cst.ClassDef], family: Family) -> set[str]:
+    """The families (their roots) with a class built on torch machinery from outside the module."""
+    return {family.find(name) for name, cls in classes.items()
+            if any(_torch_base(dotted(b.value)) for b in cls.bases if dotted(b.value) not in classes)}
+
+
 def definer(bases: dict[str, list[str]], defines: Callable[[str, str], bool], cls: str, name: str) -> str | None:
     """The class here whose method `name` an instance of cls runs: cls itself or a base, in Python's lookup
     order (`bases`: class -> its base names; `defines(c, name)`: whether class c's own body defines it). For any

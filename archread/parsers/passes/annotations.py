@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.analysis.dataclass_fields import fields_read
+from archread.parsers.analysis.dataclass_fields import fields_read, named_tuples
 from archread.parsers.passes.base import StripPass
 
 
 class Annotations(StripPass):
     NAME = "annotations"
     DESCRIPTION = ("Parameter, return and variable annotations; bare class-level annotations (a dataclass's whose "
-                   "fields are read keeps its own).")
+                   "fields are read and a NamedTuple keep their own).")
     STRIP = [("def f(x: torch.Tensor) -> torch.Tensor:\n    y: int = 1\n    return x\n", "def f(x):\n    y = 1\n    return x\n")]
-    KEEP = ["def f(x=1):\n    return x\n"]
+    KEEP = ["def f(x=1):\n    return x\n",
+            "class Out(NamedTuple):\n    logits: torch.Tensor\n    extra: int = 0\n"]  # a NamedTuple's fields
 
     def visit_Module(self, node):
         super().visit_Module(node)
-        self.fields_read = fields_read(node)  # `fields(ModelConfig)`: its annotations are its fields
+        self.fields_read = fields_read(node) | named_tuples(node)  # `fields(ModelConfig)`: its annotations are its fields
         self.classes: list[str] = []
 
     def visit_ClassDef(self, node):

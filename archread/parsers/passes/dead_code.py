@@ -12,7 +12,7 @@ from collections import Counter
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.analysis.classes import Family, roots
+from archread.parsers.analysis.classes import Family, roots, torch_families
 from archread.parsers.analysis.folding import Fold
 from archread.parsers.analysis.locals import drop_unread_locals, flag_literals, plain
 from archread.parsers.analysis.names import bound_at_top, bound_names, names_in
@@ -43,6 +43,15 @@ _SCRIPT = "<script>"  # stands for a block's side effects, which no definition r
 def _attr_uses(node: cst.CSTNode) -> Counter:
     """Attribute names read anywhere (through any object but a config, whose fields share the names)."""
     return Counter(a.attr.value for a in walk(node) if type(a) is cst.Attribute and not is_config(a.value))
+
+
+def _reads(node: cst.CSTNode) -> tuple[Counter, Counter]:
+    """`_attr_uses`, and the attribute names read through a config (`config.x`, `self.config.x`): one walk."""
+    other, config = Counter(), Counter()
+    for a in walk(node):
+        if type(a) is cst.Attribute:
+            (config if is_config(a.value) else other)[a.attr.value] += 1
+    return other, config
 
 
 
@@ -122,14 +131,18 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
         self.leaky: set[str] = set()  # families that hand `self` to a call: any attribute may be read
         self.constants: dict[tuple[str, str], str] = {}  # (family, attr) -> "True"/"False": its one store
         self.family: Family | None = None
+        self.plain: set[str] = set()  # families a config may be an instance of
+        self.config_uses: Counter = Counter()
         self.current: list[str] = []
         self.removed = 0  # methods and attribute stores
 
     def visit_Module(self, node: cst.Module) -> None:
-        self.uses = _attr_uses(node)
+        self.uses, self.config_uses = _reads(node)
         classes = {s.name.value: s for s in node.body if isinstance(s, cst.ClassDef)}
         functions = {s.name.value for s in node.body if isinstance(s, cst.FunctionDef)}
         self.family = Family(classes)
+        # what `config` may be an instance of (LLaDA's `ModelConfig`): a config read reaches its methods
+        self.plain = {self.family.find(name) for name in classes} - torch_families(classes, self.family)
         own, flags, annotated = set(), {}, set()
         for name, cls in classes.items():
             root = self.family.find(name)
@@ -172,11 +185,11 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
         return self.other[attr] == 0 and self.own[(root, attr)] == self.stores[(root, attr)]
 
     def leave_ClassDef(self, original, updated):
-        self.current.pop()
+        root = self.current.pop()
         body = []
         for stmt in updated.body.body:
             if isinstance(stmt, cst.FunctionDef) and not _dunder(stmt.name.value) and stmt.name.value != "forward":
-                uses = self.uses[stmt.name.value]
+                uses = self.uses[stmt.name.value] + (self.config_uses[stmt.name.value] if root in self.plain else 0)
                 if uses == 1:  # the one use may be its own: `return super().prepare_inputs_for_generation(...)`
                     uses -= _attr_uses(stmt.body)[stmt.name.value]
                 if uses == 0:

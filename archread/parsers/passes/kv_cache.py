@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.analysis.nodes import call_of
+from archread.parsers.analysis.classes import Family, torch_families
+from archread.parsers.analysis.nodes import call_of, dotted
+from archread.parsers.fastcst import walk
 from archread.parsers.passes.base import Knockout
 
 CACHE_NAMES = {
@@ -37,7 +39,31 @@ class KVCache(Knockout):
         "def f(self, h):\n    n = 0\n    for i, block in enumerate(self.h):\n        h = block(h, None, i)\n    return h * n\n",
     )]
     KEEP = ["def f(self, k, v):\n    return k, v\n",
+            # a module built with a `cache` holds it (LLaDA's BufferCache of rotary tables): state, no KV cache
+            "class Rope(nn.Module):\n    def __init__(self, cache):\n        super().__init__()\n        self.c = cache\n"
+            "def build(cache):\n    return Rope(cache)\n",
             "def f(self, h, caches):\n    for block, c in zip(self.h, caches):\n        h = block(h, c)\n    return h\n"]
+
+    def visit_Module(self, node: cst.Module) -> None:
+        super().visit_Module(node)
+        self._held = _held(node)
+        self._kept_args: set[int] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        super().visit_FunctionDef(node)
+        self._active[-1] -= self._held.get(id(node), set())
+
+    def leave_FunctionDef(self, original, updated):
+        self._positional |= {(original.name.value, p) for p in self._held.get(id(original), ())}  # it stays
+        return super().leave_FunctionDef(original, updated)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        """`Rope(cache=cache)` of a module built with it: the keyword stays."""
+        held = self._held.get(dotted(node.func).rsplit(".", 1)[-1], ())
+        self._kept_args |= {id(a) for a in node.args if a.keyword is not None and a.keyword.value in held}
+
+    def leave_Arg(self, original, updated):
+        return updated if id(original) in self._kept_args else super().leave_Arg(original, updated)
 
     def leave_Assign(self, original, updated):
         """`past_key_values = tuple([None] * n)`: still nothing cached, entry by entry."""
@@ -80,3 +106,36 @@ def _nones(value) -> bool:
     box = value.left
     return type(box) in (cst.List, cst.Tuple) and len(box.elements) > 0 and all(
         type(e.value) is cst.Name and e.value.value == "None" for e in box.elements)
+
+
+def _held(module: cst.Module) -> dict[str | int, set[str]]:
+    """What a torch module is built with is its state, never a per-call KV cache (LLaDA hands its blocks a
+    `cache`, a dict of rotary tables): the cache names each module class's `__init__` takes, and in turn those
+    each function passes on to a builder of one (LLaDA's `LLaDABlock.build`). Keyed by the builder's name
+    (for its calls) and by the id of its definition (for its body)."""
+    names = {n for n, v in CACHE_NAMES.items() if v is None}
+    classes = {s.name.value: s for s in module.body if type(s) is cst.ClassDef}
+    family = Family(classes)
+    torch = torch_families(classes, family)
+    held: dict[str | int, set[str]] = {}
+    for name, cls in classes.items():
+        init = next((s for s in cls.body.body if type(s) is cst.FunctionDef and s.name.value == "__init__"), None)
+        taken = {p.name.value for p in init.params.params + init.params.kwonly_params} & names if init else set()
+        if taken and family.find(name) in torch:
+            held[name], held[id(init)] = taken, taken
+    functions = [n for n in walk(module) if type(n) is cst.FunctionDef]
+    changed = bool(held)
+    while changed:
+        changed = False
+        for fn in functions:
+            params = {p.name.value for p in fn.params.params + fn.params.kwonly_params} & names
+            passed = set()
+            for call in (n for n in walk(fn.body) if type(n) is cst.Call):
+                takes = held.get(dotted(call.func).rsplit(".", 1)[-1], set())
+                passed |= {a.value.value for a in call.args if type(a.value) is cst.Name and a.value.value in params
+                           and (a.keyword is None or a.keyword.value in takes)} if takes else set()
+            if passed - held.get(id(fn), set()):
+                held[id(fn)] = held.get(id(fn), set()) | passed
+                held[fn.name.value] = held.get(fn.name.value, set()) | passed
+                changed = True
+    return held
