@@ -7,7 +7,9 @@ import json
 import shutil
 from pathlib import Path
 
+from archread.parsers import resolve
 from archread.runtime.code_sizes import literal_padding_ids
+from archread.runtime.config_values import config_values
 from archread.runtime.verify import verify
 
 RC_LLAMA = Path(__file__).parent / "data" / "remote_repos" / "rc_llama"
@@ -49,3 +51,16 @@ def test_a_config_json_whose_model_type_the_repos_own_class_spells_otherwise_is_
     (repo / "config.json").write_text(json.dumps({**config, "model_type": "rc-llama-v1"}))
     report = verify(repo, trust_code=True)
     assert report.match, report.to_text()
+
+
+def test_config_reads_remote_codes_values_without_running_its_class_and_verify_uses_them(tmp_path):
+    repo = tmp_path / "rc_given"
+    shutil.copytree(RC_LLAMA, repo)
+    given = tmp_path / "checkpoint.json"
+    given.write_text(json.dumps({**json.loads((repo / "config.json").read_text()), "num_key_value_heads": 4,
+                                 "rope_theta": 500000.0}))
+    values = config_values(given, resolve(repo))
+    assert values["num_key_value_heads"] == 4 and values["rope_theta"] == 500000.0 and values["rms_norm_eps"] == 1e-6
+    report = verify(repo, config=given, trust_code=True)
+    assert report.match, report.to_text()
+    assert report.setup["config"]["rope_theta"] == 500000.0

@@ -1,7 +1,8 @@
 """A checkpoint configuration's values, as the transformers configuration class of the modeling file's own
 release holds them, for `reduce --config`: the class runs (it may rename or derive fields; 5.x builds
 rope_parameters from rope_scaling), the reduction then reads plain values. Another release's class runs
-in a subprocess under that release.
+in a subprocess under that release. Remote code's class is not run to read: its config.json is read as JSON
+over the defaults its configuration file shows.
 
     python -m archread.runtime.config_values MODEL_TYPE CONFIG_JSON   (prints the values as JSON)
 """
@@ -16,7 +17,9 @@ from pathlib import Path
 
 from archread.errors import ArchreadError
 from archread.parsers import reduce_source
-from archread.runtime.original import configuration
+from archread.parsers.config_defaults import default_values
+from archread.parsers.source import tree_of
+from archread.runtime.original import configuration, read_json
 from archread.runtime.release import release_env
 
 
@@ -52,6 +55,8 @@ def values_of(cfg) -> dict:
 def config_values(path: Path, source) -> dict:
     """The values of the configuration in path (a config.json or a folder holding one) for source's model."""
     path = path / "config.json" if path.is_dir() else path
+    if tree_of(source.path) is None:
+        return _read_statically(path, source)
     if source.release is None or source.release == importlib.metadata.version("transformers"):
         return read_values(source.model_type, path)
     result = subprocess.run([sys.executable, "-m", "archread.runtime.config_values", source.model_type, str(path)],
@@ -60,6 +65,14 @@ def config_values(path: Path, source) -> dict:
         lines = [ln for ln in result.stderr.strip().splitlines() if ln.strip()]
         raise ArchreadError(lines[-1].removeprefix("archread: ") if lines else f"{path}: transformers {source.release} cannot read it")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _read_statically(path: Path, source) -> dict:
+    """Remote code's configuration, read without running its class (reading never executes the repo): the
+    config.json's plain values over the defaults its configuration file shows statically."""
+    data = read_json(path)
+    defaults, _ = default_values(source.path)
+    return {**defaults, **{k: v for k, v in data.items() if _plain(v) and k not in ("auto_map", "architectures", "model_type")}}
 
 
 def reduce_for(source, path: Path):
