@@ -12,6 +12,7 @@ from archread.parsers.config_defaults import default_values
 from archread.parsers.context import PassContext
 from archread.parsers.fastcst import code_of, transform
 from archread.parsers.pipeline import Chain, _passes, parse
+from archread.parsers.runnable_defaults import runnable_values
 from archread.parsers.source import Source
 
 
@@ -28,6 +29,7 @@ def attribute(source: Source, config: dict | None = None) -> list[tuple[str, str
     defaults = config is None
     if defaults:
         config, _ = default_values(source.path)
+        config = {**config, **runnable_values(source.path, config)[0]}
     passes = _passes(config)
     label: list[str | None] = [None] * len(original)
     alive = set(range(len(original)))

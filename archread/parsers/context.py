@@ -28,7 +28,9 @@ class PassContext:
     root: str | None = None  # the model class a remote-code repo names (auto_map, or read off its code); else found by roots()
     assumed: dict = field(default_factory=dict)  # a field a folded branch read -> (its value, top-level definitions that read it)
     autocast_off: list = field(default_factory=list)  # Class.method whose autocast-off block `autocast` folded to its body
-    torch_path: dict = field(default_factory=dict)  # configuration field -> the value that keeps the optional kernels off
+    # configuration field -> the value the reading took and the original is built with: the one that keeps the
+    # optional kernels off, or where the defaults leave no runnable LM (runnable_defaults) the one the code needs
+    torch_path: dict = field(default_factory=dict)
 
     def remove(self, pass_name: str, node: cst.CSTNode) -> None:
         self.removed[pass_name] += lines_of(node)

@@ -32,6 +32,7 @@ from archread.parsers.passes.base import StripPass
 from archread.parsers.passes.config_values import ConfigValues
 from archread.parsers.reduction import Reduction
 from archread.parsers.remote import code_root
+from archread.parsers.runnable_defaults import runnable_values
 from archread.parsers.source import Source, digest
 
 
@@ -192,11 +193,17 @@ def _reduce(source: Source, config: dict | None) -> Reduction:
     lenders: dict[str, str] = {}
     module = parse(source, lenders)
     defaults = config is None
+    repaired, notes = {}, []
     if defaults:
         config, path = default_values(source.path)
         if path is not None:
             lenders[str(path)] = digest(path.read_text(encoding="utf-8", errors="replace"))
+        repaired, notes = runnable_values(source.path, config)  # defaults that leave no LM the code can run
+        config = {**config, **repaired}
     ctx = PassContext(folder=source.path.parent, config=config, defaults=defaults, root=root_of(source, module))
+    ctx.torch_path.update(repaired)  # the original is built with them too
+    for note in notes:
+        ctx.warn(note)
     elsewhere = other_release_read(source.path, lenders)
     if elsewhere is not None:
         ctx.warn(elsewhere)
@@ -223,5 +230,5 @@ def _reduce(source: Source, config: dict | None) -> Reduction:
         warnings=ctx.warnings, seconds=time.perf_counter() - start, roots=roots(reduced, ctx.root), lenders=lenders,
         assumed=assumed, file_lines=len(source.text.splitlines()),
         autocast_off=[name for name in ctx.autocast_off if name.split(".")[0] in defined],
-        torch_path=dict(ctx.torch_path),
+        torch_path=dict(ctx.torch_path), read_with=notes,
     )

@@ -21,4 +21,5 @@ class Reduction:
     lenders: dict[str, str] = field(default_factory=dict)  # other files read (modeling, configuration) -> digest of their text
     assumed: dict = field(default_factory=dict)  # configuration field -> the value the folded branches read
     autocast_off: list = field(default_factory=list)  # Class.method computed with autocast off (the plumbing folded)
-    torch_path: dict = field(default_factory=dict)  # configuration field -> its value on the torch path the reading took (not the kernels')
+    torch_path: dict = field(default_factory=dict)  # configuration field -> the value the reading took that the original is built with
+    read_with: list = field(default_factory=list)  # why a field was read off its default (runnable_defaults)

@@ -100,14 +100,14 @@ def _defines_config(path: Path) -> bool:
     except SyntaxError:
         return False
     for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
-        if any(_last(b) in ("PretrainedConfig", "PreTrainedConfig") for b in cls.bases):
+        if any(last_name(b) in ("PretrainedConfig", "PreTrainedConfig") for b in cls.bases):
             return True
         if any(isinstance(s, ast.Assign) and any(getattr(t, "id", "") == "model_type" for t in s.targets) for s in cls.body):
             return True
     return False
 
 
-def _last(node: ast.expr) -> str:
+def last_name(node: ast.expr) -> str:
     return node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
 
 
@@ -179,7 +179,7 @@ def code_root(tree: ast.Module, path: Path) -> str:
     projection (its own or through the modules it builds), that no other class builds, and that adds no
     head of another size (a classifier over num_labels is another task's root)."""
     classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
-    bases = {name: {_last(b) for b in cls.bases} for name, cls in classes.items()}
+    bases = {name: {last_name(b) for b in cls.bases} for name, cls in classes.items()}
 
     def pretrained(name: str, seen: frozenset = frozenset()) -> bool:
         own = bases[name]
@@ -204,11 +204,73 @@ def code_root(tree: ast.Module, path: Path) -> str:
     # a subclass of another candidate with no forward of its own adds no math (it re-quantises or re-loads
     # the same modules): its base is the model
     candidates = [n for n in candidates if not (bases[n] & set(candidates) and not _defines(classes[n], "forward"))]
+    # a forward that cannot run on the tokens alone (a multiple-choice head iterating its `choice_ids`) serves
+    # another task over the same logits
+    alone = [n for n in candidates if not _needs_another_input(_forward_of(n, classes, bases))]
+    candidates = alone or candidates
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
         raise ArchreadError(f"{path}: no PreTrainedModel class reading the vocabulary here, and no auto_map naming the model class")
     raise ArchreadError(f"{path}: two candidate root classes ({', '.join(candidates)}) and no auto_map naming one")
+
+
+def _forward_of(name: str, classes: dict, bases: dict, seen: frozenset = frozenset()) -> ast.FunctionDef | None:
+    own = next((s for s in classes[name].body if isinstance(s, ast.FunctionDef) and s.name == "forward"), None)
+    if own is not None:
+        return own
+    found = (_forward_of(b, classes, bases, seen | {name}) for b in sorted(bases[name] & classes.keys() - seen))
+    return next((f for f in found if f is not None), None)
+
+
+# builtins that iterate or measure their arguments: None fails in each
+_ITERATING = {"zip", "enumerate", "iter", "len", "list", "tuple", "sorted", "reversed", "sum"}
+
+
+def _needs_another_input(forward: ast.FunctionDef | None) -> bool:
+    """The forward cannot be called with the tokens alone: a parameter after the first has no default, or one
+    that defaults to None is indexed, iterated or read an attribute of where nothing tests it or binds it anew."""
+    if forward is None:
+        return False
+    args = forward.args
+    positional = [*args.posonlyargs, *args.args][1:]  # after self
+    if len(positional) - len(args.defaults) > 1 or any(d is None for d in args.kw_defaults):
+        return True
+    tested = {n.id for node in ast.walk(forward) for test in _tests(node) for n in ast.walk(test) if isinstance(n, ast.Name)}
+    bound = {n.id for n in ast.walk(forward) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    optional = {a.arg for a, d in zip(positional[len(positional) - len(args.defaults):], args.defaults, strict=True)
+                if isinstance(d, ast.Constant) and d.value is None}
+    optional |= {a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+                 if isinstance(d, ast.Constant) and d.value is None}
+    return bool((optional - tested - bound) & _failing_on_none(forward))
+
+
+def _tests(node: ast.AST) -> list[ast.expr]:
+    if isinstance(node, (ast.If, ast.IfExp, ast.While, ast.Assert)):
+        return [node.test]
+    if isinstance(node, ast.comprehension):
+        return list(node.ifs)
+    if isinstance(node, ast.BoolOp):
+        return list(node.values)
+    return [node.left, *node.comparators] if isinstance(node, ast.Compare) else []
+
+
+def _failing_on_none(fn: ast.FunctionDef) -> set[str]:
+    """Names the function uses where None raises: indexed, an attribute read, iterated, in arithmetic."""
+    found = set()
+    for node in ast.walk(fn):
+        if isinstance(node, (ast.Subscript, ast.Attribute)):
+            used = [node.value]
+        elif isinstance(node, (ast.For, ast.comprehension)):
+            used = [node.iter]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _ITERATING:
+            used = list(node.args)
+        elif isinstance(node, ast.BinOp):
+            used = [node.left, node.right]
+        else:
+            continue
+        found |= {u.id for u in used if isinstance(u, ast.Name)}
+    return found
 
 
 def _defines(cls: ast.ClassDef, method: str) -> bool:
@@ -220,15 +282,15 @@ def _init(cls: ast.ClassDef) -> list[ast.FunctionDef]:
 
 
 def _reads_vocab(cls: ast.ClassDef) -> bool:
-    return any("vocab" in _last(n).lower() for fn in _init(cls) for n in ast.walk(fn) if isinstance(n, (ast.Attribute, ast.Name)))
+    return any("vocab" in last_name(n).lower() for fn in _init(cls) for n in ast.walk(fn) if isinstance(n, (ast.Attribute, ast.Name)))
 
 
-def _linear_out(call: ast.Call) -> ast.expr | None:
+def linear_out(call: ast.Call) -> ast.expr | None:
     """The output size of `nn.Linear(i, o)`, also built through a helper (`init_method(nn.Linear, i, o)`)."""
     args = call.args
-    if _last(call.func) == "Linear":
+    if last_name(call.func) == "Linear":
         return args[1] if len(args) > 1 else next((k.value for k in call.keywords if k.arg == "out_features"), None)
-    at = next((i for i, a in enumerate(args) if _last(a) == "Linear"), None)
+    at = next((i for i, a in enumerate(args) if last_name(a) == "Linear"), None)
     return args[at + 2] if at is not None and len(args) > at + 2 else None
 
 
@@ -240,12 +302,12 @@ def _heads(cls: ast.ClassDef) -> tuple[bool, bool]:
         for stmt in ast.walk(fn):
             if not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)):
                 continue
-            out = _linear_out(stmt.value)
+            out = linear_out(stmt.value)
             if out is None:
                 continue
-            names = {_last(n) for n in ast.walk(out)}
+            names = {last_name(n) for n in ast.walk(out)}
             if any("vocab" in n.lower() for n in names):
                 vocab = True
-            elif any(isinstance(t, ast.Attribute) and _last(t.value) == "self" for t in stmt.targets):
+            elif any(isinstance(t, ast.Attribute) and last_name(t.value) == "self" for t in stmt.targets):
                 other = other or bool(names & {"num_labels", "num_classes"}) or isinstance(out, ast.Constant)
     return vocab, other

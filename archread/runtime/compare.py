@@ -56,8 +56,9 @@ def watched(model: torch.nn.Module) -> list[str]:
     return names
 
 
-def run_with_taps(model: torch.nn.Module, tokens: torch.Tensor, names: list[str]):
-    """Logits and {module name: output tensor}, in the order the modules first ran. A module called several
+def run_with_taps(model: torch.nn.Module, tokens: torch.Tensor, names: list[str], mask: torch.Tensor | None = None):
+    """Logits and {module name: output tensor}, in the order the modules first ran (`mask`: an attention_mask
+    for a model whose forward takes one). A module called several
     times (a rotary embedding per layer type) gives all its outputs, flattened in an order of their own values:
     the order of the calls may follow a set's (hash-seeded) iteration, different in each process."""
     calls: dict[str, list[torch.Tensor]] = {}
@@ -75,7 +76,7 @@ def run_with_taps(model: torch.nn.Module, tokens: torch.Tensor, names: list[str]
         handles.append(module.register_forward_hook(hook))
     try:
         with torch.no_grad():
-            logits = _first_tensor(model(tokens))
+            logits = _first_tensor(model(tokens, attention_mask=mask) if mask is not None and takes_mask(model) else model(tokens))
     finally:
         for h in handles:
             h.remove()
@@ -85,6 +86,26 @@ def run_with_taps(model: torch.nn.Module, tokens: torch.Tensor, names: list[str]
     outputs = {name: found[0] if len(found) == 1 else torch.cat(
         [t.flatten() for t in sorted(found, key=lambda t: (t.numel(), t.double().sum().item()))]) for name, found in calls.items()}
     return logits.detach().float().cpu(), outputs
+
+
+def run_original_with_taps(model: torch.nn.Module, tokens: torch.Tensor, names: list[str]):
+    """run_with_taps, and the mask it took: None, or all ones where the model refuses the tokens alone but runs
+    with a mask that hides nothing (CodeShell builds a (1, 1, q, k) causal mask, then demands (batch, 1, q, k)).
+    Hiding nothing, that mask asks for the same computation; the reduced model is given it too. The first
+    error stands where the mask does not help."""
+    try:
+        return (*run_with_taps(model, tokens, names), None)
+    except Exception as exc:
+        if not takes_mask(model):
+            raise
+        whole = torch.ones_like(tokens)
+        try:
+            return (*run_with_taps(model, tokens, names, whole), whole)
+        except Exception:  # noqa: BLE001 - not the mask's doing: the first error says what is wrong
+            raise exc from None
+
+
+WHOLE_MASK = "the unpadded batch ran with an all-ones attention_mask: the original refuses it without one"
 
 
 def padding_mask(tokens: torch.Tensor) -> torch.Tensor:

@@ -43,7 +43,7 @@ from archread.errors import ArchreadError  # noqa: E402
 from archread.parsers.source import resolve  # noqa: E402
 from archread.runtime import stand_ins  # noqa: E402
 from archread.runtime.code_sizes import code_texts, literal_divisors, literal_padding_ids, literal_sizes  # noqa: E402
-from archread.runtime.compare import padding_mask, real_token_logits, run_with_taps, watched  # noqa: E402
+from archread.runtime.compare import padding_mask, real_token_logits, run_original_with_taps, watched  # noqa: E402
 from archread.runtime.cuda_paths import asks_for_cuda, kernel_only_name  # noqa: E402
 from archread.runtime.original import configuration, find_original  # noqa: E402
 from archread.runtime.packages import MissingPackage  # noqa: E402
@@ -79,7 +79,7 @@ def main(spec: dict, out: Path) -> None:
         with stand_ins.computing():
             tokens = first_that_runs(model, candidate_inputs(cfg, lookups, (2, test_tokens())))
             names = watched(model)
-            logits, taps = run_with_taps(model, tokens, names)
+            logits, taps, whole = run_original_with_taps(model, tokens, names)
     except ArchreadError as exc:  # it runs, but gives nothing to compare
         print(f"archread: {exc}", file=sys.stderr)
         sys.exit(1)
@@ -99,6 +99,8 @@ def main(spec: dict, out: Path) -> None:
     except Exception as exc:  # noqa: BLE001 - an original that refuses padding: said in the report
         padded_note = f"padded batch not checked: the original rejects it ({type(exc).__name__})"
     save_file({k: v.clone().contiguous() for k, v in model.state_dict().items()}, out / "weights.safetensors")
+    if whole is not None:  # the reduced model is run with it too
+        extra["whole_mask"] = whole
     save_file({"tokens": tokens, "logits": logits.clone(memory_format=fresh), **extra,
                **{f"tap:{k}": v.clone(memory_format=fresh) for k, v in taps.items()}},
               out / "taps.safetensors")

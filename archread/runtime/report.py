@@ -77,8 +77,9 @@ def setup_line(setup: dict) -> str:
     sizes = setup.get("config", {})
     shown = ", ".join(f"{k}={sizes[k]}" for k in _SHOWN if k in sizes)
     tol = setup.get("tolerance", {})
+    notes = "".join(f"; {setup[k]}" for k in ("mask", "read_with") if setup.get(k))
     return (f"setup: batch {setup.get('batch')} × {setup.get('seq_len')} tokens, seed {setup.get('seed')}, "
-            f"{tol.get('rule', '')}; {setup.get('padding', 'no padded batch')}" + (f"; {shown}" if shown else "")
+            f"{tol.get('rule', '')}; {setup.get('padding', 'no padded batch')}" + (f"; {shown}" if shown else "") + notes
             + "".join(f"\n  stand-in: {name} ({s['why']}); never called while computing"
                       + (f"; building called {', '.join(s['built_with'][:4])}" if s["built_with"] else "")
                       for name, s in setup.get("stand_ins", {}).items()))

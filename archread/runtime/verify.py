@@ -15,7 +15,16 @@ from archread.parsers.repo_needs import unmet_needs
 from archread.runtime import stand_ins
 from archread.runtime.build import reduced_model
 from archread.runtime.code_sizes import code_texts, literal_divisors, literal_padding_ids, literal_sizes
-from archread.runtime.compare import eager, error, padding_mask, real_token_logits, run_with_taps, watched
+from archread.runtime.compare import (
+    WHOLE_MASK,
+    eager,
+    error,
+    padding_mask,
+    real_token_logits,
+    run_original_with_taps,
+    run_with_taps,
+    watched,
+)
 from archread.runtime.config_values import config_values
 from archread.runtime.cuda_paths import asks_for_cuda
 from archread.runtime.framework_member import OriginalLacksMember, missing_framework_member
@@ -60,6 +69,14 @@ def _verify(ref, config, weights, device, dtype, trust_code, reduction, root) ->
         raise ArchreadError(f"{folder}: the original cannot run: {'; '.join(needs)}")
     if folder is not None and len(reduction.roots) != 1:
         reduction = _one_root(reduction, config)
+    report = _verify(reduction, folder, config, weights, device, dtype, trust_code)
+    if reduction.read_with:  # both models were built with those values: the verdict holds for them
+        report.setup["read_with"] = "; ".join(reduction.read_with)
+    return report
+
+
+def _verify(reduction, folder, config, weights, device, dtype, trust_code) -> VerifyReport:
+    source = reduction.source
     if device == "cuda" and not torch.cuda.is_available():
         raise ArchreadError("no CUDA GPU here; use --device cpu")
     wanted = repo_release(folder) if folder is not None else source.release
@@ -119,7 +136,7 @@ def compare_models(reduced, original, cfg, label, reference, device, dtype, tied
     mask = padding_mask(tokens) if tokens.shape[0] > 1 else None
     names = [n for n in watched(reduced) if has(original, n)]
     try:
-        want_logits, want = run_with_taps(original.to(device=device, dtype=torch.float32), tokens, names)
+        want_logits, want, whole = run_original_with_taps(original.to(device=device, dtype=torch.float32), tokens, names)
     except ArchreadError as exc:
         raise ArchreadError(f"the original does not run: {exc}") from None
     except Exception as exc:
@@ -139,19 +156,21 @@ def compare_models(reduced, original, cfg, label, reference, device, dtype, tied
     baseline = []
     base_padded = None
     if low is not torch.float32:
-        base_logits, base = run_with_taps(original.to(device=device, dtype=low), tokens, names)
+        base_logits, base = run_with_taps(original.to(device=device, dtype=low), tokens, names, whole)
         baseline = [error(n, base[n], want[n]) for n in names if n in base and n in want] + [error("logits", base_logits, want_logits)]
         base_padded = real_token_logits(original, tokens, mask) if padded else None
     reduced.to(device=device, dtype=low)
     if before_reduced is not None:
         before_reduced(reduced)
     try:
-        got_logits, got = run_with_taps(reduced, tokens, names)
+        got_logits, got = run_with_taps(reduced, tokens, names, whole)
         if padded:
             padded.insert(0, real_token_logits(reduced, tokens, mask))
     except Exception as exc:
         raise ArchreadError(f"the reduced model does not run: {type(exc).__name__}: {one_line(exc)}") from None
     setup = setup_of(cfg, tokens, mask)
+    if whole is not None:
+        setup["mask"] = WHOLE_MASK
     return judge(label, reference, dtype, device, names, (got_logits, got), (want_logits, want), baseline, tied,
                  padded=(*padded, base_padded) if padded else note, setup=setup)
 

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 
 from archread.errors import ArchreadError, one_line
 from archread.runtime.build import reduced_model
-from archread.runtime.compare import real_token_logits, run_with_taps
+from archread.runtime.compare import WHOLE_MASK, real_token_logits, run_with_taps
 from archread.runtime.cuda_paths import described, torch_path_values
 from archread.runtime.original import repo_folder
 from archread.runtime.release import NeedsCuda, release_site, run_original
@@ -123,12 +123,14 @@ def verify_release(reduction, version: str, trust_code: bool = False, config: Pa
     tied = load_into(reduced, load_file(out / "weights.safetensors"))
     taps = load_file(out / "taps.safetensors")
     try:
-        got_logits, got = run_with_taps(reduced.float(), taps["tokens"], names)
+        got_logits, got = run_with_taps(reduced.float(), taps["tokens"], names, taps.get("whole_mask"))
         padded = padded_note or (real_token_logits(reduced, taps["tokens"], taps["mask"]), taps["padded_logits"])
     except Exception as exc:
         raise ArchreadError(f"the reduced model does not run: {type(exc).__name__}: {one_line(exc)}") from None
     want = {k.removeprefix("tap:"): v for k, v in taps.items() if k.startswith("tap:")}
     setup = setup_of(cfg, taps["tokens"], None if padded_note else taps["mask"]) | ({"stand_ins": stood_in} if stood_in else {})
+    if "whole_mask" in taps:
+        setup["mask"] = WHOLE_MASK
     return judge(source.label, f"{reduction.roots[0]} ({origin}, subprocess{chosen})", "float32", "cpu",
                  names, (got_logits, got), (taps["logits"], want), [], tied, padded=padded, setup=setup)
 

@@ -51,6 +51,16 @@ class Outputs(Knockout):
         "class O(nn.Module):\n    def __init__(self, config):\n        self.inner: I = I(config)\n"
         "    def forward(self, x):\n        out = self.inner(x)\n        return out\n",
     )]
+    STRIP += [(  # the one tensor read straight off the submodule's call
+        "from ...modeling_outputs import CausalLMOutput\n"
+        "class I(nn.Module):\n    def forward(self, x):\n        return CausalLMOutput(logits=x)\n"
+        "class O(nn.Module):\n    def __init__(self, config):\n        self.inner = I(config)\n"
+        "    def forward(self, x):\n        return self.inner(x).logits\n",
+        "from ...modeling_outputs import CausalLMOutput\n"
+        "class I(nn.Module):\n    def forward(self, x):\n        return x\n"
+        "class O(nn.Module):\n    def __init__(self, config):\n        self.inner = I(config)\n"
+        "    def forward(self, x):\n        return self.inner(x)\n",
+    )]
     KEEP = ["def forward(self, x):\n    return self.head(x)\n"]
 
     def __init__(self, ctx):
@@ -111,15 +121,20 @@ class Outputs(Knockout):
     def _bind(self, target: cst.CSTNode, value: cst.CSTNode | None) -> None:
         if not isinstance(target, cst.Name) or value is None:
             return
-        if isinstance(value, cst.Call) and dotted(value.func).startswith("self."):
-            held = self._class[-1] if self._class else ""
-            for attr in dotted(value.func).split(".")[1:]:  # self.model.decoder(...): through each submodule
-                owner = next((c for c in self.mro.get(held, [held]) if (c, attr) in self.attr_class), held)  # a base's __init__
-                held = self.attr_class.get((owner, attr))
-            if held in self.single:
-                self._unwrap.add(target.value)
+        if self._single_output(value):
+            self._unwrap.add(target.value)
         if _LOGIT_SLICES & names_in(value):
             self._slices.add(target.value)  # slice_indices = slice(-logits_to_keep, None)
+
+    def _single_output(self, value: cst.CSTNode) -> bool:
+        """The value is a call of a submodule whose forward now returns one tensor (`self.model(x)`)."""
+        if type(value) is not cst.Call or not dotted(value.func).startswith("self."):
+            return False
+        held = self._class[-1] if self._class else ""
+        for attr in dotted(value.func).split(".")[1:]:  # self.model.decoder(...): through each submodule
+            owner = next((c for c in self.mro.get(held, [held]) if (c, attr) in self.attr_class), held)  # a base's __init__
+            held = self.attr_class.get((owner, attr))
+        return held in self.single
 
     def leave_Call(self, original, updated):
         updated = super().leave_Call(original, updated)
@@ -137,14 +152,24 @@ class Outputs(Knockout):
         self.ctx.removed[self.NAME] -= 1
         return chosen
 
+    def _read_off(self, value: cst.CSTNode) -> cst.BaseExpression | None:
+        """The call of `self.model(x).logits`, read straight off a submodule that now returns that one tensor
+        (rewritten here, where the statement holds it: a leave_Attribute turning it into a Call would hand the
+        later passes' leave_Call an Attribute as the original)."""
+        if type(value) is cst.Attribute and value.attr.value in _WANTED and self._single_output(value.value):
+            return value.value
+        return None
+
     def leave_Return(self, original, updated):
         chosen = self._tensor_of(updated.value)
+        chosen = self._read_off(updated.value) if chosen is None else chosen
         return updated if chosen is None else updated.with_changes(value=chosen)
 
     def leave_Assign(self, original, updated):
         updated = super().leave_Assign(original, updated)
         if isinstance(updated, cst.Assign):
             chosen = self._tensor_of(updated.value)
+            chosen = self._read_off(updated.value) if chosen is None else chosen
             if chosen is not None:
                 return updated.with_changes(value=chosen)
         return updated
