@@ -45,7 +45,7 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 def verify(ref, config: Path | None = None, weights: Path | None = None, device: str = "cpu",
            dtype: str = "float32", trust_code: bool = False, reduction=None, root: str | None = None) -> VerifyReport:
     try:
-        return _verify(ref, config, weights, device, dtype, trust_code, reduction, root)
+        return _verify_ref(ref, config, weights, device, dtype, trust_code, reduction, root)
     except ArchreadError as exc:
         folder = repo_folder(reduction.source if reduction is not None else resolve(ref, root)) if trust_code else None
         if folder is None or config is not None or weights is not None or (folder / "config.json").is_file():
@@ -54,7 +54,7 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
                             "--config CONFIG_JSON runs a checkpoint's)") from None
 
 
-def _verify(ref, config, weights, device, dtype, trust_code, reduction, root) -> VerifyReport:
+def _verify_ref(ref, config, weights, device, dtype, trust_code, reduction, root) -> VerifyReport:
     if reduction is None:  # with a checkpoint's configuration, the reading checked is the one specialised to it
         source = resolve(ref, root)
         if trust_code and weights is None:
