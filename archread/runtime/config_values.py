@@ -16,7 +16,9 @@ from pathlib import Path
 
 from archread.errors import ArchreadError
 from archread.parsers import reduce_source
-from archread.runtime.original import configuration
+from archread.parsers.config_defaults import default_values
+from archread.parsers.source import tree_of
+from archread.runtime.original import configuration, read_json
 from archread.runtime.release import release_env
 
 
@@ -52,6 +54,9 @@ def values_of(cfg) -> dict:
 def config_values(path: Path, source) -> dict:
     """The values of the configuration in path (a config.json or a folder holding one) for source's model."""
     path = path / "config.json" if path.is_dir() else path
+    own = _own_class_values(path, source)
+    if own is not None:
+        return own
     if source.release is None or source.release == importlib.metadata.version("transformers"):
         return read_values(source.model_type, path)
     result = subprocess.run([sys.executable, "-m", "archread.runtime.config_values", source.model_type, str(path)],
@@ -60,6 +65,22 @@ def config_values(path: Path, source) -> dict:
         lines = [ln for ln in result.stderr.strip().splitlines() if ln.strip()]
         raise ArchreadError(lines[-1].removeprefix("archread: ") if lines else f"{path}: transformers {source.release} cannot read it")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _own_class_values(path: Path, source) -> dict | None:
+    """Code outside transformers with its own configuration file beside it (remote code's configuration_x.py): no
+    release has that class, so it is read as the default reading reads it (its declared defaults, statically),
+    with the file's fields over them; None for a model whose class is transformers' own."""
+    if tree_of(source.path) is not None:
+        return None
+    defaults, own = default_values(source.path)
+    if own is None:
+        return None
+    fields = read_json(path)
+    return {**defaults, **{k: v for k, v in fields.items() if k not in _NOT_FIELDS and _plain(v)}}
+
+
+_NOT_FIELDS = ("model_type", "architectures", "auto_map", "transformers_version")
 
 
 def reduce_for(source, path: Path):

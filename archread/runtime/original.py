@@ -19,6 +19,7 @@ from pathlib import Path
 
 from archread.errors import ArchreadError, one_line
 from archread.parsers.source import tree_of
+from archread.runtime.own_faults import import_fault
 from archread.runtime.packages import MissingPackage, missing_module
 from archread.runtime.repo_alias import alias_repo
 
@@ -81,7 +82,7 @@ def repo_package(folder: Path) -> str:
     return name
 
 
-def _import(name: str, what: str):
+def _import(name: str, what: str, folder: Path | None = None):
     try:
         return importlib.import_module(name)
     except ArchreadError:
@@ -90,7 +91,8 @@ def _import(name: str, what: str):
         module = missing_module(exc)
         if module is not None:
             raise MissingPackage(f"{what} does not import: it needs {module}, which is not installed", module) from None
-        raise ArchreadError(f"{what} does not import: {type(exc).__name__}: {one_line(exc)}") from None
+        fault = import_fault(exc, folder) if folder is not None else None  # a test left at module level
+        raise ArchreadError(f"{what} does not import: {fault or f'{type(exc).__name__}: {one_line(exc)}'}") from None
 
 
 @dataclass
@@ -123,7 +125,7 @@ def find_original(source, root: str) -> Original:
         if str(folder.resolve()) not in sys.path:  # a flat repo's absolute sibling imports (`from configuration_x import`)
             sys.path.append(str(folder.resolve()))
         remote = source.remote
-        module = _import(f"{package}.{remote.modeling if remote else source.path.stem}", source.path.name)
+        module = _import(f"{package}.{remote.modeling if remote else source.path.stem}", source.path.name, folder)
         cls = getattr(module, root, None)
         if not isinstance(cls, type):
             raise ArchreadError(f"{source.path}: defines no class {root}")
@@ -149,7 +151,7 @@ def _repo_config_class(folder: Path, package: str, remote):
         module_name = module_name.rpartition("--")[2]  # `org/repo--configuration_x`: a file of another repo
     if not (folder / f"{module_name}.py").is_file():
         raise ArchreadError(f"{folder / 'config.json'}: the configuration is {module_name}.py, which the repo lacks")
-    cls = getattr(_import(f"{package}.{module_name}", f"{module_name}.py"), class_name, None)
+    cls = getattr(_import(f"{package}.{module_name}", f"{module_name}.py", folder), class_name, None)
     if cls is None:
         raise ArchreadError(f"{folder / module_name}.py: defines no {class_name}")
     return cls
