@@ -313,4 +313,40 @@ def borrow(module: cst.Module, here: Path, read: dict[str, str] | None = None) -
         lent_classes = {s.name.value: s for s in lent if type(s) is cst.ClassDef}  # (HeliumModel(HeliumPreTrainedModel, LlamaModel))
         body = [as_converted(s, next((lent_classes[b] for b in (dotted(a.value) for a in s.bases) if b in lent_classes), None))
                 if type(s) is cst.ClassDef else s for s in body]
-    return module.with_changes(body=[*body[:at], *borrowing.imports.values(), *lent, *aliases, *body[at:]])
+    outside = [_read_when_defined(stmt) - lender.binds.keys() for lender, stmt in borrowing.lent]  # a star import's
+    early, later = _after_own(list(zip(lent, outside)), body, at)
+    placed = [*body[:at], *borrowing.imports.values(), *early, *aliases]
+    for i in range(at, len(body)):
+        placed += [body[i], *later.get(i, [])]
+    return module.with_changes(body=placed)
+
+
+def _read_when_defined(stmt) -> frozenset[str]:
+    """The names a module-level statement reads as it runs: a class's bases, decorators and own statements, a
+    function's decorators and defaults; not what a function body reads when called."""
+    if type(stmt) is cst.FunctionDef:
+        return names_in(stmt.with_changes(body=cst.IndentedBlock([])))
+    if type(stmt) is cst.ClassDef:
+        inner = [_read_when_defined(s) if type(s) is cst.FunctionDef else names_in(s) for s in stmt.body.body]
+        return frozenset().union(names_in(stmt.with_changes(body=cst.IndentedBlock([]))), *inner)
+    return names_in(stmt)
+
+
+def _after_own(lent: list, body: list, at: int) -> tuple[list, dict[int, list]]:
+    """(the lent statements that go at `at`, body index -> those that go right after that statement of the module),
+    for (statement, the names it reads as it runs that its lender does not bind): a lent definition built on one of
+    the module's own (a sibling's `class Fast(ModelAttention)` that star-imports the modeling file back) goes after
+    the module's definition of it, and what is lent on top of it after that."""
+    bound_at = {}  # a name's first binding: one bound before `at` is there already
+    for i, stmt in enumerate(body):
+        for name in bound_at_top(stmt):
+            bound_at.setdefault(name, i)
+    where, early, later = {}, [], {}
+    for stmt, outside in lent:
+        own = [bound_at[n] for n in outside if bound_at.get(n, -1) >= at]
+        after = own + [where[n] for n in _read_when_defined(stmt) if where.get(n) is not None]
+        index = max(after, default=None)
+        for name in bound_at_top(stmt):
+            where[name] = index
+        (early if index is None else later.setdefault(index, [])).append(stmt)
+    return early, later

@@ -55,8 +55,9 @@ def values_of(cfg) -> dict:
 def config_values(path: Path, source) -> dict:
     """The values of the configuration in path (a config.json or a folder holding one) for source's model."""
     path = path / "config.json" if path.is_dir() else path
-    if tree_of(source.path) is None:
-        return _read_statically(path, source)
+    own = _own_class_values(path, source)
+    if own is not None:
+        return own
     if source.release is None or source.release == importlib.metadata.version("transformers"):
         return read_values(source.model_type, path)
     result = subprocess.run([sys.executable, "-m", "archread.runtime.config_values", source.model_type, str(path)],
@@ -67,12 +68,20 @@ def config_values(path: Path, source) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _read_statically(path: Path, source) -> dict:
-    """Remote code's configuration, read without running its class (reading never executes the repo): the
-    config.json's plain values over the defaults its configuration file shows statically."""
-    data = read_json(path)
-    defaults, _ = default_values(source.path)
-    return {**defaults, **{k: v for k, v in data.items() if _plain(v) and k not in ("auto_map", "architectures", "model_type")}}
+def _own_class_values(path: Path, source) -> dict | None:
+    """Code outside transformers with its own configuration file beside it (remote code's configuration_x.py): no
+    release has that class, so it is read as the default reading reads it (its declared defaults, statically),
+    with the file's fields over them; None for a model whose class is transformers' own."""
+    if tree_of(source.path) is not None:
+        return None
+    defaults, own = default_values(source.path)
+    if own is None:
+        return None
+    fields = read_json(path)
+    return {**defaults, **{k: v for k, v in fields.items() if k not in _NOT_FIELDS and _plain(v)}}
+
+
+_NOT_FIELDS = ("model_type", "architectures", "auto_map", "transformers_version")
 
 
 def reduce_for(source, path: Path):

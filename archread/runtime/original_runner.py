@@ -46,6 +46,7 @@ from archread.runtime.code_sizes import code_texts, literal_divisors, literal_pa
 from archread.runtime.compare import padding_mask, real_token_logits, run_original_with_taps, watched  # noqa: E402
 from archread.runtime.cuda_paths import asks_for_cuda, kernel_only_name  # noqa: E402
 from archread.runtime.original import configuration, find_original  # noqa: E402
+from archread.runtime.own_faults import unset_field  # noqa: E402
 from archread.runtime.packages import MissingPackage  # noqa: E402
 from archread.runtime.release import CANNOT_IMPORT, MISSING_PACKAGE, NEEDS_CUDA  # noqa: E402
 from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up  # noqa: E402
@@ -84,6 +85,10 @@ def main(spec: dict, out: Path) -> None:
         print(f"archread: {exc}", file=sys.stderr)
         sys.exit(1)
     except Exception as exc:
+        unset = unset_field(exc, Path(spec["config"]) if spec.get("config") else None)
+        if unset is not None:  # no release cures it: said as what the code reads
+            print(f"archread: {unset}", file=sys.stderr)
+            sys.exit(1)
         if not asks_for_cuda(exc):
             raise
         why = kernel_only_name(exc)

@@ -2,7 +2,12 @@
 `glm_model/`. Its authors ran it from the folder above, where that name is the repo; here the repo is imported as
 its own package (original.repo_package), so the name is made to stand for that package, module for module: the
 configuration class the modeling file imports by that name is the very class archread builds the configuration
-with."""
+with.
+
+A flat repo run from its own folder imports its files by bare name (`from mla_attention import …`, which
+`from modeling_minicpm import *` back): each such name is made to stand for that file of the package, so the
+modeling file archread imports as `package.modeling_minicpm` is the very module its siblings import back, not a
+second copy that re-runs it (a circular import its authors never met) with classes of its own."""
 
 from __future__ import annotations
 
@@ -34,6 +39,43 @@ def own_names(folder: Path) -> set[str]:
     return {name for name in found if not _provided(name)}
 
 
+def sibling_names(folder: Path) -> set[str]:
+    """Top-level names the repo's files import absolutely that are one of its own files (`mla_attention` beside
+    mla_attention.py), guarded or not (the file is there either way), where nothing installed has that name
+    (installed packages come first on sys.path, as they do here) and it is no standard module."""
+    found = set()
+    for _, tree in parsed_files(folder):
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            for top in (n.split(".")[0] for n in names):
+                if top not in sys.stdlib_module_names and ((folder / f"{top}.py").is_file() or (folder / top / "__init__.py").is_file()):
+                    found.add(top)
+    repos = _repo_folders() | {folder.resolve()}
+    return {name for name in found if not _installed(name, repos)}
+
+
+def _repo_folders() -> set[Path]:
+    """The folders of the repos imported so far (original.repo_package's packages), which sys.path holds too."""
+    return {Path(p).resolve() for n, m in list(sys.modules.items()) if n.startswith("archread_repo_") and m is not None
+            for p in getattr(m, "__path__", ())}
+
+
+def _installed(name: str, repos: set[Path]) -> bool:
+    """A finder other than the aliases finds name outside every repo's folder."""
+    for finder in (f for f in sys.meta_path if not isinstance(f, _Alias) and hasattr(f, "find_spec")):
+        try:
+            spec = finder.find_spec(name, None)
+        except (ImportError, ValueError, AttributeError):
+            continue
+        if spec is None:
+            continue
+        where = spec.origin if spec.origin not in (None, "namespace") else next(iter(spec.submodule_search_locations or ()), None)
+        if where is None or not any(Path(where).resolve().is_relative_to(r) for r in repos):
+            return True
+    return False
+
+
 def _provided(name: str) -> bool:
     if any(isinstance(f, _Alias) and f.alias == name for f in sys.meta_path):
         return False  # by an earlier alias, not by anything installed
@@ -46,14 +88,14 @@ def _provided(name: str) -> bool:
 class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """`alias` and `alias.x` are `package` and `package.x`: the same module objects, imported once."""
 
-    def __init__(self, alias: str, package: str):
-        self.alias, self.package = alias, package
+    def __init__(self, alias: str, package: str, is_package: bool = True):
+        self.alias, self.package, self.is_package = alias, package, is_package
         self._specs: dict[str, object] = {}
 
     def find_spec(self, name, path=None, target=None):
         if name != self.alias and not name.startswith(self.alias + "."):
             return None
-        return importlib.util.spec_from_loader(name, self, is_package=name == self.alias)
+        return importlib.util.spec_from_loader(name, self, is_package=name == self.alias and self.is_package)
 
     def create_module(self, spec):
         module = importlib.import_module(self.package + spec.name[len(self.alias):])
@@ -65,7 +107,16 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def alias_repo(folder: Path, package: str) -> None:
-    """Make each name the repo imports itself by stand for package (another repo's alias of it is replaced)."""
-    for name in sorted(own_names(folder)):
+    """Make each name the repo imports itself by stand for package, and each of its files imported by bare name
+    stand for that file of package (another repo's alias of a name is replaced)."""
+    siblings = sibling_names(folder)
+    for name in sorted(own_names(folder) | siblings):
         sys.meta_path[:] = [f for f in sys.meta_path if not (isinstance(f, _Alias) and f.alias == name)]
-        sys.meta_path.append(_Alias(name, package))
+        if name in siblings:  # ahead of the path finder, which would find the file itself on sys.path
+            sys.meta_path.insert(0, _Alias(name, f"{package}.{name}", (folder / name / "__init__.py").is_file()))
+            stale = sys.modules.get(name)  # another repo's file of that name, imported by it earlier
+            if stale is not None and stale is not sys.modules.get(f"{package}.{name}"):
+                for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+                    del sys.modules[key]
+        else:
+            sys.meta_path.append(_Alias(name, package))

@@ -29,6 +29,7 @@ from archread.runtime.config_values import config_values
 from archread.runtime.cuda_paths import asks_for_cuda
 from archread.runtime.framework_member import OriginalLacksMember, missing_framework_member
 from archread.runtime.original import configuration, find_original, installed_release, repo_folder, repo_release
+from archread.runtime.own_faults import unset_field
 from archread.runtime.packages import MissingPackage, PackageUnavailable, bring_guarded, with_packages
 from archread.runtime.release import ReleaseUnavailable, cached_releases, packages_here, release_site
 from archread.runtime.report import VerifyReport, has, judge, setup_of
@@ -80,7 +81,7 @@ def _verify(reduction, folder, config, weights, device, dtype, trust_code) -> Ve
     if device == "cuda" and not torch.cuda.is_available():
         raise ArchreadError("no CUDA GPU here; use --device cpu")
     wanted = repo_release(folder) if folder is not None else source.release
-    fallback = None
+    fallback = named = None
     if wanted and wanted != installed_release() and weights is None:
         if device != "cpu" or dtype != "float32":
             raise ArchreadError(f"a transformers {wanted} original is compared in float32 on the CPU (--device cpu --dtype float32)")
@@ -89,13 +90,15 @@ def _verify(reduction, folder, config, weights, device, dtype, trust_code) -> Ve
         except ReleaseUnavailable as exc:
             if folder is None:  # transformers' own file of another era: only its release runs it
                 raise ArchreadError(str(exc)) from None
-            fallback = f"{exc}; ran under the installed {installed_release()}"
+            named, fallback = str(exc), f"{exc}; ran under the installed {installed_release()}"
     try:
         original, cfg, state, original_spec = _original_here(source, reduction, folder, config, weights)
     except OriginalFails as exc:
         if folder is None or weights is not None or device != "cpu" or dtype != "float32" or (wanted and not fallback):
             raise
-        return _under_a_cached_release(reduction, trust_code, config, f"the installed {installed_release()} cannot run it: {exc}")
+        # the release config.json names, where it was tried, says more than the installed one's import error
+        why = named or f"the installed {installed_release()} cannot run it: {exc}"
+        return _under_a_cached_release(reduction, trust_code, config, why, wanted if named else None)
     original_cls = original_spec.model_class
     reduced = reduced_model(reduction, cfg, folder)
     tied = load_into(reduced, state)
@@ -224,7 +227,8 @@ def _original_here(source, reduction, folder, config, weights):
         except ArchreadError:
             raise
         except Exception as exc:
-            raise ArchreadError(f"the original {original_cls.__name__} does not run with this config: {type(exc).__name__}: {one_line(exc)}") from None
+            unset = unset_field(exc, config or own)
+            raise ArchreadError(unset or f"the original {original_cls.__name__} does not run with this config: {type(exc).__name__}: {one_line(exc)}") from None
         return original, cfg, state, original_spec
     except (MissingPackage, PackageUnavailable):  # no release changes what this machine's wheels are
         raise
@@ -232,18 +236,23 @@ def _original_here(source, reduction, folder, config, weights):
         raise OriginalFails(str(exc)) from None
 
 
-def _under_a_cached_release(reduction, trust_code, config, why: str) -> VerifyReport:
+def _under_a_cached_release(reduction, trust_code, config, why: str, done: str | None = None) -> VerifyReport:
     """Remote code that names no release the installed one can run: the releases already installed for other
-    originals are tried, newest first, and the report says which ran and why."""
-    tried = []
-    for version in cached_releases(exclude=installed_release(), also=_LADDER)[:_CACHED_TRIES]:
+    originals are tried, newest first (not `done`, tried already), and the report says which ran and why."""
+    tried, imported = [], []
+    for version in [v for v in cached_releases(exclude=installed_release(), also=_LADDER) if v != done][:_CACHED_TRIES]:
         try:
             report = verify_release(reduction, version, trust_code, config)
         except PackageUnavailable:
             raise
         except ArchreadError as exc:
             tried.append(f"{version}: {exc}")
+            if not isinstance(exc, ReleaseUnavailable):  # it imported, then failed: further than an import error
+                imported.append(tried[-1])
             continue
         report.reference += f"; {why}"
         return report
-    raise ArchreadError(f"no transformers release runs the original: {why}; {tried[-1] if tried else 'none other installed'}")
+    # the newest release that got furthest: an older one's import error (no cache_utils in 4.31) hides why
+    # the code itself fails
+    best = (imported or tried[:1] or ["none other installed"])[0]
+    raise ArchreadError(f"no transformers release runs the original: {why}; {best}")

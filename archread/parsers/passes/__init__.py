@@ -28,6 +28,7 @@ from archread.parsers.passes.kv_cache import KVCache
 from archread.parsers.passes.logging_calls import LoggingCalls
 from archread.parsers.passes.masks import Masks
 from archread.parsers.passes.module_base import ModuleBase
+from archread.parsers.passes.one_process import OneProcess
 from archread.parsers.passes.optional_imports import OptionalImports
 from archread.parsers.passes.outputs import Outputs
 from archread.parsers.passes.returns import Returns
@@ -37,7 +38,7 @@ from archread.parsers.passes.tensor_parallel import TensorParallel
 from archread.parsers.passes.whole_slices import WholeSlices
 
 PASSES = [
-    Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, AttentionBackends, Autocast, OptionalImports,
+    Docstrings, LoggingCalls, Annotations, Decorators, Guards, TensorParallel, OneProcess, AttentionBackends, Autocast, OptionalImports,
     CustomExtensions, Dropout,
     Checkpointing, KVCache, Outputs, Masks, Glue, Simplify, InlineHelpers, Inline, InlineStatics, DeadCode, Signatures, Returns,
     WholeSlices, InlineHelpers, Inline, InlineStatics, DeadCode, Signatures, Keywords, ModuleBase, Imports, Format,

@@ -10,8 +10,8 @@ from pathlib import Path
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.analysis.names import names_in
-from archread.parsers.analysis.nodes import dotted, find
+from archread.parsers.analysis.names import bound_names, names_in
+from archread.parsers.analysis.nodes import dotted, find, untrailed
 from archread.parsers.fastcst import code_of
 from archread.parsers.package_lenders import relative_kernel
 from archread.parsers.passes.base import StripPass
@@ -98,7 +98,7 @@ class Imports(StripPass):
         code = code_of(updated.with_changes(body=[s for s in updated.body if not _is_import(s)]))
         used = global_reads(code)
         defined = set().union(*(_top_level_names(s) for s in updated.body))
-        body, dropped = [], {}
+        body, dropped, lazy_imports = [], {}, {}
         for stmt in updated.body:
             if not _is_import(stmt):
                 body.append(stmt)
@@ -124,6 +124,13 @@ class Imports(StripPass):
             for a in small.names:
                 if not keep_module:
                     dropped[_bound(a)] = _module_of(small)
+            lazy = _lazy_sites(updated.body, {_bound(a) for a in aliases}) if aliases and kernel else None
+            if lazy:  # imported where it is called: the module imports without the repo, and its other paths run
+                line = stmt.with_changes(body=[small.with_changes(names=untrailed(aliases))], leading_lines=[])
+                lazy_imports[id(stmt)] = (line, lazy)
+                self.ctx.warn(f"the reduced module imports {source}, a kernel module of the repo (triton or a C++/CUDA "
+                              f"extension), where {', '.join(lazy.values())} calls it: that path needs the repo")
+                continue
             if aliases and kernel:  # the repo's own triton/C++ kernel, with no torch path in the file
                 self.ctx.warn(f"the reduced module imports {source}, a kernel module of the repo (triton or a C++/CUDA "
                               "extension) it cannot import outside the repo")
@@ -135,6 +142,8 @@ class Imports(StripPass):
             if len(aliases) < len(small.names):
                 self.ctx.removed[self.NAME] += 1 if not aliases else 0
         body = [s for s in body if not _unused_submodule(s, body, code)]
+        for line, sites in lazy_imports.values():
+            body = [_import_inside(s, line, sites) for s in body]
         self.ctx.imported.update(dropped)
         missing = used - defined - set(dir(builtins)) - _imported_names(body)
         restored = [_STANDARD[n] for n in sorted(missing & set(_STANDARD))]  # imported under a guard the guards pass folded
@@ -162,11 +171,55 @@ class Imports(StripPass):
 
 
     def _kernel(self, small) -> bool:
-        """A relative import of one of the repo's kernel modules (which lends nothing: see package_lenders)."""
-        if not isinstance(small, cst.ImportFrom) or not small.relative or self.ctx.folder is None:
+        """An import of one of the repo's kernel modules (which lends nothing: see package_lenders), relative or, in a
+        flat repo run from its folder, by its bare name (`from mla_triton import triton_mla` beside mla_triton.py)."""
+        if not isinstance(small, cst.ImportFrom) or self.ctx.folder is None or isinstance(small.names, cst.ImportStar):
             return False
         folder = Path(self.ctx.folder)
-        return tree_of(folder / "x.py") is None and relative_kernel(small, folder) is not None  # remote code's only
+        if tree_of(folder / "x.py") is not None:  # remote code's only
+            return False
+        if not small.relative and type(small.module) is cst.Name and not (folder / "__init__.py").is_file():
+            small = small.with_changes(relative=[cst.Dot()])
+        return bool(small.relative) and relative_kernel(small, folder) is not None
+
+
+def _lazy_sites(body: list, names: set[str]) -> dict[int, str] | None:
+    """id -> name of each top-level function and method that reads one of names, where every read is inside such
+    a body (not in a decorator, a default or a class's own statements) and none is an `__init__` (building the
+    module needs it then: the kernel is part of the model, its import stays in view at the top); None otherwise."""
+    sites: dict[int, str] = {}
+    for stmt in body:
+        if _is_import(stmt) or not names & names_in(stmt):
+            continue
+        if type(stmt) is cst.FunctionDef and _read_in_body(stmt, names):
+            sites[id(stmt)] = stmt.name.value
+        elif type(stmt) is cst.ClassDef and not names & names_in(stmt.with_changes(body=cst.IndentedBlock([]))):
+            for inner in (i for i in stmt.body.body if names & names_in(i)):
+                if type(inner) is not cst.FunctionDef or inner.name.value == "__init__" or not _read_in_body(inner, names):
+                    return None
+                sites[id(inner)] = f"{stmt.name.value}.{inner.name.value}"
+        else:
+            return None
+    return sites or None
+
+
+def _read_in_body(fn: cst.FunctionDef, names: set[str]) -> bool:
+    """Only the function's body reads names (nothing evaluated when it is defined does), and it binds none of them
+    (a local of that name is another thing)."""
+    return not names & names_in(fn.with_changes(body=cst.IndentedBlock([]))) and not names & set(bound_names(fn.body))
+
+
+def _import_inside(stmt: cst.CSTNode, line: cst.SimpleStatementLine, sites: dict[int, str]) -> cst.CSTNode:
+    """stmt with the import line opening each site function (after its docstring)."""
+    def opened(fn: cst.FunctionDef) -> cst.FunctionDef:
+        inner = list(fn.body.body)
+        at = 1 if inner and m.matches(inner[0], m.SimpleStatementLine([m.Expr(m.SimpleString() | m.ConcatenatedString())])) else 0
+        return fn.with_changes(body=fn.body.with_changes(body=[*inner[:at], line, *inner[at:]]))
+    if id(stmt) in sites:
+        return opened(stmt)
+    if type(stmt) is cst.ClassDef and any(id(i) in sites for i in stmt.body.body):
+        return stmt.with_changes(body=stmt.body.with_changes(body=[opened(i) if id(i) in sites else i for i in stmt.body.body]))
+    return stmt
 
 
 def version_parsers(module: cst.Module) -> set[str]:
