@@ -67,6 +67,29 @@ def release_site(version: str) -> Path:
     return site
 
 
+_CANNOT_IMPORT_NAME = re.compile(r"cannot import name '(\w+)' from '(transformers[\w.]*)'")
+
+
+def missing_name(message: str) -> tuple[str, str] | None:
+    """(module, name) where an import error says a transformers module lacks a name (`top_k_top_p_filtering`
+    from transformers.generation.utils, gone in 4.39)."""
+    found = _CANNOT_IMPORT_NAME.search(message)
+    return (found.group(2), found.group(1)) if found else None
+
+
+def release_defines(version: str, module: str, name: str) -> bool:
+    """Whether an installed release's source of `module` defines `name` (read, not imported): a def, a class, an
+    assignment or an import of it, or, for the lazy top-level package, the name in its import structure."""
+    site = releases_dir() / version
+    parts = module.split(".")
+    path = site.joinpath(*parts, "__init__.py") if site.joinpath(*parts).is_dir() else site.joinpath(*parts[:-1], f"{parts[-1]}.py")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(rf"^\s*(def|class)\s+{name}\b|^\s*{name}\s*=|\bimport\b.*\b{name}\b|^\s+{name}(\s+as\s+\w+)?,?\s*$|[\"']{name}[\"']", text, re.M) is not None
+
+
 def packages_here() -> Path:
     """The folder of the packages remote code needs under the installed release (beside the pip-installed ones)."""
     import importlib.metadata

@@ -31,7 +31,14 @@ from archread.runtime.framework_member import OriginalLacksMember, missing_frame
 from archread.runtime.original import configuration, find_original, installed_release, repo_folder, repo_release
 from archread.runtime.own_faults import unset_field
 from archread.runtime.packages import MissingPackage, PackageUnavailable, bring_guarded, with_packages
-from archread.runtime.release import ReleaseUnavailable, cached_releases, packages_here, release_site
+from archread.runtime.release import (
+    ReleaseUnavailable,
+    cached_releases,
+    missing_name,
+    packages_here,
+    release_defines,
+    release_site,
+)
 from archread.runtime.report import VerifyReport, has, judge, setup_of
 from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up
 from archread.runtime.tiny import build_tiny, on_torch_path, shrink, test_tokens
@@ -240,7 +247,11 @@ def _under_a_cached_release(reduction, trust_code, config, why: str, done: str |
     """Remote code that names no release the installed one can run: the releases already installed for other
     originals are tried, newest first (not `done`, tried already), and the report says which ran and why."""
     tried, imported = [], []
-    for version in [v for v in cached_releases(exclude=installed_release(), also=_LADDER) if v != done][:_CACHED_TRIES]:
+    candidates = [v for v in cached_releases(exclude=installed_release(), also=_LADDER) if v != done]
+    lacking = missing_name(why)
+    if lacking:  # a transformers name the code imports: the releases whose source defines it go first
+        candidates.sort(key=lambda v: not release_defines(v, *lacking))
+    for version in candidates[:_CACHED_TRIES]:
         try:
             report = verify_release(reduction, version, trust_code, config)
         except PackageUnavailable:
