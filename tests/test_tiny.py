@@ -1,7 +1,7 @@
 """The tiny configuration keeps the relations a configuration class checks when it is rebuilt."""
 
 from archread.runtime.code_sizes import literal_divisors, literal_sizes
-from archread.runtime.tiny import shrink
+from archread.runtime.tiny import fewer_layers, shrink
 
 
 class HybridConfig:
@@ -176,3 +176,10 @@ def test_a_size_the_code_divides_by_a_literal_stays_a_multiple_and_the_heads_fol
     tiny = shrink(TowerConfig(), divisors=divisors)
     assert tiny.visual["output_dim"] == tiny.hidden_size == 128
     assert tiny.kv_channels * tiny.num_attention_heads == tiny.hidden_size  # Qwen projects heads × kv_channels
+
+
+def test_the_second_try_keeps_the_widths_and_takes_few_layers():
+    wider = fewer_layers(HybridConfig(layer_types=["full"] * 3 + ["sliding"] * 21))
+    assert wider.hidden_size == 1024 and wider.mamba_d_ssm == 2048  # the first two layers and one of every kind:
+    assert wider.layer_types == ["full", "full", "sliding"] and wider.num_hidden_layers == 3
+    assert fewer_layers(HybridConfig(num_hidden_layers=2)) is None  # nothing fewer to try

@@ -50,7 +50,7 @@ from archread.runtime.own_faults import unset_field  # noqa: E402
 from archread.runtime.packages import MissingPackage  # noqa: E402
 from archread.runtime.release import CANNOT_IMPORT, MISSING_PACKAGE, NEEDS_CUDA  # noqa: E402
 from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up  # noqa: E402
-from archread.runtime.tiny import build_tiny, on_torch_path, shrink, test_tokens  # noqa: E402
+from archread.runtime.tiny import build_tiny, fewer_layers, on_torch_path, shrink, test_tokens  # noqa: E402
 
 _PLAIN = (int, float, str, bool, type(None), list, tuple, dict)
 
@@ -72,15 +72,28 @@ def main(spec: dict, out: Path) -> None:
     config = on_torch_path(config, spec.get("torch_path"))
     source = resolve(spec.get("file") or spec["path"])  # the modeling file read, where the folder holds several
     lookups = looked_up(source.text)
-    try:
-        divisors = literal_divisors(code_texts(source.text, repo))
-        ids = literal_ids(lookups) | literal_padding_ids(code_texts(source.text, repo))
-        model, cfg = build_tiny(original.model_class, shrink(config, literal_sizes(source.text), spec.get("assumed"), ids, divisors))
+
+    def run(tiny):
+        model, cfg = build_tiny(original.model_class, tiny)
         model = model.float()
         with stand_ins.computing():
             tokens = first_that_runs(model, candidate_inputs(cfg, lookups, (2, test_tokens())))
             names = watched(model)
-            logits, taps, whole = run_original_with_taps(model, tokens, names)
+            return (model, cfg, tokens, names, *run_original_with_taps(model, tokens, names))
+
+    try:
+        divisors = literal_divisors(code_texts(source.text, repo))
+        ids = literal_ids(lookups) | literal_padding_ids(code_texts(source.text, repo))
+        try:
+            model, cfg, tokens, names, logits, taps, whole = run(shrink(config, literal_sizes(source.text), spec.get("assumed"), ids, divisors))
+        except Exception as first:  # noqa: BLE001 - the tiny widths broke a relation: its own widths, two layers
+            wider = fewer_layers(config) if not isinstance(first, stand_ins.StandInUsed) and not asks_for_cuda(first) else None
+            if wider is None:
+                raise
+            try:
+                model, cfg, tokens, names, logits, taps, whole = run(wider)
+            except Exception:  # noqa: BLE001 - the first error says more
+                raise first from None
     except ArchreadError as exc:  # it runs, but gives nothing to compare
         print(f"archread: {exc}", file=sys.stderr)
         sys.exit(1)

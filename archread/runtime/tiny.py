@@ -262,6 +262,17 @@ def shrink(config, fixed_sizes: set[int] = frozenset(), assumed: dict | None = N
     return _accepted(type(config), fields, [per_layer] + [{k: v} for k, v in changes.items()])
 
 
+def fewer_layers(config):
+    """The configuration at its own widths with two layers (one of every kind): a second try where the tiny widths
+    break a relation the shrinking does not know (RetNet's value width against its heads); None where no count."""
+    fields = config.to_dict()
+    counts = {k: 2 for k, v in fields.items() if type(v) is int and v > 2 and (k in _LAYER_COUNT_KEYS or k.endswith("_layers"))}
+    layers = next((fields[k] for k in counts), None)
+    if layers is None:
+        return None
+    return _accepted(type(config), fields, [_per_layer(fields, layers) or counts, {"use_cache": False} if "use_cache" in fields else {}])
+
+
 def _accepted(cls, fields: dict, groups: list[dict]):
     """The configuration with every change, or, where the class's validators reject that (a size the shrinking
     does not know is tied to one it moved: XLNet's d_head = d_model // n_head), with the changes it accepts,
