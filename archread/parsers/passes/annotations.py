@@ -11,13 +11,14 @@ from archread.parsers.passes.base import StripPass
 class Annotations(StripPass):
     NAME = "annotations"
     DESCRIPTION = ("Parameter, return and variable annotations; bare class-level annotations (a dataclass's whose "
-                   "fields are read keeps its own).")
+                   "fields compute keeps its own).")
     STRIP = [("def f(x: torch.Tensor) -> torch.Tensor:\n    y: int = 1\n    return x\n", "def f(x):\n    y = 1\n    return x\n")]
-    KEEP = ["def f(x=1):\n    return x\n"]
+    KEEP = ["def f(x=1):\n    return x\n",
+            "@dataclass\nclass MemCache:\n    keys: torch.Tensor\ndef f(x):\n    return MemCache(keys=x).keys\n"]
 
     def visit_Module(self, node):
         super().visit_Module(node)
-        self.fields_read = fields_read(node)  # `fields(ModelConfig)`: its annotations are its fields
+        self.fields_read = fields_read(node)  # `fields(ModelConfig)`, `MemCache(keys=k)`: its annotations are its fields
         self.classes: list[str] = []
 
     def visit_ClassDef(self, node):
