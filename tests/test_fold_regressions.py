@@ -66,6 +66,41 @@ def test_a_deleted_parameter_that_is_always_none_leaves_no_del_none():
     assert "del None" not in code and "input_ids2" not in code and "del extra\n" in code
 
 
+SPLIT_CACHE = """
+import torch
+from torch import nn
+
+
+def _split(past_key_values):
+    if past_key_values is None:
+        return None, None
+    return past_key_values[0], past_key_values[1]
+
+
+def _run(model, x, past_key_values, use_cache):
+    past_key_values, extra = _split(past_key_values)
+    if past_key_values is not None:
+        x = x + past_key_values
+    return model(x)
+
+
+class MForCausalLM(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+
+    def forward(self, input_ids, past_key_values=None, use_cache=None):
+        return _run(model=self.proj, x=input_ids, past_key_values=past_key_values, use_cache=use_cache)
+"""
+
+
+def test_a_knocked_parameter_rebound_with_another_name_goes_with_the_callers_keyword():
+    # LongLLaMA's `past_key_values, mem_caches = _split_past_key_values(past_key_values)`: the tuple store was taken
+    # for a read of the value it came in with, so the parameter stayed while the call's keyword went (TypeError)
+    code = reduce_source(Source(path=Path("modeling_m.py"), text=SPLIT_CACHE, model_type="m", release=None)).code
+    assert "def _run(model, x):" in code and "_run(model=self.proj, x=input_ids)" in code
+
+
 def test_a_class_named_like_a_head_without_a_forward_is_not_the_root():
     # 4.52.x multimodal files: `class KwargsForCausalLM(TypedDict)` was taken for the model and the rest went
     text = "from typing import TypedDict\n\n\nclass KwargsForCausalLM(TypedDict):\n    scale: float\n" + MODEL

@@ -56,6 +56,8 @@ def _inline_literals(fn: cst.FunctionDef, ctx: PassContext, credit: str) -> cst.
     if not any(_literal_store(stmt) for stmt in fn.body.body):  # the usual case: no walk needed
         return fn
     params = {p.name.value for p in (*fn.params.params, *fn.params.kwonly_params, *fn.params.posonly_params)}
+    # a `global` name is the module's, which other code reads and sets: no local of this body
+    params |= {n.name.value for g in find(fn.body, cst.Global) for n in g.names}
     stores = bound_names(fn.body)
     literals, body = {}, []
     for stmt in fn.body.body:

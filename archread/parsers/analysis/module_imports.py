@@ -51,6 +51,30 @@ def framework_names(module: cst.Module) -> set[str]:
     return names
 
 
+def framework_modules(module: cst.Module) -> dict[str, str]:
+    """Name -> the transformers module it stands for, as module-level `import transformers` (`import
+    transformers.modeling_utils`, `import transformers.modeling_utils as mu`) binds it: what
+    `transformers.PreTrainedModel` is read through."""
+    names = {}
+    for stmt in module.body:
+        for small in getattr(stmt, "body", ()) if type(stmt) is cst.SimpleStatementLine else ():
+            for alias in small.names if type(small) is cst.Import else ():
+                if alias.evaluated_name.split(".")[0] == "transformers":
+                    names[alias.evaluated_alias or "transformers"] = alias.evaluated_name if alias.asname else "transformers"
+    return names
+
+
+def framework_attribute(name: str, modules: dict[str, str]) -> bool:
+    """`transformers.PreTrainedModel`, `transformers.modeling_utils.PreTrainedModel`: a framework name read through
+    the package, as an imported one is; a model's (`modeling_jamba.HybridMambaAttentionDynamicCache` under
+    `import transformers.models.jamba.modeling_jamba as modeling_jamba`) is math."""
+    head, _, rest = name.partition(".")
+    if not rest or head not in modules:
+        return False
+    full = f"{modules[head]}.{rest}".split(".")
+    return not (len(full) > 3 and full[1] == "models" and full[3].startswith("modeling_"))
+
+
 def _sibling(imp: cst.ImportFrom) -> bool:
     """`from ..llama.modeling_llama import X`: another model's math, not the framework."""
     source = dotted(imp.module) if imp.module else ""

@@ -8,7 +8,7 @@ from collections import Counter
 
 import libcst as cst
 
-from archread.parsers.analysis.nodes import only_small, sole_target
+from archread.parsers.analysis.nodes import only_small
 from archread.parsers.fastcst import is_node, node_fields, remembered, walk
 
 
@@ -118,9 +118,9 @@ def read_on_entry(name: str, statements) -> bool:
     statements: (statement, the names it holds) of the body, in order."""
     for stmt, names in statements:
         small = only_small(stmt)
-        target = sole_target(small) if type(small) is cst.Assign else None
-        if type(target) is cst.Name and target.value == name and name not in names_in(small.value):
-            return False  # `name = ...` not reading it: the value it came in with is gone
+        if type(small) is cst.Assign and name not in names_in(small.value) and any(
+                name in _bound_by(t.target) for t in small.targets):
+            return False  # `name = ...` or `name, other = ...` not reading it: the value it came in with is gone
         if name in names:
             return True
     return False

@@ -14,7 +14,8 @@ class Annotations(StripPass):
                    "fields are read and a NamedTuple keep their own).")
     STRIP = [("def f(x: torch.Tensor) -> torch.Tensor:\n    y: int = 1\n    return x\n", "def f(x):\n    y = 1\n    return x\n")]
     KEEP = ["def f(x=1):\n    return x\n",
-            "class Out(NamedTuple):\n    logits: torch.Tensor\n    extra: int = 0\n"]  # a NamedTuple's fields
+            "class Out(NamedTuple):\n    logits: torch.Tensor\n    extra: int = 0\n",  # a NamedTuple's fields
+            "@dataclass\nclass MemCache:\n    keys: torch.Tensor\ndef f(x):\n    return MemCache(keys=x).keys\n"]
 
     def visit_Module(self, node):
         super().visit_Module(node)

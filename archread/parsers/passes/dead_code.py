@@ -8,6 +8,7 @@ assignments no one reads (the last two only when the value builds no module).
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 
 import libcst as cst
 import libcst.matchers as m
@@ -15,9 +16,10 @@ import libcst.matchers as m
 from archread.parsers.analysis.classes import Family, roots, torch_families
 from archread.parsers.analysis.folding import Fold
 from archread.parsers.analysis.locals import drop_unread_locals, flag_literals, plain
+from archread.parsers.analysis.module_flags import module_flags
 from archread.parsers.analysis.names import bound_at_top, bound_names, names_in
 from archread.parsers.analysis.nodes import find, is_config, is_self_attr, only_small
-from archread.parsers.analysis.rewrite import StatementTransformer
+from archread.parsers.analysis.rewrite import ReplaceReads, StatementTransformer
 from archread.parsers.fastcst import transform, walk
 from archread.parsers.passes.base import StripPass
 
@@ -81,7 +83,14 @@ class DeadCode(StripPass):
         "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        for layer in self.layers:\n"
         "            x = layer(x)\n        return x\n",
     )]
+    STRIP += [(  # a module-level flag nothing rebinds (what a folded `if is_npu_available():` left)
+        "FUSED = False\nclass AForCausalLM(nn.Module):\n    def forward(self, x):\n        if FUSED:\n"
+        "            return npu.fused(x)\n        return x * 2\n",
+        "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        return x * 2\n",
+    )]
     KEEP = ["class AForCausalLM(nn.Module):\n    def forward(self, x):\n        y = x * 2\n        return y * y\n",
+            "FUSED = False\nclass AForCausalLM(nn.Module):\n    def forward(self, x):\n        global FUSED\n"  # set again
+            "        if FUSED:\n            return x\n        FUSED = True\n        return x * 2\n",
             "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        for i, layer in enumerate(self.layers):\n"
             "            x = layer(x, i)\n        return x\n",  # the counter is read
             "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"  # set again
@@ -91,13 +100,28 @@ class DeadCode(StripPass):
             "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        return norm(x)\n"]
 
     def leave_Module(self, original, updated):
-        module = self._reachable(updated)
+        module = self._reachable(self._read_flags(updated))
         for _ in range(3):  # what only a removed method or store read (`self.max_seq_len_cached`) is unread now
             sweep = _Members(self)
             module = transform(module, sweep)
             if not sweep.removed:
                 break
         return self._reachable(module)  # uncalled methods can leave helpers unreachable
+
+    def _read_flags(self, module: cst.Module) -> cst.Module:
+        """A module-level flag nothing rebinds (`NPU_ATTN_INFR = False`) is its literal where read, so the branches
+        it guards fold as a knock-out's do; its store goes."""
+        flags = module_flags(module)
+        if not flags:
+            return module
+        for i in flags:
+            self.ctx.remove(self.NAME, module.body[i])
+        module = module.with_changes(body=[s for i, s in enumerate(module.body) if i not in flags])
+        make = {name: partial(self._literal, value) for name, value in flags.values()}
+        return transform(transform(module, ReplaceReads(make)), Fold(self.ctx))
+
+    def _literal(self, value: str) -> cst.Name:
+        return self.ctx.mark(cst.Name(value), self.NAME)
 
     def _reachable(self, module: cst.Module) -> cst.Module:
         defined = {name: i for i, stmt in enumerate(module.body) for name in _defines(stmt)}

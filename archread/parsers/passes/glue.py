@@ -10,7 +10,7 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
-from archread.parsers.analysis.module_imports import framework_names
+from archread.parsers.analysis.module_imports import framework_attribute, framework_modules, framework_names
 from archread.parsers.analysis.nodes import dotted
 from archread.parsers.fastcst import walk
 from archread.parsers.passes.base import Knockout
@@ -89,6 +89,13 @@ class Glue(Knockout):
         "from ...modeling_utils import PreTrainedModel, PretrainedConfig\n\n\nclass LModel(nn.Module):\n"
         "    def forward(self, x):\n        return x\n\n\nclass L4bit(LModel):\n    pass\n",
     )]
+    STRIP += [(  # the framework's base read through the package, under the name of a class of the code's own
+        "import transformers\nclass PreTrainedModel(transformers.PreTrainedModel):\n    base_model_prefix = 'model'\n"
+        "class LModel(PreTrainedModel):\n    def __init__(self, config):\n        super().__init__(config)\n"
+        "        self.proj = nn.Linear(2, 2)\n    def forward(self, x):\n        return self.proj(x)\n",
+        "import transformers\n\n\nclass LModel(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+        "        self.config = config\n        self.proj = nn.Linear(2, 2)\n\n    def forward(self, x):\n        return self.proj(x)\n",
+    )]
     KEEP = ["class LMLP(nn.Module):\n    def forward(self, x):\n        return x\n",
             "from ...activations import ACT2FN\nclass AMLP(nn.Module):\n    act = ACT2FN['gelu']\n"  # read: it stays
             "    def forward(self, x):\n        return self.act(x)\n",
@@ -120,6 +127,7 @@ class Glue(Knockout):
             elif type(n) is cst.Assign and type(n.value) is cst.Call and dotted(n.value.func).endswith("Parameter"):
                 self.parameters.update(t.target.attr.value for t in n.targets if type(t.target) is cst.Attribute)
         self.glue = set(self.framework)
+        modules = framework_modules(node)
         self.glue.discard("ACT2FN")
         self.models = set()
         self.lent: dict[str, list[cst.FunctionDef]] = {}  # a removed base's methods the math calls (`self.get_masks`)
@@ -127,6 +135,7 @@ class Glue(Knockout):
             if not isinstance(stmt, cst.ClassDef) or not stmt.bases:
                 continue
             bases = [dotted(b.value) for b in stmt.bases]
+            self.glue.update(b for b in bases if framework_attribute(b, modules))  # `transformers.PreTrainedModel`
             if all(b in self.glue for b in bases) and not _has_forward(stmt):
                 self.glue.add(stmt.name.value)
                 own = [s for s in stmt.body.body if type(s) is cst.FunctionDef and s.name.value in self.read

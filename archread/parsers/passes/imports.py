@@ -59,7 +59,13 @@ class Imports(StripPass):
         "import math\nclass B(A):\n    def forward(self, x):\n        return math.sqrt(ACT2FN['silu'](x))\n",
         "from torch import nn\nfrom archread.prelude import ACT2FN\n\n\nclass A(nn.Module):\n    def forward(self, x):\n        return ACT2FN['silu'](x)\n"
         "import math\n\n\nclass B(A):\n    def forward(self, x):\n        return math.sqrt(ACT2FN['silu'](x))\n")]
+    STRIP += [(  # the configuration from the package, or from beside the file: the package's, as a plain import
+        "try:\n    from .configuration_a import AConfig\nexcept ImportError:\n    from configuration_a import AConfig\n"
+        "import torch\ndef f(x):\n    return torch.relu(x)\n",
+        "import torch\n\n\ndef f(x):\n    return torch.relu(x)\n")]
     KEEP = ["import math\nx = math.pi\n",
+            # a fallback from one third-party package to another: which one is there decides
+            "try:\n    from fast_ops import act\nexcept ImportError:\n    from slow_ops import act\ndef f(x):\n    return act(x)\n",
             "from einops import reduce\ndef f(x):\n    return reduce(x, 'b h d -> b d', 'sum')\n"]  # what it lacks stays
 
     _depth = 0
@@ -95,6 +101,7 @@ class Imports(StripPass):
         return updated
 
     def leave_Module(self, original, updated):
+        updated = updated.with_changes(body=[s for stmt in updated.body for s in _first_alternative(stmt)])
         code = code_of(updated.with_changes(body=[s for s in updated.body if not _is_import(s)]))
         used = global_reads(code)
         defined = set().union(*(_top_level_names(s) for s in updated.body))
@@ -295,6 +302,31 @@ def _configuration_helper(folder: Path | None, module: str, name: str) -> cst.Fu
             return stmt.with_changes(body=stmt.body.with_changes(body=body), returns=None,
                                      params=stmt.params.with_changes(params=plain))
     return None
+
+
+def _import_lines(block) -> list | None:
+    """The statements of a block if each is one import, else None."""
+    body = list(getattr(block, "body", ()))
+    return body if body and all(_is_import(s) for s in body) else None
+
+
+def _first_alternative(stmt: cst.CSTNode) -> list:
+    """`try: from .configuration_x import C` / `except ImportError: from configuration_x import C` (the same names
+    from the package or from beside the file): the package's own or the framework's import, as a plain one would
+    be written, for the imports below to sort out. A fallback to another third-party package stays a try."""
+    if type(stmt) is not cst.Try or stmt.orelse or stmt.finalbody or not stmt.handlers:
+        return [stmt]
+    first = _import_lines(stmt.body)
+    if first is None or any(_module_of(s.body[0]).split(".")[0] not in ("", *_FRAMEWORK) for s in first):
+        return [stmt]
+    names = _imported_names(first)
+    for handler in stmt.handlers:
+        caught = handler.type.elements if type(handler.type) is cst.Tuple else [cst.Element(handler.type)] if handler.type else []
+        alternative = _import_lines(handler.body)
+        if not caught or any(dotted(e.value) not in ("ImportError", "ModuleNotFoundError") for e in caught) \
+                or alternative is None or _imported_names(alternative) != names:
+            return [stmt]
+    return first
 
 
 def _is_import(stmt: cst.CSTNode) -> bool:
