@@ -46,7 +46,7 @@ spec.loader.exec_module(importlib.util.module_from_spec(spec))
 
 def _one_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return (lines[-1] if lines else "").replace("|", "/")[:140]
+    return (lines[-1] if lines else "").replace("|", "/")[:260]
 
 
 def standalone(code: str) -> str:
