@@ -31,6 +31,9 @@ class PassContext:
     # configuration field -> the value the reading took and the original is built with: the one that keeps the
     # optional kernels off, or where the defaults leave no runnable LM (runnable_defaults) the one the code needs
     torch_path: dict = field(default_factory=dict)
+    # names imported under a kernel probe that folded (`if is_flash_attn_2_available(): from flash_attn import f`):
+    # where the finished reduction still reads one (a backend class that had to stay), it is None, as here
+    absent_kernels: set = field(default_factory=set)
 
     def remove(self, pass_name: str, node: cst.CSTNode) -> None:
         self.removed[pass_name] += lines_of(node)

@@ -20,8 +20,10 @@ from archread.parsers.analysis.module_flags import module_flags
 from archread.parsers.analysis.names import bound_at_top, bound_names, names_in
 from archread.parsers.analysis.nodes import find, is_config, is_self_attr, only_small
 from archread.parsers.analysis.rewrite import ReplaceReads, StatementTransformer
+from archread.parsers.analysis.unbound import fold_unbound_branches
 from archread.parsers.fastcst import transform, walk
 from archread.parsers.passes.base import StripPass
+from archread.parsers.passes.imports import _STANDARD  # the imports it puts back: bound in the end
 
 
 def _defines(stmt: cst.CSTNode) -> set[str]:
@@ -88,6 +90,11 @@ class DeadCode(StripPass):
         "            return npu.fused(x)\n        return x * 2\n",
         "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        return x * 2\n",
     )]
+    STRIP += [(  # a branch reading a local whose only binding a fold took (the cache's): it could only raise
+        "class AForCausalLM(nn.Module):\n    def forward(self, x, dual=False):\n        if False:\n            idx = 2\n"
+        "        if dual:\n            return x * idx\n        return x\n",
+        "class AForCausalLM(nn.Module):\n    def forward(self, x, dual=False):\n        return x\n",  # signatures drop it later
+    )]
     KEEP = ["class AForCausalLM(nn.Module):\n    def forward(self, x):\n        y = x * 2\n        return y * y\n",
             "FUSED = False\nclass AForCausalLM(nn.Module):\n    def forward(self, x):\n        global FUSED\n"  # set again
             "        if FUSED:\n            return x\n        FUSED = True\n        return x * 2\n",
@@ -97,10 +104,16 @@ class DeadCode(StripPass):
             "        self.cached = False\n    def forward(self, x):\n        if not self.cached:\n            self.cached = True\n"
             "        return x\n",
             "import torch\nif hasattr(torch, 'compiler'):\n    norm = torch.rms_norm\nelse:\n    norm = None\n"  # the model reads it
-            "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        return norm(x)\n"]
+            "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        return norm(x)\n",
+            "class AForCausalLM(nn.Module):\n    def forward(self, x, fast=False):\n"  # no local: an import forgotten
+            "        if fast:\n            return kernel(x)\n        return x\n",
+            "class AForCausalLM(nn.Module):\n    def forward(self, x, exact=False):\n        if exact:\n"  # an import's module
+            "            from scipy.optimize import solve\n            return solve(x)\n        return x\n"]
 
     def leave_Module(self, original, updated):
-        module = self._reachable(self._read_flags(updated))
+        # branches that read a local a fold left unbound go first: what only they read is unreachable now
+        updated = fold_unbound_branches(self._read_flags(updated), self.removed, original, set(_STANDARD))
+        module = self._reachable(updated)
         for _ in range(3):  # what only a removed method or store read (`self.max_seq_len_cached`) is unread now
             sweep = _Members(self)
             module = transform(module, sweep)

@@ -75,6 +75,12 @@ class Glue(Knockout):
         "        self.p = nn.Linear(2, 2)\n",
         "import transformers\nclass M(nn.Module):\n    def __init__(self):\n        self.p = nn.Linear(2, 2)\n",
     )]
+    STRIP += [(  # the framework base goes from beside a local mixin built on nothing: the model is still a module
+        "from ...modeling_utils import PreTrainedModel\nclass LMixin:\n    pass\nclass LPreTrainedModel(PreTrainedModel):\n"
+        "    pass\nclass LModel(LMixin, LPreTrainedModel):\n    def forward(self, x):\n        return x\n",
+        "from ...modeling_utils import PreTrainedModel\nclass LMixin:\n    pass\n\n\nclass LModel(LMixin, nn.Module):\n"
+        "    def forward(self, x):\n        return x\n",
+    )]
     STRIP += [(  # an override of the framework's loader, which hands on to it
         "from ...modeling_utils import PreTrainedModel\nclass LModel(PreTrainedModel):\n    @classmethod\n"
         "    def from_pretrained(cls, path):\n        return super(LModel, cls).from_pretrained(path)\n"
@@ -131,10 +137,15 @@ class Glue(Knockout):
         self.glue.discard("ACT2FN")
         self.models = set()
         self.lent: dict[str, list[cst.FunctionDef]] = {}  # a removed base's methods the math calls (`self.get_masks`)
+        self.plain: set[str] = set()  # local classes built on nothing (mixins): a model left on them is no nn.Module
         for stmt in node.body:  # bases resolve top-down, as Python defines them
-            if not isinstance(stmt, cst.ClassDef) or not stmt.bases:
+            if not isinstance(stmt, cst.ClassDef):
                 continue
             bases = [dotted(b.value) for b in stmt.bases]
+            if all(b in self.plain or b == "object" for b in bases) and not any(b.keyword for b in stmt.bases):
+                self.plain.add(stmt.name.value)
+            if not bases:
+                continue
             self.glue.update(b for b in bases if framework_attribute(b, modules))  # `transformers.PreTrainedModel`
             if all(b in self.glue for b in bases) and not _has_forward(stmt):
                 self.glue.add(stmt.name.value)
@@ -168,8 +179,8 @@ class Glue(Knockout):
         bases = [b for b in updated.bases if dotted(b.value) not in self.glue]
         local_base = bool(bases) and bases[0] is not updated.bases[0]  # a framework base came first
         only_framework = not bases
-        if not bases:
-            bases = [cst.Arg(_NN_MODULE)]
+        if all(dotted(b.value) in self.plain for b in bases):  # none left, or mixins only (Dream's generation mixin)
+            bases = [*bases, cst.Arg(_NN_MODULE)]
         bases[-1] = bases[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)  # `(LlamaModel, )` once the rest went
         body = []
         for stmt in updated.body.body:

@@ -156,8 +156,12 @@ class Imports(StripPass):
         restored = [_STANDARD[n] for n in sorted(missing & set(_STANDARD))]  # imported under a guard the guards pass folded
         body = [cst.parse_statement(line) for line in restored] + body
         missing -= set(_STANDARD)
+        # a kernel imported under a probe that folded, still read (a backend class that had to stay calls
+        # flash_attn_func): None, as the probe leaves it here; the module imports, that path fails as the original's
+        absent = sorted(missing & self.ctx.absent_kernels - prelude_names())
+        missing -= set(absent)
         wanted = sorted(missing & prelude_names())
-        helpers = []
+        helpers = [cst.parse_statement(f"{name} = None") for name in absent]
         for name in sorted(missing - prelude_names()):
             where = dropped.get(name)
             helper = _configuration_helper(self.ctx.folder, where, name) if where else None
