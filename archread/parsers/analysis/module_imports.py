@@ -9,6 +9,10 @@ from archread.parsers.analysis.nodes import dotted
 # torch's builders of a custom C++/CUDA extension: a call compiles and loads it
 CPP_EXTENSION_LOADERS = ("torch.utils.cpp_extension.load", "torch.utils.cpp_extension.load_inline")
 
+# the imports a reduced module may always have, put back by the imports pass where a folded guard held them
+STANDARD_IMPORTS = {"torch": "import torch", "nn": "from torch import nn", "math": "import math",
+                    "F": "import torch.nn.functional as F"}
+
 
 def loader_bindings(module: str | None, aliases: list[tuple[str, str | None]]) -> dict[str, str]:
     """Local dotted name → the C++-extension loader one import binds: `from MODULE import name as alias`, or a plain

@@ -17,13 +17,13 @@ from archread.parsers.analysis.classes import Family, roots, torch_families
 from archread.parsers.analysis.folding import Fold
 from archread.parsers.analysis.locals import drop_unread_locals, flag_literals, plain
 from archread.parsers.analysis.module_flags import module_flags
+from archread.parsers.analysis.module_imports import STANDARD_IMPORTS
 from archread.parsers.analysis.names import bound_at_top, bound_names, names_in
 from archread.parsers.analysis.nodes import find, is_config, is_self_attr, only_small
 from archread.parsers.analysis.rewrite import ReplaceReads, StatementTransformer
 from archread.parsers.analysis.unbound import fold_unbound_branches
 from archread.parsers.fastcst import transform, walk
 from archread.parsers.passes.base import StripPass
-from archread.parsers.passes.imports import _STANDARD  # the imports it puts back: bound in the end
 
 
 def _defines(stmt: cst.CSTNode) -> set[str]:
@@ -112,7 +112,8 @@ class DeadCode(StripPass):
 
     def leave_Module(self, original, updated):
         # branches that read a local a fold left unbound go first: what only they read is unreachable now
-        updated = fold_unbound_branches(self._read_flags(updated), self.removed, original, set(_STANDARD))
+        # the standard imports count bound: the imports pass puts them back in the end
+        updated = fold_unbound_branches(self._read_flags(updated), self.removed, original, set(STANDARD_IMPORTS))
         module = self._reachable(updated)
         for _ in range(3):  # what only a removed method or store read (`self.max_seq_len_cached`) is unread now
             sweep = _Members(self)

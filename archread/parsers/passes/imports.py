@@ -10,6 +10,7 @@ from pathlib import Path
 import libcst as cst
 import libcst.matchers as m
 
+from archread.parsers.analysis.module_imports import STANDARD_IMPORTS
 from archread.parsers.analysis.names import bound_names, names_in
 from archread.parsers.analysis.nodes import dotted, find, untrailed
 from archread.parsers.fastcst import code_of
@@ -20,7 +21,6 @@ from archread.parsers.source import tree_of
 
 # torch, math and the standard library's helpers (copy, itertools) stay; typing and the framework go
 _DROPPED_STDLIB = {"typing", "typing_extensions", "dataclasses", "warnings", "logging", "collections.abc", "__future__"}
-_STANDARD = {"torch": "import torch", "nn": "from torch import nn", "math": "import math", "F": "import torch.nn.functional as F"}
 _KEPT_ROOTS = tuple(sorted(set(sys.stdlib_module_names) - _DROPPED_STDLIB | {"torch"}))
 # the framework's own packages: what the model takes from them comes from the prelude (or is reported)
 _FRAMEWORK = {"transformers", "huggingface_hub", "accelerate", "safetensors", "tokenizers", "packaging"}
@@ -153,9 +153,9 @@ class Imports(StripPass):
             body = [_import_inside(s, line, sites) for s in body]
         self.ctx.imported.update(dropped)
         missing = used - defined - set(dir(builtins)) - _imported_names(body)
-        restored = [_STANDARD[n] for n in sorted(missing & set(_STANDARD))]  # imported under a guard the guards pass folded
+        restored = [STANDARD_IMPORTS[n] for n in sorted(missing & set(STANDARD_IMPORTS))]  # imported under a guard the guards pass folded
         body = [cst.parse_statement(line) for line in restored] + body
-        missing -= set(_STANDARD)
+        missing -= set(STANDARD_IMPORTS)
         # a kernel imported under a probe that folded, still read (a backend class that had to stay calls
         # flash_attn_func): None, as the probe leaves it here; the module imports, that path fails as the original's
         absent = sorted(missing & self.ctx.absent_kernels - prelude_names())
