@@ -19,17 +19,22 @@ RC_LLAMA = Path(__file__).parent / "data" / "remote_repos" / "rc_llama"
 ABSENT = "archread_absent_vision"  # on no index: what a CUDA-only torchvision is to this machine
 
 
-def _logging_at_init(tmp_path) -> Path:
-    """rc_llama whose weight initialisation reports to a package this machine cannot install (a logger's)."""
-    repo = tmp_path / "rc_standin"
+def _importing_absent(tmp_path, name: str, alias: str, anchor: str, added: str) -> Path:
+    """rc_llama that imports the absent package as `alias` and runs `added` after the line `anchor`."""
+    repo = tmp_path / name
     shutil.copytree(RC_LLAMA, repo)
     modeling = repo / "modeling_rc_llama.py"
     text = modeling.read_text()
-    init = "    def _init_weights(self, module):\n"
-    assert init in text
-    text = text.replace("import torch\n", f"import torch\nimport {ABSENT} as tracker\n", 1)
-    modeling.write_text(text.replace(init, init + "        tracker.watch(module, log='all')\n"))
+    assert anchor in text
+    text = text.replace("import torch\n", f"import torch\nimport {ABSENT} as {alias}\n", 1)
+    modeling.write_text(text.replace(anchor, anchor + added))
     return repo
+
+
+def _logging_at_init(tmp_path) -> Path:
+    """rc_llama whose weight initialisation reports to a package this machine cannot install (a logger's)."""
+    return _importing_absent(tmp_path, "rc_standin", "tracker", "    def _init_weights(self, module):\n",
+                             "        tracker.watch(module, log='all')\n")
 
 
 @pytest.fixture(autouse=True)
@@ -55,14 +60,9 @@ def test_an_uninstallable_package_the_building_calls_is_stood_in_for_and_the_rep
 
 
 def test_the_reduced_module_that_keeps_such_an_import_gets_the_same_stand_in(tmp_path, no_wheel):
-    repo = tmp_path / "rc_tower"  # a vision tower's preprocessing built in __init__: the reading keeps it
-    shutil.copytree(RC_LLAMA, repo)
-    modeling = repo / "modeling_rc_llama.py"
-    text = modeling.read_text()
-    norm = "        self.norm = RcRMSNorm(config.hidden_size, config.rms_norm_eps)\n"
-    assert norm in text
-    text = text.replace("import torch\n", f"import torch\nimport {ABSENT} as vision\n", 1)
-    modeling.write_text(text.replace(norm, norm + "        self.preprocess = vision.Compose([vision.Resize(4)])\n"))
+    # a vision tower's preprocessing built in __init__: the reading keeps it
+    repo = _importing_absent(tmp_path, "rc_tower", "vision", "        self.norm = RcRMSNorm(config.hidden_size, config.rms_norm_eps)\n",
+                             "        self.preprocess = vision.Compose([vision.Resize(4)])\n")
     report = verify(repo, trust_code=True)
     assert report.match, report.to_text()
     assert f"{ABSENT}.Compose" in report.setup["stand_ins"][ABSENT]["built_with"]
