@@ -311,3 +311,16 @@ def test_a_mask_that_does_not_help_leaves_the_first_error():
 
     with pytest.raises(RuntimeError, match="broken whatever the mask"):
         run_original_with_taps(Broken(), torch.zeros(2, 4, dtype=torch.long), [])
+
+
+def test_a_value_read_off_the_defaults_is_not_forced_on_a_configuration_that_chose_another():
+    # a checkpoint's config.json that set the field is the model run: only where it still holds the default
+    from types import SimpleNamespace
+
+    from archread.runtime.reading_values import on_runnable_values
+
+    repaired = {"position_embedding_type": ["learned_absolute", "rope", "why"], "output_predict": [False, True, "why"]}
+    chose = on_runnable_values(SimpleNamespace(position_embedding_type="alibi", output_predict=False), repaired)
+    assert chose.position_embedding_type == "alibi" and chose.output_predict is True
+    unset = on_runnable_values(SimpleNamespace(), repaired)
+    assert unset.position_embedding_type == "rope" and unset.output_predict is True

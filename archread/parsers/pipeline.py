@@ -193,16 +193,15 @@ def _reduce(source: Source, config: dict | None) -> Reduction:
     lenders: dict[str, str] = {}
     module = parse(source, lenders)
     defaults = config is None
-    repaired, notes = {}, []
+    repaired, notes = {}, {}
     if defaults:
         config, path = default_values(source.path)
         if path is not None:
             lenders[str(path)] = digest(path.read_text(encoding="utf-8", errors="replace"))
         repaired, notes = runnable_values(source.path, config)  # defaults that leave no LM the code can run
-        config = {**config, **repaired}
+        config_defaults, config = config, {**config, **repaired}
     ctx = PassContext(folder=source.path.parent, config=config, defaults=defaults, root=root_of(source, module))
-    ctx.torch_path.update(repaired)  # the original is built with them too
-    for note in notes:
+    for note in notes.values():
         ctx.warn(note)
     elsewhere = other_release_read(source.path, lenders)
     if elsewhere is not None:
@@ -230,5 +229,6 @@ def _reduce(source: Source, config: dict | None) -> Reduction:
         warnings=ctx.warnings, seconds=time.perf_counter() - start, roots=roots(reduced, ctx.root), lenders=lenders,
         assumed=assumed, file_lines=len(source.text.splitlines()),
         autocast_off=[name for name in ctx.autocast_off if name.split(".")[0] in defined],
-        torch_path=dict(ctx.torch_path), read_with=notes,
+        torch_path=dict(ctx.torch_path), read_with=list(notes.values()),
+        repaired={k: [config_defaults[k], v, notes[k]] for k, v in repaired.items()},
     )

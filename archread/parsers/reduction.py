@@ -23,3 +23,4 @@ class Reduction:
     autocast_off: list = field(default_factory=list)  # Class.method computed with autocast off (the plumbing folded)
     torch_path: dict = field(default_factory=dict)  # configuration field -> the value the reading took that the original is built with
     read_with: list = field(default_factory=list)  # why a field was read off its default (runnable_defaults)
+    repaired: dict = field(default_factory=dict)  # those fields -> [default, value read, why]: tiny.on_runnable_values

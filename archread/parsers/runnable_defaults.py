@@ -15,22 +15,22 @@ from pathlib import Path
 from archread.parsers.remote import last_name, linear_out, parse_file
 
 
-def runnable_values(modeling: Path, defaults: dict) -> tuple[dict, list[str]]:
-    """({field: the value the reading takes instead of its default}, a line for each saying why)."""
+def runnable_values(modeling: Path, defaults: dict) -> tuple[dict, dict[str, str]]:
+    """({field: the value the reading takes instead of its default}, {field: a line saying why})."""
     try:
         tree = parse_file(modeling)
     except Exception:  # noqa: BLE001 - the reduction itself says what is wrong with the file
-        return {}, []
+        return {}, {}
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
-    values, notes = {}, []
+    values, notes = {}, {}
     for field, why in _logits_gates(classes, defaults).items():
         values[field] = True
-        notes.append(f"the default {field}=False {why}: read with {field}=True")
+        notes[field] = f"the default {field}=False {why}: read with {field}=True"
     for field, (value, why) in _unbuilt_modules(classes, defaults).items():
         if field not in values:
             values[field] = value
-            notes.append(f"the original cannot run under its defaults: {field}={defaults[field]!r} {why}; read with "
-                         f"{field}={value!r}, the value that builds it")
+            notes[field] = (f"the original cannot run under its defaults: {field}={defaults[field]!r} {why}; read with "
+                            f"{field}={value!r}, the value that builds it")
     return values, notes
 
 

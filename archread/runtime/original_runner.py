@@ -48,9 +48,10 @@ from archread.runtime.cuda_paths import asks_for_cuda, kernel_only_name  # noqa:
 from archread.runtime.original import configuration, find_original  # noqa: E402
 from archread.runtime.own_faults import unset_field  # noqa: E402
 from archread.runtime.packages import MissingPackage  # noqa: E402
+from archread.runtime.reading_values import on_runnable_values, on_torch_path  # noqa: E402
 from archread.runtime.release import CANNOT_IMPORT, MISSING_PACKAGE, NEEDS_CUDA  # noqa: E402
 from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up  # noqa: E402
-from archread.runtime.tiny import build_tiny, fewer_layers, on_torch_path, shrink, test_tokens  # noqa: E402
+from archread.runtime.tiny import build_tiny, fewer_layers, shrink, test_tokens  # noqa: E402
 
 _PLAIN = (int, float, str, bool, type(None), list, tuple, dict)
 
@@ -69,7 +70,7 @@ def main(spec: dict, out: Path) -> None:
         print(f"archread: {exc}", file=sys.stderr)
         sys.exit(CANNOT_IMPORT)
     config = configuration(original.model_type, Path(spec["config"]) if spec.get("config") else None, original.config_class)
-    config = on_torch_path(config, spec.get("torch_path"))
+    config = on_runnable_values(on_torch_path(config, spec.get("torch_path")), spec.get("repaired"))
     source = resolve(spec.get("file") or spec["path"])  # the modeling file read, where the folder holds several
     lookups = looked_up(source.text)
 

@@ -16,9 +16,9 @@ from archread.runtime.bind import bind
 from archread.runtime.build import build_model
 from archread.runtime.compare import eager
 from archread.runtime.original import find_original, transformers_module
+from archread.runtime.reading_values import on_runnable_values, on_torch_path
 from archread.runtime.report import VerifyReport
 from archread.runtime.test_input import candidate_inputs, first_that_runs, looked_up
-from archread.runtime.tiny import on_torch_path
 from archread.runtime.tp import launch, shard
 from archread.runtime.verify import DTYPES, compare_models
 from archread.runtime.verify_stream import verify_streamed
@@ -108,7 +108,7 @@ def run(target: str, modeling: str | None = None, device: str = "cuda", dtype: s
     except Exception as exc:
         raise ArchreadError(f"{folder}: config does not load: {type(exc).__name__}: {exc}".splitlines()[0]) from None
     eager(cfg)
-    cfg = on_torch_path(cfg, reduction.torch_path)
+    cfg = on_runnable_values(on_torch_path(cfg, reduction.torch_path), reduction.repaired)
     original_cls = find_original(reduction.source, reduction.roots[0]).model_class
     lookups = looked_up(reduction.source.text)
     if stream:  # neither model is ever whole in memory: no kernel probe, no generation (each a whole pass)

@@ -294,15 +294,6 @@ def _accepted(cls, fields: dict, groups: list[dict]):
     return cls.from_dict({**fields, **kept})
 
 
-def on_torch_path(config, fields: dict):
-    """The configuration with the flags that chose optional fused kernels (Jamba's use_mamba_kernels) set to take
-    the torch path the reading took: without those kernels the original raises on the other."""
-    for key, value in (fields or {}).items():
-        if hasattr(config, key):
-            setattr(config, key, value)
-    return config
-
-
 def fill_unset(config):
     """The same configuration with its optional integer fields that are still None given small values: some
     classes leave an optional block unset by default while the model builds it anyway (a second try only)."""

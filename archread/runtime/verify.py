@@ -31,6 +31,7 @@ from archread.runtime.framework_member import OriginalLacksMember, missing_frame
 from archread.runtime.original import configuration, find_original, installed_release, repo_folder, repo_release
 from archread.runtime.own_faults import unset_field
 from archread.runtime.packages import MissingPackage, PackageUnavailable, bring_guarded, with_packages
+from archread.runtime.reading_values import on_runnable_values, on_torch_path
 from archread.runtime.release import (
     ReleaseUnavailable,
     cached_releases,
@@ -41,7 +42,7 @@ from archread.runtime.release import (
 )
 from archread.runtime.report import VerifyReport, has, judge, setup_of
 from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up
-from archread.runtime.tiny import build_tiny, on_torch_path, shrink, test_tokens
+from archread.runtime.tiny import build_tiny, shrink, test_tokens
 from archread.runtime.verify_release import verify_release
 from archread.runtime.weights import load_into, load_weights
 
@@ -78,8 +79,10 @@ def _verify_ref(ref, config, weights, device, dtype, trust_code, reduction, root
     if folder is not None and len(reduction.roots) != 1:
         reduction = _one_root(reduction, config)
     report = _verify(reduction, folder, config, weights, device, dtype, trust_code)
-    if reduction.read_with:  # both models were built with those values: the verdict holds for them
-        report.setup["read_with"] = "; ".join(reduction.read_with)
+    held = report.setup.get("config", {})
+    read_with = [why for field, (_, value, why) in reduction.repaired.items() if held.get(field) == value]
+    if read_with:  # both models were built with those values: the verdict holds for them
+        report.setup["read_with"] = "; ".join(read_with)
     return report
 
 
@@ -212,7 +215,7 @@ def _original_here(source, reduction, folder, config, weights):
         own = folder / "config.json" if folder is not None and (folder / "config.json").is_file() else None
         cfg = configuration(original_spec.model_type, config or (weights / "config.json" if weights else None) or own,
                             original_spec.config_class)
-        cfg = on_torch_path(cfg, reduction.torch_path)
+        cfg = on_runnable_values(on_torch_path(cfg, reduction.torch_path), reduction.repaired)
         if weights is None:  # random weights: the configuration's choices, at a few dozen wide
             try:
                 texts = code_texts(source.text, folder)

@@ -110,7 +110,7 @@ def verify_release(reduction, version: str, trust_code: bool = False, config: Pa
         config = folder / "config.json"
     spec = {"path": str(folder if folder is not None else source.path.absolute()), "file": str(source.path.absolute()),
             "root": reduction.roots[0], "config": str(config) if config else None,
-            "torch_path": reduction.torch_path, "assumed": reduction.assumed}
+            "torch_path": reduction.torch_path, "repaired": reduction.repaired, "assumed": reduction.assumed}
     out, chosen = _on_a_path_this_machine_runs(version, spec, source.path)
     fields = json.loads((out / "config.json").read_text())
     names = fields.pop("_archread_names")
