@@ -89,6 +89,9 @@ def test_a_call_while_computing_or_a_use_as_a_value_raises(tmp_path):
         torch.ones(2) * uses.normalize
     with pytest.raises(StandInUsed):
         bool(uses.normalize)
+    with pytest.raises(StandInUsed):
+        "bicubic" == uses.T.InterpolationMode.BICUBIC  # noqa: B015 - a branch it would decide unseen
+    assert uses.T.Normalize != uses.T.Resize and uses.T.Normalize is not None
     assert not isinstance(torch.ones(1), uses.T.Normalize)  # a class: isinstance against it is just False
 
 

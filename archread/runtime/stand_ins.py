@@ -57,6 +57,16 @@ class _Absent(type):
     def __bool__(cls):
         _used(cls._path, "tests the truth of")
 
+    def __eq__(cls, other):  # against a value (`config.kind == pkg.Kind.X`) it would decide a branch unseen
+        if other is None or isinstance(other, type):  # against a class: identity, as for any class (typing's dedup)
+            return cls is other
+        _used(cls._path, "compares a value with")
+
+    def __ne__(cls, other):
+        return not _Absent.__eq__(cls, other)
+
+    __hash__ = type.__hash__
+
     def __len__(cls):
         _used(cls._path, "takes the length of")
 
