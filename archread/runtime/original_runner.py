@@ -83,8 +83,8 @@ def main(spec: dict, out: Path) -> None:
             return (model, cfg, tokens, names, *run_original_with_taps(model, tokens, names))
 
     try:
-        divisors = literal_divisors(code_texts(source.text, repo))
-        ids = literal_ids(lookups) | literal_padding_ids(code_texts(source.text, repo))
+        texts = code_texts(source.text, repo)  # read once: sizes and ids the code writes as literals
+        divisors, ids = literal_divisors(texts), literal_ids(lookups) | literal_padding_ids(texts)
         try:
             model, cfg, tokens, names, logits, taps, whole = run(shrink(config, literal_sizes(source.text), spec.get("assumed"), ids, divisors))
         except Exception as first:  # noqa: BLE001 - the tiny widths broke a relation: its own widths, two layers

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 
+from archread.runtime.tiny_sections import LAYER_COUNT_KEYS as _LAYER_COUNT_KEYS
 from archread.runtime.tiny_sections import divisible, plain_sections
 
 # field -> tiny value; the relations between them (heads × head_dim, experts ≥ top-k) hold by construction
@@ -29,7 +30,6 @@ _TINY = {
     "time_step_rank": 8, "mamba_n_heads": 4, "mamba_d_head": 16, "linear_num_key_heads": 2,
     "linear_num_value_heads": 4, "linear_key_head_dim": 16, "linear_value_head_dim": 16,
 }
-_LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
 # fields not listed above, recognised by the words in their names: (all of, none of, tiny value)
 _BY_NAME = [
     (("index", "topk"), (), 8),  # tokens a sparse-attention indexer keeps: fewer than the test sequence

@@ -3,7 +3,8 @@ and sizes the code divides by a literal, kept multiples of it."""
 
 from __future__ import annotations
 
-_SECTION_TINY = {"width": 64, "layers": 2, "depth": 2, "num_hidden_layers": 2, "n_layer": 2, "num_layers": 2, "n_layers": 2}
+LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+_SECTION_TINY = {"width": 64, "layers": 2, "depth": 2, **dict.fromkeys(LAYER_COUNT_KEYS, 2)}
 _WIDTHS = ("hidden_size", "n_embd", "d_model", "dim", "model_dim")
 _HEADS = ("num_attention_heads", "n_head", "n_heads", "num_heads")
 
