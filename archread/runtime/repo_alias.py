@@ -26,16 +26,8 @@ def own_names(folder: Path) -> set[str]:
     installed provides them, and they are the folder's own name or the rest of the import is one of the folder's
     modules. A guarded import is an optional package the code runs without (MPT's `from flash_attn.flash_attn_triton
     import …` beside its own copy of that file): it is never the repo."""
-    found = set()
-    for _, tree in parsed_files(folder):
-        guarded = inside_try(tree)
-        for node in (n for n in ast.walk(tree) if id(n) not in guarded):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
-            for parts in (n.split(".") for n in names):
-                inside = len(parts) > 1 and ((folder / f"{parts[1]}.py").is_file() or (folder / parts[1] / "__init__.py").is_file())
-                if (parts[0] == folder.name or inside) and parts[0] not in sys.stdlib_module_names:
-                    found.add(parts[0])
+    found = {parts[0] for parts, guarded in _absolute_imports(folder) if not guarded
+             and (parts[0] == folder.name or (len(parts) > 1 and _is_file_of(folder, parts[1])))}
     return {name for name in found if not _provided(name)}
 
 
@@ -43,16 +35,26 @@ def sibling_names(folder: Path) -> set[str]:
     """Top-level names the repo's files import absolutely that are one of its own files (`mla_attention` beside
     mla_attention.py), guarded or not (the file is there either way), where nothing installed has that name
     (installed packages come first on sys.path, as they do here) and it is no standard module."""
-    found = set()
+    found = {parts[0] for parts, _ in _absolute_imports(folder) if _is_file_of(folder, parts[0])}
+    repos = _repo_folders() | {folder.resolve()}
+    return {name for name in found if not _installed(name, repos)}
+
+
+def _absolute_imports(folder: Path):
+    """(the dotted parts of each module an absolute import of the repo's files names, whether it sits in a `try`),
+    standard modules left out."""
     for _, tree in parsed_files(folder):
+        guarded = inside_try(tree)
         for node in ast.walk(tree):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
-            for top in (n.split(".")[0] for n in names):
-                if top not in sys.stdlib_module_names and ((folder / f"{top}.py").is_file() or (folder / top / "__init__.py").is_file()):
-                    found.add(top)
-    repos = _repo_folders() | {folder.resolve()}
-    return {name for name in found if not _installed(name, repos)}
+            for parts in (n.split(".") for n in names):
+                if parts[0] not in sys.stdlib_module_names:
+                    yield parts, id(node) in guarded
+
+
+def _is_file_of(folder: Path, name: str) -> bool:
+    return (folder / f"{name}.py").is_file() or (folder / name / "__init__.py").is_file()
 
 
 def _repo_folders() -> set[Path]:
