@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from archread.parsers.analysis.names import bound_names
+from archread.parsers.analysis.names import bound_names, other_binders
 from archread.parsers.analysis.nodes import only_small, sole_target
-from archread.parsers.fastcst import walk
 
 _FLAGS = ("True", "False")
 
@@ -21,30 +20,11 @@ def _flag_store(stmt: cst.CSTNode) -> str | None:
     return target.value if type(target) is cst.Name and type(value) is cst.Name and value.value in _FLAGS else None
 
 
-def _other_binders(module: cst.Module) -> set[str]:
-    """Names bound otherwise than by an assignment: parameters, definitions, imports, `global`/`nonlocal`,
-    `except … as`, `del` — any of them makes a name no constant (or a different variable where it is read)."""
-    found = set()
-    for node in walk(module):
-        kind = type(node)
-        if kind in (cst.Param, cst.FunctionDef, cst.ClassDef):
-            found.add(node.name.value)
-        elif kind in (cst.Global, cst.Nonlocal):
-            found.update(n.name.value for n in node.names)
-        elif kind is cst.ExceptHandler and node.name is not None and type(node.name.name) is cst.Name:
-            found.add(node.name.name.value)
-        elif kind in (cst.Import, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
-            found.update(a.evaluated_alias or a.evaluated_name.split(".")[0] for a in node.names)
-        elif kind is cst.Del:
-            found.update(n.value for n in walk(node.target) if type(n) is cst.Name)
-    return found
-
-
 def module_flags(module: cst.Module) -> dict[int, tuple[str, str]]:
     """index of each top-level flag store -> (its name, "True"/"False"), for the names nothing else binds."""
     stores = {i: name for i, stmt in enumerate(module.body) if (name := _flag_store(stmt))}
     if not stores:  # the usual module: no walk
         return {}
-    bound, other = bound_names(module), _other_binders(module)
+    bound, other = bound_names(module), other_binders(module)
     return {i: (name, only_small(module.body[i]).value.value) for i, name in stores.items()
             if bound[name] == 1 and name not in other}

@@ -124,3 +124,22 @@ def read_on_entry(name: str, statements) -> bool:
         if name in names:
             return True
     return False
+
+
+def other_binders(node: cst.CSTNode) -> set[str]:
+    """Names bound otherwise than by an assignment: parameters, definitions, imports, `global`/`nonlocal`,
+    `except … as`, `del` — any of them makes a name no constant (or a different variable where it is read)."""
+    found = set()
+    for n in walk(node):
+        kind = type(n)
+        if kind in (cst.Param, cst.FunctionDef, cst.ClassDef):
+            found.add(n.name.value)
+        elif kind in (cst.Global, cst.Nonlocal):
+            found.update(g.name.value for g in n.names)
+        elif kind is cst.ExceptHandler and n.name is not None and type(n.name.name) is cst.Name:
+            found.add(n.name.name.value)
+        elif kind in (cst.Import, cst.ImportFrom) and not isinstance(n.names, cst.ImportStar):
+            found.update(a.evaluated_alias or a.evaluated_name.split(".")[0] for a in n.names)
+        elif kind is cst.Del:
+            found.update(x.value for x in walk(n.target) if type(x) is cst.Name)
+    return found

@@ -14,7 +14,7 @@ import builtins
 
 import libcst as cst
 
-from archread.parsers.analysis.names import bound_at_top, bound_names
+from archread.parsers.analysis.names import bound_at_top, bound_names, other_binders
 from archread.parsers.fastcst import transform, walk
 from archread.parsers.prelude_names import prelude_names
 
@@ -24,27 +24,7 @@ _MODULE_NAMES = {"__name__", "__file__", "__doc__", "__spec__", "__package__", "
 
 def _binds(fn: cst.CSTNode) -> set[str]:
     """Every name the function (its nested functions and lambdas too: more is only safer) can bind."""
-    found = set(bound_names(fn))
-    for node in walk(fn):
-        kind = type(node)
-        if kind is cst.Param:
-            found.add(node.name.value)
-        elif kind in (cst.FunctionDef, cst.ClassDef):
-            found.add(node.name.value)
-        elif kind in (cst.Import, cst.ImportFrom) and type(node.names) is not cst.ImportStar:
-            for alias in node.names:
-                name = alias.asname.name if alias.asname else alias.name
-                found.add(name.value if type(name) is cst.Name else getattr(name, "value", ""))
-                if type(alias.name) is cst.Attribute:  # `import a.b` binds a
-                    head = alias.name
-                    while type(head) is cst.Attribute:
-                        head = head.value
-                    found.add(getattr(head, "value", ""))
-        elif kind is cst.ExceptHandler and node.name is not None:
-            found.update(n.value for n in walk(node.name) if type(n) is cst.Name)
-        elif kind in (cst.Global, cst.Nonlocal):
-            found.update(n.name.value for n in node.names)
-    return found
+    return set(bound_names(fn)) | other_binders(fn)
 
 
 def _reads(node: cst.CSTNode) -> set[str]:
