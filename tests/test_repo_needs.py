@@ -42,6 +42,7 @@ def test_a_missing_configuration_file_is_one_line(capsys, tmp_path):
     (repo / "config.json").unlink()  # as a bare modeling snapshot has it: nothing else names the file
     err = _verify_line(capsys, repo)
     assert "imports .configuration_rc_llama" in err and "lacks configuration_rc_llama.py" in err
+    assert "defaults were run" not in err  # said before anything ran
 
 
 def test_a_missing_sibling_is_one_line(capsys, tmp_path):

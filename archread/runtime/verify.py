@@ -55,6 +55,8 @@ def verify(ref, config: Path | None = None, weights: Path | None = None, device:
            dtype: str = "float32", trust_code: bool = False, reduction=None, root: str | None = None) -> VerifyReport:
     try:
         return _verify_ref(ref, config, weights, device, dtype, trust_code, reduction, root)
+    except RepoIncomplete:  # said before anything ran: no defaults were run
+        raise
     except ArchreadError as exc:
         folder = repo_folder(reduction.source if reduction is not None else resolve(ref, root)) if trust_code else None
         if folder is None or config is not None or weights is not None or (folder / "config.json").is_file():
@@ -75,7 +77,7 @@ def _verify_ref(ref, config, weights, device, dtype, trust_code, reduction, root
         raise ArchreadError(f"{source.path}: outside the installed transformers; pass --trust-code to run it")
     needs = unmet_needs(folder, source.path) if folder is not None else []
     if needs:  # no release or package meets them: said before any is installed or tried
-        raise ArchreadError(f"{folder}: the original cannot run: {'; '.join(needs)}")
+        raise RepoIncomplete(f"{folder}: the original cannot run: {'; '.join(needs)}")
     if folder is not None and len(reduction.roots) != 1:
         reduction = _one_root(reduction, config)
     report = _verify(reduction, folder, config, weights, device, dtype, trust_code)
@@ -198,6 +200,10 @@ def _one_root(reduction, config):
         raise ArchreadError(f"{exc}; pass --root NAME to choose one") from None
     source = dataclasses.replace(source, remote=chosen_root(source.path, root, source.remote))
     return reduce_source(source, config_values(config, source) if config is not None else None)
+
+
+class RepoIncomplete(ArchreadError):
+    """The repo lacks what its code needs at import (a sibling file, a compiled extension): said before it runs."""
 
 
 class OriginalFails(ArchreadError):
