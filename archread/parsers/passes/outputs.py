@@ -61,12 +61,23 @@ class Outputs(Knockout):
         "class O(nn.Module):\n    def __init__(self, config):\n        self.inner = I(config)\n"
         "    def forward(self, x):\n        return self.inner(x)\n",
     )]
+    STRIP += [(  # a module-level helper that wraps what it returns: its callers' `[0]` is that one tensor
+        "from ...modeling_outputs import BaseModelOutput\n"
+        "def run_long(model, x):\n    return BaseModelOutput(last_hidden_state=model(x))\n"
+        "class O(nn.Module):\n    def forward(self, x):\n        outputs = run_long(self.inner, x)\n"
+        "        return self.head(outputs[0])\n",
+        "from ...modeling_outputs import BaseModelOutput\n"
+        "def run_long(model, x):\n    return model(x)\n"
+        "class O(nn.Module):\n    def forward(self, x):\n        outputs = run_long(self.inner, x)\n"
+        "        return self.head(outputs)\n",
+    )]
     KEEP = ["def forward(self, x):\n    return self.head(x)\n"]
 
     def __init__(self, ctx):
         super().__init__(ctx)
         self.output_classes: set[str] = set()
         self.single: set[str] = set()  # local classes whose forward now returns one tensor
+        self.single_functions: set[str] = set()  # module-level functions that now return one tensor
         self.attr_class: dict[tuple[str, str], str] = {}  # (class, self attribute) -> class it holds
         self.mro: dict[str, list[str]] = {}  # local class -> the local classes Python looks in, in order
         self._class: list[str] = []
@@ -84,11 +95,12 @@ class Outputs(Knockout):
         classes = [s for s in node.body if isinstance(s, cst.ClassDef)]
         bases = {c.name.value: [dotted(b.value) for b in c.bases] for c in classes}
         self.output_classes = {n for n in bases if _is_output_class(n, bases, imported)} | imported
+        self.single_functions = {  # a helper that runs the model and wraps its output (LongLLaMA's _handle_long_input)
+            f.name.value for f in node.body if isinstance(f, cst.FunctionDef) and self._wraps_output(f)}
         for cls in classes:  # exact types below, not matchers: every forward and __init__ is scanned
             forward, init = method(cls, "forward"), method(cls, "__init__")
-            for n in walk(forward.body) if forward else ():
-                if type(n) in (cst.Return, cst.Assign) and type(n.value) is cst.Call and dotted(n.value.func) in self.output_classes:
-                    self.single.add(cls.name.value)  # `return BaseModelOutputWithPast(...)`, `output = ...(...)`
+            if forward is not None and self._wraps_output(forward):
+                self.single.add(cls.name.value)
             for n in walk(init.body) if init else ():
                 target = n.targets[0].target if type(n) is cst.Assign and len(n.targets) == 1 else \
                     n.target if type(n) is cst.AnnAssign else None  # `self.transformer: MPTModel = MPTModel(config)`
@@ -99,6 +111,11 @@ class Outputs(Knockout):
         for start, order in self.mro.items():  # a subclass without a forward of its own returns what its base's does
             if next((n for n in order if method(by_name[n], "forward") is not None), None) in self.single:
                 self.single.add(start)
+
+    def _wraps_output(self, function: cst.FunctionDef) -> bool:
+        """`return BaseModelOutputWithPast(...)` or `output = ...(...)`: the function now returns one tensor."""
+        return any(type(n) in (cst.Return, cst.Assign) and type(n.value) is cst.Call
+                   and dotted(n.value.func) in self.output_classes for n in walk(function.body))
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._class.append(node.name.value)
@@ -127,7 +144,9 @@ class Outputs(Knockout):
             self._slices.add(target.value)  # slice_indices = slice(-logits_to_keep, None)
 
     def _single_output(self, value: cst.CSTNode) -> bool:
-        """The value is a call of a submodule whose forward now returns one tensor (`self.model(x)`)."""
+        """The value is a call of a submodule or helper that now returns one tensor (`self.model(x)`)."""
+        if type(value) is cst.Call and type(value.func) is cst.Name and value.func.value in self.single_functions:
+            return True
         if type(value) is not cst.Call or not dotted(value.func).startswith("self."):
             return False
         held = self._class[-1] if self._class else ""
