@@ -142,3 +142,30 @@ def test_a_release_that_cannot_be_installed_is_one_line(tmp_path, capsys):
     assert main(["verify", str(repo), "--trust-code"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot install transformers 0.0.0" in err
+
+
+_ZERO_ROUNDING = '''"""A ternary quantiser with no scale: 0.02-scale weights round to zero rows, normalised by their zero norm."""
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class TernaryLinear(nn.Linear):
+    def forward(self, x):
+        w = self.weight + (self.weight.clamp(-1, 1).round() - self.weight).detach()
+        return F.linear(x, w / torch.norm(w, dim=1, keepdim=True), self.bias)
+'''
+
+
+def test_random_weights_the_originals_own_init_makes_nan_are_drawn_again_and_the_report_says_so(tmp_path):
+    repo = shutil.copytree(REPOS / "rc_flat", tmp_path / "rc_flat")
+    (repo / "rc_flat_quant.py").write_text(_ZERO_ROUNDING)
+    report = verify(repo, trust_code=True)
+    assert report.match and "unit scale" in report.setup["weights"], report.to_text()
+    assert "unit scale" in report.to_text()
+
+
+def test_given_weights_that_make_nan_are_never_drawn_again(tmp_path):
+    report = verify("llama", weights=_tiny_llama_checkpoint(tmp_path / "ckpt", poison=True))
+    assert report.verdict == "NO VERDICT" and "weights" not in report.setup

@@ -45,6 +45,7 @@ from archread.runtime import stand_ins  # noqa: E402
 from archread.runtime.code_sizes import code_texts, literal_divisors, literal_padding_ids, literal_sizes  # noqa: E402
 from archread.runtime.compare import padding_mask, real_token_logits, run_original_with_taps, watched  # noqa: E402
 from archread.runtime.cuda_paths import asks_for_cuda, kernel_only_name  # noqa: E402
+from archread.runtime.finite_weights import finite_or_unit_scale  # noqa: E402
 from archread.runtime.original import configuration, find_original  # noqa: E402
 from archread.runtime.own_faults import unset_field  # noqa: E402
 from archread.runtime.packages import MissingPackage  # noqa: E402
@@ -79,20 +80,21 @@ def main(spec: dict, out: Path) -> None:
         model = model.float()
         with stand_ins.computing():
             tokens = first_that_runs(model, candidate_inputs(cfg, lookups, (2, test_tokens())))
+            rescaled = finite_or_unit_scale(model, tokens)
             names = watched(model)
-            return (model, cfg, tokens, names, *run_original_with_taps(model, tokens, names))
+            return (model, cfg, tokens, names, rescaled, *run_original_with_taps(model, tokens, names))
 
     try:
         texts = code_texts(source.text, repo)  # read once: sizes and ids the code writes as literals
         divisors, ids = literal_divisors(texts), literal_ids(lookups) | literal_padding_ids(texts)
         try:
-            model, cfg, tokens, names, logits, taps, whole = run(shrink(config, literal_sizes(source.text), spec.get("assumed"), ids, divisors))
+            model, cfg, tokens, names, rescaled, logits, taps, whole = run(shrink(config, literal_sizes(source.text), spec.get("assumed"), ids, divisors))
         except Exception as first:  # noqa: BLE001 - the tiny widths broke a relation: its own widths, two layers
             wider = fewer_layers(config) if not isinstance(first, stand_ins.StandInUsed) and not asks_for_cuda(first) else None
             if wider is None:
                 raise
             try:
-                model, cfg, tokens, names, logits, taps, whole = run(wider)
+                model, cfg, tokens, names, rescaled, logits, taps, whole = run(wider)
             except Exception:  # noqa: BLE001 - the first error says more
                 raise first from None
     except ArchreadError as exc:  # it runs, but gives nothing to compare
@@ -124,7 +126,8 @@ def main(spec: dict, out: Path) -> None:
                **{f"tap:{k}": v.clone(memory_format=fresh) for k, v in taps.items()}},
               out / "taps.safetensors")
     fields = {**_derived(cfg), **cfg.to_dict(), "_archread_names": names, "_archread_origin": original.origin,
-              "_archread_padded": padded_note, "_archread_stand_ins": stand_ins.stood_in(repo) if repo is not None else {}}
+              "_archread_padded": padded_note, "_archread_stand_ins": stand_ins.stood_in(repo) if repo is not None else {},
+              "_archread_weights": rescaled}
     (out / "config.json").write_text(json.dumps(fields, default=str))
 
 

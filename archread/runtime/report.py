@@ -77,7 +77,7 @@ def setup_line(setup: dict) -> str:
     sizes = setup.get("config", {})
     shown = ", ".join(f"{k}={sizes[k]}" for k in _SHOWN if k in sizes)
     tol = setup.get("tolerance", {})
-    notes = "".join(f"; {setup[k]}" for k in ("mask", "read_with") if setup.get(k))
+    notes = "".join(f"; {setup[k]}" for k in ("mask", "read_with", "weights") if setup.get(k))
     return (f"setup: batch {setup.get('batch')} × {setup.get('seq_len')} tokens, seed {setup.get('seed')}, "
             f"{tol.get('rule', '')}; {setup.get('padding', 'no padded batch')}" + (f"; {shown}" if shown else "") + notes
             + "".join(f"\n  stand-in: {name} ({s['why']}); never called while computing"

@@ -27,6 +27,7 @@ from archread.runtime.compare import (
 )
 from archread.runtime.config_values import config_values
 from archread.runtime.cuda_paths import asks_for_cuda
+from archread.runtime.finite_weights import finite_or_unit_scale
 from archread.runtime.framework_member import OriginalLacksMember, missing_framework_member
 from archread.runtime.original import configuration, find_original, installed_release, repo_folder, repo_release
 from archread.runtime.own_faults import unset_field
@@ -118,7 +119,11 @@ def _verify(reduction, folder, config, weights, device, dtype, trust_code) -> Ve
     try:
         with stand_ins.computing():  # a stand-in the original calls from here on would reach its outputs
             tokens = first_that_runs(original, candidate_inputs(cfg, looked_up(source.text), (2, test_tokens())))
+            rescaled = finite_or_unit_scale(original, tokens) if weights is None else None
+            if rescaled:  # the reduced model takes the second draw too
+                tied = load_into(reduced, {k: v.clone() for k, v in original.state_dict().items()})
             report = compare_models(reduced, original, cfg, source.label, reference, device, dtype, tied, tokens)
+        report.setup.update({"weights": rescaled} if rescaled else {})
         report.setup.update({"stand_ins": stand_ins.stood_in(folder)} if folder is not None and stand_ins.stood_in(folder) else {})
         return report
     except OriginalLacksMember as exc:  # a member the installed release removed: older ones, as for an import

@@ -117,6 +117,7 @@ def verify_release(reduction, version: str, trust_code: bool = False, config: Pa
     origin = fields.pop("_archread_origin")
     padded_note = fields.pop("_archread_padded")
     stood_in = fields.pop("_archread_stand_ins", {})
+    weights_note = fields.pop("_archread_weights", None)
     cfg = ConfigView(**fields)
     reduced = reduced_model(reduction, cfg, folder)
     names = [n for n in names if has(reduced, n)]  # the original's dropout modules are gone, by design
@@ -131,6 +132,8 @@ def verify_release(reduction, version: str, trust_code: bool = False, config: Pa
     setup = setup_of(cfg, taps["tokens"], None if padded_note else taps["mask"]) | ({"stand_ins": stood_in} if stood_in else {})
     if "whole_mask" in taps:
         setup["mask"] = WHOLE_MASK
+    if weights_note:
+        setup["weights"] = weights_note
     return judge(source.label, f"{reduction.roots[0]} ({origin}, subprocess{chosen})", "float32", "cpu",
                  names, (got_logits, got), (taps["logits"], want), [], tied, padded=padded, setup=setup)
 
