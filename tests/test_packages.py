@@ -116,3 +116,22 @@ def test_a_wheel_whose_extension_links_a_torch_library_this_torch_lacks_is_named
     assert not (target / "archread_cudalib").exists() and not list(target.glob("archread_cudalib-*"))
     packages.bring("archread_cpulib", target)  # the libraries it links are this torch's own: it stays
     assert (target / "archread_cpulib" / "_C.so").is_file()
+
+
+def test_a_package_that_compiles_an_extension_when_imported_is_named(tmp_path, monkeypatch):
+    from archread.runtime.packages import extension_built_at_import
+
+    (tmp_path / "kernpkg" / "ops").mkdir(parents=True)
+    (tmp_path / "kernpkg" / "__init__.py").write_text("from .ops import fused\n")
+    (tmp_path / "kernpkg" / "ops" / "__init__.py").write_text(
+        "from torch.utils.cpp_extension import load\nfused = load(name='fused', sources=['fused.cu'])\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("CUDA_HOME", raising=False)
+    try:
+        import kernpkg  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - whatever the builder raises here (no CUDA, no ninja)
+        said = extension_built_at_import(exc)
+    else:
+        pytest.skip("this machine built the extension")
+    assert said is not None and said.startswith("kernpkg compiles a C++/CUDA extension"), said
+    assert extension_built_at_import(ImportError("no module named x")) is None

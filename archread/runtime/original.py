@@ -20,7 +20,7 @@ from pathlib import Path
 from archread.errors import ArchreadError, one_line
 from archread.parsers.source import tree_of
 from archread.runtime.own_faults import import_fault
-from archread.runtime.packages import MissingPackage, missing_module
+from archread.runtime.packages import MissingPackage, PackageUnavailable, extension_built_at_import, missing_module
 from archread.runtime.repo_alias import alias_repo
 from archread.runtime.stand_ins import repo_import
 
@@ -93,6 +93,9 @@ def _import(name: str, what: str, folder: Path | None = None):
         if module is not None:
             raise MissingPackage(f"{what} does not import: it needs {module}, which is not installed", module,
                                  repo_import(exc, folder) if folder is not None else None) from None
+        built = extension_built_at_import(exc)
+        if built is not None:
+            raise PackageUnavailable(f"{what} does not import: {built}") from None
         fault = import_fault(exc, folder) if folder is not None else None  # a test left at module level
         raise ArchreadError(f"{what} does not import: {fault or f'{type(exc).__name__}: {one_line(exc)}'}") from None
 

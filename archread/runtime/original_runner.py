@@ -48,9 +48,9 @@ from archread.runtime.cuda_paths import asks_for_cuda, kernel_only_name  # noqa:
 from archread.runtime.finite_weights import finite_or_unit_scale  # noqa: E402
 from archread.runtime.original import configuration, find_original  # noqa: E402
 from archread.runtime.own_faults import unset_field  # noqa: E402
-from archread.runtime.packages import MissingPackage  # noqa: E402
+from archread.runtime.packages import MissingPackage, PackageUnavailable  # noqa: E402
 from archread.runtime.reading_values import on_runnable_values, on_torch_path  # noqa: E402
-from archread.runtime.release import CANNOT_IMPORT, MISSING_PACKAGE, NEEDS_CUDA  # noqa: E402
+from archread.runtime.release import CANNOT_IMPORT, MISSING_PACKAGE, NEEDS_CUDA, UNAVAILABLE  # noqa: E402
 from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up  # noqa: E402
 from archread.runtime.tiny import build_tiny, fewer_layers, shrink, test_tokens  # noqa: E402
 
@@ -67,6 +67,9 @@ def main(spec: dict, out: Path) -> None:
         (out / "missing.txt").write_text(f"{exc.module} {exc.imported_by or ''}")
         print(f"archread: {exc}", file=sys.stderr)
         sys.exit(MISSING_PACKAGE)
+    except PackageUnavailable as exc:  # no release cures it
+        print(f"archread: {exc}", file=sys.stderr)
+        sys.exit(UNAVAILABLE)
     except ArchreadError as exc:
         print(f"archread: {exc}", file=sys.stderr)
         sys.exit(CANNOT_IMPORT)

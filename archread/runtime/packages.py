@@ -12,9 +12,10 @@ import re
 import shutil
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
-from archread.errors import ArchreadError
+from archread.errors import ArchreadError, one_line
 from archread.runtime import stand_ins
 from archread.runtime.repo_files import inside_try, parsed_files
 
@@ -22,7 +23,14 @@ ATTEMPTS = 8  # packages brought for one original at most (each retry imports th
 # import names whose distribution is named otherwise; the registry cannot be asked which distribution
 # provides a module, so these few well-known ones are spelled out, the rest is the import name
 _DISTRIBUTION = {"PIL": "pillow", "cv2": "opencv-python-headless", "yaml": "pyyaml", "sklearn": "scikit-learn",
-                 "attr": "attrs", "google": "protobuf", "dateutil": "python-dateutil"}
+                 "attr": "attrs", "google": "protobuf", "dateutil": "python-dateutil",
+                 "pkg_resources": "setuptools<81"}  # setuptools 81 took pkg_resources out; old remote code checks versions with it
+
+
+def _requirement(module: str) -> tuple[str, str]:
+    """(the distribution that provides `module`, the requirement pip installs it by)."""
+    requirement = _DISTRIBUTION.get(module, module.replace("_", "-"))
+    return re.split(r"[<>=!~]", requirement)[0], requirement
 
 
 class PackageUnavailable(ArchreadError):
@@ -48,14 +56,29 @@ def missing_module(exc: BaseException) -> str | None:
     return top if importlib.util.find_spec(top) is None else None
 
 
+def extension_built_at_import(exc: BaseException) -> str | None:
+    """Where importing a package compiled a C++/CUDA extension (`torch.utils.cpp_extension.load` at its import,
+    flash-rwkv's kernels) and failed: that package and why, in words. No release changes it."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    builder = next((i for i, f in enumerate(frames) if Path(f.filename).match("torch/utils/cpp_extension.py")), None)
+    if builder is None:
+        return None
+    caller = Path(frames[builder - 1].filename) if builder else None
+    while caller is not None and (caller.parent / "__init__.py").is_file():  # up to the top of its package
+        caller = caller.parent
+    package = caller.name if caller is not None else "a package"
+    return (f"{package} compiles a C++/CUDA extension when imported (torch.utils.cpp_extension), which needs CUDA "
+            f"and a compiler: GPU-only here ({type(exc).__name__}: {one_line(exc)})")
+
+
 def bring(module: str, folder: Path) -> None:
     """Install the distribution of `module` (no dependencies: each comes when its own import asks) into folder.
     A wheel built against another torch (torchvision, torchaudio and xformers pin `torch==X`) is taken out again
     and the release of it that this torch's requirement admits is installed instead, as pip's resolver picks it;
     one whose extension links a torch library this torch lacks (a CUDA build on a CPU torch) is named."""
-    distribution = _DISTRIBUTION.get(module, module.replace("_", "-"))
+    distribution, requirement = _requirement(module)
     folder.mkdir(parents=True, exist_ok=True)
-    _install(module, distribution, folder)
+    _install(module, requirement, folder)
     pin = _take_out_another_torch(distribution, folder)
     ours = _torch_version()
     if pin is not None:
@@ -230,11 +253,10 @@ def bring_guarded(repo: Path, folder: Path) -> None:
     for module in sorted(guarded_imports(repo) - failed):
         if importlib.util.find_spec(module) is not None or (folder / module).exists() or (folder / f"{module}.py").exists():
             continue
-        distribution = _DISTRIBUTION.get(module, module.replace("_", "-"))
         folder.mkdir(parents=True, exist_ok=True)
         result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
                                  "--only-binary=:all:", "--platform", "any", "--implementation", "py", "--abi", "none",
-                                 "--target", str(folder), distribution], capture_output=True, text=True)
+                                 "--target", str(folder), _requirement(module)[1]], capture_output=True, text=True)
         if result.returncode != 0:
             failed.add(module)
             tried.write_text("\n".join(sorted(failed)))

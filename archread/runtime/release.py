@@ -16,12 +16,13 @@ from pathlib import Path
 
 from archread.errors import ArchreadError
 from archread.parsers.cache import archread_cache
-from archread.runtime.packages import ATTEMPTS, bring_guarded, bring_or_why
+from archread.runtime.packages import ATTEMPTS, PackageUnavailable, bring_guarded, bring_or_why
 
 KEEP = ("transformers", "huggingface_hub", "tokenizers")  # always the release's own
 CANNOT_IMPORT = 3  # the runner's exit code when the release cannot import the original
 MISSING_PACKAGE = 4  # … when the original imports a package nothing provides (its name in missing.txt)
 NEEDS_CUDA = 5  # … when the original asks for CUDA, which this machine lacks
+UNAVAILABLE = 6  # … when a package it imports cannot work here, whatever the release
 
 
 class NeedsCuda(ArchreadError):
@@ -163,7 +164,7 @@ def run_original(version: str, spec: dict, timeout: float = 600) -> Path:
     if result.returncode != 0:
         lines = [ln for ln in result.stderr.strip().splitlines() if ln.strip()]
         last = lines[-1].removeprefix("archread: ") if lines else "?"
-        kind = {CANNOT_IMPORT: ReleaseUnavailable, NEEDS_CUDA: NeedsCuda}.get(result.returncode, ArchreadError)
+        kind = {CANNOT_IMPORT: ReleaseUnavailable, NEEDS_CUDA: NeedsCuda, UNAVAILABLE: PackageUnavailable}.get(result.returncode, ArchreadError)
         raise kind(f"the original {root} under transformers {version} does not run: {last}")
     json.loads((out / "config.json").read_text())  # written last: its presence means the run completed
     return out

@@ -16,7 +16,7 @@ from archread.parsers.analysis.module_imports import framework_names
 from archread.parsers.analysis.names import bound_at_top, names_in
 from archread.parsers.analysis.nodes import dotted, is_config, is_self_attr, literal, only_small, untrailed
 from archread.parsers.evaluate import UNKNOWN, evaluate
-from archread.parsers.fastcst import walk
+from archread.parsers.fastcst import children, walk
 from archread.parsers.passes.base import Knockout
 from archread.parsers.prelude_names import prelude_names
 
@@ -53,6 +53,45 @@ def _fallbacks(stmt: cst.CSTNode) -> dict[str, object] | None:
                     return None
                 values.update(pairs)
     return values or None
+
+
+def _demanded(stmt: cst.CSTNode) -> set[str]:
+    """The names a try of imports binds where every handler only raises (`except ImportError: raise
+    ImportError("install flash-rwkv")`): a kernel the file demands; empty for any other statement."""
+    if type(stmt) is not cst.Try or stmt.orelse or stmt.finalbody or not stmt.handlers:
+        return set()
+    lines = [line for line in stmt.body.body if not _raises_only(line)]  # a version check: `if v < wanted: raise`
+    if not all(type(line) is cst.SimpleStatementLine and all(type(s) in (cst.Import, cst.ImportFrom, cst.Assign) for s in line.body)
+               for line in lines) or not any(type(s) in (cst.Import, cst.ImportFrom) for line in lines for s in line.body):
+        return set()
+    if not all(all(type(only_small(line)) is cst.Raise for line in h.body.body) for h in stmt.handlers):
+        return set()
+    return {name for line in lines for name in bound_at_top(line)}
+
+
+def _raises_only(stmt: cst.CSTNode) -> bool:
+    return type(stmt) is cst.If and stmt.orelse is None and all(type(only_small(line)) is cst.Raise for line in stmt.body.body)
+
+
+def _reads_in_branches(node: cst.CSTNode, names: set[str], skip: int, branch: bool = False) -> int | None:
+    """How many reads of `names` node holds (not under the statement `skip`), each in a branch of an `if` or of
+    a conditional expression (the file has another path beside the kernel's: RWKV's `if no_cuda: … else:
+    kernel`); None where one is read outside any."""
+    if id(node) == skip:
+        return 0
+    if type(node) is cst.Name:
+        return 0 if node.value not in names else 1 if branch else None
+    if type(node) in (cst.If, cst.IfExp):
+        parts = [(node.test, branch), (node.body, True), (node.orelse, True)]
+    else:
+        parts = [(child, branch) for child in children(node)]
+    total = 0
+    for part, inside in parts:
+        count = _reads_in_branches(part, names, skip, inside) if part is not None else 0
+        if count is None:
+            return None
+        total += count
+    return total
 
 
 def _literal_pairs(small) -> dict[str, object] | None:
@@ -106,8 +145,14 @@ class OptionalImports(Knockout):
         "            return f(x)\n        return x\n",
         "class A(nn.Module):\n    def forward(self, x):\n        return x\n",
     )]
+    STRIP += [(  # a kernel demanded at import but called on one side of a condition only: the other side is read
+        "try:\n    from fused import attn\n    wanted = version('1.0')\nexcept ImportError:\n    raise ImportError('install fused')\n"
+        "def f(q):\n    if q.is_cuda:\n        return attn(q)\n    return q\n",
+        "attn = None\n\n\ndef f(q):\n    if q.is_cuda:\n        return attn(q)\n    return q\n",
+    )]
     KEEP = [
         "try:\n    import numpy as np\nexcept ImportError:\n    raise\n",  # a required import
+        "try:\n    import numpy as np\nexcept ImportError:\n    raise ImportError('pip install numpy')\ndef f(x):\n    return np.log(x)\n",
         "try:\n    from fast import f\nexcept RuntimeError:\n    f = None\n",  # not an import failure
     ]
 
@@ -116,6 +161,9 @@ class OptionalImports(Knockout):
         self._gone = set()  # ids of the tries and loading assignments that go
         for stmt in node.body:
             values = _fallbacks(stmt)
+            demanded = _demanded(stmt) if values is None else set()
+            if demanded and _reads_in_branches(node, demanded, id(stmt)):  # the other path is the torch one
+                values = dict.fromkeys(demanded)
             if values:
                 self.NAMES.update(values)
                 self._gone.add(id(stmt))
