@@ -151,3 +151,25 @@ def test_a_field_filled_in_where_none_reads_as_its_filling(tmp_path):
     (tmp_path / "modeling_toy.py").write_text("class ToyModel:\n    pass\n")
     values, _ = default_values(tmp_path / "modeling_toy.py")
     assert values["rope_parameters"] == {"rope_type": "llama3"} and values["mode"] == "fast" and "kind" not in values
+
+
+def test_a_field_only_the_repos_config_json_sets_is_read_from_it(tmp_path):
+    """Remote configuration classes pass unknown fields through **kwargs: the checkpoint's value is the only
+    one there is, so a branch it rules out goes (Yuan's `use_flash_attention`); declared fields keep their default."""
+    import json
+    import shutil
+
+    from archread.parsers import reduce_source, resolve
+
+    repo = shutil.copytree(Path(__file__).parent / "data" / "remote_repos" / "rc_llama", tmp_path / "rc_llama")
+    config = json.loads((repo / "config.json").read_text())
+    (repo / "config.json").write_text(json.dumps({**config, "use_fused_block": False}))
+    modeling = repo / "modeling_rc_llama.py"
+    modeling.write_text(modeling.read_text().replace(
+        "        x = x + self.attn(self.attn_norm(x), mask)\n",
+        "        if self.config.use_fused_block:\n            return fused_block(x, mask)\n"
+        "        x = x + self.attn(self.attn_norm(x), mask)\n").replace(
+        "        self.mlp = RcMLP(config)\n", "        self.mlp = RcMLP(config)\n        self.config = config\n"))
+    reduction = reduce_source(resolve(repo))
+    assert "fused_block(" not in reduction.code and reduction.assumed.get("use_fused_block") is False, reduction.code
+    assert any("use_fused_block=False" in w for w in reduction.warnings)

@@ -149,3 +149,11 @@ def test_without_that_releases_source_the_installed_classes_are_read_and_the_red
     assert read == {installed_release()}, read
     assert any(f"read from transformers {installed_release()}" in w and "4.41.2, the release its config.json names" in w
                for w in reduction.warnings), reduction.warnings
+
+
+def test_a_development_build_named_by_config_json_is_run_as_the_release_it_became():
+    from archread.parsers.lender_tree import release_named
+
+    assert release_named("4.30.0.dev0") == "4.30.0" and release_named("4.38.0rc1") == "4.38.0"
+    assert release_named("4.41.2") == "4.41.2"
+    assert release_named("main") is None and release_named(None) is None

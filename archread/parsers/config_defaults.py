@@ -219,3 +219,51 @@ def default_values(modeling: Path) -> tuple[dict, Path | None]:
     if framework_rope and len(rope_types) <= 1:  # 5.x builds them: of the class's `default_rope_type`, else "default"
         values["rope_parameters"] = Partial(rope_type=rope_types.pop() if rope_types else "default")
     return values, path
+
+
+def checkpoint_only_values(modeling: Path) -> dict:
+    """The fields a repo's config.json sets that neither its configuration file nor the framework's
+    configuration code names at all (Yuan's `use_flash_attention`, passed through `**kwargs`): a default
+    configuration has no value for them, so the checkpoint's is the only one there is. Scalars only."""
+    if tree_of(modeling) is not None or not (modeling.parent / "config.json").is_file():
+        return {}
+    if not any(modeling.parent.glob("configuration*.py")) and config_file(modeling) in (None, modeling):
+        return {}  # no configuration file to tell what it declares
+    try:
+        data = json.loads((modeling.parent / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    path = config_file(modeling)
+    files = {*modeling.parent.glob("configuration*.py"), *([path] if path is not None and path != modeling else [])}
+    named = set().union(*(_names_in(f) for f in files))
+    from archread.parsers.source import transformers_root
+
+    root = transformers_root()  # what the framework itself reads or sets (tie_word_embeddings, use_cache)
+    named |= _framework_names(root)
+    return {k: v for k, v in (data.items() if isinstance(data, dict) else ()) if k not in named
+            and not k.startswith("_") and isinstance(v, (bool, int, float, str))}
+
+
+def _names_in(path: Path) -> set[str]:
+    """Every identifier, attribute and string a file writes (what it could read or set a field by)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    names = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name):
+            names.add(n.id)
+        elif isinstance(n, ast.Attribute):
+            names.add(n.attr)
+        elif isinstance(n, ast.arg):
+            names.add(n.arg)
+        elif isinstance(n, ast.Constant) and isinstance(n.value, str):
+            names.add(n.value)
+    return names
+
+
+@functools.lru_cache(maxsize=4)
+def _framework_names(root: Path | None) -> frozenset[str]:
+    files = ("configuration_utils.py", "modeling_utils.py")
+    return frozenset().union(*(_names_in(root / f) for f in files)) if root is not None else frozenset()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from archread.parsers.cache_root import archread_cache
@@ -19,13 +20,25 @@ from archread.parsers.source import release_of, transformers_root, tree_of
 
 
 def named_release(here: Path) -> str | None:
-    """transformers_version of the config.json beside a file outside any transformers tree."""
+    """The release the config.json beside a file outside any transformers tree names."""
     try:
         data = json.loads((here.parent / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    version = data.get("transformers_version") if isinstance(data, dict) else None
-    return version if isinstance(version, str) and version[:1].isdigit() else None
+    return release_named(data.get("transformers_version") if isinstance(data, dict) else None)
+
+
+_DEVELOPMENT = re.compile(r"(\d+\.\d+\.\d+)\.?(?:dev|rc)\d*")
+
+
+def release_named(version) -> str | None:
+    """The published release a config.json's `transformers_version` stands for: itself, or for a development
+    build of transformers' main branch (`4.30.0.dev0`, never published) the release it became, whose API it
+    was written against."""
+    if not isinstance(version, str) or not version[:1].isdigit():
+        return None
+    development = _DEVELOPMENT.fullmatch(version)
+    return development.group(1) if development else version
 
 
 def release_source(version: str) -> Path | None:

@@ -21,7 +21,7 @@ from archread.errors import ArchreadError
 from archread.parsers.analysis.classes import roots
 from archread.parsers.analysis.layout import WIDTH
 from archread.parsers.borrowed import borrow
-from archread.parsers.config_defaults import default_values
+from archread.parsers.config_defaults import checkpoint_only_values, default_values
 from archread.parsers.context import PassContext
 from archread.parsers.fastcst import code_of, is_node, remembering, transform
 from archread.parsers.lender_tree import other_release_read
@@ -193,13 +193,14 @@ def _reduce(source: Source, config: dict | None) -> Reduction:
     lenders: dict[str, str] = {}
     module = parse(source, lenders)
     defaults = config is None
-    repaired, notes = {}, {}
+    repaired, notes, own = {}, {}, {}
     if defaults:
         config, path = default_values(source.path)
         if path is not None:
             lenders[str(path)] = digest(path.read_text(encoding="utf-8", errors="replace"))
         repaired, notes = runnable_values(source.path, config)  # defaults that leave no LM the code can run
-        config_defaults, config = config, {**config, **repaired}
+        own = checkpoint_only_values(source.path)  # fields only the repo's config.json holds
+        config_defaults, config = config, {**own, **config, **repaired}
     ctx = PassContext(folder=source.path.parent, config=config, defaults=defaults, root=root_of(source, module))
     for note in notes.values():
         ctx.warn(note)
@@ -215,6 +216,9 @@ def _reduce(source: Source, config: dict | None) -> Reduction:
         defined = {"", *(s.name.value for s in reduced.body if type(s) in (cst.ClassDef, cst.FunctionDef))}
         assumed = {k: value for k, (value, owners) in sorted(ctx.assumed.items()) if owners & defined}  # not dead code's
         assumed.update({k: v for k, v in ctx.torch_path.items() if k in assumed})  # a flag read where the kernels' branch went
+        if any(k in own for k in assumed):
+            ctx.warn("read from the repo's config.json, which alone sets them (the configuration class has no "
+                     "default): " + ", ".join(f"{k}={assumed[k]!r}" for k in assumed if k in own))
         code = assumptions(assumed) + code_of(reduced)
         try:
             compile(code, str(source.path), "exec", dont_inherit=True)

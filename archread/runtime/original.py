@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archread.errors import ArchreadError, one_line
+from archread.parsers.lender_tree import release_named
 from archread.parsers.source import tree_of
 from archread.runtime.own_faults import import_fault
 from archread.runtime.packages import MissingPackage, PackageUnavailable, extension_built_at_import, missing_module
@@ -67,9 +68,8 @@ def repo_config(folder: Path) -> dict:
 
 
 def repo_release(folder: Path) -> str | None:
-    """The transformers release the repo's config.json was saved with."""
-    version = repo_config(folder).get("transformers_version")
-    return version if isinstance(version, str) and version[:1].isdigit() else None
+    """The transformers release the repo's config.json was saved with (a development build's: the release)."""
+    return release_named(repo_config(folder).get("transformers_version"))
 
 
 def repo_package(folder: Path) -> str:

@@ -29,7 +29,14 @@ from archread.runtime.config_values import config_values
 from archread.runtime.cuda_paths import asks_for_cuda
 from archread.runtime.finite_weights import finite_or_unit_scale
 from archread.runtime.framework_member import OriginalLacksMember, missing_framework_member
-from archread.runtime.original import configuration, find_original, installed_release, repo_folder, repo_release
+from archread.runtime.original import (
+    configuration,
+    find_original,
+    installed_release,
+    repo_config,
+    repo_folder,
+    repo_release,
+)
 from archread.runtime.own_faults import unset_field
 from archread.runtime.packages import MissingPackage, PackageUnavailable, bring_guarded, with_packages
 from archread.runtime.reading_values import on_runnable_values, on_torch_path
@@ -99,7 +106,11 @@ def _verify(reduction, folder, config, weights, device, dtype, trust_code) -> Ve
         if device != "cpu" or dtype != "float32":
             raise ArchreadError(f"a transformers {wanted} original is compared in float32 on the CPU (--device cpu --dtype float32)")
         try:
-            return verify_release(reduction, wanted, trust_code, config)
+            report = verify_release(reduction, wanted, trust_code, config)
+            named_raw = repo_config(folder).get("transformers_version") if folder is not None else wanted
+            if named_raw != wanted:  # never published: said, with the release that ran
+                report.reference += f"; config.json names {named_raw}, a development build of {wanted}"
+            return report
         except ReleaseUnavailable as exc:
             if folder is None:  # transformers' own file of another era: only its release runs it
                 raise ArchreadError(str(exc)) from None
