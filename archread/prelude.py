@@ -255,8 +255,23 @@ def _proportional(config=None, device=None, seq_len=None, **kwargs):
     return inv_freq / p.get("factor", 1.0), 1.0
 
 
+def _longrope(config=None, device=None, seq_len=None, **kwargs):
+    """LongRoPE (Phi-3): each frequency divided by its own factor, the short list within the pretrained context
+    and the long one beyond it; attention scaled by sqrt(1 + log(stretch) / log(pretrained context))."""
+    base, dim, p = _rope_settings(config, kwargs)
+    old = p.get("original_max_position_embeddings") or getattr(config, "original_max_position_embeddings", None)
+    factor = p.get("factor") or (config.max_position_embeddings / old if old else 1.0)  # 5.x: the given factor first
+    old = old or config.max_position_embeddings
+    attention = p.get("attention_factor")
+    if attention is None:
+        attention = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(old))
+    chosen = p["long_factor"] if seq_len and seq_len > old else p["short_factor"]
+    exponents = torch.arange(0, dim, 2, dtype=torch.int64, device=device).float() / dim
+    return 1.0 / (torch.tensor(chosen, dtype=torch.float32, device=device) * base**exponents), attention
+
+
 ROPE_INIT_FUNCTIONS = {"default": _default, "linear": _linear, "dynamic": _default, "llama3": _llama3, "yarn": _yarn,
-                       "proportional": _proportional}
+                       "proportional": _proportional, "longrope": _longrope}
 
 
 class BlockMask:

@@ -17,6 +17,8 @@ ROPES = {
                "high_freq_factor": 4.0, "original_max_position_embeddings": 64},
     "yarn": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 40.0, "original_max_position_embeddings": 64,
              "mscale": 1.0, "mscale_all_dim": 1.0, "beta_fast": 32, "beta_slow": 1},
+    "longrope": {"rope_type": "longrope", "rope_theta": 10000.0, "original_max_position_embeddings": 64,
+                 "short_factor": [1.0 + 0.1 * i for i in range(8)], "long_factor": [2.0 + 0.3 * i for i in range(8)]},
 }
 
 
@@ -26,6 +28,9 @@ def test_rope_initialisers_match_the_framework(kind):
     ours, theirs = ROPE_INIT_FUNCTIONS[kind](config), FRAMEWORK[kind](config)
     torch.testing.assert_close(ours[0], theirs[0], rtol=1e-6, atol=0)
     assert ours[1] == pytest.approx(theirs[1])
+    if kind == "longrope":  # past the pretrained context: the long factors
+        ours, theirs = ROPE_INIT_FUNCTIONS[kind](config, seq_len=100), FRAMEWORK[kind](config, seq_len=100)
+        torch.testing.assert_close(ours[0], theirs[0], rtol=1e-6, atol=0)
 
 
 def test_yarn_mscale_folds_into_the_attention_scale_only_off_the_default_rope():

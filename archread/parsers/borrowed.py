@@ -12,6 +12,8 @@ anywhere else the lender's is kept under its model's suffix, as Python would run
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ import libcst as cst
 from archread.parsers.analysis.names import bound_at_top, names_in
 from archread.parsers.analysis.nodes import dotted
 from archread.parsers.fastcst import code_of, transform
-from archread.parsers.lender_tree import lender_root
+from archread.parsers.lender_tree import by_model_file, lender_root
 from archread.parsers.libcst_patches import parse_module
 from archread.parsers.modular import as_converted, prefixes
 from archread.parsers.package_lenders import configuration_classes, package_module
@@ -67,6 +69,7 @@ class _Lender:
     package: list[str]  # ["transformers", "models", "llama"]: what its relative imports are relative to
     digest: str
     configurations: set[str] = field(default_factory=set)  # its configuration classes: the framework's, never lent
+    stars: list[str] = field(default_factory=list)  # torch modules it star-imports (`from torch.nn.functional import *`)
     known: dict[str, str] = field(default_factory=dict)  # name -> the name it goes by in the module
     renamed: dict[str, str] = field(default_factory=dict)
 
@@ -99,7 +102,20 @@ def _lender(path: Path) -> _Lender | None:
             binds[name], aliases[name] = i, alias
     root = tree_of(path)
     package = ["transformers", *path.resolve().parent.relative_to(root).parts] if root is not None else []
-    return _Lender(path, list(module.body), binds, aliases, package, text_digest, configuration_classes(module))
+    stars = [dotted(s.body[0].module) for s in module.body if type(s) is cst.SimpleStatementLine and len(s.body) == 1
+             and type(s.body[0]) is cst.ImportFrom and isinstance(s.body[0].names, cst.ImportStar)
+             and s.body[0].module is not None and dotted(s.body[0].module).split(".")[0] == "torch"]
+    return _Lender(path, list(module.body), binds, aliases, package, text_digest, configuration_classes(module), stars)
+
+
+@functools.lru_cache(maxsize=16)
+def _star_names(module: str) -> frozenset[str]:
+    """What `from <torch module> import *` binds (torch is ours to import; the repo's code never runs here)."""
+    try:
+        imported = importlib.import_module(module)
+    except ImportError:
+        return frozenset()
+    return frozenset(getattr(imported, "__all__", None) or (n for n in dir(imported) if not n.startswith("_")))
 
 
 class _Borrowing:
@@ -159,6 +175,10 @@ class _Borrowing:
         for read in sorted(names_in(stmt) - {name}):
             if lender.binds.get(read, index) != index:
                 self.take(lender, read)
+            elif read not in lender.binds and lender.stars and read not in self.own and read not in self.imports:
+                star = next((m for m in lender.stars if read in _star_names(m)), None)  # `pad` of torch's functional
+                if star is not None:
+                    self.imports[read] = cst.parse_statement(f"from {star} import {read}\n")
         self.lent.append((lender, stmt))
         return lender.known[name]
 
@@ -265,6 +285,7 @@ def borrow(module: cst.Module, here: Path, read: dict[str, str] | None = None) -
     # relative imports and the tree's packages are read off absolute paths; links are not followed (an HF cache
     # snapshot's files link into blobs/, where no sibling lies)
     here = Path(os.path.abspath(here))
+    module = by_model_file(module, here)
     borrowing = _Borrowing(modular=here.stem.startswith("modular_"))
     lending = {}  # index of a module statement -> (import, lender)
     for i, stmt in enumerate(module.body):

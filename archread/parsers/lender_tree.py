@@ -10,10 +10,13 @@ Nothing is downloaded here: reading stays offline.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from pathlib import Path
+
+import libcst as cst
 
 from archread.parsers.cache_root import archread_cache
 from archread.parsers.source import release_of, transformers_root, tree_of
@@ -71,3 +74,54 @@ def other_release_read(here: Path, lenders) -> str | None:
         return None
     return (f"transformers' classes this code subclasses were read from transformers {', '.join(read)}: the source of "
             f"{version}, the release its config.json names and the original runs under, is not on this machine")
+
+
+_CLASS_LINE = re.compile(r"^class (\w+)\(", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=4)
+def model_class_files(root: Path) -> dict[str, Path]:
+    """class name -> the models/<name>/modeling_*.py of `root` that defines it: where `from transformers import
+    LlamaForCausalLM` (a VLM's language model, built as a member) is read from. Read once per tree."""
+    found: dict[str, Path] = {}
+    for path in sorted(p for p in root.glob("models/*/modeling_*.py") if p.parent.name != "auto"):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for name in _CLASS_LINE.findall(text):
+            found.setdefault(name, path)
+    return found
+
+
+def by_model_file(module: cst.Module, here: Path) -> cst.Module:
+    """Remote code's `from transformers import LlamaForCausalLM, AutoProcessor` as the imports of the modeling
+    files that define those classes (`from transformers.models.llama.modeling_llama import LlamaForCausalLM`),
+    which the module can borrow from; the framework's names stay imported as written."""
+    if tree_of(here) is not None or not any(_top_transformers_import(s) for s in module.body):
+        return module
+    root = lender_root(here)
+    files = model_class_files(root) if root is not None else {}
+    body = []
+    for stmt in module.body:
+        imp = _top_transformers_import(stmt)
+        if imp is None or not any(a.evaluated_name in files for a in imp.names):
+            body.append(stmt)
+            continue
+        groups: dict[str, list] = {}
+        for alias in imp.names:
+            path = files.get(alias.evaluated_name)
+            where = "transformers" if path is None else f"transformers.models.{path.parent.name}.{path.stem}"
+            groups.setdefault(where, []).append(alias.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        for where, names in groups.items():
+            statement = cst.parse_statement(f"from {where} import x\n")
+            body.append(statement.with_changes(body=[statement.body[0].with_changes(names=names)]))
+    return module.with_changes(body=body)
+
+
+def _top_transformers_import(stmt) -> cst.ImportFrom | None:
+    imp = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
+    if type(imp) is cst.ImportFrom and not imp.relative and type(imp.module) is cst.Name \
+            and imp.module.value == "transformers" and not isinstance(imp.names, cst.ImportStar):
+        return imp
+    return None
