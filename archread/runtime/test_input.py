@@ -14,6 +14,8 @@ import itertools
 
 import torch
 
+from archread.errors import ArchreadError
+
 _MAX_ORDERS = 6  # orders of the looked-up ids tried (three lookups at most are tried in every order)
 
 
@@ -89,8 +91,20 @@ def literal_ids(groups: list[list[int | str]]) -> set[int]:
     return {c for g in groups for c in g if type(c) is int}
 
 
+def vocabulary(cfg) -> int:
+    """The token vocabulary's size: the configuration's own, else that of the one section that has one (a
+    VLM's `llm_config`, `text_config`)."""
+    if isinstance(getattr(cfg, "vocab_size", None), int):
+        return cfg.vocab_size
+    sections = [v.vocab_size for v in vars(cfg).values() if isinstance(getattr(v, "vocab_size", None), int)]
+    if len(sections) != 1:
+        raise ArchreadError(f"{type(cfg).__name__} has no vocab_size of its own nor one section that has one: "
+                            "archread cannot choose token ids for it")
+    return sections[0]
+
+
 def _resolved(cfg, group: list[int | str]) -> int | None:
-    vocab = cfg.vocab_size
+    vocab = vocabulary(cfg)
     for c in group:
         value = getattr(cfg, c, None) if isinstance(c, str) else c
         if type(value) is int and 0 <= value < vocab:
@@ -118,9 +132,9 @@ def candidate_inputs(cfg, groups, shape: tuple[int, int], seed: int = 0) -> list
     """Test tokens to try, best first: the plain random draw where the code looks up no token, else random ids
     avoiding the special ones with each row ending in the looked-up ids, in each order."""
     if not groups:
-        return [torch.randint(0, cfg.vocab_size, shape, generator=torch.Generator().manual_seed(seed))]
+        return [torch.randint(0, vocabulary(cfg), shape, generator=torch.Generator().manual_seed(seed))]
     ids = list(dict.fromkeys(i for g in groups if (i := _resolved(cfg, g)) is not None))
-    base = random_tokens(cfg.vocab_size, shape, _specials(cfg, groups), seed)
+    base = random_tokens(vocabulary(cfg), shape, _specials(cfg, groups), seed)
     if not ids or len(ids) >= shape[1]:
         return [base]
     out = []

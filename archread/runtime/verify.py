@@ -49,7 +49,7 @@ from archread.runtime.release import (
     release_site,
 )
 from archread.runtime.report import VerifyReport, has, judge, setup_of
-from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up
+from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up, vocabulary
 from archread.runtime.tiny import build_tiny, shrink, test_tokens
 from archread.runtime.verify_release import verify_release
 from archread.runtime.weights import load_into, load_weights
@@ -162,7 +162,7 @@ def compare_models(reduced, original, cfg, label, reference, device, dtype, tied
     device (kernel binding)."""
     if tokens is None:
         generator = torch.Generator().manual_seed(0)
-        tokens = torch.randint(0, cfg.vocab_size, (2, test_tokens()), generator=generator)
+        tokens = torch.randint(0, vocabulary(cfg), (2, test_tokens()), generator=generator)
     tokens = tokens.to(device)
     mask = padding_mask(tokens) if tokens.shape[0] > 1 else None
     names = [n for n in watched(reduced) if has(original, n)]

@@ -115,7 +115,9 @@ class CallGraph:
             if name in self.classes:  # built as root(config), called as root(input_ids): one positional argument
                 for method in ("__init__", "forward"):
                     found = self.lookup(name, method)
-                    if isinstance(found, cst.FunctionDef):
+                    if isinstance(found, cst.FunctionDef) and method == "forward" and _needs_more_than_tokens(found):
+                        self.escaped.add(id(found))  # a VLM's root (pixel_values, input_ids, image_flags): its own API
+                    elif isinstance(found, cst.FunctionDef):
                         self.sites[id(found)].append((HARNESS, 1))
         for fn in self.functions.values():
             self._scan_body(fn, None)
@@ -301,6 +303,13 @@ class CallGraph:
 
 
 HARNESS = cst.Call(func=cst.Name("model"), args=[cst.Arg(cst.Name("input_ids"))])
+
+
+def _needs_more_than_tokens(forward: cst.FunctionDef) -> bool:
+    """A root forward that cannot be called with the token ids alone: a parameter besides the first it must be
+    given, or its `input_ids` not first (InternVL's `forward(self, pixel_values, input_ids=None, image_flags=None)`)."""
+    params = [p for p in forward.params.params if p.name.value != "self"]
+    return any(p.default is None for p in params[1:]) or any(p.name.value == "input_ids" for p in params[1:])
 
 
 def filled_by_position(module: cst.Module) -> set[tuple[str, str]]:

@@ -11,7 +11,7 @@ from collections import Counter
 import libcst as cst
 
 from archread.parsers.analysis.folding import Fold
-from archread.parsers.analysis.names import bound_names, names_in
+from archread.parsers.analysis.names import bound_at_top, bound_names, names_in
 from archread.parsers.analysis.nodes import call_of, find, only_small, sole_target
 from archread.parsers.analysis.rewrite import FoldZero, LiteralsFrom, ReplaceReads, Selective
 from archread.parsers.context import PassContext
@@ -26,6 +26,39 @@ def plain(value: cst.CSTNode) -> bool:
         if not (isinstance(call.func, cst.Name) and call.func.value in _BUILTIN_CALLS):
             return False
     return True
+
+
+def builders_free(module: cst.Module) -> set[str]:
+    """The module-level functions that build no module or parameter, however called: each call they make is a
+    builtin, another such function, or a method of data they hold (`templates[name].copy()`, the data a local
+    or a module-level value), never of an import, a class or a name bound nowhere (`nn.Linear`, `torch.zeros`).
+    InternVL's `get_conv_template`."""
+    functions = {s.name.value: s for s in module.body if type(s) is cst.FunctionDef}
+    data = {n for s in module.body if type(only_small(s)) in (cst.Assign, cst.AnnAssign) for n in bound_at_top(s)}
+    free = set(functions)
+    changed = True
+    while changed:  # a function is free while every function it calls is
+        changed = False
+        for name in sorted(free):
+            own = data | set(bound_names(functions[name])) | {a.name.value for a in functions[name].params.params}
+            if not all(_builds_nothing(call, own, free) for call in find(functions[name].body, cst.Call)):
+                free.discard(name)
+                changed = True
+    return free
+
+
+def _builds_nothing(call: cst.Call, data: set[str], free: set[str]) -> bool:
+    if type(call.func) is cst.Name:
+        return call.func.value in _BUILTIN_CALLS or call.func.value in free
+    root = call.func
+    while type(root) in (cst.Attribute, cst.Subscript, cst.Call):
+        root = root.func if type(root) is cst.Call else root.value
+    return type(root) is cst.Name and root.value in data
+
+
+def calls_only(value: cst.CSTNode, free: set[str]) -> bool:
+    """`plain`, or calls of those functions only."""
+    return all(type(c.func) is cst.Name and (c.func.value in _BUILTIN_CALLS or c.func.value in free) for c in find(value, cst.Call))
 
 
 def flag_literals(ctx: PassContext, credit: str) -> LiteralsFrom:

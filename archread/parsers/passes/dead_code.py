@@ -15,7 +15,7 @@ import libcst.matchers as m
 
 from archread.parsers.analysis.classes import Family, roots, torch_families
 from archread.parsers.analysis.folding import Fold
-from archread.parsers.analysis.locals import drop_unread_locals, flag_literals, plain
+from archread.parsers.analysis.locals import builders_free, calls_only, drop_unread_locals, flag_literals, plain
 from archread.parsers.analysis.module_flags import module_flags
 from archread.parsers.analysis.module_imports import STANDARD_IMPORTS
 from archread.parsers.analysis.names import bound_at_top, bound_names, names_in
@@ -95,7 +95,18 @@ class DeadCode(StripPass):
         "        if dual:\n            return x * idx\n        return x\n",
         "class AForCausalLM(nn.Module):\n    def forward(self, x, dual=False):\n        return x\n",  # signatures drop it later
     )]
+    STRIP += [(  # an unread store of what a helper that builds nothing returns (InternVL's chat template)
+        "TEMPLATES = {}\ndef template(name):\n    return TEMPLATES[name].copy()\n"
+        "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+        "        self.conv = template(config.template)\n        self.system = self.conv.system\n"
+        "    def forward(self, x):\n        return x\n",
+        "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n\n"
+        "    def forward(self, x):\n        return x\n",
+    )]
     KEEP = ["class AForCausalLM(nn.Module):\n    def forward(self, x):\n        y = x * 2\n        return y * y\n",
+            "def build(config):\n    return nn.Linear(config.a, config.b)\nclass AForCausalLM(nn.Module):\n"  # builds a module
+            "    def __init__(self, config):\n        super().__init__()\n        self.proj = build(config)\n"
+            "    def forward(self, x):\n        return x\n",
             "FUSED = False\nclass AForCausalLM(nn.Module):\n    def forward(self, x):\n        global FUSED\n"  # set again
             "        if FUSED:\n            return x\n        FUSED = True\n        return x * 2\n",
             "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        for i, layer in enumerate(self.layers):\n"
@@ -173,9 +184,11 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
         self.config_uses: Counter = Counter()
         self.current: list[str] = []
         self.removed = 0  # methods and attribute stores
+        self.free: set[str] = set()  # module-level functions that build no module (a chat template's lookup)
 
     def visit_Module(self, node: cst.Module) -> None:
         self.uses, self.config_uses = _reads(node)
+        self.free = builders_free(node)
         classes = {s.name.value: s for s in node.body if isinstance(s, cst.ClassDef)}
         functions = {s.name.value for s in node.body if isinstance(s, cst.FunctionDef)}
         self.family = Family(classes)
@@ -204,6 +217,14 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
         self.other = Counter(
             a.attr.value for a in walk(node) if type(a) is cst.Attribute and id(a) not in own and not is_config(a.value)
         )
+        # `self.x = y.x` stored and read nowhere (InternVL's `self.system_message = self.conv_template.system_message`):
+        # its read of x is the one a sweep takes away with it, when that is x's only read anywhere
+        copies = Counter((self.family.find(name), n.value.attr.value) for name, cls in classes.items() for n in walk(cls)
+                         if type(n) is cst.Assign and len(n.targets) == 1 and is_self_attr(n.targets[0].target)
+                         and type(n.value) is cst.Attribute and n.value.attr.value == n.targets[0].target.attr.value)
+        for (root, attr), count in copies.items():
+            if self.other[attr] == count == self.stores[(root, attr)] == self.own[(root, attr)] and root not in self.leaky:
+                self.other[attr] = 0
         # `self._use_flash_attention_2 = False` (a knock-out's fold), stored once and touched nowhere else: its
         # reads become the literal, so the branches it guards fold and the store is left unread
         for (root, attr), value in flags.items():
@@ -247,7 +268,8 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
     def _unread_store(self, stmt: cst.BaseSmallStatement) -> bool:
         if type(stmt) is cst.Assign and len(stmt.targets) == 1 and is_self_attr(stmt.targets[0].target):
             attr = stmt.targets[0].target.attr.value
-            return self._unread(attr) and (plain(stmt.value) or m.matches(stmt.value, _SCRATCH_BUFFER))
+            return self._unread(attr) and (plain(stmt.value) or calls_only(stmt.value, self.free)
+                                           or m.matches(stmt.value, _SCRATCH_BUFFER))
         return False
 
     def leave_FunctionDef(self, original, updated):
