@@ -183,3 +183,24 @@ def test_the_second_try_keeps_the_widths_and_takes_few_layers():
     assert wider.hidden_size == 1024 and wider.mamba_d_ssm == 2048  # the first two layers and one of every kind:
     assert wider.layer_types == ["full", "full", "sliding"] and wider.num_hidden_layers == 3
     assert fewer_layers(HybridConfig(num_hidden_layers=2)) is None  # nothing fewer to try
+
+
+def test_a_sub_configuration_kept_as_an_object_shrinks_by_its_own_class():
+    """InternVL's configuration builds `self.llm_config = LlamaConfig(**llm_config)` without declaring it a
+    sub-configuration: the section shrinks as a Llama configuration does, and the outer class rebuilds it."""
+    from transformers import LlamaConfig, PretrainedConfig
+
+    class ChatConfig(PretrainedConfig):
+        model_type = "rc_chat"
+
+        def __init__(self, llm_config=None, downsample_ratio=0.5, **kwargs):
+            super().__init__(**kwargs)
+            self.llm_config = LlamaConfig(**(llm_config or {}))
+            self.downsample_ratio = downsample_ratio
+
+    big = ChatConfig(llm_config={"hidden_size": 2048, "num_hidden_layers": 24, "num_attention_heads": 16,
+                                 "intermediate_size": 8192, "vocab_size": 92553})
+    tiny = shrink(big)
+    assert isinstance(tiny.llm_config, LlamaConfig)
+    assert tiny.llm_config.hidden_size < 2048 and tiny.llm_config.num_hidden_layers <= 2
+    assert tiny.llm_config.vocab_size < 92553 and tiny.downsample_ratio == 0.5

@@ -164,6 +164,9 @@ class Signatures(StripPass):
         "            x = layer(x)\n        return x\n",
     )]
     KEEP = [
+        # a root that needs more than the token ids (a VLM's images and their flags): its own API
+        "class AForCausalLM(nn.Module):\n    def forward(self, pixel_values, input_ids=None, image_flags=None):\n"
+        "        return self.lm(input_ids) * self.vision(pixel_values)[image_flags == 1]\n",
         # another caller may leave it None; and a parameter rebound before its test is another value
         # layers iterated in a way not followed: whatever calls them may pass anything into `**kwargs`
         "class ALayer(nn.Module):\n    def forward(self, x, **kwargs):\n        return self.attn(x, **kwargs)\n"
