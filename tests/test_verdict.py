@@ -169,3 +169,14 @@ def test_random_weights_the_originals_own_init_makes_nan_are_drawn_again_and_the
 def test_given_weights_that_make_nan_are_never_drawn_again(tmp_path):
     report = verify("llama", weights=_tiny_llama_checkpoint(tmp_path / "ckpt", poison=True))
     assert report.verdict == "NO VERDICT" and "weights" not in report.setup
+
+
+def test_a_parameter_its_own_init_reshaped_loads_in_the_declared_shape_only_across_size_one_dimensions():
+    from archread.runtime.weights import as_declared
+
+    model = torch.nn.Module()
+    model.decay = torch.nn.Parameter(torch.zeros(1, 1, 4))
+    model.mix = torch.nn.Parameter(torch.zeros(1, 4))
+    state = as_declared(model, {"decay": torch.arange(4.0).reshape(1, 4), "mix": torch.zeros(2, 2)})
+    assert state["decay"].shape == (1, 1, 4) and state["decay"].flatten().tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert state["mix"].shape == (2, 2)  # another shape of its values: left for the load to refuse

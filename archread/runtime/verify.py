@@ -52,7 +52,7 @@ from archread.runtime.report import VerifyReport, has, judge, setup_of
 from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up, vocabulary
 from archread.runtime.tiny import build_tiny, shrink, test_tokens
 from archread.runtime.verify_release import verify_release
-from archread.runtime.weights import load_into, load_weights
+from archread.runtime.weights import as_declared, load_into, load_weights
 
 _CACHED_TRIES = 3  # releases tried for remote code that names none and the installed transformers cannot run
 _LADDER = ("4.48.3", "4.41.2")  # tried even where not yet installed: the releases the tests install anyway
@@ -125,7 +125,7 @@ def _verify(reduction, folder, config, weights, device, dtype, trust_code) -> Ve
         return _under_a_cached_release(reduction, trust_code, config, why, wanted if named else None)
     original_cls = original_spec.model_class
     reduced = reduced_model(reduction, cfg, folder)
-    tied = load_into(reduced, state)
+    tied = load_into(reduced, as_declared(reduced, state) if weights is None else state)
     reference = f"{original_cls.__name__} ({original_spec.origin}{'; ' + fallback if fallback else ''})"
     try:
         with stand_ins.computing():  # a stand-in the original calls from here on would reach its outputs

@@ -19,7 +19,7 @@ from archread.runtime.cuda_paths import described, torch_path_values
 from archread.runtime.original import repo_folder
 from archread.runtime.release import NeedsCuda, release_site, run_original
 from archread.runtime.report import has, judge, setup_of
-from archread.runtime.weights import load_into
+from archread.runtime.weights import as_declared, load_into
 
 
 def _text_config(config, decoder=None, encoder=None):
@@ -121,7 +121,7 @@ def verify_release(reduction, version: str, trust_code: bool = False, config: Pa
     cfg = ConfigView(**fields)
     reduced = reduced_model(reduction, cfg, folder)
     names = [n for n in names if has(reduced, n)]  # the original's dropout modules are gone, by design
-    tied = load_into(reduced, load_file(out / "weights.safetensors"))
+    tied = load_into(reduced, as_declared(reduced, load_file(out / "weights.safetensors")))
     taps = load_file(out / "taps.safetensors")
     try:
         got_logits, got = run_with_taps(reduced.float(), taps["tokens"], names, taps.get("whole_mask"))

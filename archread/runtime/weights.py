@@ -116,6 +116,18 @@ def tie_sources(own: dict[str, tuple], state: dict[str, tuple]) -> list[str]:
     return tied
 
 
+def as_declared(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """An original's random weights in the shapes the reduced model declares, where its own initialisation gave a
+    parameter another shape of the same values (RWKV-6's `time_decay.data = decay.reshape(heads, head_size)`
+    over its declared (1, 1, width)): only dimensions of size one differ, so every broadcast reads the same."""
+    own = model.state_dict()
+
+    def squeezed(shape) -> list[int]:
+        return [d for d in shape if d != 1]
+    return {k: v.reshape(own[k].shape) if k in own and v.shape != own[k].shape and squeezed(v.shape) == squeezed(own[k].shape)
+            else v for k, v in state.items()}
+
+
 def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
     """Load with every key accounted for; tie an output embedding the checkpoint left out. Returns tied keys."""
     tied = tie_sources({k: tuple(v.shape) for k, v in model.state_dict().items()},
