@@ -20,3 +20,13 @@ def test_the_folders_own_name_is_the_repo(tmp_path):
     repo.mkdir()
     (repo / "modeling_m.py").write_text("import my_model.helpers_not_here\n")
     assert own_names(repo) == {"my_model"}
+
+
+def test_a_package_one_of_whose_modules_shares_a_file_name_with_the_repo_is_not_the_repo(tmp_path):
+    """Evo imports `flash_attn.layers.rotary` beside its own layers.py, and `flash_attn.modules.mha` too."""
+    repo = tmp_path / "evo"
+    repo.mkdir()
+    (repo / "layers.py").write_text("class RMSNorm:\n    pass\n")
+    (repo / "model.py").write_text("from flash_pkg_archread_absent.layers.rotary import RotaryEmbedding\n"
+                                   "from flash_pkg_archread_absent.modules.mha import MHA\n")
+    assert own_names(repo) == set()

@@ -26,8 +26,13 @@ def own_names(folder: Path) -> set[str]:
     installed provides them, and they are the folder's own name or the rest of the import is one of the folder's
     modules. A guarded import is an optional package the code runs without (MPT's `from flash_attn.flash_attn_triton
     import …` beside its own copy of that file): it is never the repo."""
-    found = {parts[0] for parts, guarded in _absolute_imports(folder) if not guarded
+    imports = list(_absolute_imports(folder))
+    found = {parts[0] for parts, guarded in imports if not guarded
              and (parts[0] == folder.name or (len(parts) > 1 and _is_file_of(folder, parts[1])))}
+    # every module imported under it must be the folder's (Evo's `flash_attn.layers.rotary` beside its own
+    # layers.py is flash-attn: `flash_attn.modules.mha` is no file of the repo)
+    found = {name for name in found if name == folder.name
+             or all(_is_module_of(folder, parts[1:]) for parts, _ in imports if parts[0] == name and len(parts) > 1)}
     return {name for name in found if not _provided(name)}
 
 
@@ -51,6 +56,15 @@ def _absolute_imports(folder: Path):
             for parts in (n.split(".") for n in names):
                 if parts[0] not in sys.stdlib_module_names:
                     yield parts, id(node) in guarded
+
+
+def _is_module_of(folder: Path, parts: list[str]) -> bool:
+    """parts (`layers`, `rotary`) name a module file of the folder, or a name one of them defines."""
+    for end in range(len(parts), 0, -1):
+        path = folder.joinpath(*parts[:end])
+        if path.with_suffix(".py").is_file() or (path / "__init__.py").is_file():
+            return end >= len(parts) - 1  # `pkg.module` or `pkg.module.attribute`
+    return False
 
 
 def _is_file_of(folder: Path, name: str) -> bool:
