@@ -180,3 +180,18 @@ def test_a_parameter_its_own_init_reshaped_loads_in_the_declared_shape_only_acro
     state = as_declared(model, {"decay": torch.arange(4.0).reshape(1, 4), "mix": torch.zeros(2, 2)})
     assert state["decay"].shape == (1, 1, 4) and state["decay"].flatten().tolist() == [0.0, 1.0, 2.0, 3.0]
     assert state["mix"].shape == (2, 2)  # another shape of its values: left for the load to refuse
+
+
+def test_a_forward_that_takes_images_before_the_token_ids_is_said_to():
+    from archread.runtime.test_input import needs_more_than_tokens
+
+    class Vlm(torch.nn.Module):
+        def forward(self, pixel_values, input_ids=None, image_flags=None):
+            return input_ids
+
+    class Lm(torch.nn.Module):
+        def forward(self, input_ids, attention_mask=None):
+            return input_ids
+
+    assert "pixel_values before input_ids" in needs_more_than_tokens(Vlm())
+    assert needs_more_than_tokens(Lm()) is None

@@ -51,7 +51,13 @@ from archread.runtime.own_faults import unset_field  # noqa: E402
 from archread.runtime.packages import MissingPackage, PackageUnavailable  # noqa: E402
 from archread.runtime.reading_values import on_runnable_values, on_torch_path  # noqa: E402
 from archread.runtime.release import CANNOT_IMPORT, MISSING_PACKAGE, NEEDS_CUDA, UNAVAILABLE  # noqa: E402
-from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up  # noqa: E402
+from archread.runtime.test_input import (  # noqa: E402
+    candidate_inputs,
+    first_that_runs,
+    literal_ids,
+    looked_up,
+    needs_more_than_tokens,
+)
 from archread.runtime.tiny import build_tiny, fewer_layers, shrink, test_tokens  # noqa: E402
 
 _PLAIN = (int, float, str, bool, type(None), list, tuple, dict)
@@ -107,6 +113,10 @@ def main(spec: dict, out: Path) -> None:
         unset = unset_field(exc, Path(spec["config"]) if spec.get("config") else None)
         if unset is not None:  # no release cures it: said as what the code reads
             print(f"archread: {unset}", file=sys.stderr)
+            sys.exit(1)
+        beyond = needs_more_than_tokens(original.model_class)
+        if beyond is not None and not asks_for_cuda(exc):
+            print(f"archread: {type(exc).__name__}: {exc}; {beyond}", file=sys.stderr)
             sys.exit(1)
         if not asks_for_cuda(exc):
             raise

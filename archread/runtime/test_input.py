@@ -155,3 +155,20 @@ def first_that_runs(model, inputs: list[torch.Tensor]) -> torch.Tensor:
         except Exception:  # noqa: BLE001 - an order the code rejects: the next one
             continue
     return inputs[-1]
+
+
+def needs_more_than_tokens(model) -> str | None:
+    """Why a model whose forward must be given more than the token ids (a vision-language model's
+    `forward(self, pixel_values, input_ids=None, image_flags=None)`) cannot be run on them alone, or None."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    before = names[: names.index("input_ids")] if "input_ids" in names else []
+    if not before:
+        return None
+    return (f"its forward takes {', '.join(before)} before input_ids (images or other inputs besides the text): "
+            "verify gives it token ids alone")

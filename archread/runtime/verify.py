@@ -49,7 +49,14 @@ from archread.runtime.release import (
     release_site,
 )
 from archread.runtime.report import VerifyReport, has, judge, setup_of
-from archread.runtime.test_input import candidate_inputs, first_that_runs, literal_ids, looked_up, vocabulary
+from archread.runtime.test_input import (
+    candidate_inputs,
+    first_that_runs,
+    literal_ids,
+    looked_up,
+    needs_more_than_tokens,
+    vocabulary,
+)
 from archread.runtime.tiny import build_tiny, shrink, test_tokens
 from archread.runtime.verify_release import verify_release
 from archread.runtime.weights import as_declared, load_into, load_weights
@@ -176,7 +183,9 @@ def compare_models(reduced, original, cfg, label, reference, device, dtype, tied
         member = missing_framework_member(exc, original)
         if member is not None:  # a release change may cure it: the caller decides whether to try one
             raise OriginalLacksMember(f"the original does not run: {type(exc).__name__}: {one_line(exc)}", member) from None
-        raise ArchreadError(f"the original does not run: {type(exc).__name__}: {one_line(exc)}") from None
+        beyond = needs_more_than_tokens(original)
+        raise ArchreadError(f"the original does not run: {type(exc).__name__}: {one_line(exc)}"
+                            + (f"; {beyond}" if beyond else "")) from None
     padded, note = [], None
     if mask is not None:
         try:
