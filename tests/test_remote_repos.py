@@ -157,3 +157,16 @@ def test_a_development_build_named_by_config_json_is_run_as_the_release_it_becam
     assert release_named("4.30.0.dev0") == "4.30.0" and release_named("4.38.0rc1") == "4.38.0"
     assert release_named("4.41.2") == "4.41.2"
     assert release_named("main") is None and release_named(None) is None
+
+
+def test_a_star_import_of_a_transformers_modeling_file_lends_the_names_the_code_reads(tmp_path):
+    import shutil
+
+    repo = shutil.copytree(REPOS / "rc_wrap", tmp_path / "rc_wrap")
+    modeling = repo / "modeling_rc_wrap.py"
+    modeling.write_text(modeling.read_text().replace(
+        "from transformers import LlamaForCausalLM, LlamaPreTrainedModel",
+        "from transformers.models.llama.modeling_llama import *"))
+    reduction = reduce_source(resolve(repo))
+    assert "class LlamaForCausalLM(" in reduction.code and undefined_names(reduction.code) == [], reduction.code
+    assert verify(repo, trust_code=True).match

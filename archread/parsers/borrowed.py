@@ -287,6 +287,7 @@ def borrow(module: cst.Module, here: Path, read: dict[str, str] | None = None) -
     here = Path(os.path.abspath(here))
     module = by_model_file(module, here)
     borrowing = _Borrowing(modular=here.stem.startswith("modular_"))
+    module = _stars_spelled_out(module, here, borrowing)
     lending = {}  # index of a module statement -> (import, lender)
     for i, stmt in enumerate(module.body):
         imp = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
@@ -340,6 +341,28 @@ def borrow(module: cst.Module, here: Path, read: dict[str, str] | None = None) -
     for i in range(at, len(body)):
         placed += [body[i], *later.get(i, [])]
     return module.with_changes(body=placed)
+
+
+def _stars_spelled_out(module: cst.Module, here: Path, borrowing: _Borrowing) -> cst.Module:
+    """`from transformers.models.llama.modeling_llama import *` as the import of the names the module reads
+    and that file binds (research code built on Llama's classes): each can then be lent like a named one."""
+    body, read = list(module.body), None
+    for i, stmt in enumerate(body):
+        imp = stmt.body[0] if type(stmt) is cst.SimpleStatementLine and len(stmt.body) == 1 else None
+        if type(imp) is not cst.ImportFrom or not isinstance(imp.names, cst.ImportStar):
+            continue
+        path = lender_path(imp, here)
+        lender = borrowing.lender(path) if path is not None else None
+        if lender is None:
+            continue
+        if read is None:
+            own = {n for s in body if s is not stmt for n in bound_at_top(s)}
+            read = sorted(names_in(module) - own)
+        names = [n for n in read if n in lender.binds and not n.startswith("_")]
+        if names:
+            line = cst.parse_statement(f"from {dotted(imp.module) if imp.module else ''} import {', '.join(names)}\n")
+            body[i] = stmt.with_changes(body=[line.body[0].with_changes(relative=imp.relative)])
+    return module.with_changes(body=body)
 
 
 def _read_when_defined(stmt) -> frozenset[str]:
