@@ -8,8 +8,20 @@ from archread.parsers.analysis.nodes import dotted, find, is_self_attr, method, 
 from archread.parsers.passes.base import Knockout
 
 _FUNCTIONAL = {"dropout", "dropout1d", "dropout2d", "alpha_dropout"}
-_MODULES = {"Dropout", "Dropout1d", "Dropout2d", "AlphaDropout"}
+_MODULES = {"Dropout", "Dropout1d", "Dropout2d", "AlphaDropout", "DropPath"}  # DropPath: stochastic depth
 _TORCH_HEADS = {"F", "nn.functional", "torch.nn.functional", "functional", "torch"}
+
+
+def _dropout_module(value: cst.CSTNode) -> bool:
+    """`nn.Dropout(p)`, `DropPath(rate)`, or either beside the identity (`DropPath(r) if r > 0. else nn.Identity()`)."""
+    if type(value) is cst.IfExp:
+        return all(_dropout_module(v) or _identity(v) for v in (value.body, value.orelse)) and not (
+            _identity(value.body) and _identity(value.orelse))
+    return type(value) is cst.Call and dotted(value.func).rsplit(".", 1)[-1] in _MODULES
+
+
+def _identity(value: cst.CSTNode) -> bool:
+    return type(value) is cst.Call and dotted(value.func).rsplit(".", 1)[-1] == "Identity" and not value.args
 
 
 class Dropout(Knockout):
@@ -20,6 +32,11 @@ class Dropout(Knockout):
         "class A(nn.Module):\n    def __init__(self):\n        self.drop = nn.Dropout(0.1)\n"
         "    def forward(self, x):\n        x = self.drop(x)\n        return F.dropout(x, p=0.1, training=self.training)\n",
         "class A(nn.Module):\n    def __init__(self):\n        pass\n\n    def forward(self, x):\n        return x\n",
+    )]
+    STRIP += [(  # stochastic depth: the identity at inference too
+        "class A(nn.Module):\n    def __init__(self, rate):\n        self.drop_path = DropPath(rate) if rate > 0. else nn.Identity()\n"
+        "    def forward(self, x):\n        return x + self.drop_path(self.mlp(x))\n",
+        "class A(nn.Module):\n    def __init__(self, rate):\n        pass\n\n    def forward(self, x):\n        return x + self.mlp(x)\n",
     )]
     KEEP = ["def f(self, x):\n    return self.proj(x)\n"]
 
@@ -32,8 +49,7 @@ class Dropout(Knockout):
         inits = [method(c, "__init__") for c in node.body if isinstance(c, cst.ClassDef)]
         for init in filter(None, inits):
             for assign in find(init, cst.Assign):
-                if (len(assign.targets) == 1 and is_self_attr(assign.targets[0].target) and type(assign.value) is cst.Call
-                        and dotted(assign.value.func).rsplit(".", 1)[-1] in _MODULES):
+                if len(assign.targets) == 1 and is_self_attr(assign.targets[0].target) and _dropout_module(assign.value):
                     self._modules.add(assign.targets[0].target.attr.value)
 
     def leave_Assign(self, original, updated):
@@ -42,7 +58,7 @@ class Dropout(Knockout):
         value = updated.value
         if type(target) is cst.Name and type(value) is cst.Name and target.value == value.value:
             return self.removed(original)  # `x = self.dropout(x)` became `x = x`
-        if is_self_attr(target) and type(value) is cst.Call and dotted(value.func).rsplit(".", 1)[-1] in _MODULES:
+        if is_self_attr(target) and _dropout_module(value):
             return self.removed(original)
         return updated
 
