@@ -170,3 +170,21 @@ def test_a_star_import_of_a_transformers_modeling_file_lends_the_names_the_code_
     reduction = reduce_source(resolve(repo))
     assert "class LlamaForCausalLM(" in reduction.code and undefined_names(reduction.code) == [], reduction.code
     assert verify(repo, trust_code=True).match
+
+
+def test_widths_the_shrinking_breaks_a_relation_of_get_a_second_try_at_their_own_size_with_few_layers(tmp_path):
+    """Evo asserts `hidden_size % num_filters == 0` with num_filters a field the shrinking does not know: under the
+    installed release too, the original is built at its own widths with two layers."""
+    import shutil
+
+    repo = shutil.copytree(REPOS / "rc_llama", tmp_path / "rc_llama")
+    config = json.loads((repo / "config.json").read_text())
+    (repo / "config.json").write_text(json.dumps({**config, "hidden_size": 128, "filter_span": 128, "num_hidden_layers": 4}))
+    modeling = repo / "modeling_rc_llama.py"
+    modeling.write_text(modeling.read_text().replace(
+        "        self.attn_norm = RcRMSNorm(config.hidden_size, config.rms_norm_eps)\n",
+        "        assert config.hidden_size % config.filter_span == 0 and config.filter_span <= config.hidden_size\n"
+        "        self.attn_norm = RcRMSNorm(config.hidden_size, config.rms_norm_eps)\n", 1))
+    report = verify(repo, trust_code=True)
+    assert report.match and report.setup["config"]["hidden_size"] == 128, report.to_text()
+    assert report.setup["config"]["num_hidden_layers"] == 2

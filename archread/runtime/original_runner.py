@@ -104,8 +104,8 @@ def main(spec: dict, out: Path) -> None:
                 raise
             try:
                 model, cfg, tokens, names, rescaled, logits, taps, whole = run(wider)
-            except Exception:  # noqa: BLE001 - the first error says more
-                raise first from None
+            except Exception as second:  # noqa: BLE001 - the first error says more, but for a package it cannot have
+                raise (second if isinstance(second, stand_ins.StandInUsed) or asks_for_cuda(second) else first) from None
     except ArchreadError as exc:  # it runs, but gives nothing to compare
         print(f"archread: {exc}", file=sys.stderr)
         sys.exit(1)

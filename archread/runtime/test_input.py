@@ -166,7 +166,7 @@ def needs_more_than_tokens(model) -> str | None:
         params = list(inspect.signature(model.forward).parameters.values())
     except (TypeError, ValueError):
         return None
-    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"]
     before = names[: names.index("input_ids")] if "input_ids" in names else []
     if not before:
         return None

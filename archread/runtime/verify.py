@@ -57,7 +57,7 @@ from archread.runtime.test_input import (
     needs_more_than_tokens,
     vocabulary,
 )
-from archread.runtime.tiny import build_tiny, shrink, test_tokens
+from archread.runtime.tiny import build_tiny, fewer_layers, shrink, test_tokens
 from archread.runtime.verify_release import verify_release
 from archread.runtime.weights import as_declared, load_into, load_weights
 
@@ -247,6 +247,7 @@ def _original_here(source, reduction, folder, config, weights):
         cfg = configuration(original_spec.model_type, config or (weights / "config.json" if weights else None) or own,
                             original_spec.config_class)
         cfg = on_runnable_values(on_torch_path(cfg, reduction.torch_path), reduction.repaired)
+        full = cfg  # for a second try at its own widths
         if weights is None:  # random weights: the configuration's choices, at a few dozen wide
             try:
                 texts = code_texts(source.text, folder)
@@ -260,7 +261,7 @@ def _original_here(source, reduction, folder, config, weights):
         torch.manual_seed(0)
         try:
             if weights is None:  # random weights: the original's own state dict, as its module tree names it
-                original, cfg = build_tiny(original_cls, cfg)
+                original, cfg = _built_small(original_cls, cfg, full)
                 state = {k: v.clone() for k, v in original.state_dict().items()}
             else:
                 original = original_cls.from_pretrained(weights, config=cfg, local_files_only=True).eval()
@@ -275,6 +276,23 @@ def _original_here(source, reduction, folder, config, weights):
         raise
     except ArchreadError as exc:
         raise OriginalFails(str(exc)) from None
+
+
+def _built_small(original_cls, tiny, full):
+    """build_tiny on the tiny configuration, else, where its widths break a relation the shrinking does not
+    know (Evo's `hidden_size % num_filters`), on the configuration's own widths with two layers."""
+    try:
+        return build_tiny(original_cls, tiny)
+    except ArchreadError:
+        raise
+    except Exception as first:  # noqa: BLE001 - the first error says more, where the second try fails too
+        wider = fewer_layers(full) if not isinstance(first, stand_ins.StandInUsed) and not asks_for_cuda(first) else None
+        if wider is None:
+            raise
+        try:
+            return build_tiny(original_cls, eager(wider))
+        except Exception as second:  # noqa: BLE001 - a package it cannot have here says more than the widths
+            raise (second if isinstance(second, stand_ins.StandInUsed) or asks_for_cuda(second) else first) from None
 
 
 def _under_a_cached_release(reduction, trust_code, config, why: str, done: str | None = None) -> VerifyReport:
