@@ -221,7 +221,8 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
         # its read of x is the one a sweep takes away with it, when that is x's only read anywhere
         copies = Counter((self.family.find(name), n.value.attr.value) for name, cls in classes.items() for n in walk(cls)
                          if type(n) is cst.Assign and len(n.targets) == 1 and is_self_attr(n.targets[0].target)
-                         and type(n.value) is cst.Attribute and n.value.attr.value == n.targets[0].target.attr.value)
+                         and type(n.value) is cst.Attribute and n.value.attr.value == n.targets[0].target.attr.value
+                         and not is_config(n.value.value))  # a configuration's read is counted nowhere
         for (root, attr), count in copies.items():
             if self.other[attr] == count == self.stores[(root, attr)] == self.own[(root, attr)] and root not in self.leaky:
                 self.other[attr] = 0
