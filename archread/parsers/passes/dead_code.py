@@ -104,6 +104,10 @@ class DeadCode(StripPass):
         "    def forward(self, x):\n        return x\n",
     )]
     KEEP = ["class AForCausalLM(nn.Module):\n    def forward(self, x):\n        y = x * 2\n        return y * y\n",
+            "class AModel(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"  # read through
+            "        self.mult = config.mult\n\n\nclass AForCausalLM(nn.Module):\n    def __init__(self, config):\n"  # another
+            "        super().__init__()\n        self.model = AModel(config)\n\n    def forward(self, x):\n"
+            "        return x * self.model.mult\n",
             "def build(config):\n    return nn.Linear(config.a, config.b)\nclass AForCausalLM(nn.Module):\n"  # builds a module
             "    def __init__(self, config):\n        super().__init__()\n        self.proj = build(config)\n"
             "    def forward(self, x):\n        return x\n",
