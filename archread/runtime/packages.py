@@ -24,7 +24,7 @@ ATTEMPTS = 8  # packages brought for one original at most (each retry imports th
 # provides a module, so these few well-known ones are spelled out, the rest is the import name
 _DISTRIBUTION = {"PIL": "pillow", "cv2": "opencv-python-headless", "yaml": "pyyaml", "sklearn": "scikit-learn",
                  "attr": "attrs", "google": "protobuf", "dateutil": "python-dateutil",
-                 "pkg_resources": "setuptools<81"}  # setuptools 81 took pkg_resources out; old remote code checks versions with it
+                 "olmo": "ai2-olmo", "pkg_resources": "setuptools<81"}  # setuptools 81 took pkg_resources out
 
 
 def _requirement(module: str) -> tuple[str, str]:
