@@ -50,6 +50,8 @@ def builders_free(module: cst.Module) -> set[str]:
 def _builds_nothing(call: cst.Call, data: set[str], free: set[str]) -> bool:
     if type(call.func) is cst.Name:
         return call.func.value in _BUILTIN_CALLS or call.func.value in free
+    if type(call.func) is not cst.Attribute:  # `NORMS[kind](dim)`: a table of classes may build one
+        return False
     root = call.func
     while type(root) in (cst.Attribute, cst.Subscript, cst.Call):
         root = root.func if type(root) is cst.Call else root.value
