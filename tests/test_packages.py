@@ -135,3 +135,21 @@ def test_a_package_that_compiles_an_extension_when_imported_is_named(tmp_path, m
         pytest.skip("this machine built the extension")
     assert said is not None and said.startswith("kernpkg compiles a C++/CUDA extension"), said
     assert extension_built_at_import(ImportError("no module named x")) is None
+
+
+def test_what_a_run_that_gives_up_brought_is_taken_out_again(tmp_path, monkeypatch):
+    """A chain left half-installed (a dependency's dependency missing) would break every later original there."""
+    (tmp_path / "kept_before.py").write_text("X = 1\n")
+    chain = iter(["first_link", "second_link", "second_link"])
+
+    def fake_bring(module, folder):
+        (folder / module).mkdir()
+
+    def attempt():
+        raise MissingPackage("needs it", next(chain))
+
+    monkeypatch.setattr(packages, "bring", fake_bring)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    with pytest.raises(MissingPackage):
+        with_packages(attempt, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept_before.py"]

@@ -203,18 +203,32 @@ def with_packages(attempt, folder: Path, repo: Path | None = None):
     cannot be installed here, where the repo imports it unconditionally, is stood in for (runtime/stand_ins.py)."""
     if str(folder) not in sys.path:
         sys.path.append(str(folder))
-    brought = set()
+    brought, before = set(), entries(folder)
     while True:
         try:
             return attempt()
         except MissingPackage as exc:
             if exc.module in brought or len(brought) >= ATTEMPTS:
+                take_out_new(folder, before)
                 raise
             brought.add(exc.module)
             unavailable = bring_or_why(exc.module, folder, exc.imported_by if repo is not None else None)
             if unavailable is not None:
                 stand_ins.install({exc.imported_by: unavailable}, repo)
             importlib.invalidate_caches()
+
+
+def entries(folder: Path) -> set[str]:
+    """What the folder holds now: what a run that gives up takes out again is what it added."""
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def take_out_new(folder: Path, before: set[str]) -> None:
+    """Remove what was brought into folder since `before`: a chain of packages left half-installed (ai2-olmo's
+    `datasets` without pyarrow) would break every later original there (transformers imports what it finds)."""
+    for name in entries(folder) - before:
+        path = folder / name
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 def bring_or_why(module: str, folder: Path, stand_in_for: str | None) -> str | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from archread.errors import ArchreadError
 from archread.parsers.cache import archread_cache
-from archread.runtime.packages import ATTEMPTS, PackageUnavailable, bring_guarded, bring_or_why
+from archread.runtime.packages import ATTEMPTS, PackageUnavailable, bring_guarded, bring_or_why, entries, take_out_new
 
 KEEP = ("transformers", "huggingface_hub", "tokenizers")  # always the release's own
 CANNOT_IMPORT = 3  # the runner's exit code when the release cannot import the original
@@ -143,6 +143,7 @@ def run_original(version: str, spec: dict, timeout: float = 600) -> Path:
     (out / "spec.json").write_text(json.dumps(spec))
     env = release_env(version)
     root = spec["root"]
+    before = entries(release_site(version))  # what a run that fails brought is taken out again
     if Path(spec["path"]).is_dir():  # remote code: what its guarded imports want, where pure Python has it
         bring_guarded(Path(spec["path"]), release_site(version))
     brought = set()
@@ -162,6 +163,7 @@ def run_original(version: str, spec: dict, timeout: float = 600) -> Path:
             spec = {**spec, "stand_ins": {**spec.get("stand_ins", {}), imported_by: why}}
             (out / "spec.json").write_text(json.dumps(spec))
     if result.returncode != 0:
+        take_out_new(release_site(version), before)
         lines = [ln for ln in result.stderr.strip().splitlines() if ln.strip()]
         last = lines[-1].removeprefix("archread: ") if lines else "?"
         kind = {CANNOT_IMPORT: ReleaseUnavailable, NEEDS_CUDA: NeedsCuda, UNAVAILABLE: PackageUnavailable}.get(result.returncode, ArchreadError)
