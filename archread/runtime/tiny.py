@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 
 from archread.runtime.tiny_sections import LAYER_COUNT_KEYS as _LAYER_COUNT_KEYS
-from archread.runtime.tiny_sections import divisible, plain_sections
+from archread.runtime.tiny_sections import config_sections, divisible, plain_sections
 
 # field -> tiny value; the relations between them (heads × head_dim, experts ≥ top-k) hold by construction
 _TINY = {
@@ -246,7 +246,7 @@ def shrink(config, fixed_sizes: set[int] = frozenset(), assumed: dict | None = N
             changes[key] = max(2, fields[key] * tiny_head // head // 2 * 2)
     changes.update(_per_frequency(fields, changes))
     changes.update(plain_sections(config, fields, changes, _tiny_of))
-    changes.update(_config_sections(config, fields, token_ids))
+    changes.update(config_sections(config, fields, lambda sub: shrink(sub, token_ids=token_ids)))
     divisible(fields, changes, divisors or {})
     if "use_cache" in fields:
         changes["use_cache"] = False
@@ -261,22 +261,6 @@ def shrink(config, fixed_sizes: set[int] = frozenset(), assumed: dict | None = N
     per_layer = groups[0] if groups else {}
     changes = {k: v for k, v in changes.items() if k not in per_layer}
     return _accepted(type(config), fields, [per_layer] + [{k: v} for k, v in changes.items()])
-
-
-def _config_sections(config, fields: dict, token_ids) -> dict:
-    """Sub-configurations the class keeps as configuration objects without declaring them (InternVL's
-    `self.llm_config = LlamaConfig(**llm_config)`, its vision tower's beside it): each shrunk by its own class,
-    and given back as the dict the outer class builds it from."""
-    out = {}
-    for name, section in fields.items():
-        sub = getattr(config, name, None)
-        if isinstance(section, dict) and sub is not config and callable(getattr(sub, "to_dict", None)) \
-                and callable(getattr(type(sub), "from_dict", None)):
-            try:
-                out[name] = {**section, **shrink(sub, token_ids=token_ids).to_dict()}
-            except Exception:  # noqa: BLE001 - a section its class will not shrink stays as given
-                continue
-    return out
 
 
 def fewer_layers(config):

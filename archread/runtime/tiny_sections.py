@@ -9,6 +9,22 @@ _WIDTHS = ("hidden_size", "n_embd", "d_model", "dim", "model_dim")
 _HEADS = ("num_attention_heads", "n_head", "n_heads", "num_heads")
 
 
+def config_sections(config, fields: dict, shrunk) -> dict:
+    """Sub-configurations the class keeps as configuration objects without declaring them (InternVL's
+    `self.llm_config = LlamaConfig(**llm_config)`, its vision tower's beside it): each shrunk by its own class
+    (`shrunk`), and given back as the dict the outer class builds it from."""
+    out = {}
+    for name, section in fields.items():
+        sub = getattr(config, name, None)
+        if isinstance(section, dict) and sub is not config and callable(getattr(sub, "to_dict", None)) \
+                and callable(getattr(type(sub), "from_dict", None)):
+            try:
+                out[name] = {**section, **shrunk(sub).to_dict()}
+            except Exception:  # noqa: BLE001 - a section its class will not shrink stays as given
+                continue
+    return out
+
+
 def plain_sections(config, fields: dict, changes: dict, tiny_of) -> dict:
     """Sizes inside a plain dict section the model unpacks (Qwen-VL's `visual`: `VisionTransformer(**config.visual)`,
     48 layers 1664 wide): shrunk by the names the top level uses (`tiny_of`), plus the words such sections use
