@@ -146,7 +146,7 @@ def test_what_a_run_that_gives_up_brought_is_taken_out_again(tmp_path, monkeypat
         (folder / module).mkdir()
 
     def attempt():
-        raise MissingPackage("needs it", next(chain))
+        raise MissingPackage("needs it", next(chain), "first_link")  # the repo's own import began the chain
 
     monkeypatch.setattr(packages, "bring", fake_bring)
     monkeypatch.setattr(sys, "path", list(sys.path))

@@ -213,6 +213,8 @@ def with_packages(attempt, folder: Path, repo: Path | None = None):
                 raise
             brought.add(exc.module)
             unavailable = bring_or_why(exc.module, folder, exc.imported_by if repo is not None else None)
+            if not exc.imported_by:  # not the repo's chain: the framework's own need, kept whatever comes
+                before = entries(folder)
             if unavailable is not None:
                 stand_ins.install({exc.imported_by: unavailable}, repo)
             importlib.invalidate_caches()
@@ -224,8 +226,9 @@ def entries(folder: Path) -> set[str]:
 
 
 def take_out_new(folder: Path, before: set[str]) -> None:
-    """Remove what was brought into folder since `before`: a chain of packages left half-installed (ai2-olmo's
-    `datasets` without pyarrow) would break every later original there (transformers imports what it finds)."""
+    """Remove what was brought into folder since `before`: a chain of packages the repo's imports began, left
+    half-installed (ai2-olmo's `datasets` without pyarrow), would break every later original there (transformers
+    imports what it finds). What transformers itself needed (`requests`) the callers count in `before`."""
     for name in entries(folder) - before:
         path = folder / name
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)

@@ -159,6 +159,8 @@ def run_original(version: str, spec: dict, timeout: float = 600) -> Path:
         (out / "missing.txt").unlink()
         brought.add(missing)
         why = bring_or_why(missing, release_site(version), imported_by if Path(spec["path"]).is_dir() else None)
+        if not imported_by:  # transformers' own need (a release installed without its pins): kept whatever comes
+            before = entries(release_site(version))
         if why is not None:  # no wheel runs here: the repo's unguarded import of it gets a stand-in
             spec = {**spec, "stand_ins": {**spec.get("stand_ins", {}), imported_by: why}}
             (out / "spec.json").write_text(json.dumps(spec))

@@ -15,8 +15,11 @@ def config_sections(config, fields: dict, shrunk) -> dict:
     (`shrunk`), and given back as the dict the outer class builds it from."""
     out = {}
     for name, section in fields.items():
-        sub = getattr(config, name, None)
-        if isinstance(section, dict) and sub is not config and callable(getattr(sub, "to_dict", None)) \
+        try:  # only a dict section can be one; Gemma-4 raises its own error on some reads (per-layer fields)
+            sub = getattr(config, name, None) if isinstance(section, dict) else None
+        except Exception:  # noqa: BLE001
+            continue
+        if sub is not None and sub is not config and callable(getattr(sub, "to_dict", None)) \
                 and callable(getattr(type(sub), "from_dict", None)):
             try:
                 out[name] = {**section, **shrunk(sub).to_dict()}
