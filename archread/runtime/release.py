@@ -4,6 +4,7 @@ comes from this environment), and run in a subprocess that hands back tensors as
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -34,6 +35,17 @@ class ReleaseUnavailable(ArchreadError):
     and the report says so); a release that cannot be installed at all is an error of its own."""
 
 
+def _ours(name: str) -> bool:
+    """This environment has the module itself: not through a folder of archread's cache on sys.path (the packages
+    brought for remote code), which a release's subprocess does not see."""
+    cache = archread_cache().resolve()
+    path = [p for p in sys.path if not Path(p or ".").resolve().is_relative_to(cache)]
+    try:
+        return importlib.machinery.PathFinder.find_spec(name, path) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def releases_dir() -> Path:
     return archread_cache() / "releases"
 
@@ -57,7 +69,7 @@ def release_site(version: str) -> Path:
     dropped = set()
     for entry in tmp.iterdir():  # what this environment already has (numpy, yaml…) stays ours
         name = entry.name.removesuffix(".py")
-        if not entry.name.endswith((".dist-info", ".data")) and name not in KEEP and importlib.util.find_spec(name):
+        if not entry.name.endswith((".dist-info", ".data")) and name not in KEEP and _ours(name):
             dropped.add(name.lower().replace("-", "_"))
             shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
     for entry in tmp.glob("*.dist-info"):
