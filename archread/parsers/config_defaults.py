@@ -14,7 +14,7 @@ from pathlib import Path
 
 from archread.errors import ArchreadError
 from archread.parsers.remote import imported_configuration, is_modeling_name, parse_file
-from archread.parsers.source import tree_of
+from archread.parsers.source import transformers_root, tree_of
 
 
 @dataclass(frozen=True)
@@ -236,8 +236,6 @@ def checkpoint_only_values(modeling: Path) -> dict:
     path = config_file(modeling)
     files = {*modeling.parent.glob("configuration*.py"), *([path] if path is not None and path != modeling else [])}
     named = set().union(*(_names_in(f) for f in files))
-    from archread.parsers.source import transformers_root
-
     root = transformers_root()  # what the framework itself reads or sets (tie_word_embeddings, use_cache)
     named |= _framework_names(root)
     return {k: v for k, v in (data.items() if isinstance(data, dict) else ()) if k not in named

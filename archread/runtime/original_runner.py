@@ -51,6 +51,7 @@ from archread.runtime.own_faults import unset_field  # noqa: E402
 from archread.runtime.packages import MissingPackage, PackageUnavailable  # noqa: E402
 from archread.runtime.reading_values import on_runnable_values, on_torch_path  # noqa: E402
 from archread.runtime.release import CANNOT_IMPORT, MISSING_PACKAGE, NEEDS_CUDA, UNAVAILABLE  # noqa: E402
+from archread.runtime.second_try import tiny_then_own_widths  # noqa: E402
 from archread.runtime.test_input import (  # noqa: E402
     candidate_inputs,
     first_that_runs,
@@ -58,7 +59,7 @@ from archread.runtime.test_input import (  # noqa: E402
     looked_up,
     needs_more_than_tokens,
 )
-from archread.runtime.tiny import build_tiny, fewer_layers, shrink, test_tokens  # noqa: E402
+from archread.runtime.tiny import build_tiny, shrink, test_tokens  # noqa: E402
 
 _PLAIN = (int, float, str, bool, type(None), list, tuple, dict)
 
@@ -96,16 +97,8 @@ def main(spec: dict, out: Path) -> None:
     try:
         texts = code_texts(source.text, repo)  # read once: sizes and ids the code writes as literals
         divisors, ids = literal_divisors(texts), literal_ids(lookups) | literal_padding_ids(texts)
-        try:
-            model, cfg, tokens, names, rescaled, logits, taps, whole = run(shrink(config, literal_sizes(source.text), spec.get("assumed"), ids, divisors))
-        except Exception as first:  # noqa: BLE001 - the tiny widths broke a relation: its own widths, two layers
-            wider = fewer_layers(config) if not isinstance(first, stand_ins.StandInUsed) and not asks_for_cuda(first) else None
-            if wider is None:
-                raise
-            try:
-                model, cfg, tokens, names, rescaled, logits, taps, whole = run(wider)
-            except Exception as second:  # noqa: BLE001 - the first error says more, but for a package it cannot have
-                raise (second if isinstance(second, stand_ins.StandInUsed) or asks_for_cuda(second) else first) from None
+        tiny = shrink(config, literal_sizes(source.text), spec.get("assumed"), ids, divisors)
+        model, cfg, tokens, names, rescaled, logits, taps, whole = tiny_then_own_widths(run, tiny, config)
     except ArchreadError as exc:  # it runs, but gives nothing to compare
         print(f"archread: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -10,6 +10,7 @@ lookup, as a tokenizer appends them, in the first order the original runs with.
 from __future__ import annotations
 
 import ast
+import inspect
 import itertools
 
 import torch
@@ -160,8 +161,6 @@ def first_that_runs(model, inputs: list[torch.Tensor]) -> torch.Tensor:
 def needs_more_than_tokens(model) -> str | None:
     """Why a model whose forward must be given more than the token ids (a vision-language model's
     `forward(self, pixel_values, input_ids=None, image_flags=None)`) cannot be run on them alone, or None."""
-    import inspect
-
     try:
         params = list(inspect.signature(model.forward).parameters.values())
     except (TypeError, ValueError):

@@ -49,6 +49,7 @@ from archread.runtime.release import (
     release_site,
 )
 from archread.runtime.report import VerifyReport, has, judge, setup_of
+from archread.runtime.second_try import tiny_then_own_widths
 from archread.runtime.test_input import (
     candidate_inputs,
     first_that_runs,
@@ -57,7 +58,7 @@ from archread.runtime.test_input import (
     needs_more_than_tokens,
     vocabulary,
 )
-from archread.runtime.tiny import build_tiny, fewer_layers, shrink, test_tokens
+from archread.runtime.tiny import build_tiny, shrink, test_tokens
 from archread.runtime.verify_release import verify_release
 from archread.runtime.weights import as_declared, load_into, load_weights
 
@@ -261,7 +262,7 @@ def _original_here(source, reduction, folder, config, weights):
         torch.manual_seed(0)
         try:
             if weights is None:  # random weights: the original's own state dict, as its module tree names it
-                original, cfg = _built_small(original_cls, cfg, full)
+                original, cfg = tiny_then_own_widths(lambda c: build_tiny(original_cls, c), cfg, full)
                 state = {k: v.clone() for k, v in original.state_dict().items()}
             else:
                 original = original_cls.from_pretrained(weights, config=cfg, local_files_only=True).eval()
@@ -276,23 +277,6 @@ def _original_here(source, reduction, folder, config, weights):
         raise
     except ArchreadError as exc:
         raise OriginalFails(str(exc)) from None
-
-
-def _built_small(original_cls, tiny, full):
-    """build_tiny on the tiny configuration, else, where its widths break a relation the shrinking does not
-    know (Evo's `hidden_size % num_filters`), on the configuration's own widths with two layers."""
-    try:
-        return build_tiny(original_cls, tiny)
-    except ArchreadError:
-        raise
-    except Exception as first:  # noqa: BLE001 - the first error says more, where the second try fails too
-        wider = fewer_layers(full) if not isinstance(first, stand_ins.StandInUsed) and not asks_for_cuda(first) else None
-        if wider is None:
-            raise
-        try:
-            return build_tiny(original_cls, eager(wider))
-        except Exception as second:  # noqa: BLE001 - a package it cannot have here says more than the widths
-            raise (second if isinstance(second, stand_ins.StandInUsed) or asks_for_cuda(second) else first) from None
 
 
 def _under_a_cached_release(reduction, trust_code, config, why: str, done: str | None = None) -> VerifyReport:
