@@ -55,6 +55,25 @@ def _fallbacks(stmt: cst.CSTNode) -> dict[str, object] | None:
     return values or None
 
 
+def _probed_fallbacks(stmt: cst.CSTNode, probes: set[str]) -> dict[str, object] | None:
+    """name -> literal of `if is_mamba_ssm_available(): from mamba_ssm import f` / `else: f = None`: the framework's
+    probe is False here (Glue folds it later), so the else's literals are what the names hold."""
+    if type(stmt) is not cst.If or type(stmt.test) is not cst.Call or dotted(stmt.test.func) not in probes \
+            or type(stmt.orelse) is not cst.Else:
+        return None
+    if not all(type(line) is cst.SimpleStatementLine and all(type(s) in (cst.Import, cst.ImportFrom) for s in line.body)
+               for line in stmt.body.body):
+        return None
+    values: dict[str, object] = {}
+    for line in stmt.orelse.body.body:
+        pairs = [_literal_pairs(small) for small in line.body] if type(line) is cst.SimpleStatementLine else [None]
+        if any(p is None for p in pairs):
+            return None
+        for pair in pairs:
+            values.update(pair)
+    return values or None
+
+
 def _demanded(stmt: cst.CSTNode) -> set[str]:
     """The names a try of imports binds where every handler only raises (`except ImportError: raise
     ImportError("install flash-rwkv")`): a kernel the file demands; empty for any other statement."""
@@ -119,6 +138,17 @@ class OptionalImports(Knockout):
         "def f(x):\n    if HAS_XFORMERS:\n        return xformers.ops.fast(x)\n    return x\n",
         "def f(x):\n    return x\n",
     )]
+    STRIP += [(  # the framework's availability probe chooses the import; its else binds the fallbacks
+        "from ...utils import is_mamba_ssm_available\n"
+        "if is_mamba_ssm_available():\n    from mamba_ssm import scan_fn\nelse:\n    scan_fn, update_fn = None, None\n"
+        "fast_path = all((scan_fn, update_fn))\n"
+        "class Mixer(nn.Module):\n    def __init__(self, config):\n        self.use_fast = config.use_kernels\n"
+        "    def forward(self, x):\n        if self.use_fast:\n            if not fast_path:\n                raise ValueError('no kernels')\n"
+        "            return scan_fn(x)\n        return x\n",
+        "from ...utils import is_mamba_ssm_available\n\n\n"
+        "class Mixer(nn.Module):\n    def __init__(self, config):\n        self.use_fast = config.use_kernels\n\n"
+        "    def forward(self, x):\n        return x\n",
+    )]
     STRIP += [(  # the handler tries an older name of the kernel before giving up
         "try:\n    from fused import attn_varlen as attn\nexcept ImportError:\n    try:\n        from fused import attn_unpadded as attn\n"
         "    except ImportError:\n        attn = None\n"
@@ -159,8 +189,9 @@ class OptionalImports(Knockout):
     def visit_Module(self, node: cst.Module) -> None:
         self.NAMES = {}
         self._gone = set()  # ids of the tries and loading assignments that go
+        probes = {n for n in framework_names(node) if n.startswith("is_") and n.endswith("_available")}
         for stmt in node.body:
-            values = _fallbacks(stmt)
+            values = _fallbacks(stmt) or _probed_fallbacks(stmt, probes)
             demanded = _demanded(stmt) if values is None else set()
             if demanded and _reads_in_branches(node, demanded, id(stmt)):  # the other path is the torch one
                 values = dict.fromkeys(demanded)
@@ -186,6 +217,8 @@ class OptionalImports(Knockout):
     def leave_If(self, original, updated):
         """A branch that demands the absent kernels is the one not taken: its test is fixed (before a
         configuration fold would assume the flag that chose the kernels)."""
+        if id(original) in self._gone:  # `if is_x_available(): from x import f` / `else: f = None`
+            return self.removed(original)
         fixed = self._demanding.get(id(original))
         return updated if fixed is None else updated.with_changes(test=self._const(fixed))
 
