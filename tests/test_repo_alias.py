@@ -30,3 +30,12 @@ def test_a_package_one_of_whose_modules_shares_a_file_name_with_the_repo_is_not_
     (repo / "model.py").write_text("from flash_pkg_archread_absent.layers.rotary import RotaryEmbedding\n"
                                    "from flash_pkg_archread_absent.modules.mha import MHA\n")
     assert own_names(repo) == set()
+
+
+def test_a_folder_imported_from_its_repos_root_is_the_repo(tmp_path):
+    """`from utils.model_x.configuration_x import X` in a folder its authors kept at utils/model_x/."""
+    repo = tmp_path / "downloaded"
+    repo.mkdir()
+    (repo / "configuration_x.py").write_text("X = 1\n")
+    (repo / "modeling_x.py").write_text("from archread_absent_root.model_x.configuration_x import X\n")
+    assert own_names(repo) == {"archread_absent_root.model_x"}

@@ -50,6 +50,18 @@ def test_a_missing_sibling_is_one_line(capsys, tmp_path):
     assert "lacks layers.py (missing from the repo)" in err
 
 
+def test_an_import_from_above_the_folder_is_one_line(capsys, tmp_path):
+    """A folder cut out of a larger package (`from ...utils.torch_utils import skip_init`): the file is not on disk."""
+    err = _verify_line(capsys, _repo(tmp_path, head="from ...utils.torch_utils import skip_init\n"))
+    assert "imports ...utils.torch_utils from outside its own folder" in err and "missing from the repo" in err
+
+
+def test_an_import_from_above_that_is_on_disk_is_no_need(tmp_path):
+    repo = _repo(tmp_path / "pkg" / "models", head="from ..helpers import skip_init\n")
+    (tmp_path / "pkg" / "models" / "helpers.py").write_text("def skip_init(cls, *a, **k):\n    return cls(*a, **k)\n")
+    assert not [n for n in unmet_needs(repo, repo / MODELING.name) if "outside its own folder" in n]
+
+
 EXTENSION = 'from torch.utils.cpp_extension import load\ngemm = load(name="gemm_cpp", sources=["gemm.cpp"])\n'
 
 

@@ -42,8 +42,23 @@ def unmet_needs(folder: Path, modeling: Path) -> list[str]:
             files = ", ".join(f"{m}.py" for m in missing)
             problems.append(f"{path.name} imports {', '.join('.' + m for m in missing)} from its own folder, which "
                             f"lacks {files} (missing from the repo)")
+        above = [f"{'.' * s.level}{s.module or ''}" for s in statements if isinstance(s, ast.ImportFrom)
+                 and s.level > 1 and not _found_above(folder, s)]
+        if above:  # the folder sat inside a larger package (`from ...utils.torch_utils import skip_init`)
+            problems.append(f"{path.name} imports {', '.join(dict.fromkeys(above))} from outside its own folder, "
+                            "which is not there (missing from the repo)")
         problems += [f"{path.name}:{line}: {text}" for line, text in _extensions(statements)]
     return problems
+
+
+def _found_above(folder: Path, stmt: ast.ImportFrom) -> bool:
+    """The module `from ..x.y import z` names exists on disk, counting package levels up from folder."""
+    base = folder
+    for _ in range(stmt.level - 1):
+        base = base.parent
+    target = base.joinpath(*(stmt.module or "").split(".")) if stmt.module else base
+    return target.with_suffix(".py").is_file() or (target / "__init__.py").is_file() or (
+        not stmt.module and all((base / f"{a.name}.py").is_file() for a in stmt.names))
 
 
 def _run_at_import(body: list[ast.stmt]):

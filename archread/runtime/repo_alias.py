@@ -16,6 +16,7 @@ import importlib
 import importlib.abc
 import importlib.util
 import sys
+import types
 from pathlib import Path
 
 from archread.runtime.repo_files import inside_try, parsed_files
@@ -27,13 +28,23 @@ def own_names(folder: Path) -> set[str]:
     modules. A guarded import is an optional package the code runs without (MPT's `from flash_attn.flash_attn_triton
     import …` beside its own copy of that file): it is never the repo."""
     imports = list(_absolute_imports(folder))
-    found = {parts[0] for parts, guarded in imports if not guarded
-             and (parts[0] == folder.name or (len(parts) > 1 and _is_file_of(folder, parts[1])))}
+    found = {prefix for parts, guarded in imports if not guarded and (prefix := _prefix(folder, parts))}
     # every module imported under it must be the folder's (Evo's `flash_attn.layers.rotary` beside its own
     # layers.py is flash-attn: `flash_attn.modules.mha` is no file of the repo)
-    found = {name for name in found if name == folder.name
-             or all(_is_module_of(folder, parts[1:]) for parts, _ in imports if parts[0] == name and len(parts) > 1)}
-    return {name for name in found if not _provided(name)}
+    found = {name for name in found if name == folder.name or all(
+        _is_module_of(folder, parts[len(name.split(".")):]) for parts, _ in imports
+        if parts[:len(name.split("."))] == name.split(".") and len(parts) > len(name.split(".")))}
+    return {name for name in found if not _provided(name.split(".")[0])}
+
+
+def _prefix(folder: Path, parts: list[str]) -> str | None:
+    """The dotted name an import reaches the folder by: the folder's own name, else what comes before the
+    first part that is one of its files (`utils.model_minimax` of `utils.model_minimax.configuration_x`, a folder
+    its authors imported from the repo's root)."""
+    if parts[0] == folder.name:
+        return parts[0]
+    at = next((k for k in range(1, len(parts)) if _is_file_of(folder, parts[k])), None)
+    return ".".join(parts[:at]) if at is not None else None
 
 
 def sibling_names(folder: Path) -> set[str]:
@@ -135,4 +146,16 @@ def alias_repo(folder: Path, package: str) -> None:
                 for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
                     del sys.modules[key]
         else:
+            _parents(name)
             sys.meta_path.append(_Alias(name, package))
+
+
+def _parents(name: str) -> None:
+    """`utils` for the alias `utils.model_minimax`: an empty package, so that the import reaches the alias."""
+    parts = name.split(".")
+    for end in range(1, len(parts)):
+        parent = ".".join(parts[:end])
+        if parent not in sys.modules:
+            module = types.ModuleType(parent)
+            module.__path__ = []
+            sys.modules[parent] = module
