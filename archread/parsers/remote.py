@@ -206,7 +206,7 @@ def code_root(tree: ast.Module, path: Path) -> str:
     candidates = [n for n in candidates if not (bases[n] & set(candidates) and not _defines(classes[n], "forward"))]
     # a forward that cannot run on the tokens alone (a multiple-choice head iterating its `choice_ids`) serves
     # another task over the same logits
-    alone = [n for n in candidates if not _needs_another_input(_forward_of(n, classes, bases))]
+    alone = [n for n in candidates if not needs_another_input(forward_of(n, classes, bases))]
     candidates = alone or candidates
     if len(candidates) == 1:
         return candidates[0]
@@ -215,11 +215,11 @@ def code_root(tree: ast.Module, path: Path) -> str:
     raise ArchreadError(f"{path}: two candidate root classes ({', '.join(candidates)}) and no auto_map naming one")
 
 
-def _forward_of(name: str, classes: dict, bases: dict, seen: frozenset = frozenset()) -> ast.FunctionDef | None:
+def forward_of(name: str, classes: dict, bases: dict, seen: frozenset = frozenset()) -> ast.FunctionDef | None:
     own = next((s for s in classes[name].body if isinstance(s, ast.FunctionDef) and s.name == "forward"), None)
     if own is not None:
         return own
-    found = (_forward_of(b, classes, bases, seen | {name}) for b in sorted(bases[name] & classes.keys() - seen))
+    found = (forward_of(b, classes, bases, seen | {name}) for b in sorted(bases[name] & classes.keys() - seen))
     return next((f for f in found if f is not None), None)
 
 
@@ -227,7 +227,7 @@ def _forward_of(name: str, classes: dict, bases: dict, seen: frozenset = frozens
 _ITERATING = {"zip", "enumerate", "iter", "len", "list", "tuple", "sorted", "reversed", "sum"}
 
 
-def _needs_another_input(forward: ast.FunctionDef | None) -> bool:
+def needs_another_input(forward: ast.FunctionDef | None) -> bool:
     """The forward cannot be called with the tokens alone: a parameter after the first has no default, or one
     that defaults to None is indexed, iterated or read an attribute of where nothing tests it or binds it anew."""
     if forward is None:

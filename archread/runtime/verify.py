@@ -9,6 +9,7 @@ import torch
 
 from archread.errors import ArchreadError, one_line
 from archread.parsers import reduce_source, resolve
+from archread.parsers.language_model import language_model
 from archread.parsers.lender_tree import release_source
 from archread.parsers.remote import chosen_root, code_root, parse_file
 from archread.parsers.repo_needs import unmet_needs
@@ -58,6 +59,7 @@ from archread.runtime.test_input import (
     needs_more_than_tokens,
     vocabulary,
 )
+from archread.runtime.text_view import text_view
 from archread.runtime.tiny import build_tiny, shrink, test_tokens
 from archread.runtime.verify_release import verify_release
 from archread.runtime.weights import as_declared, load_into, load_weights
@@ -91,6 +93,12 @@ def _verify_ref(ref, config, weights, device, dtype, trust_code, reduction, root
     folder = repo_folder(source)
     if folder is not None and not trust_code:
         raise ArchreadError(f"{source.path}: outside the installed transformers; pass --trust-code to run it")
+    language = language_model(source.remote) if source.remote is not None and config is None and weights is None else None
+    if language is not None:  # a VLM's text path: its language model, verified as a repo of its own
+        with text_view(folder, language) as view:
+            report = _verify_ref(view, None, None, device, dtype, trust_code, None, None)
+        report.reference += f"; {language.why}"
+        return report
     needs = unmet_needs(folder, source.path) if folder is not None else []
     if needs:  # no release or package meets them: said before any is installed or tried
         raise RepoIncomplete(f"{folder}: the original cannot run: {'; '.join(needs)}")

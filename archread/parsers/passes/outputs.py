@@ -71,6 +71,15 @@ class Outputs(Knockout):
         "class O(nn.Module):\n    def forward(self, x):\n        outputs = run_long(self.inner, x)\n"
         "        return self.head(outputs)\n",
     )]
+    STRIP += [(  # the output read back by key before it is returned (InternLM2's `output['logits'] = ….to(device)`)
+        "from ...modeling_outputs import CausalLMOutput\n"
+        "class O(nn.Module):\n    def forward(self, x):\n        logits = self.head(x)\n"
+        "        output = CausalLMOutput(logits=logits)\n        output['logits'] = output['logits'].to(x.device)\n"
+        "        return output\n",
+        "from ...modeling_outputs import CausalLMOutput\n\n\n"
+        "class O(nn.Module):\n    def forward(self, x):\n        logits = self.head(x)\n"
+        "        output = logits\n        output = output.to(x.device)\n        return output\n",
+    )]
     KEEP = ["def forward(self, x):\n    return self.head(x)\n"]
 
     def __init__(self, ctx):
@@ -188,6 +197,8 @@ class Outputs(Knockout):
         updated = super().leave_Assign(original, updated)
         if isinstance(updated, cst.Assign):
             chosen = self._tensor_of(updated.value)
+            if chosen is not None and len(updated.targets) == 1 and type(updated.targets[0].target) is cst.Name:
+                self._unwrap.add(updated.targets[0].target.value)  # `output['logits']` below is that tensor
             chosen = self._read_off(updated.value) if chosen is None else chosen
             if chosen is not None:
                 return updated.with_changes(value=chosen)
@@ -200,6 +211,8 @@ class Outputs(Knockout):
             index = updated.slice[0].slice
             if type(index) is cst.Index and type(index.value) is cst.Integer and index.value.value == "0":
                 return updated.value
+            if type(index) is cst.Index and type(index.value) is cst.SimpleString and index.value.evaluated_value in _WANTED:
+                return updated.value  # `output['logits']`
         return updated
 
     def leave_Attribute(self, original, updated):
