@@ -150,6 +150,25 @@ def test_two_candidate_roots_and_no_auto_map_are_named(capsys, tmp_path):
     assert "two candidate root classes (GlmForConditionalGeneration, GlmChatModel)" in err
 
 
+LAYERS_ONLY = "from torch import nn\n\nclass Block(nn.Module):\n    pass\n"
+
+
+@pytest.mark.parametrize("config_json", [True, False])
+def test_of_several_modeling_files_the_one_with_a_model_class_is_read(tmp_path, config_json):
+    repo = _repo(tmp_path / "repo", auto_map=None)
+    (repo / "modeling_glm_layers.py").write_text(LAYERS_ONLY)
+    if not config_json:
+        (repo / "config.json").unlink()
+    assert resolve(repo).path == repo / "modelling_glm.py"
+
+
+def test_several_modeling_files_each_with_a_model_class_are_named(capsys, tmp_path):
+    repo = _repo(tmp_path / "repo", auto_map=None)
+    (repo / "modeling_glm_other.py").write_text(MODELING)
+    err = _bad(capsys, repo)
+    assert "several modeling files (modeling_glm_other.py, modelling_glm.py) and no auto_map naming one" in err
+
+
 def test_no_model_class_and_no_auto_map(tmp_path):
     repo = _repo(tmp_path / "repo", auto_map=None, modeling="from torch import nn\n\nclass Block(nn.Module):\n    pass\n")
     with pytest.raises(ArchreadError, match="no PreTrainedModel class"):

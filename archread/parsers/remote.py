@@ -124,6 +124,24 @@ def modeling_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.py") if is_modeling_name(p.stem))
 
 
+def one_modeling_file(folder: Path, found: list[Path]) -> Path:
+    """The one of a folder's modeling files whose code has a model class to read (LLaMA-MoE's modeling_llama_moe_hf.py
+    beside a file of layers alone); where not exactly one has, an error naming them all."""
+    if len(found) == 1:
+        return found[0]
+    rooted = []
+    for path in found:
+        try:
+            code_root(parse_file(path), path)
+        except ArchreadError:
+            continue
+        rooted.append(path)
+    if len(rooted) == 1:
+        return rooted[0]
+    raise ArchreadError(f"{folder}: several modeling files ({', '.join(p.name for p in found)}) and no auto_map "
+                        "naming one; name one")
+
+
 def remote_code(folder: Path, modeling: Path | None = None) -> RemoteCode | None:
     """The repo in folder (modeling: the file the user named, else auto_map's or the only one); None where
     folder holds no config.json (a lone modeling file, read as it is)."""
@@ -140,10 +158,7 @@ def remote_code(folder: Path, modeling: Path | None = None) -> RemoteCode | None
             found = modeling_files(folder)
             if not found:
                 raise ArchreadError(f"{folder}: no modeling_*.py in this folder")
-            if len(found) > 1:
-                raise ArchreadError(f"{folder}: several modeling files ({', '.join(p.name for p in found)}) and no "
-                                    "auto_map naming one; name one")
-            modeling = found[0]
+            modeling = one_modeling_file(folder, found)
     tree = parse_file(modeling)
     if model is not None and model[0] == modeling.stem:
         root = model[1]

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archread.errors import ArchreadError
-from archread.parsers.remote import RemoteCode, chosen_root, is_modeling_name, modeling_files, remote_code, snapshot_of
+from archread.parsers.remote import (
+    RemoteCode,
+    chosen_root,
+    is_modeling_name,
+    modeling_files,
+    one_modeling_file,
+    remote_code,
+    snapshot_of,
+)
 
 
 @dataclass(frozen=True)
@@ -85,8 +93,7 @@ def _modeling_file_in(folder: Path) -> Path:
         exact = [c for c in candidates if c.stem == f"modeling_{folder.name}"]
         if len(exact) == 1:
             return exact[0]
-        names = ", ".join(c.name for c in candidates)
-        raise ArchreadError(f"{folder}: several modeling files ({names}); name one")
+        return one_modeling_file(folder, candidates)
     return candidates[0]
 
 
