@@ -78,3 +78,17 @@ def test_a_vlm_verifies_on_its_language_model_and_says_so(tmp_path):
     report = verify(_vlm(tmp_path, text_auto_map=True), trust_code=True)
     assert report.match and report.padded is not None, report.to_text()
     assert "verified is the language model it builds, RcLlamaForCausalLM over config.json's text_config" in report.reference
+
+
+def test_a_causal_lm_named_only_by_a_sub_configurations_auto_map_verifies_over_that(tmp_path):
+    """An omni model's config.json: no auto_map of its own, its `llm_config` naming the causal LM."""
+    repo = tmp_path / "rc_omni"
+    shutil.copytree(RC_LLAMA, repo)
+    text = json.loads((repo / "config.json").read_text())
+    (repo / "config.json").write_text(json.dumps({"model_type": "rc_omni", "llm_config": text, "audio_config": {"n": 2}}))
+    (repo / "modeling_rc_omni_audio.py").write_text("from torch import nn\n\n\nclass Audio(nn.Module):\n    pass\n")
+    source_root = remote_code(repo)
+    assert (source_root.modeling, source_root.root) == ("modeling_rc_llama", "RcLlamaForCausalLM")
+    report = verify(repo, trust_code=True)
+    assert report.match, report.to_text()
+    assert "config.json names no model of its own: its llm_config names RcLlamaForCausalLM" in report.reference

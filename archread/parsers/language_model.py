@@ -21,6 +21,7 @@ from archread.parsers.remote import (
     imported_configuration,
     last_name,
     needs_another_input,
+    nested_model,
     parse_file,
 )
 
@@ -31,16 +32,17 @@ class LanguageModel:
     root: str  # its class, "InternLM2ForCausalLM"
     key: str  # the sub-configuration it is built from, "llm_config"
     config: dict  # a config.json for it: the sub-dict, naming its classes, with the repo's transformers_version
-
-    @property
-    def why(self) -> str:
-        return (f"its forward needs more than token ids (images): verified is the language model it builds, "
-                f"{self.root} over config.json's {self.key}")
+    why: str  # what the report says
 
 
 def language_model(remote: RemoteCode) -> LanguageModel | None:
-    """The language model remote's root builds, where the root cannot run on token ids alone; None otherwise."""
+    """The language model remote's root builds, where the root cannot run on token ids alone, or the root itself
+    where config.json configures it only in a sub-configuration naming it; None otherwise."""
     folder, config = remote.folder, config_json(remote.folder) or {}
+    if nested_model(folder, config) == (remote.modeling, remote.root):
+        key = next(k for k, sub in config.items() if isinstance(sub, dict) and "AutoModelForCausalLM" in (sub.get("auto_map") or {}))
+        return _language(folder, config, key, remote.modeling, remote.root, parse_file(folder / f"{remote.modeling}.py"),
+                         f"config.json names no model of its own: its {key} names {remote.root}, verified over that")
     try:
         tree = parse_file(folder / f"{remote.modeling}.py")
     except Exception:  # noqa: BLE001 - the reduction says what is wrong with the file
@@ -87,6 +89,13 @@ def _own_causal_lm(folder: Path, tree: ast.Module, cls: str, key: str, config: d
             return None
     except Exception:  # noqa: BLE001 - no single causal LM there: not a language model of its own
         return None
+    return _language(folder, config, key, stem, cls, own, f"its forward needs more than token ids (images): verified "
+                     f"is the language model it builds, {cls} over config.json's {key}")
+
+
+def _language(folder: Path, config: dict, key: str, stem: str, cls: str, own: ast.Module, why: str) -> LanguageModel:
+    """The language model over config.json's sub-dict key, naming its classes (its own AutoConfig, else the one
+    its modeling file imports) and the repo's transformers_version."""
     sub = dict(config[key])
     auto_map = sub.get("auto_map") if isinstance(sub.get("auto_map"), dict) else {}
     configuration = auto_map.get("AutoConfig")
@@ -94,9 +103,9 @@ def _own_causal_lm(folder: Path, tree: ast.Module, cls: str, key: str, config: d
         found = imported_configuration(own, folder)
         configuration = f"{found[0]}.{found[1]}" if found and found[1] else None
     sub["auto_map"] = {"AutoModelForCausalLM": f"{stem}.{cls}", **({"AutoConfig": configuration} if configuration else {})}
-    if "transformers_version" not in sub and isinstance(config.get("transformers_version"), str):
+    if isinstance(config.get("transformers_version"), str):  # the release the whole repo ran under
         sub["transformers_version"] = config["transformers_version"]
-    return LanguageModel(modeling=stem, root=cls, key=key, config=sub)
+    return LanguageModel(modeling=stem, root=cls, key=key, config=sub, why=why)
 
 
 def _imported_from(tree: ast.Module, name: str) -> str | None:

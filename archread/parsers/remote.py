@@ -124,6 +124,16 @@ def modeling_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.py") if is_modeling_name(p.stem))
 
 
+def nested_model(folder: Path, config: dict) -> tuple[str, str] | None:
+    """(module, class) of the causal LM a sub-configuration's own auto_map names, where config.json's top level names
+    none and exactly one sub-configuration does (an omni model's `llm_config`)."""
+    if any(k in (config.get("auto_map") or {}) for k in _MODEL_KEYS):
+        return None
+    found = [key for key, sub in config.items() if isinstance(sub, dict) and isinstance(sub.get("auto_map"), dict)
+             and isinstance(sub["auto_map"].get(_MODEL_KEYS[0]), str)]
+    return _named(folder, config[found[0]]["auto_map"][_MODEL_KEYS[0]], _MODEL_KEYS[0]) if len(found) == 1 else None
+
+
 def one_modeling_file(folder: Path, found: list[Path]) -> Path:
     """The one of a folder's modeling files whose code has a model class to read (LLaMA-MoE's modeling_llama_moe_hf.py
     beside a file of layers alone); where not exactly one has, an error naming them all."""
@@ -150,7 +160,7 @@ def remote_code(folder: Path, modeling: Path | None = None) -> RemoteCode | None
         return None
     auto_map = config.get("auto_map") if isinstance(config.get("auto_map"), dict) else {}
     named = {k: _named(folder, auto_map[k], k) for k in (*_MODEL_KEYS, "AutoConfig") if k in auto_map}
-    model = next((named[k] for k in _MODEL_KEYS if k in named), None)
+    model = next((named[k] for k in _MODEL_KEYS if k in named), None) or nested_model(folder, config)
     if modeling is None:
         if model is not None:
             modeling = folder / f"{model[0]}.py"
