@@ -10,6 +10,7 @@ Nothing is downloaded here: reading stays offline.
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import os
@@ -60,7 +61,70 @@ def lender_root(here: Path) -> Path | None:
     if own is not None:
         return own
     version = named_release(here)
-    return (release_source(version) if version else None) or transformers_root()
+    if version:
+        return release_source(version) or transformers_root()
+    return defining_root(here)
+
+
+def defining_root(here: Path) -> Path | None:
+    """Where no config.json names a release: the installed tree where it defines every name here imports from
+    transformers' model files, else the newest release at hand that does (Aria's `LLAMA_ATTENTION_CLASSES`,
+    gone after 4.47): the API the code was written against."""
+    installed = transformers_root()
+    wanted = _imported_model_names(here)
+    if installed is None or not wanted or _defines_all(installed, wanted):
+        return installed
+    return next((root for root in _releases_at_hand() if _defines_all(root, wanted)), installed)
+
+
+def _imported_model_names(here: Path) -> tuple[tuple[str, str], ...]:
+    """(module path under transformers, name) of each `from transformers.models.x.modeling_x import Name`."""
+    try:
+        tree = ast.parse(here.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return ()
+    return tuple(sorted({(node.module.removeprefix("transformers.").replace(".", "/"), alias.name)
+                         for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
+                         and (node.module or "").startswith("transformers.models.") for alias in node.names}))
+
+
+def _defines_all(root: Path, wanted: tuple[tuple[str, str], ...]) -> bool:
+    return all(name in _bound_names(root / f"{module}.py") for module, name in wanted)
+
+
+@functools.lru_cache(maxsize=64)
+def _bound_names(path: Path) -> frozenset[str]:
+    """The names a module binds at its top, also by import and inside `if`/`try` blocks."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return frozenset()
+    found, todo = set(), list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            found |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            found |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, (ast.If, ast.Try)):
+            todo += [*node.body, *node.orelse, *getattr(node, "finalbody", []),
+                     *(s for h in getattr(node, "handlers", []) for s in h.body)]
+    return frozenset(found)
+
+
+def _releases_at_hand() -> list[Path]:
+    """The release trees on this machine, newest first."""
+    corpus = Path(os.environ.get("ARCHREAD_CORPUS") or archread_cache() / "corpus")
+    found = {}
+    for base in (corpus, archread_cache() / "releases"):
+        for folder in base.glob("*/transformers/models") if base.is_dir() else ():
+            version = folder.parent.parent.name
+            if re.fullmatch(r"\d+\.\d+\.\d+", version):
+                found.setdefault(version, folder.parent)
+    return [found[v] for v in sorted(found, key=lambda v: tuple(int(x) for x in v.split(".")), reverse=True)]
 
 
 def other_release_read(here: Path, lenders) -> str | None:

@@ -35,6 +35,8 @@ def _defines(stmt: cst.CSTNode) -> set[str]:
         return {n.value for t in targets for n in find(t, cst.Name)}
     if type(stmt) in _SCRIPT_BLOCKS:  # what the block binds, so that it stays only where the model reads that
         return {*bound_at_top(stmt), *bound_names(stmt), _SCRIPT}
+    if type(stmt) is cst.Try:  # an optional kernel's import and its fallback: what that reads stays with it
+        return set(bound_at_top(stmt))
     return set()
 
 
@@ -103,7 +105,10 @@ class DeadCode(StripPass):
         "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n\n"
         "    def forward(self, x):\n        return x\n",
     )]
-    KEEP = ["class AForCausalLM(nn.Module):\n    def forward(self, x):\n        y = x * 2\n        return y * y\n",
+    KEEP = [
+        "def sequential_gemm(x, w):\n    return x @ w\n"  # the torch function an optional kernel's fallback binds
+        "try:\n    from grouped_gemm.ops import gmm as experts_gemm\nexcept ImportError:\n    experts_gemm = sequential_gemm\n"
+        "class AForCausalLM(nn.Module):\n    def forward(self, x, w):\n        return experts_gemm(x, w)\n","class AForCausalLM(nn.Module):\n    def forward(self, x):\n        y = x * 2\n        return y * y\n",
             "class AModel(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"  # read through
             "        self.mult = config.mult\n\n\nclass AForCausalLM(nn.Module):\n    def __init__(self, config):\n"  # another
             "        super().__init__()\n        self.model = AModel(config)\n\n    def forward(self, x):\n"
