@@ -58,6 +58,7 @@ class ParameterPlan:
         self.positional: dict[int, int] = {}  # id(call) -> index of a last positional argument to drop
         self.nones: set[tuple[int, str]] = set()  # (id(def), parameter) that is None at every call
         self.given: set[tuple[int, str]] = set()  # (id(def), parameter) that no call leaves None, tested for None
+        self.flags: dict[tuple[int, str], str] = {}  # (id(def), parameter) defaulting to True/False no call fills -> it
         self._splat_cache: dict[int, list[cst.Call] | None] = {}
 
     def _named(self, fn: cst.FunctionDef) -> set[str]:
@@ -114,7 +115,24 @@ class ParameterPlan:
         self._pass_through_kwargs()
         self._always_none()
         self._given()
-        return bool(self.params or self.kwargs or self.nones or self.given)
+        self._unfilled_flags()
+        return bool(self.params or self.kwargs or self.nones or self.given or self.flags)
+
+    def _unfilled_flags(self) -> None:
+        """Parameters defaulting to True or False that no call fills (`apply_rotary_pos_emb(…, fast=False)` beside
+        a fused kernel): the default is the value wherever read, so the branch it picks folds. The root's stay:
+        its caller is the user."""
+        for fn_id, fn in self.defs.items():
+            sites = self._sites(fn)
+            if not sites or any(call is HARNESS or self._may_fill_any(call) for call, _ in sites):
+                continue
+            for index, param in enumerate(positional_params(fn)):
+                name, default = param.name.value, param.default
+                if not (type(default) is cst.Name and default.value in ("True", "False") and self._reads(fn, name)):
+                    continue
+                if all(implicit + _positional(call) <= index and not any(
+                        a.keyword is not None and a.keyword.value == name for a in call.args) for call, implicit in sites):
+                    self.flags[(fn_id, name)] = default.value
 
     def _unread_params(self) -> None:
         """Parameters nothing reads and no call fills by position; dropped only where every call can follow."""

@@ -24,13 +24,13 @@ from archread.parsers.fastcst import transform
 from archread.parsers.passes.base import StripPass
 
 
-def _none_reads(body: list, names: set[str], mark) -> list:
-    """Substitute up to (and in the test of) the first statement that assigns the name."""
-    out, live = [], set(names)
+def _literal_reads(body: list, values: dict[str, str], mark) -> list:
+    """Substitute each name's literal (None, False) up to (and in the test of) the first statement that assigns it."""
+    out, live = [], set(values)
     for stmt in body:
         if live:
             assigned = set(bound_names(stmt)) & live
-            replace = ReplaceReads({n: lambda: mark(cst.Name("None")) for n in live})
+            replace = ReplaceReads({n: (lambda v=values[n]: mark(cst.Name(v))) for n in live})
             if isinstance(stmt, (cst.If, cst.While)):  # the tests read the value it came in with (the bodies are
                 stmt = _replace_tests(stmt, replace)   # left alone: a branch may be dead by a test not folded here)
             elif not assigned:
@@ -64,7 +64,7 @@ class _Apply(Targeted):
     def __init__(self, plan: ParameterPlan, mark):
         super().__init__()
         self.plan, self.mark = plan, mark
-        defs = {i for i, _ in (*plan.params, *plan.nones, *plan.given)} | plan.kwargs
+        defs = {i for i, _ in (*plan.params, *plan.nones, *plan.given, *plan.flags)} | plan.kwargs
         self.targets = {*plan.args, *plan.positional, *defs}
 
     def leave_Call(self, original, updated):
@@ -84,9 +84,10 @@ class _Apply(Targeted):
 
     def leave_FunctionDef(self, original, updated):
         key = id(original)
-        nones = {n for fn_id, n in self.plan.nones if fn_id == key}
-        if nones:
-            body = _none_reads(list(updated.body.body), nones, self.mark)
+        values = {n: "None" for fn_id, n in self.plan.nones if fn_id == key}
+        values |= {n: v for (fn_id, n), v in self.plan.flags.items() if fn_id == key}
+        if values:
+            body = _literal_reads(list(updated.body.body), values, self.mark)
             updated = updated.with_changes(body=updated.body.with_changes(body=body))
         given = {n for fn_id, n in self.plan.given if fn_id == key}
         if given:
@@ -139,6 +140,12 @@ class Signatures(StripPass):
         "        self.inv_freq = torch.arange(dim).float()\n\n\n"
         "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n        self.rope = ARotary(4)\n\n"
         "    def forward(self, x):\n        return x * self.rope.inv_freq\n",
+    )]
+    STRIP += [(  # a flag no call sets is its default: the fused kernel's branch it would pick goes
+        "def rope(q, cos, fast=False):\n    if fast:\n        return fused_rope(q, cos)\n    return q * cos\n"
+        "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        return rope(x, x)\n",
+        "def rope(q, cos):\n    return q * cos\n\n\n"
+        "class AForCausalLM(nn.Module):\n    def forward(self, x):\n        return rope(x, x)\n",
     )]
     STRIP += [(  # the root gets its token ids, and so does the model it hands them to (4.3x)
         "class AModel(nn.Module):\n    def forward(self, input_ids=None):\n        if input_ids is not None:\n"
@@ -198,15 +205,18 @@ class Signatures(StripPass):
                 self.ctx.call_graph = (updated, graph)  # the module as this pass leaves it: `returns` starts here
                 break
             touched = {id(graph.enclosing[c]) for c in (*plan.args, *plan.positional) if c in graph.enclosing}
-            touched |= {i for i, _ in plan.params} | {i for i, _ in (*plan.nones, *plan.given)} | plan.kwargs
+            touched |= {i for i, _ in plan.params} | {i for i, _ in (*plan.nones, *plan.given, *plan.flags)} | plan.kwargs
             apply = _Apply(plan, lambda node: self.ctx.mark(node, self.NAME))
             fold = Fold(LiteralsFrom(self.ctx, self.NAME, ("None",)))
+            fold_flags = Fold(LiteralsFrom(self.ctx, self.NAME, ("None", "True", "False")))
 
             def redo(fn: cst.FunctionDef) -> cst.FunctionDef:
                 if id(fn) not in touched:
                     return fn
                 new = transform(fn, apply)
-                if any(i == id(fn) for i, _ in (*plan.nones, *plan.given)):  # `if inputs_embeds is None:` reads `if None is None:`
+                if any(i == id(fn) for i, _ in plan.flags):  # `if fast:` reads `if False:`
+                    new = transform(new, fold_flags)
+                elif any(i == id(fn) for i, _ in (*plan.nones, *plan.given)):  # `if inputs_embeds is None:` reads `if None is None:`
                     new = transform(new, fold)
                 return drop_unread_locals(new, self.ctx, "dead_code")  # what the dropped arguments carried may be unread now
 
