@@ -13,7 +13,7 @@ import libcst.matchers as m
 from archread.parsers.analysis.module_imports import STANDARD_IMPORTS
 from archread.parsers.analysis.names import bound_names, names_in
 from archread.parsers.analysis.nodes import dotted, find, untrailed
-from archread.parsers.fastcst import code_of
+from archread.parsers.fastcst import code_of, walk
 from archread.parsers.package_lenders import relative_kernel
 from archread.parsers.passes.base import StripPass
 from archread.parsers.prelude_names import PRELUDE_MODULE, prelude_names, stands_in
@@ -44,6 +44,9 @@ class Imports(StripPass):
         "    def forward(self, x):\n        return ACT2FN['silu'](x)\n",
         "from torch import nn\nfrom archread.prelude import ACT2FN\n\n\nclass AForCausalLM(nn.Module):\n    def forward(self, x):\n"
         "        return ACT2FN['silu'](x)\n",
+    ), (  # einops imported as a module: its functions by name, the prelude's
+        "import einops\ndef f(x):\n    return einops.rearrange(x, 'b h d -> b (h d)')\n",
+        "from archread.prelude import rearrange\ndef f(x):\n    return rearrange(x, 'b h d -> b (h d)')\n",
     ), (  # remote code's einops: the prelude has its own rearrange
         "from einops import rearrange\ndef f(x):\n    return rearrange(x, 'b h d -> b (h d)')\n",
         "from archread.prelude import rearrange\n\n\ndef f(x):\n    return rearrange(x, 'b h d -> b (h d)')\n")]
@@ -101,7 +104,7 @@ class Imports(StripPass):
         return updated
 
     def leave_Module(self, original, updated):
-        updated = updated.with_changes(body=[s for stmt in updated.body for s in _first_alternative(stmt)])
+        updated = _names_of_stood_in_modules(updated.with_changes(body=[s for stmt in updated.body for s in _first_alternative(stmt)]))
         code = code_of(updated.with_changes(body=[s for s in updated.body if not _is_import(s)]))
         used = global_reads(code)
         defined = set().union(*(_top_level_names(s) for s in updated.body))
@@ -260,6 +263,37 @@ def _parsed_argument(node: cst.BaseExpression, parsers: frozenset) -> cst.BaseEx
     if not isinstance(node, cst.Call) or dotted(node.func) not in parsers or len(node.args) != 1 or node.args[0].keyword:
         return None
     return node.args[0].value if not node.args[0].star else None
+
+
+def _names_of_stood_in_modules(module: cst.Module) -> cst.Module:
+    """`import einops` read only as `einops.rearrange(…)`: `from einops import rearrange` and `rearrange(…)`, which
+    the prelude stands in for, as for the from-import."""
+    for at, stmt in enumerate(module.body):
+        small = stmt.body[0] if m.matches(stmt, m.SimpleStatementLine([m.Import()])) else None
+        if small is None or len(small.names) != 1 or "." in dotted(small.names[0].name):
+            continue
+        root, bound = dotted(small.names[0].name), _bound(small.names[0])
+        rest = module.with_changes(body=[*module.body[:at], *module.body[at + 1:]])
+        reads = [n for n in walk(rest) if type(n) is cst.Name and n.value == bound]
+        through = [n for n in walk(rest) if type(n) is cst.Attribute and type(n.value) is cst.Name and n.value.value == bound]
+        names = sorted({n.attr.value for n in through})
+        if not through or len(through) != len(reads) or not set(names) <= stands_in().get(root, frozenset()):
+            continue
+        body = list(rest.visit(_AttributeAsName(bound)).body)
+        line = cst.parse_statement(f"from {root} import {', '.join(names)}")
+        return module.with_changes(body=[*body[:at], line, *body[at:]])
+    return module
+
+
+class _AttributeAsName(cst.CSTTransformer):
+    def __init__(self, bound: str):
+        super().__init__()
+        self.bound = bound
+
+    def leave_Attribute(self, original, updated):
+        if type(updated.value) is cst.Name and updated.value.value == self.bound:
+            return cst.Name(updated.attr.value)
+        return updated
 
 
 def _stood_in(small, root: str) -> bool:

@@ -80,11 +80,18 @@ class Outputs(Knockout):
         "class O(nn.Module):\n    def forward(self, x):\n        logits = self.head(x)\n"
         "        output = logits\n        output = output.to(x.device)\n        return output\n",
     )]
+    STRIP += [(  # the output classes reached through their module
+        "from transformers import modeling_outputs\n"
+        "class O(nn.Module):\n    def forward(self, x):\n        return modeling_outputs.CausalLMOutput(logits=self.head(x))\n",
+        "from transformers import modeling_outputs\n\n\n"
+        "class O(nn.Module):\n    def forward(self, x):\n        return self.head(x)\n",
+    )]
     KEEP = ["def forward(self, x):\n    return self.head(x)\n"]
 
     def __init__(self, ctx):
         super().__init__(ctx)
         self.output_classes: set[str] = set()
+        self.output_modules: set[str] = set()
         self.single: set[str] = set()  # local classes whose forward now returns one tensor
         self.single_functions: set[str] = set()  # module-level functions that now return one tensor
         self.attr_class: dict[tuple[str, str], str] = {}  # (class, self attribute) -> class it holds
@@ -104,6 +111,10 @@ class Outputs(Knockout):
         classes = [s for s in node.body if isinstance(s, cst.ClassDef)]
         bases = {c.name.value: [dotted(b.value) for b in c.bases] for c in classes}
         self.output_classes = {n for n in bases if _is_output_class(n, bases, imported)} | imported
+        self.output_modules = {  # `from transformers import modeling_outputs`: `modeling_outputs.MaskedLMOutput(...)`
+            alias.evaluated_alias or alias.evaluated_name for imp in top_imports(node)
+            if not isinstance(imp.names, cst.ImportStar) for alias in imp.names if "output" in alias.evaluated_name
+        } | {"transformers.modeling_outputs"}
         self.single_functions = {  # a helper that runs the model and wraps its output (LongLLaMA's _handle_long_input)
             f.name.value for f in node.body if isinstance(f, cst.FunctionDef) and self._wraps_output(f)}
         for cls in classes:  # exact types below, not matchers: every forward and __init__ is scanned
@@ -124,7 +135,10 @@ class Outputs(Knockout):
     def _wraps_output(self, function: cst.FunctionDef) -> bool:
         """`return BaseModelOutputWithPast(...)` or `output = ...(...)`: the function now returns one tensor."""
         return any(type(n) in (cst.Return, cst.Assign) and type(n.value) is cst.Call
-                   and dotted(n.value.func) in self.output_classes for n in walk(function.body))
+                   and self._is_output(dotted(n.value.func)) for n in walk(function.body))
+
+    def _is_output(self, name: str) -> bool:
+        return name in self.output_classes or ("." in name and name.rsplit(".", 1)[0] in self.output_modules)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._class.append(node.name.value)
@@ -172,7 +186,7 @@ class Outputs(Knockout):
 
     def _tensor_of(self, call: cst.CSTNode) -> cst.BaseExpression | None:
         """The one tensor an output-class call carries (logits, last_hidden_state…), or None."""
-        if type(call) is not cst.Call or dotted(call.func) not in self.output_classes or not call.args:
+        if type(call) is not cst.Call or not self._is_output(dotted(call.func)) or not call.args:
             return None
         by_name = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
         chosen = next((by_name[k] for k in _WANTED if k in by_name), call.args[0].value)
