@@ -150,6 +150,25 @@ def test_two_candidate_roots_and_no_auto_map_are_named(capsys, tmp_path):
     assert "two candidate root classes (GlmForConditionalGeneration, GlmChatModel)" in err
 
 
+EXTENDED = MODELING.replace("from .configuration_glm", "from transformers.modeling_utils import SequenceSummary\nfrom .configuration_glm") + '''
+
+class GlmDoubleHeadsModel(GlmPreTrainedModel):
+    def __init__(self, config):
+        super().__init__(config)
+        self.transformer = GlmModel(config)
+        self.multiple_choice_head = SequenceSummary(config)
+
+    def forward(self, input_ids, mc_token_ids=None):
+        hidden = self.transformer(input_ids)
+        return self.transformer.output_layer(hidden)
+'''
+
+
+def test_a_class_that_adds_another_tasks_head_to_the_same_model_is_not_the_root(tmp_path):
+    """GPT-2's double heads: all the LM head builds, and a multiple-choice head of the framework's."""
+    assert resolve(_repo(tmp_path / "repo", auto_map=None, modeling=EXTENDED)).remote.root == "GlmForConditionalGeneration"
+
+
 LAYERS_ONLY = "from torch import nn\n\nclass Block(nn.Module):\n    pass\n"
 
 

@@ -233,6 +233,15 @@ def code_root(tree: ast.Module, path: Path) -> str:
     # another task over the same logits
     alone = [n for n in candidates if not needs_another_input(forward_of(n, classes, bases))]
     candidates = alone or candidates
+    # one that builds all another builds and more (GPT-2's double heads beside its LM head, a multi-token
+    # predictor's extra heads) adds a task to the same model: the one the others extend is the model
+    known = set(classes) | {a.asname or a.name for node in tree.body if isinstance(node, ast.ImportFrom)
+                            and (node.module or "").split(".")[0] == "torch" for a in node.names}
+    built_attrs = {n: _built_attrs(classes[n], known) for n in candidates}
+    least = [n for n in candidates if all(set(built_attrs[n]) < set(built_attrs[o]) for o in candidates if o != n)]
+    # or builds a module of the framework's beside the LM head (GPT-2's `SequenceSummary` multiple-choice head)
+    plain = [n for n in candidates if all(kind != "foreign" for kind in built_attrs[n].values())]
+    candidates = least or (plain if len(candidates) > 1 else []) or candidates
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
@@ -295,6 +304,24 @@ def _failing_on_none(fn: ast.FunctionDef) -> set[str]:
         else:
             continue
         found |= {u.id for u in used if isinstance(u, ast.Name)}
+    return found
+
+
+def _built_attrs(cls: ast.ClassDef, known: set[str]) -> dict[str, str]:
+    """self attribute the class's __init__ assigns a call to -> "vocab" (a projection onto the vocabulary),
+    "local" (a class of the file or torch's, or a plain call), or "foreign" (a class imported from elsewhere:
+    another task's head)."""
+    found = {}
+    for fn in _init(cls):
+        for node in ast.walk(fn):
+            if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)):
+                continue
+            out, callee = linear_out(node.value), node.value.func
+            vocab = out is not None and any("vocab" in last_name(n).lower() for n in ast.walk(out))
+            foreign = isinstance(callee, ast.Name) and callee.id not in known and callee.id[:1].isupper()
+            for t in node.targets:
+                if isinstance(t, ast.Attribute) and last_name(t.value) == "self":
+                    found[t.attr] = "vocab" if vocab else "foreign" if foreign else "local"
     return found
 
 
