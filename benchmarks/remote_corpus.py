@@ -86,6 +86,8 @@ def verdict(repo: Path, timeout: int) -> str:
 
 def sweep(repo: Path, verify: bool, timeout: int) -> dict:
     row = {"repo": repo.name}
+    if repo.is_symlink():  # a link to the folder inside its repo's checkout: read there, beside its package
+        repo = repo.resolve()
     try:
         source = resolve(repo)
         start = time.perf_counter()
