@@ -1,6 +1,10 @@
 """A repo that imports itself by the name of its authors' checkout: that name stands for the repo's package."""
 
+import shutil
+from pathlib import Path
+
 from archread.runtime.repo_alias import own_names
+from archread.runtime.verify import verify
 
 
 def test_the_repos_own_name_is_found_and_a_guarded_optional_package_is_not(tmp_path):
@@ -39,3 +43,14 @@ def test_a_folder_imported_from_its_repos_root_is_the_repo(tmp_path):
     (repo / "configuration_x.py").write_text("X = 1\n")
     (repo / "modeling_x.py").write_text("from archread_absent_root.model_x.configuration_x import X\n")
     assert own_names(repo) == {"archread_absent_root.model_x"}
+
+
+def test_a_repo_importing_itself_from_its_repos_root_verifies(tmp_path):
+    """The authors ran it from the repo's root, where the folder is `archread_absent_root/rc/`."""
+    repo = tmp_path / "rc"
+    shutil.copytree(Path(__file__).parent / "data" / "remote_repos" / "rc_llama", repo)
+    modeling = repo / "modeling_rc_llama.py"
+    modeling.write_text(modeling.read_text().replace(
+        "from .configuration_rc_llama import", "from archread_absent_root.rc.configuration_rc_llama import"))
+    report = verify(repo, trust_code=True)
+    assert report.match, report.to_text()
