@@ -10,6 +10,7 @@ import libcst as cst
 
 from archread.parsers.analysis.calls import HARNESS, CallGraph, positional_params
 from archread.parsers.analysis.names import bound_names, name_counts, names_in, read_on_entry
+from archread.parsers.analysis.nodes import dotted
 from archread.parsers.fastcst import remembered, walk
 
 
@@ -122,16 +123,21 @@ class ParameterPlan:
         """Parameters defaulting to True or False that no call fills (`apply_rotary_pos_emb(…, fast=False)` beside
         a fused kernel): the default is the value wherever read, so the branch it picks folds. The root's stay:
         its caller is the user."""
+        unresolved = [self.graph.calls[c] for c, defs in self.graph.targets.items() if defs is None]
         for fn_id, fn in self.defs.items():
             sites = self._sites(fn)
             if not sites or any(call is HARNESS or self._may_fill_any(call) for call, _ in sites):
                 continue
+            # a call not resolved may reach it (`self.transformer.wte(h, True)`, a module's forward through two
+            # attributes): it counts as a site, its receiver as the implicit first argument
+            name_of = fn.name.value
+            sites = sites + [(call, 1) for call in unresolved if name_of == "forward" or dotted(call.func).split(".")[-1] == name_of]
             for index, param in enumerate(positional_params(fn)):
                 name, default = param.name.value, param.default
                 if not (type(default) is cst.Name and default.value in ("True", "False") and self._reads(fn, name)):
                     continue
-                if all(implicit + _positional(call) <= index and not any(
-                        a.keyword is not None and a.keyword.value == name for a in call.args) for call, implicit in sites):
+                if all(implicit + _positional(call) <= index and not any(a.star or (
+                        a.keyword is not None and a.keyword.value == name) for a in call.args) for call, implicit in sites):
                     self.flags[(fn_id, name)] = default.value
 
     def _unread_params(self) -> None:

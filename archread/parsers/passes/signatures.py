@@ -171,6 +171,13 @@ class Signatures(StripPass):
         "            x = layer(x)\n        return x\n",
     )]
     KEEP = [
+        # a flag a call the graph cannot follow sets (a module's forward reached through two attributes)
+        "class Shared(nn.Embedding):\n    def forward(self, x, unembed=False):\n        if unembed:\n"
+        "            return x @ self.weight.T\n        return super().forward(x)\n"
+        "class AModel(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n        self.wte = Shared(config.n, config.n)\n"
+        "    def forward(self, x):\n        return self.wte(x)\n"
+        "class AForCausalLM(nn.Module):\n    def __init__(self, config):\n        super().__init__()\n"
+        "        self.transformer = AModel(config)\n\n    def forward(self, x):\n        return self.transformer.wte(self.transformer(x), True)\n",
         # a root that needs more than the token ids (a VLM's images and their flags): its own API
         "class AForCausalLM(nn.Module):\n    def forward(self, pixel_values, input_ids=None, image_flags=None):\n"
         "        return self.lm(input_ids) * self.vision(pixel_values)[image_flags == 1]\n",
