@@ -106,6 +106,9 @@ class DeadCode(StripPass):
         "    def forward(self, x):\n        return x\n",
     )]
     KEEP = [
+        # a counter's first store, with `+=` and one read elsewhere (ModuleFormer's gate statistics)
+        "class Gate(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.count = 0\n"
+        "    def forward(self, x):\n        self.count += 1\n        return x / self.count\n",
         "def sequential_gemm(x, w):\n    return x @ w\n"  # the torch function an optional kernel's fallback binds
         "try:\n    from grouped_gemm.ops import gmm as experts_gemm\nexcept ImportError:\n    experts_gemm = sequential_gemm\n"
         "class AForCausalLM(nn.Module):\n    def forward(self, x, w):\n        return experts_gemm(x, w)\n","class AForCausalLM(nn.Module):\n    def forward(self, x):\n        y = x * 2\n        return y * y\n",
@@ -214,7 +217,8 @@ class _Members(StatementTransformer):  # methods, `self.x = ...` lines and local
                 elif kind is cst.AssignTarget and is_self_attr(n.target):
                     self.stores[(root, n.target.attr.value)] += 1
                 elif kind is cst.AugAssign and is_self_attr(n.target):
-                    self.stores[(root, n.target.attr.value)] += 2  # read and written: never an alias, never unread
+                    self.stores[(root, n.target.attr.value)] += 1  # written, and read: its one occurrence counts twice
+                    self.own[(root, n.target.attr.value)] += 1
                 elif kind is cst.Assign and len(n.targets) == 1 and is_self_attr(n.targets[0].target):
                     if type(n.value) is cst.Name and n.value.value in ("True", "False"):
                         flags[(root, n.targets[0].target.attr.value)] = n.value.value
