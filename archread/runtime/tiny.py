@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 
 from archread.runtime.tiny_sections import LAYER_COUNT_KEYS as _LAYER_COUNT_KEYS
-from archread.runtime.tiny_sections import config_sections, divisible, plain_sections
+from archread.runtime.tiny_sections import config_sections, divisible, plain_sections, rebuildable_fields
 
 # field -> tiny value; the relations between them (heads × head_dim, experts ≥ top-k) hold by construction
 _TINY = {
@@ -192,7 +192,7 @@ def shrink(config, fixed_sizes: set[int] = frozenset(), assumed: dict | None = N
     default n_routed_experts=None builds a dense MLP: given experts, the original would not be the model read);
     token_ids: ids the code writes as literals and looks up in its input (`test_input.literal_ids`), which the
     vocabulary keeps; divisors: fields the code floor-divides by a literal (`literal_divisors`), kept multiples."""
-    fields = config.to_dict()
+    fields = rebuildable_fields(config)
     changes: dict = {}
     layers = next((fields[k] for k in _LAYER_COUNT_KEYS if isinstance(fields.get(k), int)), None)
     heads = fields.get("num_attention_heads")
@@ -266,7 +266,7 @@ def shrink(config, fixed_sizes: set[int] = frozenset(), assumed: dict | None = N
 def fewer_layers(config):
     """The configuration at its own widths with two layers (one of every kind): a second try where the tiny widths
     break a relation the shrinking does not know (RetNet's value width against its heads); None where no count."""
-    fields = config.to_dict()
+    fields = rebuildable_fields(config)
     counts = {k: 2 for k, v in fields.items() if type(v) is int and v > 2 and (k in _LAYER_COUNT_KEYS or k.endswith("_layers"))}
     layers = next((fields[k] for k in counts), None)
     if layers is None:
@@ -301,7 +301,7 @@ def fill_unset(config):
     annotations: dict = {}
     for cls in reversed(type(config).__mro__):
         annotations.update(getattr(cls, "__annotations__", {}))
-    fields = config.to_dict()
+    fields = rebuildable_fields(config)
     changes = {}
     for key, value in fields.items():
         kind = str(annotations.get(key, ""))

@@ -3,10 +3,54 @@ and sizes the code divides by a literal, kept multiples of it."""
 
 from __future__ import annotations
 
+import inspect
+
 LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
 _SECTION_TINY = {"width": 64, "layers": 2, "depth": 2, **dict.fromkeys(LAYER_COUNT_KEYS, 2)}
 _WIDTHS = ("hidden_size", "n_embd", "d_model", "dim", "model_dim")
 _HEADS = ("num_attention_heads", "n_head", "n_heads", "num_heads")
+
+
+_UNSET = object()
+
+
+def rebuildable_fields(config) -> dict:
+    """config.to_dict(), which the class rebuilds from; where it cannot (DBRX's sections reject the fields the base
+    class adds to their dicts), with each sub-configuration as the values that differ from its class's defaults,
+    and, where the class itself rejects them, its own such values."""
+    fields = config.to_dict()
+    if _rebuilds(config, fields):
+        return fields
+    lean = dict(fields)
+    for name, value in fields.items():
+        try:
+            sub = getattr(config, name, None) if isinstance(value, dict) else None
+            if sub is not None and sub is not config and callable(getattr(sub, "to_dict", None)):
+                lean[name] = _own_arguments(sub)
+        except Exception:  # noqa: BLE001 - that section stays as it was
+            continue
+    if _rebuilds(config, lean):
+        return lean
+    own = {**_own_arguments(config), **{k: v for k, v in lean.items() if isinstance(v, dict) and k in _own_arguments(config)}}
+    return own if _rebuilds(config, own) else fields
+
+
+def _own_arguments(config) -> dict:
+    """The configuration's values of its class's own __init__ parameters, nothing the base class adds."""
+    try:
+        params = inspect.signature(type(config).__init__).parameters
+    except (TypeError, ValueError):
+        return {}
+    values = config.to_dict()
+    return {k: values[k] for k, p in params.items() if k in values and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def _rebuilds(config, fields: dict) -> bool:
+    try:
+        type(config).from_dict(fields)
+        return True
+    except Exception:  # noqa: BLE001 - the classes' validators raise their own error types
+        return False
 
 
 def config_sections(config, fields: dict, shrunk) -> dict:
@@ -21,10 +65,11 @@ def config_sections(config, fields: dict, shrunk) -> dict:
             continue
         if sub is not None and sub is not config and callable(getattr(sub, "to_dict", None)) \
                 and callable(getattr(type(sub), "from_dict", None)):
-            try:
-                out[name] = {**section, **shrunk(sub).to_dict()}
+            try:  # the values the shrinking changed, not every field the base class adds (DBRX's sections reject them)
+                before, after = rebuildable_fields(sub), rebuildable_fields(shrunk(sub))
             except Exception:  # noqa: BLE001 - a section its class will not shrink stays as given
                 continue
+            out[name] = {**section, **{k: v for k, v in after.items() if k in section or before.get(k, _UNSET) != v}}
     return out
 
 
