@@ -1,5 +1,7 @@
 """The tiny configuration keeps the relations a configuration class checks when it is rebuilt."""
 
+from transformers import PretrainedConfig
+
 from archread.runtime.code_sizes import literal_divisors, literal_sizes
 from archread.runtime.tiny import fewer_layers, shrink
 
@@ -204,3 +206,28 @@ def test_a_sub_configuration_kept_as_an_object_shrinks_by_its_own_class():
     assert isinstance(tiny.llm_config, LlamaConfig)
     assert tiny.llm_config.hidden_size < 2048 and tiny.llm_config.num_hidden_layers <= 2
     assert tiny.llm_config.vocab_size < 92553 and tiny.downsample_ratio == 0.5
+
+
+class _StrictSection(PretrainedConfig):
+    """DBRX's attention section: any keyword it does not name is an error, the base class's own included."""
+
+    def __init__(self, kv_n_heads=8, rope_theta=10000.0, **kwargs):
+        super().__init__(**kwargs)
+        self.kv_n_heads, self.rope_theta = kv_n_heads, rope_theta
+        kwargs.pop("model_type", None)
+        if kwargs:
+            raise ValueError(f"Found unknown {kwargs=}")
+
+
+class _WithStrictSection(PretrainedConfig):
+    model_type = "archread_strict"
+
+    def __init__(self, d_model=4096, n_layers=32, vocab_size=50000, attn_config=None, **kwargs):
+        self.d_model, self.n_layers, self.vocab_size = d_model, n_layers, vocab_size
+        self.attn_config = _StrictSection(**(attn_config or {}))
+        super().__init__(**kwargs)
+
+
+def test_a_configuration_whose_sections_reject_the_base_fields_still_shrinks():
+    tiny = shrink(_WithStrictSection(attn_config={"kv_n_heads": 8}))
+    assert tiny.d_model < 4096 and tiny.n_layers <= 4 and tiny.attn_config.kv_n_heads == 8
