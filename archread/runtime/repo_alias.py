@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -151,11 +152,13 @@ def alias_repo(folder: Path, package: str) -> None:
 
 
 def _parents(name: str) -> None:
-    """`utils` for the alias `utils.model_minimax`: an empty package, so that the import reaches the alias."""
+    """`utils` for the alias `utils.model_minimax`: an empty package (with a spec, which import machinery asks
+    after), so that the import reaches the alias."""
     parts = name.split(".")
     for end in range(1, len(parts)):
         parent = ".".join(parts[:end])
         if parent not in sys.modules:
             module = types.ModuleType(parent)
             module.__path__ = []
+            module.__spec__ = importlib.machinery.ModuleSpec(parent, None, is_package=True)
             sys.modules[parent] = module
