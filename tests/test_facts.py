@@ -203,8 +203,8 @@ def test_a_softmax_upcast_only_in_float16_is_not_float32():
 @pytest.mark.parametrize("model_type,old,new", [
     # gate and up interleaved (GPT-OSS's ::2 / 1::2) or in halves: the same gated MLP, another weight layout
     ("gpt_oss", "gate, up = gate_up[..., ::2], gate_up[..., 1::2]", "gate, up = gate_up.chunk(2, dim=-1)"),
-    # a bias through the class's parameter default, or written at the call
-    ("xglm", "self.k_proj = nn.Linear(embed_dim, embed_dim, bias=bias)", "self.k_proj = nn.Linear(embed_dim, embed_dim)"),
+    # a bias written at the call (the class's parameter default no call changes, read as its value), or torch's default
+    ("xglm", "self.k_proj = nn.Linear(embed_dim, embed_dim, bias=True)", "self.k_proj = nn.Linear(embed_dim, embed_dim)"),
     # the MoE's switch `num_local_experts > 0` settled by the default: every layer, as a plain MoE block is
     ("granitemoehybrid", "GraniteMoeHybridMoE(config) if config.num_local_experts > 0 else None",
      "GraniteMoeHybridMoE(config)"),
