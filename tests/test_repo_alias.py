@@ -54,3 +54,18 @@ def test_a_repo_importing_itself_from_its_repos_root_verifies(tmp_path):
         "from .configuration_rc_llama import", "from archread_absent_root.rc.configuration_rc_llama import"))
     report = verify(repo, trust_code=True)
     assert report.match, report.to_text()
+
+
+def test_a_folder_importing_from_the_packages_above_it_verifies(tmp_path):
+    """A model folder inside its project's package (`from ...common import MARK` two levels up)."""
+    (tmp_path / "proj" / "models").mkdir(parents=True)
+    for init in (tmp_path / "proj" / "__init__.py", tmp_path / "proj" / "models" / "__init__.py"):
+        init.write_text("")
+    (tmp_path / "proj" / "common.py").write_text("MARK = 1.0\n")
+    repo = tmp_path / "proj" / "models" / "rc"
+    shutil.copytree(Path(__file__).parent / "data" / "remote_repos" / "rc_llama", repo)
+    modeling = repo / "modeling_rc_llama.py"
+    text = modeling.read_text().replace("from .layers import", "from ...common import MARK\nfrom .layers import")
+    modeling.write_text(text.replace("return self.norm(x)", "return self.norm(x) * MARK"))
+    report = verify(repo, trust_code=True)
+    assert report.match, report.to_text()

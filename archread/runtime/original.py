@@ -7,6 +7,7 @@ Shared by verify, run, build and config_values; another release's original runs 
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import importlib.machinery
@@ -23,6 +24,7 @@ from archread.parsers.source import tree_of
 from archread.runtime.own_faults import import_fault
 from archread.runtime.packages import MissingPackage, PackageUnavailable, extension_built_at_import, missing_module
 from archread.runtime.repo_alias import alias_repo
+from archread.runtime.repo_files import parsed_files
 from archread.runtime.stand_ins import repo_import
 
 
@@ -74,13 +76,36 @@ def repo_release(folder: Path) -> str | None:
 
 def repo_package(folder: Path) -> str:
     """Import name of the repo folder as a package, so its relative imports (`from .configuration_x import …`)
-    and sibling files resolve as they do under transformers' remote-code loader."""
-    name = "archread_repo_" + hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+    and sibling files resolve as they do under transformers' remote-code loader. A folder whose files import from
+    the packages above it (`from ...utils.torch_utils import skip_init`) is a package inside those, as in its
+    checkout: each level a package of its folder, none of their __init__ files run."""
+    folder = folder.resolve()
+    levels = _levels_above(folder)
+    if levels:  # the whole package chain the folder sits in: its __init__ files import further up still
+        while levels < len(folder.parents) - 1 and (folder.parents[levels] / "__init__.py").is_file():
+            levels += 1
+    top = folder.parents[levels - 1] if levels else folder
+    name = "archread_repo_" + hashlib.sha256(str(top).encode()).hexdigest()[:12]
+    _package(name, top)
+    for part in folder.relative_to(top).parts:
+        top, name = top / part, f"{name}.{part}"
+        _package(name, top)
+    return name
+
+
+def _package(name: str, folder: Path) -> None:
     if name not in sys.modules:
         spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
-        spec.submodule_search_locations = [str(folder.resolve())]
+        spec.submodule_search_locations = [str(folder)]
         sys.modules[name] = importlib.util.module_from_spec(spec)
-    return name
+
+
+def _levels_above(folder: Path) -> int:
+    """How many package levels above the folder its files' relative imports reach (`from ...x import` is two),
+    as far as the folders above exist."""
+    reach = max((node.level - 1 for _, tree in parsed_files(folder) for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.level > 1), default=0)
+    return min(reach, len(folder.parents) - 1)
 
 
 def _import(name: str, what: str, folder: Path | None = None):
