@@ -69,3 +69,14 @@ def test_a_folder_importing_from_the_packages_above_it_verifies(tmp_path):
     modeling.write_text(text.replace("return self.norm(x)", "return self.norm(x) * MARK"))
     report = verify(repo, trust_code=True)
     assert report.match, report.to_text()
+
+
+def test_a_folder_inside_the_package_its_imports_name_is_not_stood_in_for(tmp_path):
+    """fla/models/gla in its checkout importing `fla.models.gla.configuration_gla`: the installed package's name."""
+    repo = tmp_path / "archread_absent_pkg" / "models" / "gla"
+    repo.mkdir(parents=True)
+    for init in (tmp_path / "archread_absent_pkg" / "__init__.py", tmp_path / "archread_absent_pkg" / "models" / "__init__.py"):
+        init.write_text("")
+    (repo / "configuration_gla.py").write_text("X = 1\n")
+    (repo / "modeling_gla.py").write_text("from archread_absent_pkg.models.gla.configuration_gla import X\n")
+    assert own_names(repo) == set()

@@ -29,13 +29,23 @@ def own_names(folder: Path) -> set[str]:
     modules. A guarded import is an optional package the code runs without (MPT's `from flash_attn.flash_attn_triton
     import …` beside its own copy of that file): it is never the repo."""
     imports = list(_absolute_imports(folder))
-    found = {prefix for parts, guarded in imports if not guarded and (prefix := _prefix(folder, parts))}
+    found = {prefix for parts, guarded in imports if not guarded and (prefix := _prefix(folder, parts))
+             and not _inside_package(folder, prefix)}
     # every module imported under it must be the folder's (Evo's `flash_attn.layers.rotary` beside its own
     # layers.py is flash-attn: `flash_attn.modules.mha` is no file of the repo)
     found = {name for name in found if name == folder.name or all(
         _is_module_of(folder, parts[len(name.split(".")):]) for parts, _ in imports
         if parts[:len(name.split("."))] == name.split(".") and len(parts) > len(name.split(".")))}
     return {name for name in found if not _provided(name.split(".")[0])}
+
+
+def _inside_package(folder: Path, prefix: str) -> bool:
+    """The folder lies in its checkout inside the package the dotted name names (fla/models/gla for
+    `fla.models.gla`): that name is the package itself, which its authors installed, not a copy to stand in for."""
+    parts = prefix.split(".")
+    if len(parts) < 2 or len(folder.parents) < len(parts) or list(folder.parts[-len(parts):]) != parts:
+        return False
+    return (folder.parents[len(parts) - 2] / "__init__.py").is_file()
 
 
 def _prefix(folder: Path, parts: list[str]) -> str | None:
