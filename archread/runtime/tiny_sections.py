@@ -1,5 +1,5 @@
-"""Two refinements of the tiny configuration (runtime/tiny.py): sizes inside plain dict sections the model unpacks,
-and sizes the code divides by a literal, kept multiples of it."""
+"""Refinements of the tiny configuration (runtime/tiny.py): sizes inside plain dict sections the model unpacks,
+sizes the code divides by a literal, kept multiples of it, and the fields a configuration is rebuilt from."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ _UNSET = object()
 
 def rebuildable_fields(config) -> dict:
     """config.to_dict(), which the class rebuilds from; where it cannot (DBRX's sections reject the fields the base
-    class adds to their dicts), with each sub-configuration as the values that differ from its class's defaults,
-    and, where the class itself rejects them, its own such values."""
+    class adds to their dicts), with each sub-configuration as the values of its class's own arguments, and, where
+    the class itself rejects the base fields, its own arguments too."""
     fields = config.to_dict()
     if _rebuilds(config, fields):
         return fields
