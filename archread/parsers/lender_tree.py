@@ -69,7 +69,17 @@ def lender_root(here: Path) -> Path | None:
 def defining_root(here: Path) -> Path | None:
     """Where no config.json names a release: the installed tree where it defines every name here imports from
     transformers' model files, else the newest release at hand that does (Aria's `LLAMA_ATTENTION_CLASSES`,
-    gone after 4.47): the API the code was written against."""
+    gone after 4.47): the API the code was written against. Asked at every import a reading resolves: read once
+    per version of the file."""
+    try:
+        stamp = here.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    return _defining_root(here, stamp)
+
+
+@functools.lru_cache(maxsize=256)
+def _defining_root(here: Path, stamp: int | None) -> Path | None:
     installed = transformers_root()
     wanted = _imported_model_names(here)
     if installed is None or not wanted or _defines_all(installed, wanted):
@@ -85,34 +95,28 @@ def _imported_model_names(here: Path) -> tuple[tuple[str, str], ...]:
         return ()
     return tuple(sorted({(node.module.removeprefix("transformers.").replace(".", "/"), alias.name)
                          for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
-                         and (node.module or "").startswith("transformers.models.") for alias in node.names}))
+                         and (node.module or "").startswith("transformers.models.") for alias in node.names
+                         if alias.name != "*"}))
 
 
 def _defines_all(root: Path, wanted: tuple[tuple[str, str], ...]) -> bool:
-    return all(name in _bound_names(root / f"{module}.py") for module, name in wanted)
+    return all(source_defines(root / f"{module}.py", name) for module, name in wanted)
 
 
-@functools.lru_cache(maxsize=64)
-def _bound_names(path: Path) -> frozenset[str]:
-    """The names a module binds at its top, also by import and inside `if`/`try` blocks."""
+def source_defines(path: Path, name: str) -> bool:
+    """Whether the source of a module defines `name` (read, not imported): a def, a class, an assignment or an
+    import of it, or, for the lazy top-level package, the name in its import structure."""
+    text, name = _source(path), re.escape(name)
+    return text is not None and re.search(
+        rf"^\s*(def|class)\s+{name}\b|^\s*{name}\s*=|\bimport\b.*\b{name}\b|^\s+{name}(\s+as\s+\w+)?,?\s*$|[\"']{name}[\"']",
+        text, re.M) is not None
+
+
+def _source(path: Path) -> str | None:
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, SyntaxError, ValueError):
-        return frozenset()
-    found, todo = set(), list(tree.body)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            found.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            found |= {(a.asname or a.name).split(".")[0] for a in node.names}
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            found |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-        elif isinstance(node, (ast.If, ast.Try)):
-            todo += [*node.body, *node.orelse, *getattr(node, "finalbody", []),
-                     *(s for h in getattr(node, "handlers", []) for s in h.body)]
-    return frozenset(found)
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
 
 
 def _releases_at_hand() -> list[Path]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from archread.errors import ArchreadError
 from archread.parsers.cache import archread_cache
+from archread.parsers.lender_tree import source_defines
 from archread.runtime.packages import ATTEMPTS, PackageUnavailable, bring_guarded, bring_or_why, entries, take_out_new
 
 KEEP = ("transformers", "huggingface_hub", "tokenizers")  # always the release's own
@@ -91,16 +92,11 @@ def missing_name(message: str) -> tuple[str, str] | None:
 
 
 def release_defines(version: str, module: str, name: str) -> bool:
-    """Whether an installed release's source of `module` defines `name` (read, not imported): a def, a class, an
-    assignment or an import of it, or, for the lazy top-level package, the name in its import structure."""
+    """Whether an installed release's source of `module` defines `name` (lender_tree.source_defines)."""
     site = releases_dir() / version
     parts = module.split(".")
     path = site.joinpath(*parts, "__init__.py") if site.joinpath(*parts).is_dir() else site.joinpath(*parts[:-1], f"{parts[-1]}.py")
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return re.search(rf"^\s*(def|class)\s+{name}\b|^\s*{name}\s*=|\bimport\b.*\b{name}\b|^\s+{name}(\s+as\s+\w+)?,?\s*$|[\"']{name}[\"']", text, re.M) is not None
+    return source_defines(path, name)
 
 
 def packages_here() -> Path:
