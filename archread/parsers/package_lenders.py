@@ -33,7 +33,8 @@ def _beside(here: Path) -> Path | None:
     return folder.parent
 
 
-def _module_file(base: Path, parts: list[str]) -> Path | None:
+def module_file(base: Path, parts: list[str]) -> Path | None:
+    """The file of module `parts` under base: `parts.py`, or the package `parts/__init__.py`."""
     target = base.joinpath(*parts) if parts else base
     for path in (target.with_suffix(".py"), target / "__init__.py"):
         if path.is_file():
@@ -68,7 +69,7 @@ def relative_kernel(imp: cst.ImportFrom, folder: Path) -> Path | None:
     base = folder
     for _ in range(len(imp.relative) - 1):
         base = base.parent
-    path = _module_file(base, dotted(imp.module).split(".") if imp.module else [])
+    path = module_file(base, dotted(imp.module).split(".") if imp.module else [])
     return path if path is not None and is_kernel(path) else None
 
 
@@ -95,14 +96,14 @@ def package_module(imp: cst.ImportFrom, here: Path) -> Path | None:
         base = here.parent
         for _ in range(level - 1):
             base = base.parent
-        path = _module_file(base, parts)
+        path = module_file(base, parts)
     else:  # the package here lives in, named in full (a namespace package has no __init__.py to find it by), or
         # one beside here's top package (hf_olmo's `from olmo.model import OLMo`)
         top = next((folder for folder in here.parents if parts and folder.name == parts[0]), None)
         base = top.parent if top is not None else _beside(here)
         if base is None or not parts or not (base / parts[0]).is_dir():
             return None
-        path = _module_file(base, parts)
+        path = module_file(base, parts)
     if path is None or path == here or is_kernel(path):
         return None
     return path

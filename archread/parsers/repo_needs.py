@@ -12,6 +12,7 @@ import ast
 from pathlib import Path
 
 from archread.parsers.analysis.module_imports import loader_bindings
+from archread.parsers.package_lenders import module_file
 
 # an absolute import of these is a sibling file by transformers' naming of remote code (a flat repo's
 # `from configuration_deepseek import …`), not a package to install
@@ -53,12 +54,12 @@ def unmet_needs(folder: Path, modeling: Path) -> list[str]:
 
 def _found_above(folder: Path, stmt: ast.ImportFrom) -> bool:
     """The module `from ..x.y import z` names exists on disk, counting package levels up from folder."""
-    base = folder
-    for _ in range(stmt.level - 1):
-        base = base.parent
-    target = base.joinpath(*(stmt.module or "").split(".")) if stmt.module else base
-    return target.with_suffix(".py").is_file() or (target / "__init__.py").is_file() or (
-        not stmt.module and all((base / f"{a.name}.py").is_file() for a in stmt.names))
+    if len(folder.parents) < stmt.level - 1:
+        return False
+    base = folder.parents[stmt.level - 2]
+    if stmt.module:
+        return module_file(base, stmt.module.split(".")) is not None
+    return module_file(base, []) is not None or all(module_file(base, [a.name]) is not None for a in stmt.names)
 
 
 def _run_at_import(body: list[ast.stmt]):

@@ -23,7 +23,7 @@ from archread.parsers.lender_tree import release_named
 from archread.parsers.source import tree_of
 from archread.runtime.own_faults import import_fault
 from archread.runtime.packages import MissingPackage, PackageUnavailable, extension_built_at_import, missing_module
-from archread.runtime.repo_alias import alias_repo
+from archread.runtime.repo_alias import alias_repo, synthetic_package
 from archread.runtime.repo_files import parsed_files
 from archread.runtime.stand_ins import repo_import
 
@@ -86,18 +86,11 @@ def repo_package(folder: Path) -> str:
             levels += 1
     top = folder.parents[levels - 1] if levels else folder
     name = "archread_repo_" + hashlib.sha256(str(top).encode()).hexdigest()[:12]
-    _package(name, top)
+    synthetic_package(name, [str(top)])
     for part in folder.relative_to(top).parts:
         top, name = top / part, f"{name}.{part}"
-        _package(name, top)
+        synthetic_package(name, [str(top)])
     return name
-
-
-def _package(name: str, folder: Path) -> None:
-    if name not in sys.modules:
-        spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
-        spec.submodule_search_locations = [str(folder)]
-        sys.modules[name] = importlib.util.module_from_spec(spec)
 
 
 def _levels_above(folder: Path) -> int:

@@ -17,7 +17,6 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
-import types
 from pathlib import Path
 
 from archread.runtime.repo_files import inside_try, parsed_files
@@ -166,9 +165,12 @@ def _parents(name: str) -> None:
     after), so that the import reaches the alias."""
     parts = name.split(".")
     for end in range(1, len(parts)):
-        parent = ".".join(parts[:end])
-        if parent not in sys.modules:
-            module = types.ModuleType(parent)
-            module.__path__ = []
-            module.__spec__ = importlib.machinery.ModuleSpec(parent, None, is_package=True)
-            sys.modules[parent] = module
+        synthetic_package(".".join(parts[:end]), [])
+
+
+def synthetic_package(name: str, locations: list[str]) -> None:
+    """A package module `name` whose submodules are found in `locations`, no __init__ of it run."""
+    if name not in sys.modules:
+        spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        spec.submodule_search_locations = locations
+        sys.modules[name] = importlib.util.module_from_spec(spec)

@@ -273,6 +273,8 @@ def _names_of_stood_in_modules(module: cst.Module) -> cst.Module:
         if small is None or len(small.names) != 1 or "." in dotted(small.names[0].name):
             continue
         root, bound = dotted(small.names[0].name), _bound(small.names[0])
+        if root not in stands_in():  # `import torch`: nothing to look for
+            continue
         rest = module.with_changes(body=[*module.body[:at], *module.body[at + 1:]])
         reads = [n for n in walk(rest) if type(n) is cst.Name and n.value == bound]
         through = [n for n in walk(rest) if type(n) is cst.Attribute and type(n.value) is cst.Name and n.value.value == bound]
