@@ -21,6 +21,7 @@ from archread.parsers.remote import (
     imported_configuration,
     last_name,
     needs_another_input,
+    nested_key,
     nested_model,
     parse_file,
 )
@@ -40,7 +41,7 @@ def language_model(remote: RemoteCode) -> LanguageModel | None:
     where config.json configures it only in a sub-configuration naming it; None otherwise."""
     folder, config = remote.folder, config_json(remote.folder) or {}
     if nested_model(folder, config) == (remote.modeling, remote.root):
-        key = next(k for k, sub in config.items() if isinstance(sub, dict) and "AutoModelForCausalLM" in (sub.get("auto_map") or {}))
+        key = nested_key(config)
         return _language(folder, config, key, remote.modeling, remote.root, parse_file(folder / f"{remote.modeling}.py"),
                          f"config.json names no model of its own: its {key} names {remote.root}, verified over that")
     try:

@@ -127,11 +127,17 @@ def modeling_files(folder: Path) -> list[Path]:
 def nested_model(folder: Path, config: dict) -> tuple[str, str] | None:
     """(module, class) of the causal LM a sub-configuration's own auto_map names, where config.json's top level names
     none and exactly one sub-configuration does (an omni model's `llm_config`)."""
+    key = nested_key(config)
+    return _named(folder, config[key]["auto_map"][_MODEL_KEYS[0]], _MODEL_KEYS[0]) if key is not None else None
+
+
+def nested_key(config: dict) -> str | None:
+    """The one sub-configuration whose own auto_map names a causal LM, where the top level names no model."""
     if any(k in (config.get("auto_map") or {}) for k in _MODEL_KEYS):
         return None
     found = [key for key, sub in config.items() if isinstance(sub, dict) and isinstance(sub.get("auto_map"), dict)
              and isinstance(sub["auto_map"].get(_MODEL_KEYS[0]), str)]
-    return _named(folder, config[found[0]]["auto_map"][_MODEL_KEYS[0]], _MODEL_KEYS[0]) if len(found) == 1 else None
+    return found[0] if len(found) == 1 else None
 
 
 def one_modeling_file(folder: Path, found: list[Path]) -> Path:
@@ -316,8 +322,7 @@ def _built_attrs(cls: ast.ClassDef, known: set[str]) -> dict[str, str]:
         for node in ast.walk(fn):
             if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)):
                 continue
-            out, callee = linear_out(node.value), node.value.func
-            vocab = out is not None and any("vocab" in last_name(n).lower() for n in ast.walk(out))
+            vocab, callee = onto_vocab(node.value), node.value.func
             foreign = isinstance(callee, ast.Name) and callee.id not in known and callee.id[:1].isupper()
             for t in node.targets:
                 if isinstance(t, ast.Attribute) and last_name(t.value) == "self":
@@ -335,6 +340,12 @@ def _init(cls: ast.ClassDef) -> list[ast.FunctionDef]:
 
 def _reads_vocab(cls: ast.ClassDef) -> bool:
     return any("vocab" in last_name(n).lower() for fn in _init(cls) for n in ast.walk(fn) if isinstance(n, (ast.Attribute, ast.Name)))
+
+
+def onto_vocab(call: ast.Call) -> bool:
+    """`nn.Linear(h, config.vocab_size)`, also built through a helper: a projection onto the vocabulary."""
+    out = linear_out(call)
+    return out is not None and any("vocab" in last_name(n).lower() for n in ast.walk(out))
 
 
 def linear_out(call: ast.Call) -> ast.expr | None:

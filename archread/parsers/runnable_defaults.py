@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from archread.parsers.remote import last_name, linear_out, parse_file
+from archread.parsers.remote import last_name, onto_vocab, parse_file
 
 
 def runnable_values(modeling: Path, defaults: dict) -> tuple[dict, dict[str, str]]:
@@ -116,9 +116,7 @@ def _vocab_heads(cls: ast.ClassDef) -> set[str]:
     init = _methods(cls).get("__init__")
     found = set()
     for node in ast.walk(init) if init is not None else ():
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            out = linear_out(node.value)
-            if out is not None and any("vocab" in last_name(n).lower() for n in ast.walk(out)):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and onto_vocab(node.value):
                 found |= {t.attr for t in node.targets if isinstance(t, ast.Attribute) and last_name(t.value) == "self"}
     return found
 

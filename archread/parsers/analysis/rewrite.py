@@ -141,3 +141,16 @@ class Splice(cst.CSTTransformer):
     def leave_SimpleStatementLine(self, original, updated):
         body = self.bodies.get(id(original))
         return cst.FlattenSentinel(body) if body is not None else updated
+
+
+class AttributeAsName(cst.CSTTransformer):
+    """`einops.rearrange` as `rearrange`: the attributes read through one module name, by their own names."""
+
+    def __init__(self, bound: str):
+        super().__init__()
+        self.bound = bound
+
+    def leave_Attribute(self, original, updated):
+        if type(updated.value) is cst.Name and updated.value.value == self.bound:
+            return cst.Name(updated.attr.value)
+        return updated

@@ -13,6 +13,7 @@ import libcst.matchers as m
 from archread.parsers.analysis.module_imports import STANDARD_IMPORTS
 from archread.parsers.analysis.names import bound_names, names_in
 from archread.parsers.analysis.nodes import dotted, find, untrailed
+from archread.parsers.analysis.rewrite import AttributeAsName
 from archread.parsers.fastcst import code_of, walk
 from archread.parsers.package_lenders import relative_kernel
 from archread.parsers.passes.base import StripPass
@@ -281,21 +282,10 @@ def _names_of_stood_in_modules(module: cst.Module) -> cst.Module:
         names = sorted({n.attr.value for n in through})
         if not through or len(through) != len(reads) or not set(names) <= stands_in().get(root, frozenset()):
             continue
-        body = list(rest.visit(_AttributeAsName(bound)).body)
+        body = list(rest.visit(AttributeAsName(bound)).body)
         line = cst.parse_statement(f"from {root} import {', '.join(names)}")
         return module.with_changes(body=[*body[:at], line, *body[at:]])
     return module
-
-
-class _AttributeAsName(cst.CSTTransformer):
-    def __init__(self, bound: str):
-        super().__init__()
-        self.bound = bound
-
-    def leave_Attribute(self, original, updated):
-        if type(updated.value) is cst.Name and updated.value.value == self.bound:
-            return cst.Name(updated.attr.value)
-        return updated
 
 
 def _stood_in(small, root: str) -> bool:

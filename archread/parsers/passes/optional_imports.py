@@ -36,23 +36,32 @@ def _fallbacks(stmt: cst.CSTNode) -> dict[str, object] | None:
         kinds = [e.value for e in handler.type.elements] if type(handler.type) is cst.Tuple else [handler.type] if handler.type else []
         if not kinds or any(dotted(k) not in _IMPORT_ERRORS for k in kinds):
             return None
-        for line in handler.body.body:
-            if type(line) is cst.Try:  # a second import to try (flash-attn's older name): its own fallbacks
-                nested = _fallbacks(line)
-                if nested is None:
-                    return None
-                values.update(nested)
-                continue
-            if type(line) is not cst.SimpleStatementLine:
-                return None
-            for small in line.body:
-                if type(small) is cst.Pass:
-                    continue
-                pairs = _literal_pairs(small)
-                if pairs is None:
-                    return None
-                values.update(pairs)
+        found = _block_literals(handler.body.body)
+        if found is None:
+            return None
+        values.update(found)
     return values or None
+
+
+def _block_literals(lines) -> dict[str, object] | None:
+    """name -> literal the statements bind (`f = None`, `pass`, or a second import to try, flash-attn's older
+    name, with its own fallbacks); None where one does anything else."""
+    values: dict[str, object] = {}
+    for line in lines:
+        if type(line) is cst.Try:
+            nested = _fallbacks(line)
+            if nested is None:
+                return None
+            values.update(nested)
+            continue
+        if type(line) is not cst.SimpleStatementLine:
+            return None
+        for small in line.body:
+            pairs = {} if type(small) is cst.Pass else _literal_pairs(small)
+            if pairs is None:
+                return None
+            values.update(pairs)
+    return values
 
 
 def _probed_fallbacks(stmt: cst.CSTNode, probes: set[str]) -> dict[str, object] | None:
@@ -64,14 +73,7 @@ def _probed_fallbacks(stmt: cst.CSTNode, probes: set[str]) -> dict[str, object] 
     if not all(type(line) is cst.SimpleStatementLine and all(type(s) in (cst.Import, cst.ImportFrom) for s in line.body)
                for line in stmt.body.body):
         return None
-    values: dict[str, object] = {}
-    for line in stmt.orelse.body.body:
-        pairs = [_literal_pairs(small) for small in line.body] if type(line) is cst.SimpleStatementLine else [None]
-        if any(p is None for p in pairs):
-            return None
-        for pair in pairs:
-            values.update(pair)
-    return values or None
+    return _block_literals(stmt.orelse.body.body) or None
 
 
 def _demanded(stmt: cst.CSTNode) -> set[str]:
